@@ -1,0 +1,39 @@
+# The two commands of the quick start, and their helpers. Each target sets up
+# what it needs on a fresh Debian machine (as root: apt-get for Tesseract).
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_HOME ?= .docmill-demo
+
+.PHONY: install demo test lint unit bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
+	scripts/bootstrap.sh $(VENV)
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	scripts/bootstrap.sh --test $(VENV)
+	@touch $@
+
+# Ingest the bundled sample (docmill's docs and a scanned page), then search it.
+demo: install
+	DOCMILL_HOME=$(DEMO_HOME) $(BIN)/docmill ingest samples
+	DOCMILL_HOME=$(DEMO_HOME) $(BIN)/docmill search "how does docmill keep a sync from running twice" -k 3
+	DOCMILL_HOME=$(DEMO_HOME) $(BIN)/docmill search "receipt total amount" -k 2
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check docmill tests benchmarks
+	$(BIN)/mypy
+
+unit: $(VENV)/.installed-test
+	$(BIN)/pytest
+
+test: lint unit
+
+# The ingest benchmark over a generated corpus (see benchmarks/README.md).
+bench: install
+	$(BIN)/python benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME) .docmill .pytest_cache .mypy_cache .ruff_cache

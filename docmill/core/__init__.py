@@ -1,0 +1,1 @@
+"""The pipeline's logic: free of any transport and of any concrete plugin."""

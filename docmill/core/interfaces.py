@@ -1,0 +1,143 @@
+"""What each kind of plugin provides: the protocols the pipeline calls.
+
+A plugin registers a factory through a hook in :mod:`docmill.core.hookspecs`;
+the factory returns an object with these methods. Methods raise errors from
+:mod:`docmill.core.errors` only: a library's own exception is translated where
+the plugin calls the library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from .models import Blob, Chunk, ChunkText, DocumentRef, Limits, Page, PageImage, SearchHit, StoredChunk
+
+#: Vectors as plugins may return them: a 2-D float array, or a list of lists.
+Vectors = np.ndarray | Sequence[Sequence[float]]
+
+__all__ = [
+    "Chunker",
+    "ChunkerFactory",
+    "Embedder",
+    "EmbedderFactory",
+    "Extractor",
+    "OcrEngine",
+    "OcrEngineFactory",
+    "Source",
+    "SourceFactory",
+    "VectorStore",
+    "VectorStoreFactory",
+    "Vectors",
+]
+
+
+class Source(Protocol):
+    """Lists documents and fetches their bytes."""
+
+    #: Key prefix this source is authoritative for: keys under it that
+    #: ``discover`` no longer lists are deleted from the index.
+    scope: str
+
+    def discover(self) -> Iterator[DocumentRef]:
+        """Yield every document the source holds now."""
+        ...
+
+    def fingerprint(self, ref: DocumentRef) -> str:
+        """A string that changes whenever the document's content changes."""
+        ...
+
+    def fetch(self, ref: DocumentRef) -> Blob:
+        """The document's bytes. Raises PermanentError or TransientError."""
+        ...
+
+
+class Extractor(Protocol):
+    """Turns a blob into page texts, and renders pages for OCR."""
+
+    name: str
+
+    def extract(self, blob: Blob, limits: Limits) -> list[Page]:
+        """Every page's text; pages without a usable text layer get ``needs_ocr``."""
+        ...
+
+    def render(self, blob: Blob, pages: Sequence[int], limits: Limits) -> Iterator[PageImage]:
+        """Images of the given 1-based pages, at the scan's own resolution."""
+        ...
+
+
+class OcrEngine(Protocol):
+    """Reads text from page images."""
+
+    name: str
+
+    def recognize(self, image: PageImage) -> str:
+        """The page's text. Raises DocumentTooLarge when over the time limit."""
+        ...
+
+
+class Chunker(Protocol):
+    """Cuts page texts into chunks that remember their page."""
+
+    name: str
+
+    def chunk(self, pages: Sequence[Page]) -> list[ChunkText]:
+        """Chunks in reading order."""
+        ...
+
+
+class Embedder(Protocol):
+    """Turns texts into vectors; one model, one dimension."""
+
+    name: str
+    model: str
+    dimension: int
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        """One normalised vector per text, in order."""
+        ...
+
+    def embed_query(self, text: str) -> Sequence[float] | np.ndarray:
+        """The vector of a search query."""
+        ...
+
+
+class VectorStore(Protocol):
+    """Holds chunks with their vectors and answers nearest-neighbour queries."""
+
+    name: str
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Vectors, *,
+               doc: str, version: int, metadata: Mapping[str, Any]) -> None:
+        """Write chunks of one document version; the same IDs overwrite."""
+        ...
+
+    def delete_stale(self, doc_key: str, keep_version: int) -> int:
+        """Delete the document's chunks of any other version; return how many."""
+        ...
+
+    def delete_document(self, doc_key: str) -> int:
+        """Delete every chunk of the document; return how many."""
+        ...
+
+    def query(self, vector: Sequence[float] | np.ndarray, k: int) -> list[SearchHit]:
+        """The ``k`` nearest chunks, best first."""
+        ...
+
+    def iter_chunks(self, *, with_vectors: bool = False) -> Iterator[StoredChunk]:
+        """Every stored chunk, in batches under the hood."""
+        ...
+
+    def count(self) -> int:
+        """How many chunks are stored."""
+        ...
+
+
+# Factories are what plugins register. Each receives the Settings object.
+SourceFactory = Callable[[Mapping[str, Any], Any], Source]
+OcrEngineFactory = Callable[[Any], OcrEngine]
+ChunkerFactory = Callable[[Any], Chunker]
+EmbedderFactory = Callable[[Any], Embedder]
+VectorStoreFactory = Callable[[Any, int, str], VectorStore]

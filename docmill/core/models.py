@@ -1,0 +1,179 @@
+"""The things that move through the pipeline.
+
+Messages between stages carry only :class:`Task` arguments (job id, document
+key, version, page numbers): JSON, a few hundred bytes. Everything bigger (page
+texts, staged vectors) waits in the ledger, so a message never grows with the
+document it is about.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Blob",
+    "Chunk",
+    "ChunkText",
+    "DocumentRef",
+    "Limits",
+    "Page",
+    "PageImage",
+    "SearchHit",
+    "StoredChunk",
+    "Task",
+    "chunk_id",
+    "text_hash",
+]
+
+#: Namespace of chunk UUIDs; fixed forever so IDs stay stable across releases.
+CHUNK_NAMESPACE = uuid.UUID("6f1d3c1e-4c53-5bd4-9a57-d0c5c7a1e0de")
+
+
+def text_hash(text: str) -> str:
+    """Content hash of a chunk's text (hex sha256)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def chunk_id(doc_key: str, seq: int, digest: str) -> str:
+    """Deterministic chunk ID from the document key, position and content hash.
+
+    A UUID string, so every vector store accepts it; a replayed message writes
+    the same IDs again instead of adding copies.
+    """
+    return str(uuid.uuid5(CHUNK_NAMESPACE, f"{doc_key}\x00{seq}\x00{digest}"))
+
+
+@dataclass(frozen=True)
+class Task:
+    """The next step of a document, for the transport to deliver.
+
+    ``stage`` is one of ``discover``, ``extract``, ``ocr``, ``embed``, ``store``
+    or ``remove``; ``args`` must be JSON-serialisable and hold no secrets.
+    """
+
+    stage: str
+    args: Mapping[str, Any]
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    """A document as a source lists it, before anything is read.
+
+    ``key`` is unique across all sources and stable over time (a URI);
+    ``name`` is what people see (a path relative to the folder, a title);
+    ``locator`` is whatever the source needs to fetch it again; ``stamp`` is a
+    cheap change indicator (size and mtime) that lets discovery skip hashing
+    unchanged files; ``skip_reason`` makes the source's refusal visible (a
+    symlink leaving the folder) instead of silent.
+    """
+
+    key: str
+    name: str
+    locator: str
+    stamp: str = ""
+    size: int | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    skip_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A document's bytes, as fetched from its source."""
+
+    name: str
+    data: bytes
+    media_type: str = "application/octet-stream"
+    path: Path | None = None
+
+    @property
+    def suffix(self) -> str:
+        """Lower-case file extension of the name, with the dot ('' if none)."""
+        base = self.name.rsplit("/", 1)[-1]
+        return "." + base.rsplit(".", 1)[-1].lower() if "." in base.strip(".") else ""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds every extractor and OCR engine must respect."""
+
+    max_file_size: int
+    max_pages: int
+    max_pixels: int
+    ocr_timeout: float
+    ocr_dpi: int
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of extracted text.
+
+    ``number`` is 1-based, or ``None`` for formats without pages (plain text).
+    ``needs_ocr`` flags a page with no usable text layer.
+    """
+
+    number: int | None
+    text: str
+    needs_ocr: bool = False
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """A page rendered for OCR: 8-bit grey pixels at ``dpi``."""
+
+    number: int
+    width: int
+    height: int
+    dpi: int
+    pixels: bytes
+
+
+@dataclass(frozen=True)
+class ChunkText:
+    """A piece of a document's text as a chunker cut it."""
+
+    page: int | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A chunk ready for the store: identity, place and text; the vector travels beside it."""
+
+    id: str
+    doc_key: str
+    seq: int
+    page: int | None
+    text: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One search result; ``score`` is cosine similarity (higher is better)."""
+
+    id: str
+    doc: str
+    page: int | None
+    score: float
+    text: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as the store holds it, for export."""
+
+    id: str
+    doc: str
+    doc_key: str
+    seq: int
+    page: int | None
+    text: str
+    metadata: Mapping[str, Any]
+    vector: list[float] | None = None

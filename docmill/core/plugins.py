@@ -1,0 +1,199 @@
+"""The one PluginManager, and the registries the pipeline builds from it.
+
+Plugins arrive through the ``docmill`` entry-point group; docmill's own
+built-ins are declared there too, in its ``pyproject.toml``, so they load
+exactly like third-party packages and this module names no concrete plugin.
+``DOCMILL_LOAD_PLUGINS`` is an allow-list of third-party plugins (entry-point or
+distribution names; empty loads none); the built-ins always load. A plugin
+that fails to import or register is reported by name and left out.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import ConfigurationError
+from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Source, VectorStore
+from .models import Blob
+
+__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "Plugins", "load_plugins"]
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "docmill"
+#: The distribution whose entry points are the built-ins.
+BUILTIN_DISTRIBUTION = "docmill"
+
+#: Registry hook per plugin kind, and the setting that selects one.
+REGISTRY_HOOKS = {
+    "source": "docmill_register_sources",
+    "ocr": "docmill_register_ocr_engines",
+    "chunker": "docmill_register_chunkers",
+    "embedder": "docmill_register_embedders",
+    "store": "docmill_register_vector_stores",
+}
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A loaded (or broken) plugin, as ``docmill plugins`` shows it."""
+
+    name: str
+    package: str
+    version: str
+    builtin: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Entry:
+    factory: Callable[..., Any]
+    plugin: str
+
+
+class Plugins:
+    """Registries of every kind, built once from a PluginManager."""
+
+    def __init__(self, manager: pluggy.PluginManager, infos: Sequence[PluginInfo]) -> None:
+        self.manager = manager
+        self.infos = list(infos)
+        self._registries: dict[str, dict[str, _Entry]] = {}
+        self._lock = threading.Lock()
+
+    def registry(self, kind: str) -> dict[str, _Entry]:
+        """Name -> factory for one plugin kind; clashes are a ConfigurationError."""
+        with self._lock:
+            if kind not in self._registries:
+                self._registries[kind] = self._build_registry(kind)
+            return self._registries[kind]
+
+    def _build_registry(self, kind: str) -> dict[str, _Entry]:
+        entries: dict[str, _Entry] = {}
+        caller = getattr(self.manager.hook, REGISTRY_HOOKS[kind])
+        for impl in caller.get_hookimpls():
+            plugin_name = self.manager.get_name(impl.plugin) or repr(impl.plugin)
+
+            def register(name: str, factory: Callable[..., Any], _plugin: str = plugin_name) -> None:
+                if name in entries:
+                    raise ConfigurationError(
+                        f"two plugins register the {kind} {name!r}: {entries[name].plugin} and {_plugin}; "
+                        "remove one, or leave one out with DOCMILL_LOAD_PLUGINS"
+                    )
+                entries[name] = _Entry(factory, _plugin)
+
+            impl.function(register)
+        return entries
+
+    def names(self, kind: str) -> list[str]:
+        """Registered names of one kind, sorted."""
+        return sorted(self.registry(kind))
+
+    def factory(self, kind: str, name: str, setting: str) -> Callable[..., Any]:
+        entry = self.registry(kind).get(name)
+        if entry is None:
+            known = ", ".join(self.names(kind)) or "none"
+            raise ConfigurationError(f"{setting}: no {kind} plugin named {name!r} (installed: {known})")
+        return entry.factory
+
+    def source(self, type_name: str, options: dict[str, Any], settings: Any) -> Source:
+        """A source of the given type."""
+        source: Source = self.factory("source", type_name, "source type")(options, settings)
+        return source
+
+    def ocr_engine(self, settings: Any) -> OcrEngine:
+        """The OCR engine the settings select."""
+        engine: OcrEngine = self.factory("ocr", settings.ocr, "DOCMILL_OCR")(settings)
+        return engine
+
+    def chunker(self, settings: Any) -> Chunker:
+        """The chunker the settings select."""
+        chunker: Chunker = self.factory("chunker", settings.chunker, "DOCMILL_CHUNKER")(settings)
+        return chunker
+
+    def embedder(self, settings: Any) -> Embedder:
+        """The embedder the settings select."""
+        embedder: Embedder = self.factory("embedder", settings.embedder, "DOCMILL_EMBEDDER")(settings)
+        return embedder
+
+    def vector_store(self, settings: Any, dimension: int, model: str) -> VectorStore:
+        """The vector store the settings select, for vectors of this model."""
+        factory = self.factory("store", settings.store, "DOCMILL_STORE")
+        store: VectorStore = factory(settings, dimension, model)
+        return store
+
+    def extractor_for(self, blob: Blob) -> Extractor | None:
+        """The first extractor that claims this blob, or None."""
+        extractor: Extractor | None = self.manager.hook.docmill_extractor(blob=blob)
+        return extractor
+
+
+def _allowed(ep: importlib.metadata.EntryPoint, allow: set[str] | None) -> bool:
+    dist = ep.dist.name if ep.dist else ""
+    if dist == BUILTIN_DISTRIBUTION or allow is None:
+        return True
+    return ep.name in allow or dist in allow
+
+
+def _register(manager: pluggy.PluginManager, name: str, plugin: object) -> None:
+    manager.register(plugin, name=name)
+    try:
+        manager.check_pending()  # a hook name with a typo is this plugin's bug
+    except pluggy.PluginValidationError:
+        manager.unregister(plugin)
+        raise
+
+
+def build_manager(entry_points: Iterable[importlib.metadata.EntryPoint],
+                  allow: set[str] | None) -> Plugins:
+    """A PluginManager with every allowed entry point registered."""
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    infos: list[PluginInfo] = []
+    seen: set[str] = set()
+    # Built-ins first: pluggy asks later registrations first, so third-party
+    # plugins get the first word in firstresult hooks.
+    ordered = sorted(entry_points, key=lambda ep: (ep.dist is None or ep.dist.name != BUILTIN_DISTRIBUTION))
+    for ep in ordered:
+        if ep.name in seen or not _allowed(ep, allow):
+            continue
+        seen.add(ep.name)
+        dist = ep.dist.name if ep.dist else "?"
+        version = ep.dist.version if ep.dist else "?"
+        builtin = dist == BUILTIN_DISTRIBUTION
+        try:
+            _register(manager, ep.name, ep.load())
+        except Exception as exc:  # a broken plugin must not stop docmill
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("plugin %r from %s %s could not be loaded and is left out: %s", ep.name, dist, version, error)
+            infos.append(PluginInfo(ep.name, dist, version, builtin, error))
+            continue
+        infos.append(PluginInfo(ep.name, dist, version, builtin))
+    return Plugins(manager, infos)
+
+
+_cache: dict[tuple[str, ...] | None, Plugins] = {}
+_cache_lock = threading.Lock()
+
+
+def load_plugins(allow: Sequence[str] | None = None) -> Plugins:
+    """The process's plugins, loaded from entry points once per allow-list."""
+    key = tuple(sorted(allow)) if allow is not None else None
+    with _cache_lock:
+        if key not in _cache:
+            eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+            plugins = build_manager(eps, set(key) if key is not None else None)
+            if not any(info.builtin and info.error is None for info in plugins.infos):
+                raise ConfigurationError(
+                    "docmill's built-in plugins are missing: install the package (pip install -e .) "
+                    "rather than running it from a source tree"
+                )
+            _cache[key] = plugins
+        return _cache[key]

@@ -1,0 +1,180 @@
+"""docmill's one Settings object, read once at the edge (the CLI).
+
+Values come, highest priority first, from keyword arguments, ``DOCMILL_*``
+environment variables, a ``.env`` file in the working directory, and a TOML file
+(``docmill.toml`` in the working directory, or the path in ``DOCMILL_CONFIG``).
+Bad values stop docmill at start-up with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import ByteSize, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .core.errors import ConfigurationError
+
+__all__ = ["Settings", "load_settings"]
+
+ENV_PREFIX = "DOCMILL_"
+#: Environment variables docmill reads that are not fields of Settings.
+_NON_FIELD_ENV = {"DOCMILL_CONFIG"}
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything docmill can be told. Each field is ``DOCMILL_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    # Where state lives.
+    home: Path = Field(Path(".docmill"), description="Directory holding the ledger, the Chroma store and caches.")
+    ledger_url: str | None = Field(
+        None, description="SQLAlchemy URL of the ledger; default: a SQLite file in the home directory."
+    )
+    load_plugins: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="Comma-separated allow-list of third-party plugins to load (empty: none). Unset: all.",
+    )
+
+    # Which plugin does each job.
+    store: str = Field("chroma", description="Vector store plugin.")
+    collection: str = Field("docmill", description="Collection (index) name inside the vector store.")
+    embedder: str = Field("fastembed", description="Embedder plugin.")
+    embed_model: str = Field("sentence-transformers/all-MiniLM-L6-v2", description="Embedding model name.")
+    embed_model_path: Path | None = Field(
+        None,
+        description="Directory with the model's files; default: the bundled offline model when installed.",
+    )
+    embed_batch_size: int = Field(4, ge=1, le=256, description="Chunks per model call, sorted by length.")
+    embed_threads: int | None = Field(None, ge=1, description="Threads per model call; default: all cores.")
+    chunker: str = Field("text", description="Chunker plugin.")
+    chunk_size: int = Field(800, ge=100, le=20000, description="Largest chunk, in characters.")
+    chunk_overlap: int = Field(100, ge=0, description="Characters a chunk repeats from the one before.")
+    ocr: str = Field("tesseract", description="OCR engine plugin, or 'none' to index text layers only.")
+    ocr_languages: str = Field("eng", description="Tesseract languages, joined with '+', e.g. 'eng+deu'.")
+    ocr_dpi: int = Field(300, ge=72, le=1200, description="Render resolution for pages without a scanned image.")
+    ocr_pages_per_task: int = Field(4, ge=1, le=100, description="Pages of a scan per OCR message.")
+
+    # Limits (bounded by design).
+    max_file_size: ByteSize = Field(ByteSize(256_000_000), gt=0, description="Largest file accepted.")
+    max_pages: int = Field(2000, ge=1, description="Most pages accepted in one document.")
+    max_pixels: int = Field(100_000_000, ge=1, description="Most pixels in one image or rendered page.")
+    ocr_timeout: float = Field(120.0, gt=0, description="Seconds of OCR allowed per page.")
+
+    # Folder sources.
+    include: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Glob patterns of files to take (comma-separated); default: all."
+    )
+    exclude: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [".*", "~$*", "Thumbs.db", "desktop.ini"],
+        description="Glob patterns of files and folders to leave out (comma-separated).",
+    )
+
+    # Work and retries.
+    workers: int | None = Field(None, ge=1, description="Threads for extract, store and discovery.")
+    ocr_workers: int | None = Field(None, ge=1, description="Concurrent OCR pages; default: one per core.")
+    max_retries: int = Field(5, ge=0, le=50, description="Retries of a transient failure before it fails.")
+    retry_min_backoff: float = Field(1.0, gt=0, description="Seconds before the first retry.")
+    retry_max_backoff: float = Field(300.0, gt=0, description="Longest wait between retries, in seconds.")
+    stage_time_limit: float = Field(1200.0, gt=0, description="Seconds one message may run before it is stopped.")
+
+    @field_validator("load_plugins", "include", "exclude", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        return _comma_list(value)
+
+    @field_validator("ocr_languages")
+    @classmethod
+    def _check_languages(cls, value: str) -> str:
+        langs = [lang for lang in value.split("+") if lang]
+        if not langs or any(not lang.replace("_", "").isalnum() for lang in langs):
+            raise ValueError("expected Tesseract language codes joined with '+', such as 'eng' or 'eng+deu'")
+        return "+".join(langs)
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
+            )
+        if self.retry_min_backoff > self.retry_max_backoff:
+            raise ValueError("retry_min_backoff must not exceed retry_max_backoff")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("DOCMILL_CONFIG", "docmill.toml"))
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+        )
+
+    # Derived values: one place that says where things live.
+    @property
+    def ledger_database_url(self) -> str:
+        """The ledger's SQLAlchemy URL."""
+        return self.ledger_url or f"sqlite:///{self.home.resolve() / 'ledger.db'}"
+
+    @property
+    def cpu_count(self) -> int:
+        """Cores this process may use."""
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _setting_name(loc: tuple[int | str, ...]) -> str:
+    field = "__".join(str(part) for part in loc) if loc else ""
+    if not field:
+        return "settings"
+    return f"{ENV_PREFIX}{field.upper()} ({field})"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, or raise ConfigurationError naming each bad setting."""
+    config = os.environ.get("DOCMILL_CONFIG")
+    if config and not Path(config).is_file():
+        raise ConfigurationError(f"DOCMILL_CONFIG: no such file: {config}")
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | _NON_FIELD_ENV
+    for name in sorted(os.environ):
+        if name.startswith(ENV_PREFIX) and name.split("__")[0] not in known:
+            warnings.warn(f"{name} is not a docmill setting and is ignored", UserWarning, stacklevel=2)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{_setting_name(error['loc'])}: {message}")
+        raise ConfigurationError("bad settings:\n  " + "\n  ".join(lines)) from None
+    except (OSError, ValueError) as exc:  # an unreadable or malformed docmill.toml
+        raise ConfigurationError(f"cannot read settings: {exc}") from None
