@@ -1,0 +1,97 @@
+"""The discover stage: list a source, decide what changed, start exactly that.
+
+For each listed document: new or changed (fingerprint or chunking/embedding
+settings differ) starts a new version; unchanged is recorded and left alone;
+a document the source refuses is recorded as skipped with its reason. Keys in
+the source's scope that are no longer listed are removed from the index.
+Files whose size and mtime match the ledger are not even read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from .errors import PermanentError
+from .interfaces import Source
+from .ledger import NewVersion
+from .models import DocumentRef, Task
+from .runtime import Runtime
+
+__all__ = ["discover"]
+
+log = logging.getLogger(__name__)
+
+#: Documents per ledger transaction during discovery.
+BATCH = 200
+
+
+def _fingerprint(source: Source, ref: DocumentRef, row: Any) -> str:
+    if row is not None and row.fingerprint and ref.stamp and row.stamp == ref.stamp:
+        return str(row.fingerprint)  # same size and mtime: trust the recorded content hash
+    try:
+        return source.fingerprint(ref)
+    except PermanentError as exc:
+        # Unreadable now: give it a version anyway, so the extract stage
+        # records the failure and its reason like any other.
+        return f"unreadable:{ref.stamp}:{exc.kind}"
+
+
+def _is_unchanged(rt: Runtime, row: Any, fingerprint: str) -> bool:
+    if row.fingerprint != fingerprint or row.signature != rt.signature:
+        return False
+    if row.state == "pending":
+        # In flight elsewhere, unless this process owns the ledger (then it was abandoned).
+        return not rt.recover_pending
+    if row.state == "failed":
+        return bool(row.error_permanent)  # transient failures get another chance
+    return row.state in ("done", "skipped")
+
+
+def _chunks(refs: Iterator[DocumentRef], size: int) -> Iterator[list[DocumentRef]]:
+    batch: list[DocumentRef] = []
+    for ref in refs:
+        batch.append(ref)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0) -> None:
+    """List the source and start what changed; remove what disappeared."""
+    source = rt.source(source_id)
+    known = rt.ledger.known(source.scope)
+    seen: set[str] = set()
+    counts = {"new": 0, "changed": 0, "unchanged": 0, "refused": 0}
+    for batch in _chunks(source.discover(), BATCH):
+        starting: list[NewVersion] = []
+        unchanged = []
+        for ref in batch:
+            if ref.key in seen:
+                continue
+            seen.add(ref.key)
+            row = known.get(ref.key)
+            if ref.skip_reason:
+                rt.ledger.record_refused(job_id, source_id, ref, row)
+                counts["refused"] += 1
+                continue
+            fingerprint = _fingerprint(source, ref, row)
+            if row is not None and row.state != "deleting" and _is_unchanged(rt, row, fingerprint):
+                unchanged.append((row, ref))
+                continue
+            counts["new" if row is None else "changed"] += 1
+            starting.append(NewVersion(ref, fingerprint, rt.signature, row.version if row else None))
+        if unchanged:
+            rt.ledger.record_unchanged(job_id, unchanged)
+            counts["unchanged"] += len(unchanged)
+        for key, version in rt.ledger.start_versions(job_id, source_id, starting, priority):
+            rt.send(Task("extract", {"job_id": job_id, "key": key, "version": version}, priority))
+    gone = [key for key in known if key not in seen]
+    for key, version in rt.ledger.start_removals(job_id, gone):
+        rt.send(Task("remove", {"job_id": job_id, "key": key, "version": version}, priority))
+    rt.ledger.end_discovery(job_id)
+    log.info("discovered %s: %d new, %d changed, %d unchanged, %d refused, %d gone", source_id,
+             counts["new"], counts["changed"], counts["unchanged"], counts["refused"], len(gone))

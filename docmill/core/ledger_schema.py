@@ -1,0 +1,172 @@
+"""The ledger's tables and its database engine (SQLAlchemy Core).
+
+SQLite by default, in WAL mode so readers (``docmill status``, the progress
+bar) never wait for the pipeline's writers; any SQLAlchemy URL otherwise
+(PostgreSQL when several hosts share one ledger). Only portable SQL is used
+outside :func:`create_ledger_engine`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+
+metadata = MetaData()
+
+#: One row per source document: what it is, where it stands, what it cost.
+documents = Table(
+    "documents",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("source", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("locator", String, nullable=False),
+    Column("stamp", String, nullable=False, default=""),
+    Column("size", BigInteger),
+    Column("fingerprint", String),
+    # Chunker and embedder settings the current version was made with.
+    Column("signature", String),
+    Column("version", Integer, nullable=False),
+    # pending, done, skipped, failed, deleting
+    Column("state", String, nullable=False),
+    # discover, extract, ocr, embed, store, remove
+    Column("stage", String, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error_kind", String),
+    Column("error", Text),
+    Column("error_permanent", Boolean),
+    Column("pages", Integer),
+    Column("ocr_pages", Integer),
+    Column("ocr_remaining", Integer),
+    Column("chunks", Integer),
+    Column("metadata", Text),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("job_id", String),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("extract_seconds", Float, nullable=False, default=0.0),
+    Column("ocr_seconds", Float, nullable=False, default=0.0),
+    Column("embed_seconds", Float, nullable=False, default=0.0),
+    Column("store_seconds", Float, nullable=False, default=0.0),
+)
+Index("documents_state", documents.c.state)
+Index("documents_source", documents.c.source)
+
+#: Page texts of versions in flight; deleted when the version is stored.
+pages = Table(
+    "pages",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("number", Integer),
+    Column("text", Text, nullable=False),
+    Column("needs_ocr", Boolean, nullable=False),
+)
+
+#: Chunks with vectors between the embed and store stages.
+staged_chunks = Table(
+    "staged_chunks",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("id", String, nullable=False),
+    Column("page", Integer),
+    Column("text", Text, nullable=False),
+    Column("hash", String, nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+)
+
+#: OCR page ranges of versions in flight: the fan-in's idempotency record.
+ocr_tasks = Table(
+    "ocr_tasks",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("first_page", Integer, primary_key=True),
+    Column("done", Boolean, nullable=False, default=False),
+)
+
+#: Source definitions that workers rebuild sources from (never secrets).
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("type", String, nullable=False),
+    Column("options", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+#: One row per ingest (or sync) job.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("discoveries_remaining", Integer, nullable=False),
+    Column("discovered_at", Float),
+    Column("error", Text),
+)
+
+#: What became of each document a job touched.
+job_items = Table(
+    "job_items",
+    metadata,
+    Column("job_id", String, primary_key=True),
+    Column("key", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+    # pending, done, skipped, failed, deleted
+    Column("state", String, nullable=False),
+    Column("unchanged", Boolean, nullable=False, default=False),
+    Column("finished_at", Float),
+)
+Index("job_items_key", job_items.c.key, job_items.c.version)
+
+
+def create_ledger_engine(url: str) -> Engine:
+    """An engine for the ledger at ``url``, with SQLite tuned for many threads."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers take the write lock up front (BEGIN IMMEDIATE): upgrading a
+        # read lock later can fail with "database is locked" however long the
+        # busy timeout, while waiting for the lock at BEGIN honours it.
+        mode = "IMMEDIATE" if conn.get_execution_options().get("docmill_write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine

@@ -1,0 +1,126 @@
+"""What the stages share in one process: settings, plugins, ledger, and the parts built from them.
+
+Heavy parts (the embedding model, the vector store client, the OCR engine)
+are built on first use, once, under a lock: a re-ingest with nothing to do
+never loads a model, and two threads never load it twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..settings import Settings
+from .errors import UnsupportedDocument
+from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Source, VectorStore
+from .ledger import Ledger
+from .models import Blob, Limits, Task
+from .plugins import Plugins, load_plugins
+
+__all__ = ["Runtime"]
+
+T = TypeVar("T")
+
+
+class Runtime:
+    """Settings, plugins, ledger and lazily built plugin instances for the stages.
+
+    ``send`` delivers a :class:`~docmill.core.models.Task` to the next stage;
+    the transport (Dramatiq) supplies it, so the core never imports one.
+    ``recover_pending`` says that no other process can hold in-flight work on
+    this ledger (embedded mode holds a lock on the home directory), so a
+    document left pending by an interrupted run is restarted by discovery.
+    """
+
+    def __init__(self, settings: Settings, *, send: Callable[[Task], None] | None = None,
+                 plugins: Plugins | None = None, ledger: Ledger | None = None,
+                 recover_pending: bool = False) -> None:
+        self.settings = settings
+        self.plugins = plugins or load_plugins(settings.load_plugins)
+        self.ledger = ledger or Ledger(settings.ledger_database_url)
+        self._send = send
+        self.recover_pending = recover_pending
+        self.limits = Limits(
+            max_file_size=int(settings.max_file_size),
+            max_pages=settings.max_pages,
+            max_pixels=settings.max_pixels,
+            ocr_timeout=settings.ocr_timeout,
+            ocr_dpi=settings.ocr_dpi,
+        )
+        self._lock = threading.RLock()
+        self._parts: dict[str, Any] = {}
+        self._sources: dict[str, Source] = {}
+
+    def connect(self, send: Callable[[Task], None]) -> None:
+        """Attach the transport that delivers tasks to the next stage."""
+        self._send = send
+
+    def send(self, task: Task) -> None:
+        """Hand a task to the transport."""
+        if self._send is None:
+            raise RuntimeError("this Runtime was built without a transport and cannot send tasks")
+        self._send(task)
+
+    def _part(self, name: str, build: Callable[[], T]) -> T:
+        with self._lock:
+            if name not in self._parts:
+                self._parts[name] = build()
+            part: T = self._parts[name]
+            return part
+
+    @property
+    def chunker(self) -> Chunker:
+        return self._part("chunker", lambda: self.plugins.chunker(self.settings))
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._part("embedder", lambda: self.plugins.embedder(self.settings))
+
+    @property
+    def store(self) -> VectorStore:
+        def build() -> VectorStore:
+            embedder = self.embedder
+            return self.plugins.vector_store(self.settings, embedder.dimension, embedder.model)
+
+        return self._part("store", build)
+
+    @property
+    def ocr_engine(self) -> OcrEngine | None:
+        """The OCR engine, or None when settings turn OCR off."""
+        if self.settings.ocr == "none":
+            return None
+        return self._part("ocr", lambda: self.plugins.ocr_engine(self.settings))
+
+    @property
+    def signature(self) -> str:
+        """Identifies the chunking and embedding settings: changing them re-processes documents."""
+        s = self.settings
+        text = f"{s.chunker}:{s.chunk_size}:{s.chunk_overlap}|{s.embedder}:{s.embed_model}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def check(self) -> None:
+        """Build the cheap parts now so bad settings fail at start-up, not mid-run."""
+        for kind, name, setting in (("store", self.settings.store, "DOCMILL_STORE"),
+                                    ("embedder", self.settings.embedder, "DOCMILL_EMBEDDER")):
+            self.plugins.factory(kind, name, setting)
+        _ = self.chunker, self.embedder, self.ocr_engine
+
+    def source(self, source_id: str) -> Source:
+        """The source the ledger knows under ``source_id``, built once per process."""
+        with self._lock:
+            if source_id not in self._sources:
+                found = self.ledger.get_source(source_id)
+                if found is None:
+                    raise RuntimeError(f"unknown source {source_id!r}: it was never registered in this ledger")
+                type_name, options = found
+                self._sources[source_id] = self.plugins.source(type_name, options, self.settings)
+            return self._sources[source_id]
+
+    def extractor_for(self, blob: Blob) -> Extractor:
+        """The extractor that reads this blob, or UnsupportedDocument."""
+        extractor = self.plugins.extractor_for(blob)
+        if extractor is None:
+            raise UnsupportedDocument(f"no extractor reads {blob.media_type} files")
+        return extractor

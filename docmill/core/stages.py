@@ -1,0 +1,151 @@
+"""What each stage does to one document version, as plain functions.
+
+Each stage claims its step in the ledger (a stale or replayed message finds
+nothing to claim and returns), does its work, writes the result durably, and
+only then sends the next task: a crash anywhere leaves either nothing done or
+a replay that converges. The transport (Dramatiq actors) calls these and
+decides retries from the error class raised.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .discovery import discover
+from .errors import DocmillError, DocumentTooLarge, PermanentError
+from .interfaces import Source
+from .models import Blob, Chunk, DocumentRef, Page, Task, chunk_id, text_hash
+from .runtime import Runtime
+from .sniff import media_type_of
+
+__all__ = ["discover", "embed", "extract", "ocr", "record_failure", "remove", "store"]
+
+
+def _task(stage: str, doc: Any, job_id: str, **extra: Any) -> Task:
+    return Task(stage, {"job_id": job_id, "key": doc.key, "version": doc.version, **extra}, priority=doc.priority)
+
+
+def _fetch(rt: Runtime, source: Source, doc: Any) -> Blob:
+    """The document's bytes, within the size limit, with their real media type."""
+    limit = rt.limits.max_file_size
+    if doc.size is not None and doc.size > limit:
+        raise DocumentTooLarge(f"the file is {doc.size:,} bytes, over the limit of {limit:,} (DOCMILL_MAX_FILE_SIZE)")
+    ref = DocumentRef(key=doc.key, name=doc.name, locator=doc.locator, size=doc.size)
+    blob = source.fetch(ref)
+    if len(blob.data) > limit:
+        raise DocumentTooLarge(
+            f"the file is {len(blob.data):,} bytes, over the limit of {limit:,} (DOCMILL_MAX_FILE_SIZE)")
+    return Blob(blob.name, blob.data, media_type_of(blob.name, blob.data), blob.path)
+
+
+def _ocr_ranges(pages: Sequence[Page], per_task: int) -> list[list[int]]:
+    numbers = [p.number for p in pages if p.needs_ocr and p.number is not None]
+    return [numbers[i:i + per_task] for i in range(0, len(numbers), per_task)]
+
+
+def extract(rt: Runtime, job_id: str, key: str, version: int) -> None:
+    """Read the document's text; send its scanned pages to OCR, or the text to embedding."""
+    doc = rt.ledger.begin(key, version, "extract")
+    if doc is None:
+        return
+    started = time.monotonic()
+    blob = _fetch(rt, rt.source(doc.source), doc)
+    extracted = rt.extractor_for(blob).extract(blob, rt.limits)
+    if len(extracted) > rt.limits.max_pages:
+        raise DocumentTooLarge(f"{len(extracted)} pages, over the limit of {rt.limits.max_pages} "
+                               "(DOCMILL_MAX_PAGES)", kind="too many pages")
+    ranges = _ocr_ranges(extracted, rt.settings.ocr_pages_per_task) if rt.ocr_engine is not None else []
+    rt.ledger.save_pages(key, version, extracted, [r[0] for r in ranges], time.monotonic() - started)
+    if not ranges:
+        rt.send(_task("embed", doc, job_id))
+    for numbers in ranges:
+        rt.send(_task("ocr", doc, job_id, first_page=numbers[0], pages=numbers))
+
+
+def ocr(rt: Runtime, job_id: str, key: str, version: int, first_page: int, pages: list[int]) -> None:
+    """Read one range of scanned pages; the last range to finish sends the document to embedding."""
+    doc = rt.ledger.begin(key, version, "ocr")
+    if doc is None:
+        return
+    engine = rt.ocr_engine
+    if engine is None:
+        raise PermanentError("scanned pages need OCR, but OCR is off on this worker (DOCMILL_OCR=none)",
+                             kind="ocr off")
+    started = time.monotonic()
+    blob = _fetch(rt, rt.source(doc.source), doc)
+    texts = {image.number: engine.recognize(image)
+             for image in rt.extractor_for(blob).render(blob, pages, rt.limits)}
+    remaining = rt.ledger.save_ocr(key, version, first_page, texts, time.monotonic() - started)
+    if remaining == 0:
+        rt.send(_task("embed", doc, job_id))
+
+
+def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
+    """Chunk the document's pages and embed every chunk."""
+    doc = rt.ledger.begin(key, version, "embed")
+    if doc is None:
+        return
+    started = time.monotonic()
+    pieces = rt.chunker.chunk(rt.ledger.load_pages(key, version))
+    chunks = []
+    for seq, piece in enumerate(pieces):
+        digest = text_hash(piece.text)
+        chunks.append(Chunk(chunk_id(key, seq, digest), key, seq, piece.page, piece.text, digest))
+    vectors = np.asarray(rt.embedder.embed_documents([c.text for c in chunks]) if chunks else [],
+                         dtype=np.float32)
+    rt.ledger.stage_chunks(key, version, chunks, vectors, time.monotonic() - started)
+    rt.send(_task("store", doc, job_id))
+
+
+def _no_text_reason(doc: Any, ocr_off: bool) -> str:
+    pages = doc.pages or 0
+    if ocr_off and doc.ocr_pages:
+        return f"no text layer on {doc.ocr_pages} of {pages} pages, and OCR is off (DOCMILL_OCR=none)"
+    if doc.ocr_pages:
+        return f"no text found: {pages} page(s), {doc.ocr_pages} read by OCR"
+    return f"no text found in {pages} page(s)" if pages else "no text found"
+
+
+def store(rt: Runtime, job_id: str, key: str, version: int) -> None:
+    """Write the version's chunks, then delete chunks of older versions: no gap, no stale tail."""
+    doc = rt.ledger.begin(key, version, "store")
+    if doc is None:
+        return
+    started = time.monotonic()
+    chunks, vectors = rt.ledger.load_staged(key, version)
+    metadata: Mapping[str, Any] = json.loads(doc.metadata or "{}")
+    if chunks:
+        rt.store.upsert(chunks, vectors, doc=doc.name, version=version, metadata=metadata)
+    rt.store.delete_stale(key, keep_version=version)
+    seconds = time.monotonic() - started
+    if chunks:
+        rt.ledger.finish(key, version, "done", stage="store", chunks=len(chunks), seconds=seconds)
+    else:
+        rt.ledger.finish(key, version, "skipped", stage="store", chunks=0, seconds=seconds, error_kind="no text",
+                         reason=_no_text_reason(doc, rt.ocr_engine is None), permanent=True)
+
+
+def remove(rt: Runtime, job_id: str, key: str, version: int) -> None:
+    """Delete the chunks of a document that left its source, then forget it."""
+    if rt.ledger.begin(key, version, "remove") is None:
+        return
+    rt.store.delete_document(key)
+    rt.ledger.removed(key, version)
+
+
+def record_failure(rt: Runtime, stage: str, args: Mapping[str, Any], error: BaseException) -> None:
+    """Write down a failure that will not be retried: the document (or discovery) ends failed."""
+    if isinstance(error, DocmillError):
+        kind, reason = error.kind, error.reason
+    else:  # a bug or an untranslated library error: say what it was
+        kind, reason = "internal error", f"{type(error).__name__}: {' '.join(str(error).split())}"[:500]
+    if stage == "discover":
+        rt.ledger.end_discovery(args["job_id"], error=f"{args.get('source_id')}: {reason}")
+        return
+    rt.ledger.finish(args["key"], args["version"], "failed", stage=stage, error_kind=kind, reason=reason,
+                     permanent=isinstance(error, PermanentError))
