@@ -1,0 +1,129 @@
+"""The Chroma vector store: persistent, in ``DOCMILL_HOME/chroma``, telemetry off.
+
+The collection records which model made its vectors; opening it with another
+model is a ConfigurationError rather than a silent mix of incompatible
+vectors. Every Chroma error is a StoreUnavailable to the pipeline, which
+retries with backoff and then fails the document with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from docmill import hookimpl
+from docmill.core.errors import ConfigurationError, StoreUnavailable
+from docmill.core.models import Chunk, SearchHit, StoredChunk
+
+__all__ = ["ChromaStore"]
+
+#: Chunks per Chroma call (its own limit is a few thousand).
+BATCH = 500
+
+
+class ChromaStore:
+    """A Chroma collection holding one model's vectors."""
+
+    name = "chroma"
+
+    def __init__(self, path: str, collection: str, *, dimension: int, model: str) -> None:
+        os.environ["ANONYMIZED_TELEMETRY"] = "False"  # belt and braces with the setting below
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self._lock = threading.RLock()
+        try:
+            self._client = chromadb.PersistentClient(
+                path=path, settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
+            self._collection = self._client.get_or_create_collection(
+                collection, embedding_function=None,
+                metadata={"hnsw:space": "cosine", "docmill_model": model, "docmill_dimension": dimension})
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot open the Chroma store in {path}: {exc}") from exc
+        held = self._collection.metadata or {}
+        if held.get("docmill_model", model) != model or held.get("docmill_dimension", dimension) != dimension:
+            raise ConfigurationError(
+                f"DOCMILL_COLLECTION: the collection {collection!r} holds vectors of "
+                f"{held.get('docmill_model')} ({held.get('docmill_dimension')} dimensions), not {model}; "
+                "choose another DOCMILL_COLLECTION or DOCMILL_HOME for a different model")
+
+    def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            try:
+                return fn(**kwargs)
+            except Exception as exc:
+                raise StoreUnavailable(f"Chroma could not {what}: {exc}") from exc
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Any, *, doc: str, version: int,
+               metadata: Mapping[str, Any]) -> None:
+        meta = json.dumps(dict(metadata), default=str, sort_keys=True)
+        for start in range(0, len(chunks), BATCH):
+            part = chunks[start:start + BATCH]
+            metadatas = []
+            for c in part:
+                item: dict[str, Any] = {"doc_key": c.doc_key, "doc": doc, "seq": c.seq, "version": version,
+                                        "hash": c.hash, "meta": meta}
+                if c.page is not None:
+                    item["page"] = c.page
+                metadatas.append(item)
+            self._call("write chunks", self._collection.upsert, ids=[c.id for c in part],
+                       embeddings=[list(map(float, v)) for v in vectors[start:start + BATCH]],
+                       documents=[c.text for c in part], metadatas=metadatas)
+
+    def _delete_where(self, where: dict[str, Any]) -> int:
+        found = self._call("find chunks", self._collection.get, where=where, include=[])
+        ids = found["ids"]
+        for start in range(0, len(ids), BATCH):
+            self._call("delete chunks", self._collection.delete, ids=ids[start:start + BATCH])
+        return len(ids)
+
+    def delete_stale(self, doc_key: str, keep_version: int) -> int:
+        return self._delete_where({"$and": [{"doc_key": doc_key}, {"version": {"$ne": keep_version}}]})
+
+    def delete_document(self, doc_key: str) -> int:
+        return self._delete_where({"doc_key": doc_key})
+
+    def query(self, vector: Sequence[float], k: int) -> list[SearchHit]:
+        found = self._call("search", self._collection.query, query_embeddings=[list(map(float, vector))],
+                           n_results=k, include=["documents", "metadatas", "distances"])
+        hits = []
+        for id_, text, meta, distance in zip(found["ids"][0], found["documents"][0], found["metadatas"][0],
+                                             found["distances"][0], strict=True):
+            hits.append(SearchHit(id=id_, doc=str(meta["doc"]), page=meta.get("page"),
+                                  score=1.0 - float(distance), text=text,
+                                  metadata=json.loads(str(meta.get("meta", "{}")))))
+        return hits
+
+    def iter_chunks(self, *, with_vectors: bool = False) -> Iterator[StoredChunk]:
+        include = ["documents", "metadatas", *(["embeddings"] if with_vectors else [])]
+        offset = 0
+        while True:
+            page = self._call("read chunks", self._collection.get, limit=BATCH, offset=offset, include=include)
+            if not page["ids"]:
+                return
+            vectors = page.get("embeddings") if with_vectors else None
+            for i, id_ in enumerate(page["ids"]):
+                meta = page["metadatas"][i]
+                yield StoredChunk(
+                    id=id_, doc=str(meta["doc"]), doc_key=str(meta["doc_key"]), seq=int(meta["seq"]),
+                    page=meta.get("page"), text=page["documents"][i],
+                    metadata=json.loads(str(meta.get("meta", "{}"))),
+                    vector=[float(x) for x in vectors[i]] if vectors is not None else None,
+                )
+            offset += len(page["ids"])
+
+    def count(self) -> int:
+        return int(self._call("count chunks", self._collection.count))
+
+
+def make_chroma(settings: Any, dimension: int, model: str) -> ChromaStore:
+    """The persistent Chroma store in the home directory."""
+    return ChromaStore(str(settings.home / "chroma"), settings.collection, dimension=dimension, model=model)
+
+
+@hookimpl
+def docmill_register_vector_stores(register: Any) -> None:
+    register("chroma", make_chroma)

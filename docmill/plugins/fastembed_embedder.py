@@ -1,0 +1,116 @@
+"""The fastembed embedder (ONNX runtime on the CPU).
+
+Texts are embedded in batches sorted by length: padding a short chunk to the
+length of a long one is wasted work, and on the int8 model unsorted large
+batches ran at half speed and used gigabytes. The model loads on first use,
+once per process, with onnxruntime's telemetry off; when the model is local
+(``DOCMILL_EMBED_MODEL_PATH``, or the bundled default) no hub is contacted.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from docmill import hookimpl
+from docmill.core.errors import ConfigurationError
+
+from .offline_model import DEFAULT_MODEL, bundled_model_dir
+
+__all__ = ["FastEmbedder"]
+
+#: Dimensions of models we know without asking fastembed (which would import onnxruntime).
+KNOWN_DIMENSIONS = {DEFAULT_MODEL: 384}
+
+
+def _quiet_onnxruntime() -> None:
+    """Turn off onnxruntime's telemetry before and after it is imported (invariant 9)."""
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    import onnxruntime
+
+    onnxruntime.disable_telemetry_events()
+
+
+class FastEmbedder:
+    """One fastembed model, shared by the threads of a process."""
+
+    name = "fastembed"
+
+    def __init__(self, model: str, *, path: Path | None, batch_size: int, threads: int | None,
+                 cache_dir: Path) -> None:
+        self.model = model
+        self.path = path
+        self.batch_size = batch_size
+        self.threads = threads
+        self.cache_dir = cache_dir
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self.dimension = KNOWN_DIMENSIONS.get(model) or self._dimension_from_fastembed(model)
+
+    @staticmethod
+    def _dimension_from_fastembed(model: str) -> int:
+        _quiet_onnxruntime()
+        from fastembed import TextEmbedding
+
+        for described in TextEmbedding.list_supported_models():
+            if described["model"].lower() == model.lower():
+                return int(described["dim"])
+        raise ConfigurationError(f"DOCMILL_EMBED_MODEL: fastembed does not know the model {model!r}")
+
+    def _load(self) -> Any:
+        if self._model is None:
+            _quiet_onnxruntime()
+            if self.path is not None:
+                os.environ["HF_HUB_OFFLINE"] = "1"  # a local model needs no hub; make sure none is asked
+            from fastembed import TextEmbedding
+
+            try:
+                self._model = TextEmbedding(
+                    model_name=self.model, cache_dir=str(self.cache_dir), threads=self.threads,
+                    specific_model_path=str(self.path) if self.path else None,
+                )
+            except Exception as exc:
+                where = f"from {self.path}" if self.path else "from the model hub"
+                raise ConfigurationError(f"DOCMILL_EMBED_MODEL: cannot load {self.model} {where}: {exc}") from exc
+        return self._model
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:  # one inference at a time: each already uses every core
+            model = self._load()
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            out = np.empty((len(texts), self.dimension), dtype=np.float32)
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start:start + self.batch_size]
+                vectors = model.embed([texts[i] for i in batch], batch_size=len(batch))
+                for i, vector in zip(batch, vectors, strict=True):
+                    out[i] = vector
+            return out
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector: np.ndarray = self._embed([text])[0]
+        return vector
+
+
+def make_fastembed(settings: Any) -> FastEmbedder:
+    """The embedder settings ask for; the bundled offline model when it is the default and installed."""
+    cache = settings.home / "models"
+    path = settings.embed_model_path
+    if path is not None and not (Path(path) / "model.onnx").is_file() and not any(Path(path).glob("**/*.onnx")):
+        raise ConfigurationError(f"DOCMILL_EMBED_MODEL_PATH: no ONNX model in {path}")
+    if path is None and settings.embed_model == DEFAULT_MODEL:
+        path = bundled_model_dir(cache)
+    return FastEmbedder(settings.embed_model, path=path, batch_size=settings.embed_batch_size,
+                        threads=settings.embed_threads, cache_dir=cache)
+
+
+@hookimpl
+def docmill_register_embedders(register: Any) -> None:
+    register("fastembed", make_fastembed)

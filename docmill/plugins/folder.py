@@ -1,0 +1,225 @@
+"""The folder source: every regular file under a root, filtered by globs.
+
+Nothing outside the root is ever read. Symlinks are followed only when they
+stay inside the root; one that leaves it is listed as refused (so the user
+sees why it is missing), as are FIFOs, sockets and devices, which would
+block or make no sense to read. Keys are ``file://`` URIs of the real path,
+so the same file is one document whichever folder it was ingested through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import os
+import re
+import stat
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import quote, unquote_to_bytes
+
+from docmill import hookimpl
+from docmill.core.errors import ConfigurationError, PermanentError, SourceUnavailable
+from docmill.core.models import Blob, DocumentRef
+
+__all__ = ["FolderSource", "GlobFilter"]
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A regex for a path glob: ``**`` spans folders, ``*`` and ``?`` stay within one."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2:]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1:end].replace("\\", "\\\\")
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+class GlobFilter:
+    """Include/exclude globs, gitignore-style.
+
+    A pattern without ``/`` matches a single name: in ``exclude`` any folder or
+    file name along the path (``.*`` leaves out hidden files and folders), in
+    ``include`` the file's name. A pattern with ``/`` matches the whole path
+    relative to the root (``reports/**/*.pdf``).
+    """
+
+    def __init__(self, include: Sequence[str], exclude: Sequence[str]) -> None:
+        self._include = [(("/" in p), _glob_regex(p.strip("/"))) for p in include]
+        self._exclude = [(("/" in p), _glob_regex(p.strip("/"))) for p in exclude]
+
+    def excludes(self, rel: str) -> bool:
+        """True if the file or folder at ``rel`` is left out."""
+        parts = rel.split("/")
+        return any(rx.match(rel) if has_slash else any(rx.match(part) for part in parts)
+                   for has_slash, rx in self._exclude)
+
+    def takes(self, rel: str) -> bool:
+        """True if the file at ``rel`` is indexed."""
+        if self.excludes(rel):
+            return False
+        if not self._include:
+            return True
+        name = rel.rsplit("/", 1)[-1]
+        return any(rx.match(rel if has_slash else name) for has_slash, rx in self._include)
+
+
+def _key(path: bytes) -> str:
+    return "file://" + quote(path)
+
+
+def _display(path: bytes) -> str:
+    return path.decode("utf-8", "replace")
+
+
+class FolderSource:
+    """Files under ``root`` (a folder, or a single file)."""
+
+    name = "folder"
+
+    def __init__(self, root: str, *, label: str | None = None, include: Sequence[str] = (),
+                 exclude: Sequence[str] = (), max_file_size: int | None = None) -> None:
+        given = Path(root)
+        if not given.exists():
+            raise ConfigurationError(f"no such file or folder: {root}")
+        self._root = os.fsencode(os.path.realpath(given))
+        self._single = not given.is_dir()
+        self._label = label or root
+        self._filter = GlobFilter(include, exclude)
+        self._max_file_size = max_file_size
+        self.scope = _key(self._root) if self._single else _key(self._root.rstrip(b"/") + b"/")
+
+    # Listing -------------------------------------------------------------
+
+    def discover(self) -> Iterator[DocumentRef]:
+        if self._single:
+            yield self._ref(self._root, self._label)
+            return
+        yield from self._walk(self._root)
+
+    def _walk(self, folder: bytes) -> Iterator[DocumentRef]:
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            rel = self._rel(folder)
+            yield DocumentRef(key=_key(folder), name=rel or ".", locator=quote(folder),
+                              skip_reason=f"cannot list this folder: {exc.strerror}")
+            return
+        for entry in entries:
+            path = entry.path
+            rel = self._rel(path)
+            if self._filter.excludes(rel):
+                continue
+            if entry.is_symlink():
+                target = os.path.realpath(path)
+                if not self._inside(target):
+                    if entry.is_dir() or self._filter.takes(rel):
+                        yield DocumentRef(key=_key(path), name=rel, locator=quote(path),
+                                          skip_reason=f"symlink to {_display(target)} leaves the ingested folder")
+                    continue
+                if entry.is_dir():
+                    continue  # its files are reached through their real folder
+            if entry.is_dir(follow_symlinks=False):
+                yield from self._walk(path)
+            elif self._filter.takes(rel):
+                yield self._ref(path, rel)
+
+    def _rel(self, path: bytes) -> str:
+        return _display(os.path.relpath(path, self._root)).replace(os.sep, "/") if path != self._root else ""
+
+    def _inside(self, real: bytes) -> bool:
+        root = self._root.rstrip(b"/") + b"/"
+        return real == self._root or real.startswith(root)
+
+    def _ref(self, path: bytes, name: str) -> DocumentRef:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            return DocumentRef(key=_key(path), name=name, locator=quote(path),
+                               skip_reason=f"cannot read this file: {exc.strerror}")
+        if not stat.S_ISREG(st.st_mode):
+            return DocumentRef(key=_key(path), name=name, locator=quote(path),
+                               skip_reason="not a regular file (a pipe, socket or device)")
+        modified = datetime.datetime.fromtimestamp(st.st_mtime, datetime.UTC).isoformat(timespec="seconds")
+        return DocumentRef(
+            key=_key(path), name=name, locator=quote(path), stamp=f"{st.st_size}:{st.st_mtime_ns}",
+            size=st.st_size,
+            metadata={"filename": _display(os.path.basename(path)), "modified": modified, "size": st.st_size},
+        )
+
+    # Reading -------------------------------------------------------------
+
+    def _open_path(self, ref: DocumentRef) -> bytes:
+        path = unquote_to_bytes(ref.locator)
+        if not self._inside(os.path.realpath(path)):
+            raise PermanentError(f"{ref.name} now leads outside the ingested folder; refusing to read it",
+                                 kind="refused")
+        return path
+
+    def fingerprint(self, ref: DocumentRef) -> str:
+        if self._max_file_size is not None and ref.size is not None and ref.size > self._max_file_size:
+            return f"stat:{ref.stamp}"  # too large to read; extract will say so
+        digest = hashlib.sha256()
+        with self._reading(ref) as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        return "sha256:" + digest.hexdigest()
+
+    def fetch(self, ref: DocumentRef) -> Blob:
+        with self._reading(ref) as fh:
+            data = fh.read() if self._max_file_size is None else fh.read(self._max_file_size + 1)
+        path = Path(os.fsdecode(unquote_to_bytes(ref.locator)))
+        return Blob(name=ref.name, data=data, path=path)
+
+    @contextlib.contextmanager
+    def _reading(self, ref: DocumentRef) -> Iterator[BinaryIO]:
+        path = self._open_path(ref)
+        try:
+            with open(path, "rb") as fh:
+                yield fh
+        except FileNotFoundError as exc:
+            raise PermanentError("the file was removed before it could be read", kind="gone") from exc
+        except (PermissionError, IsADirectoryError) as exc:
+            raise PermanentError(f"cannot read the file: {exc.strerror}", kind="unreadable") from exc
+        except OSError as exc:
+            raise SourceUnavailable(f"cannot read the file now: {exc.strerror}") from exc
+
+
+def make_folder_source(options: Mapping[str, Any], settings: Any) -> FolderSource:
+    """Build a folder source from its options (root, label, include, exclude)."""
+    try:
+        return FolderSource(
+            str(options["root"]),
+            label=options.get("label"),
+            include=options.get("include", settings.include),
+            exclude=options.get("exclude", settings.exclude),
+            max_file_size=int(settings.max_file_size),
+        )
+    except KeyError as exc:
+        raise ConfigurationError(f"a folder source needs the option {exc.args[0]!r}") from None
+
+
+@hookimpl
+def docmill_register_sources(register: Any) -> None:
+    register("folder", make_folder_source)
+

@@ -1,0 +1,171 @@
+"""The PyMuPDF extractor: PDF, XPS, EPUB, SVG and images.
+
+Pages whose text layer is missing or unusable, and that carry an image, are
+flagged for OCR; ``render`` draws them at the scan's own resolution (a
+200-DPI scan is rendered at 200 DPI, not blown up to 300). Limits are checked
+before anything big is allocated: the page count before reading pages, and an
+image's pixel count from its header before it is decoded.
+
+PyMuPDF is not thread-safe, even across documents, so every call into it runs
+under one process-wide lock; extraction is fast (hundreds of pages a second)
+and the slow part, OCR, happens outside it.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from docmill import hookimpl
+from docmill.core.errors import CorruptDocument, DocumentTooLarge, EncryptedDocument
+from docmill.core.models import Blob, Limits, Page, PageImage
+
+__all__ = ["PyMuPdfExtractor"]
+
+_LOCK = threading.Lock()
+
+
+@functools.cache
+def _lib() -> Any:
+    """PyMuPDF, imported on first use: importing it takes most of a second."""
+    import pymupdf
+
+    pymupdf.TOOLS.mupdf_display_errors(False)  # MuPDF's warnings become our reasons, not stderr noise
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+    return pymupdf
+
+_FILETYPES = {
+    "application/pdf": "pdf",
+    "application/epub+zip": "epub",
+    "application/oxps": "xps",
+    "application/vnd.ms-xpsdocument": "xps",
+    "image/svg+xml": "svg",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/gif": "gif",
+    "image/tiff": "tiff",
+    "image/bmp": "bmp",
+    "image/webp": "webp",
+}
+_FORMAT_NAMES = {"pdf": "PDF", "epub": "EPUB", "xps": "XPS", "svg": "SVG"}
+
+#: A page needs OCR when its text layer has fewer letters and digits than this.
+MIN_TEXT_CHARS = 20
+
+
+def _usable(text: str) -> bool:
+    alnum = sum(ch.isalnum() for ch in text)
+    garbage = text.count("\ufffd")
+    return alnum >= MIN_TEXT_CHARS and garbage < 0.3 * alnum
+
+
+def _dpi(page: Any, default: int) -> int:
+    """The resolution of the page's largest image, or ``default`` for pages with none."""
+    best, best_area = 0.0, 0.0
+    for info in page.get_image_info():
+        x0, y0, x1, y1 = info["bbox"]
+        width_in, height_in = abs(x1 - x0) / 72, abs(y1 - y0) / 72
+        if width_in * height_in <= best_area or width_in <= 0 or height_in <= 0:
+            continue
+        best_area = width_in * height_in
+        best = max(info["width"] / width_in, info["height"] / height_in)
+    return max(72, round(best)) if best else default
+
+
+class PyMuPdfExtractor:
+    """Reads documents PyMuPDF opens."""
+
+    name = "pymupdf"
+
+    def _open(self, blob: Blob) -> Any:
+        pymupdf = _lib()
+        filetype = _FILETYPES[blob.media_type]
+        label = _FORMAT_NAMES.get(filetype, "image")
+        try:
+            doc = pymupdf.open(stream=blob.data, filetype=filetype)
+        except pymupdf.EmptyFileError as exc:
+            raise CorruptDocument("the file is empty (0 bytes)", kind="empty") from exc
+        except Exception as exc:  # FileDataError, RuntimeError...: MuPDF could not parse it
+            raise CorruptDocument(f"cannot be opened as {label}: {exc}") from exc
+        if doc.needs_pass:
+            doc.close()
+            raise EncryptedDocument(f"the {label} is password-protected; docmill has no password for it")
+        if doc.page_count == 0:
+            warnings = " ".join(pymupdf.TOOLS.mupdf_warnings().split())
+            doc.close()
+            detail = f" (MuPDF: {warnings[:200]})" if warnings else ""
+            raise CorruptDocument(f"the {label} is damaged: no readable pages, truncated or garbage{detail}")
+        return doc
+
+    @staticmethod
+    def _check_limits(doc: Any, blob: Blob, limits: Limits) -> None:
+        if doc.page_count > limits.max_pages:
+            raise DocumentTooLarge(f"{doc.page_count:,} pages, over the limit of {limits.max_pages:,} "
+                                   "(DOCMILL_MAX_PAGES)", kind="too many pages")
+        if blob.media_type.startswith("image/") and blob.media_type != "image/svg+xml":
+            for info in doc[0].get_image_info():  # read from the header; nothing is decoded yet
+                pixels = info["width"] * info["height"]
+                if pixels > limits.max_pixels:
+                    raise DocumentTooLarge(
+                        f"the image claims {info['width']:,} x {info['height']:,} pixels "
+                        f"({pixels / 1e6:,.0f} megapixels), over the limit of "
+                        f"{limits.max_pixels / 1e6:,.0f} (DOCMILL_MAX_PIXELS)")
+
+    def extract(self, blob: Blob, limits: Limits) -> list[Page]:
+        is_image = blob.media_type.startswith("image/") and blob.media_type != "image/svg+xml"
+        pymupdf = _lib()
+        with _LOCK:
+            pymupdf.TOOLS.reset_mupdf_warnings()
+            doc = self._open(blob)
+            try:
+                self._check_limits(doc, blob, limits)
+                pages = []
+                for number, page in enumerate(doc, start=1):
+                    if is_image:
+                        pages.append(Page(number, "", needs_ocr=True))
+                        continue
+                    text = page.get_text("text", flags=pymupdf.TEXTFLAGS_TEXT | pymupdf.TEXT_DEHYPHENATE)
+                    needs_ocr = not _usable(text) and bool(page.get_images())
+                    pages.append(Page(number, "" if needs_ocr else text, needs_ocr))
+                return pages
+            except (DocumentTooLarge, CorruptDocument):
+                raise
+            except Exception as exc:
+                raise CorruptDocument(f"the document is damaged: {exc}") from exc
+            finally:
+                doc.close()
+
+    def render(self, blob: Blob, pages: Sequence[int], limits: Limits) -> Iterator[PageImage]:
+        images = []
+        pymupdf = _lib()
+        with _LOCK:
+            doc = self._open(blob)
+            try:
+                for number in pages:
+                    page = doc[number - 1]
+                    dpi = _dpi(page, limits.ocr_dpi)
+                    width, height = page.rect.width * dpi / 72, page.rect.height * dpi / 72
+                    if width * height > limits.max_pixels:
+                        raise DocumentTooLarge(
+                            f"page {number} would be {width:,.0f} x {height:,.0f} pixels at {dpi} DPI, over "
+                            f"the limit of {limits.max_pixels / 1e6:,.0f} megapixels (DOCMILL_MAX_PIXELS)")
+                    pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
+                    images.append(PageImage(number, pix.width, pix.height, dpi, bytes(pix.samples)))
+                    del pix, page
+            except (DocumentTooLarge, CorruptDocument):
+                raise
+            except Exception as exc:
+                raise CorruptDocument(f"cannot render the page for OCR: {exc}") from exc
+            finally:
+                doc.close()
+        return iter(images)
+
+
+_EXTRACTOR = PyMuPdfExtractor()
+
+
+@hookimpl
+def docmill_extractor(blob: Blob) -> PyMuPdfExtractor | None:
+    return _EXTRACTOR if blob.media_type in _FILETYPES else None

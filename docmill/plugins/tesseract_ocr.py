@@ -1,0 +1,79 @@
+"""The Tesseract OCR engine, through pytesseract.
+
+One Tesseract process per page, each single-threaded (``OMP_THREAD_LIMIT=1``:
+Tesseract's own threads fight each other on small machines), at most one per
+core at a time, each told the scan's real resolution, each killed when over
+the per-page time limit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from typing import Any
+
+import pytesseract
+from PIL import Image
+
+from docmill import hookimpl
+from docmill.core.errors import ConfigurationError, CorruptDocument, DocumentTooLarge
+from docmill.core.models import PageImage
+
+__all__ = ["TesseractOcr"]
+
+INSTALL_HINT = "install it with: apt-get install tesseract-ocr tesseract-ocr-eng (or set DOCMILL_OCR=none)"
+
+
+class TesseractOcr:
+    """Tesseract, bounded in concurrency and time."""
+
+    name = "tesseract"
+
+    def __init__(self, languages: str, *, timeout: float, concurrency: int) -> None:
+        if shutil.which(pytesseract.pytesseract.tesseract_cmd) is None:
+            raise ConfigurationError(f"DOCMILL_OCR: tesseract is not installed; {INSTALL_HINT}")
+        # pytesseract starts tesseract with our environment; this is the only way to pass it.
+        os.environ["OMP_THREAD_LIMIT"] = "1"
+        try:
+            installed = set(pytesseract.get_languages(config=""))
+        except (pytesseract.TesseractError, OSError) as exc:
+            raise ConfigurationError(f"DOCMILL_OCR: tesseract does not start: {exc}") from exc
+        missing = [lang for lang in languages.split("+") if lang not in installed]
+        if missing:
+            packages = " ".join(f"tesseract-ocr-{lang.lower().replace('_', '-')}" for lang in missing)
+            raise ConfigurationError(
+                f"DOCMILL_OCR_LANGUAGES: tesseract has no data for {', '.join(missing)} "
+                f"(installed: {', '.join(sorted(installed - {'osd'})) or 'none'}); "
+                f"install it with: apt-get install {packages}")
+        self.languages = languages
+        self.timeout = timeout
+        self._slots = threading.BoundedSemaphore(concurrency)
+
+    def recognize(self, image: PageImage) -> str:
+        picture = Image.frombytes("L", (image.width, image.height), image.pixels)
+        config = f"--dpi {image.dpi} --psm 3"
+        with self._slots:
+            try:
+                text: str = pytesseract.image_to_string(picture, lang=self.languages, config=config,
+                                                        timeout=self.timeout)
+            except RuntimeError as exc:
+                if "timeout" not in str(exc).lower():
+                    raise CorruptDocument(f"tesseract failed on page {image.number}: {exc}") from exc
+                raise DocumentTooLarge(
+                    f"OCR of page {image.number} took longer than {self.timeout:g} s (DOCMILL_OCR_TIMEOUT)",
+                    kind="ocr timeout") from exc
+            except pytesseract.TesseractError as exc:
+                raise CorruptDocument(f"tesseract cannot read page {image.number}: {exc.message}") from exc
+        return text
+
+
+def make_tesseract(settings: Any) -> TesseractOcr:
+    """Build the engine from settings, checking the binary and languages now."""
+    return TesseractOcr(settings.ocr_languages, timeout=settings.ocr_timeout,
+                        concurrency=settings.ocr_workers or settings.cpu_count)
+
+
+@hookimpl
+def docmill_register_ocr_engines(register: Any) -> None:
+    register("tesseract", make_tesseract)
