@@ -1,0 +1,148 @@
+"""Embedded mode: the real actors on Dramatiq's in-process broker, with worker threads in this process.
+
+Three pools, like the specialised workers of a distributed set-up: one
+thread embeds (the model already uses every core), one thread per core runs
+OCR (Tesseract is single-threaded), and a few threads discover, extract and
+store. An exclusive lock on ``DOCMILL_HOME`` keeps a second embedded run from
+writing the same ledger and Chroma store at once; it waits its turn instead.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+import dramatiq
+
+from ..core import stages
+from ..core.ledger import JobProgress
+from ..core.models import Task
+from ..core.runtime import Runtime
+from ..settings import Settings
+from .broker import build_broker
+from .stages import QUEUES, declare_actors, sender
+
+__all__ = ["EmbeddedPipeline", "SourceSpec"]
+
+log = logging.getLogger(__name__)
+
+#: Milliseconds a worker thread waits for a message before checking whether it should stop.
+POLL_MS = 100
+#: Seconds the broker may sit idle with a job unfinished before its stragglers are declared lost.
+LOST_AFTER = 5.0
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A source to discover: its ledger id, plugin type and options (no secrets)."""
+
+    id: str
+    type: str
+    options: Mapping[str, Any]
+
+
+class EmbeddedPipeline:
+    """Runs jobs to completion inside this process."""
+
+    def __init__(self, settings: Settings, *, on_wait: Any = None) -> None:
+        self.settings = settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self._lock_file = self._lock_home(settings, on_wait)
+        self.runtime = Runtime(settings, recover_pending=True)
+        self.runtime.check()
+        self.broker = build_broker(settings, self._record_failure)
+        self.actors = declare_actors(self.broker, self.runtime, settings)
+        self.runtime.connect(sender(self.actors))
+        self.workers: list[dramatiq.Worker] = []
+
+    @staticmethod
+    def _lock_home(settings: Settings, on_wait: Any) -> IO[str]:
+        handle = open(settings.home / "embedded.lock", "a+")  # noqa: SIM115 - held for the pipeline's life
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        return handle
+
+    def _record_failure(self, stage: str, args: Mapping[str, Any], error: BaseException) -> None:
+        stages.record_failure(self.runtime, stage, args, error)
+
+    def start(self) -> None:
+        """Start the worker pools."""
+        cores = self.settings.cpu_count
+        pools = (
+            ({QUEUES["embed"]}, 1),
+            ({QUEUES["ocr"]}, self.settings.ocr_workers or cores),
+            ({QUEUES["discover"], QUEUES["extract"], QUEUES["store"]}, self.settings.workers or 2),
+        )
+        for queues, threads in pools:
+            worker = dramatiq.Worker(self.broker, queues=queues, worker_threads=threads, worker_timeout=POLL_MS)
+            worker.start()
+            self.workers.append(worker)
+
+    def submit(self, sources: Sequence[SourceSpec], *, kind: str = "ingest", priority: int = 0) -> str:
+        """Register the sources and start one job discovering them all; return its id."""
+        for spec in sources:
+            self.runtime.ledger.put_source(spec.id, spec.type, spec.options)
+        job_id = self.runtime.ledger.create_job(kind, discoveries=len(sources), priority=priority)
+        for spec in sources:
+            self.runtime.send(Task("discover", {"job_id": job_id, "source_id": spec.id, "priority": priority}))
+        return job_id
+
+    def idle(self) -> bool:
+        """True when no message is queued, delayed or being processed."""
+        return all(queue.unfinished_tasks == 0 for queue in self.broker.queues.values())
+
+    def progress(self, job_id: str, idle_since: list[float]) -> JobProgress:
+        """The job's progress; stragglers of a job the broker forgot are failed, not waited on forever."""
+        progress = self.runtime.ledger.job_progress(job_id)
+        if progress.finished or not self.idle():
+            idle_since.clear()
+            return progress
+        if not idle_since:
+            idle_since.append(time.monotonic())
+        elif time.monotonic() - idle_since[0] > LOST_AFTER:
+            self._fail_lost(job_id, progress)
+            progress = self.runtime.ledger.job_progress(job_id)
+        return progress
+
+    def _fail_lost(self, job_id: str, progress: JobProgress) -> None:
+        for key, version in self.runtime.ledger.pending_items(job_id):
+            doc = self.runtime.ledger.document(key)
+            stage = doc.stage if doc is not None else "discover"
+            log.error("%s was left without an outcome at %s; marking it failed", key, stage)
+            self.runtime.ledger.finish(key, version, "failed", stage=stage, error_kind="internal error",
+                                       reason="processing stopped without an outcome (a docmill bug)")
+        if not progress.discovered:
+            self.runtime.ledger.end_discovery(job_id, error="discovery stopped without an outcome")
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop the workers (finishing what they hold) and release the home directory."""
+        stoppers = [threading.Thread(target=worker.stop, kwargs={"timeout": int(timeout * 1000)})
+                    for worker in self.workers]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
+        self.workers.clear()
+        self.runtime.ledger.close()
+        self._lock_file.close()
+
+    def __enter__(self) -> EmbeddedPipeline:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,88 @@
+"""The stage actors: one per stage, each on its own queue, each a thin wrapper over core.stages.
+
+Retry policy lives here, decided by the error class alone: a PermanentError
+(or bad configuration) fails at once; a TransientError backs off
+exponentially with jitter up to ``max_retries``; anything else is a bug or an
+untranslated library error and gets one more try before it fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+
+from ..core import stages
+from ..core.errors import ConfigurationError, PermanentError, TransientError
+from ..core.models import Task
+from ..core.runtime import Runtime
+from ..settings import Settings
+
+__all__ = ["QUEUES", "declare_actors"]
+
+#: Queue of each stage. Removals are store work, so they share its queue.
+QUEUES = {
+    "discover": "docmill.discover",
+    "extract": "docmill.extract",
+    "ocr": "docmill.ocr",
+    "embed": "docmill.embed",
+    "store": "docmill.store",
+    "remove": "docmill.store",
+}
+
+#: Worker-side priority (lower runs first): finish documents before starting new ones,
+#: which keeps memory flat and results arriving steadily.
+PRIORITIES = {"store": 0, "remove": 0, "embed": 10, "ocr": 20, "extract": 30, "discover": 40}
+
+STAGE_FUNCTIONS: dict[str, Callable[..., None]] = {
+    "discover": stages.discover,
+    "extract": stages.extract,
+    "ocr": stages.ocr,
+    "embed": stages.embed,
+    "store": stages.store,
+    "remove": stages.remove,
+}
+
+
+def retry_policy(max_retries: int) -> Callable[[int, BaseException], bool]:
+    """Dramatiq's ``retry_when``: should a message that raised be tried again?"""
+
+    def should_retry(retries: int, exception: BaseException) -> bool:
+        if isinstance(exception, PermanentError | ConfigurationError):
+            return False
+        if isinstance(exception, TransientError):
+            return retries < max_retries
+        return retries < min(1, max_retries)
+
+    return should_retry
+
+
+def declare_actors(broker: dramatiq.Broker, runtime: Runtime, settings: Settings) -> dict[str, dramatiq.Actor]:
+    """Declare every stage actor on ``broker``, bound to ``runtime``."""
+    options: dict[str, Any] = {
+        "retry_when": retry_policy(settings.max_retries),
+        "min_backoff": int(settings.retry_min_backoff * 1000),
+        "max_backoff": int(settings.retry_max_backoff * 1000),
+        "throws": (PermanentError, ConfigurationError),
+        "time_limit": int(settings.stage_time_limit * 1000),
+    }
+    actors: dict[str, dramatiq.Actor] = {}
+    for stage, function in STAGE_FUNCTIONS.items():
+
+        def run(_function: Callable[..., None] = function, **kwargs: Any) -> None:
+            _function(runtime, **kwargs)
+
+        run.__name__ = run.__qualname__ = stage
+        actors[stage] = dramatiq.Actor(run, broker=broker, actor_name=stage, queue_name=QUEUES[stage],
+                                       priority=PRIORITIES[stage], options=dict(options))
+    return actors
+
+
+def sender(actors: dict[str, dramatiq.Actor]) -> Callable[[Task], None]:
+    """The ``send`` a Runtime uses: a Task becomes a message on its stage's queue."""
+
+    def send(task: Task) -> None:
+        actors[task.stage].send_with_options(kwargs=dict(task.args))
+
+    return send

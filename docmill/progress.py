@@ -1,0 +1,90 @@
+"""Watching a job: a rich progress bar on a terminal, plain lines otherwise, and the final summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .core.ledger import JobProgress
+
+__all__ = ["format_summary", "watch"]
+
+#: Seconds between polls of the ledger.
+POLL = 0.1
+#: Seconds between lines when the output is not a terminal.
+PLAIN_EVERY = 10.0
+
+
+def _finished(progress: JobProgress) -> int:
+    return progress.total - progress.pending
+
+
+def _counts(progress: JobProgress) -> str:
+    c = progress.counts
+    text = f"{c.get('done', 0)} done, {c.get('skipped', 0)} skipped, {c.get('failed', 0)} failed"
+    return text + (f", {c['deleted']} removed" if c.get("deleted") else "")
+
+
+def watch(poll: Callable[[], JobProgress], *, stream: TextIO = sys.stderr, label: str = "Ingesting") -> JobProgress:
+    """Poll until the job finishes, showing progress on ``stream``; return the last progress."""
+    if stream.isatty():
+        return _watch_bar(poll, Console(file=stream), label)
+    return _watch_plain(poll, stream, label)
+
+
+def _watch_bar(poll: Callable[[], JobProgress], console: Console, label: str) -> JobProgress:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(f"{label} (discovering)", total=None, counts="")
+        while True:
+            progress = poll()
+            description = label if progress.discovered else f"{label} (discovering)"
+            bar.update(task, description=description, completed=_finished(progress),
+                       total=progress.total if progress.discovered else None, counts=_counts(progress))
+            if progress.finished:
+                return progress
+            time.sleep(POLL)
+
+
+def _watch_plain(poll: Callable[[], JobProgress], stream: TextIO, label: str) -> JobProgress:
+    started = last = time.monotonic()
+    while True:
+        progress = poll()
+        now = time.monotonic()
+        if progress.finished:
+            return progress
+        if now - last >= PLAIN_EVERY:
+            total = str(progress.total) if progress.discovered else f"{progress.total}+"
+            print(f"{label.lower()}: {_finished(progress)}/{total} documents ({_counts(progress)}), "
+                  f"{now - started:.0f} s", file=stream, flush=True)
+            last = now
+        time.sleep(POLL)
+
+
+def format_summary(summary: dict[str, Any], seconds: float) -> str:
+    """The human end-of-run report."""
+    counts = summary["counts"]
+    total = sum(counts.values())
+    lines = [f"{total} document(s) in {seconds:.1f} s: {counts.get('done', 0)} done, "
+             f"{counts.get('skipped', 0)} skipped ({summary['unchanged']} unchanged), "
+             f"{counts.get('failed', 0)} failed; {summary['chunks']:,} chunks written."]
+    if counts.get("deleted"):
+        lines.append(f"{counts['deleted']} document(s) gone from the source were removed from the index.")
+    if summary.get("error"):
+        lines.append(f"Discovery problems: {summary['error']}")
+    failures = summary["failures"]
+    if failures:
+        lines.append("Failed:")
+        width = min(48, max(len(f["doc"]) for f in failures))
+        for f in failures[:50]:
+            note = " (unchanged since)" if f["unchanged"] else ""
+            lines.append(f"  {f['doc']:<{width}}  {f['stage']:<8} {f['error']}: {f['reason']}{note}")
+        if len(failures) > 50:
+            lines.append(f"  ... and {len(failures) - 50} more (docmill status)")
+    return "\n".join(lines)
