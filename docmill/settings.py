@@ -8,12 +8,12 @@ Bad values stop docmill at start-up with a message naming the setting.
 
 from __future__ import annotations
 
+import logging
 import os
-import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import ByteSize, Field, ValidationError, field_validator, model_validator
+from pydantic import ByteSize, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -26,6 +26,8 @@ from .core.errors import ConfigurationError
 
 __all__ = ["Settings", "load_settings"]
 
+log = logging.getLogger(__name__)
+
 ENV_PREFIX = "DOCMILL_"
 #: Environment variables docmill reads that are not fields of Settings.
 _NON_FIELD_ENV = {"DOCMILL_CONFIG"}
@@ -37,6 +39,17 @@ def _comma_list(value: Any) -> Any:
     return value
 
 
+class _StrictToml(TomlConfigSettingsSource):
+    """docmill.toml is docmill's own file: a key that is no setting is a typo, and an error."""
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        unknown = sorted(set(data) - set(self.settings_cls.model_fields))
+        if unknown:
+            raise ConfigurationError(f"{self.toml_file_path}: unknown setting(s): {', '.join(unknown)}")
+        return data
+
+
 class Settings(BaseSettings):
     """Everything docmill can be told. Each field is ``DOCMILL_<NAME>`` in the environment."""
 
@@ -44,7 +57,7 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX,
         env_file=".env",
         env_nested_delimiter="__",
-        extra="forbid",
+        extra="ignore",  # a shared .env holds other tools' variables too
         validate_default=True,
     )
 
@@ -113,15 +126,22 @@ class Settings(BaseSettings):
             raise ValueError("expected Tesseract language codes joined with '+', such as 'eng' or 'eng+deu'")
         return "+".join(langs)
 
-    @model_validator(mode="after")
-    def _check_consistency(self) -> Settings:
-        if self.chunk_overlap >= self.chunk_size:
-            raise ValueError(
-                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
-            )
-        if self.retry_min_backoff > self.retry_max_backoff:
-            raise ValueError("retry_min_backoff must not exceed retry_max_backoff")
-        return self
+    # Cross-field checks sit on the later field, so the error names the setting to change.
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info: ValidationInfo) -> int:
+        size = info.data.get("chunk_size")
+        if size is not None and value >= size:
+            raise ValueError(f"chunk_overlap ({value}) must be smaller than chunk_size ({size})")
+        return value
+
+    @field_validator("retry_max_backoff")
+    @classmethod
+    def _backoffs_ordered(cls, value: float, info: ValidationInfo) -> float:
+        low = info.data.get("retry_min_backoff")
+        if low is not None and low > value:
+            raise ValueError(f"retry_max_backoff ({value}) must not be below retry_min_backoff ({low})")
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -137,7 +157,7 @@ class Settings(BaseSettings):
             init_settings,
             env_settings,
             dotenv_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+            _StrictToml(settings_cls, toml_file=toml_path),
         )
 
     # Derived values: one place that says where things live.
@@ -167,7 +187,7 @@ def load_settings(**overrides: Any) -> Settings:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | _NON_FIELD_ENV
     for name in sorted(os.environ):
         if name.startswith(ENV_PREFIX) and name.split("__")[0] not in known:
-            warnings.warn(f"{name} is not a docmill setting and is ignored", UserWarning, stacklevel=2)
+            log.warning("%s is not a docmill setting and is ignored", name)
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -68,6 +68,18 @@ class Plugins:
         self._registries: dict[str, dict[str, _Entry]] = {}
         self._lock = threading.Lock()
 
+    def register(self, plugin: object, name: str) -> None:
+        """Add a plugin object at run time (tests, embedding applications)."""
+        with self._lock:
+            _register(self.manager, name, plugin)
+            self._registries.clear()
+
+    def unregister(self, name: str) -> None:
+        """Remove a plugin added with :meth:`register`."""
+        with self._lock:
+            self.manager.unregister(name=name)
+            self._registries.clear()
+
     def registry(self, kind: str) -> dict[str, _Entry]:
         """Name -> factory for one plugin kind; clashes are a ConfigurationError."""
         with self._lock:

@@ -52,6 +52,10 @@ _NAMES = {
 }
 
 
+def _describe(media_type: str) -> str:
+    return "an HTML page" if media_type == "text/html" else _NAMES[_family(media_type)]
+
+
 def _family(media_type: str) -> str:
     if media_type == "image/svg+xml":
         return "svg"
@@ -135,7 +139,7 @@ def media_type_of(name: str, data: bytes) -> str:
         return sniffed
     if _family(declared) != _family(sniffed):
         raise UnsupportedDocument(
-            f"named {suffix} but the content is {_NAMES[_family(sniffed)]}, not {_NAMES[_family(declared)]}",
+            f"named {suffix} but the content is {_describe(sniffed)}, not {_describe(declared)}",
             kind="wrong type",
         )
     # Within a family the name refines the type (.md is Markdown, not plain text).

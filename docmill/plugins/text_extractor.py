@@ -1,9 +1,11 @@
 """The text extractor: plain text, Markdown, CSV and HTML, in whatever encoding.
 
 The encoding comes from a byte-order mark, an HTML ``<meta charset>``, strict
-UTF-8, or, failing those, charset-normalizer's detection (a Latin-1 file reads
-as "Café", not "Caf\ufffd"). HTML keeps its visible text, one block per line.
-Text has no pages: its single page has number ``None``.
+UTF-8, then Windows-1252 when the text reads like a Western language
+(as browsers assume for unlabelled legacy text: on short samples statistical
+detectors cannot tell it from Baltic or Central European code pages), and
+finally charset-normalizer's detection for everything else (Cyrillic,
+Greek...). HTML keeps its visible text, one block per line. Text has no pages: its single page has number ``None``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)"
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
+def _reads_western(text: str) -> bool:
+    """Mostly ASCII letters with some accents: French, German, Spanish... not mojibake of another script."""
+    letters = [ch for ch in text if ch.isalpha()]
+    accented = sum(ord(ch) > 127 for ch in letters)
+    return bool(letters) and accented / len(letters) < 0.3
+
+
 def decode_text(data: bytes, *, html: bool = False) -> str:
     """Decode bytes whose encoding nobody told us."""
     for bom, encoding in _BOMS:
@@ -39,6 +48,12 @@ def decode_text(data: bytes, *, html: bool = False) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    try:
+        western = data.decode("cp1252")
+    except UnicodeDecodeError:
+        western = ""
+    if western and _reads_western(western):
+        return western
     best = from_bytes(data).best()
     if best is None:
         raise CorruptDocument("cannot tell the text's encoding: it looks like binary data")

@@ -1,0 +1,131 @@
+"""Shared fixtures: an isolated environment per test, a generated corpus, the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from docmill.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+#: Where ../shared/corpus/build.py may live, in order of preference.
+CORPUS_BUILDERS = [
+    os.environ.get("DOCMILL_CORPUS_BUILDER", ""),
+    str(REPO.parent / "shared" / "corpus" / "build.py"),
+    "/work/shared/corpus/build.py",
+]
+CORPUS_EXCLUDES = ["--exclude", "*.truth.txt", "--exclude", "manifest.json"]
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No DOCMILL_* variable, .env or docmill.toml of the developer's leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("DOCMILL_"):
+            monkeypatch.delenv(name)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh DOCMILL_HOME, set in the environment."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("DOCMILL_HOME", str(path))
+    return path
+
+
+@pytest.fixture
+def settings(home: Path) -> Settings:
+    """Settings on the fresh home, with short retry backoffs."""
+    return Settings(home=home, retry_min_backoff=0.05, retry_max_backoff=0.2)
+
+
+def _builder() -> str:
+    for candidate in CORPUS_BUILDERS:
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise RuntimeError(f"corpus builder not found in {CORPUS_BUILDERS}; set DOCMILL_CORPUS_BUILDER")
+
+
+def build_corpus(out: Path, *args: str) -> dict[str, Any]:
+    """Run ../shared/corpus/build.py and return its manifest."""
+    subprocess.run([sys.executable, _builder(), str(out), *args], check=True, capture_output=True, text=True)
+    manifest: dict[str, Any] = json.loads((out / "manifest.json").read_text())
+    return manifest
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small corpus: 6 born-digital PDFs, 2 scans and a photo, plain text, and the bad files."""
+    out = tmp_path_factory.mktemp("corpus")
+    build_corpus(out, "--text", "6", "--scanned", "2")
+    return out
+
+
+@pytest.fixture(scope="session")
+def manifest(corpus: Path) -> list[dict[str, Any]]:
+    files: list[dict[str, Any]] = json.loads((corpus / "manifest.json").read_text())["files"]
+    return files
+
+
+class Cli:
+    """Runs ``docmill`` in a subprocess, as a user would."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+
+    def __call__(self, *args: str, check: bool = True, env: dict[str, str] | None = None,
+                 prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+        full_env = {**os.environ, **(env or {})}
+        done = subprocess.run([*prefix, sys.executable, "-m", "docmill", *args], cwd=self.cwd, env=full_env,
+                              capture_output=True, text=True, timeout=600)
+        if check and done.returncode != 0:
+            raise AssertionError(f"docmill {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
+        return done
+
+    def json(self, *args: str, **kwargs: Any) -> Any:
+        return json.loads(self(*args, "--json", **kwargs).stdout)
+
+
+@pytest.fixture
+def cli(isolated: Path, home: Path) -> Cli:
+    return Cli(isolated)
+
+
+@pytest.fixture
+def exported(cli: Cli) -> Any:
+    """A function returning every exported chunk."""
+
+    def run(*args: str) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in cli("export", *args).stdout.splitlines()]
+
+    return run
+
+
+@pytest.fixture
+def plugins_on() -> Iterator[Any]:
+    """Register test plugins on the process's plugin manager; unregister them afterwards."""
+    from docmill.core.plugins import load_plugins
+
+    plugins = load_plugins(None)
+    names: list[str] = []
+
+    def register(plugin: object, name: str) -> None:
+        plugins.register(plugin, name)
+        names.append(name)
+
+    try:
+        yield register
+    finally:
+        for name in names:
+            plugins.unregister(name)

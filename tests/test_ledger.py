@@ -1,0 +1,100 @@
+"""The ledger's guarded transitions: replays and stale messages converge, the OCR fan-in fires once."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from docmill.core.ledger import Ledger, NewVersion
+from docmill.core.models import Chunk, DocumentRef, Page
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+
+
+def _start(ledger: Ledger, key: str = "file:///a.pdf", previous: int | None = None) -> tuple[str, int]:
+    job = ledger.create_job("test", discoveries=1)
+    ref = DocumentRef(key=key, name="a.pdf", locator="/a.pdf", stamp="1:1", size=1)
+    [(_key, version)] = ledger.start_versions(job, "src", [NewVersion(ref, "fp", "sig", previous)])
+    return job, version
+
+
+def test_a_stage_is_claimed_once_per_version_and_never_moves_backwards(ledger: Ledger) -> None:
+    job, version = _start(ledger)
+    assert ledger.begin("file:///a.pdf", version, "extract") is not None
+    assert ledger.begin("file:///a.pdf", version + 1, "extract") is None  # a version that does not exist
+    assert ledger.begin("file:///a.pdf", version, "embed").attempts == 1
+    assert ledger.begin("file:///a.pdf", version, "embed").attempts == 2  # a redelivery counts
+    assert ledger.begin("file:///a.pdf", version, "ocr") is None  # a replayed OCR message after embedding began
+    assert ledger.finish("file:///a.pdf", version, "done", stage="store", chunks=3)
+    assert ledger.begin("file:///a.pdf", version, "store") is None  # replay after the end
+    assert not ledger.finish("file:///a.pdf", version, "failed", stage="store", error_kind="x", reason="y")
+    row = ledger.document("file:///a.pdf")
+    assert (row.state, row.chunks, row.error_kind) == ("done", 3, None)
+    assert ledger.job_progress(job).counts == {"done": 1}
+
+
+def test_a_new_version_makes_messages_of_the_old_one_stale(ledger: Ledger) -> None:
+    _, first = _start(ledger)
+    _, second = _start(ledger, previous=first)
+    assert second == first + 1
+    assert ledger.begin("file:///a.pdf", first, "extract") is None
+    assert ledger.begin("file:///a.pdf", second, "extract") is not None
+
+
+def test_ocr_fan_in_reaches_zero_exactly_once_under_concurrency_and_replays(ledger: Ledger) -> None:
+    _, version = _start(ledger)
+    ranges = list(range(1, 41))
+    pages = [Page(n, "", needs_ocr=True) for n in ranges]
+    ledger.save_pages("file:///a.pdf", version, pages, ranges, seconds=0.0)
+    zeros: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def worker(first_pages: list[int]) -> None:
+        barrier.wait()
+        for first in first_pages:
+            if ledger.save_ocr("file:///a.pdf", version, first, {first: f"text {first}"}, 0.01) == 0:
+                zeros.append(first)
+
+    threads = [threading.Thread(target=worker, args=(ranges[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(zeros) == 1  # exactly one range sends the document on
+    # Redelivered ranges change nothing and report the count, so a lost send is repeated.
+    assert all(ledger.save_ocr("file:///a.pdf", version, first, {first: "again"}, 0.01) == 0 for first in ranges)
+    assert [p.text for p in ledger.load_pages("file:///a.pdf", version)] == [f"text {n}" for n in ranges]
+    assert ledger.document("file:///a.pdf").ocr_remaining == 0
+
+
+def test_staged_chunks_round_trip_and_are_cleared_when_the_version_ends(ledger: Ledger) -> None:
+    _, version = _start(ledger)
+    chunks = [Chunk(f"id{i}", "file:///a.pdf", i, 1, f"text {i}", f"h{i}") for i in range(3)]
+    vectors = np.arange(12, dtype=np.float32).reshape(3, 4)
+    ledger.stage_chunks("file:///a.pdf", version, chunks, vectors, seconds=0.1)
+    loaded, loaded_vectors = ledger.load_staged("file:///a.pdf", version)
+    assert loaded == chunks and np.array_equal(loaded_vectors, vectors)
+    ledger.finish("file:///a.pdf", version, "done", stage="store", chunks=3)
+    assert ledger.load_staged("file:///a.pdf", version)[0] == []
+
+
+def test_known_is_scoped_by_key_prefix_case_sensitively(ledger: Ledger) -> None:
+    for key in ("file:///docs/a.pdf", "file:///docs/sub/b.pdf", "file:///Docs/c.pdf", "file:///docs2/d.pdf"):
+        _start(ledger, key)
+    assert sorted(ledger.known("file:///docs/")) == ["file:///docs/a.pdf", "file:///docs/sub/b.pdf"]
+
+
+def test_removal_forgets_the_document(ledger: Ledger) -> None:
+    job, version = _start(ledger)
+    ledger.finish("file:///a.pdf", version, "done", stage="store", chunks=1)
+    [(key, v)] = ledger.start_removals(job, ["file:///a.pdf"])
+    assert ledger.begin(key, v, "remove") is not None
+    assert ledger.removed(key, v)
+    assert ledger.document(key) is None
+    assert ledger.job_progress(job).counts == {"deleted": 1}

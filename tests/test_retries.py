@@ -1,0 +1,100 @@
+"""Transient errors back off and recover; permanent ones and bugs fail once; nobody else is disturbed.
+
+The flaky part is a source, the piece outside our control in real life (a
+remote server); every other part of the pipeline is the real one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from docmill import hookimpl
+from docmill.actors.embedded import EmbeddedPipeline, SourceSpec
+from docmill.core.errors import SourceUnavailable
+from docmill.core.models import Blob, DocumentRef
+from docmill.progress import watch
+from docmill.settings import Settings
+
+BEHAVIOUR: dict[str, str] = {
+    "steady": "Steady document about lighthouses and the sea.",
+    "flaky": "Flaky document about volcanoes; it fails twice before it works.",
+    "down": "Never served: the server is always down.",
+    "buggy": "Never served: the source has a bug.",
+}
+
+
+class RemoteSource:
+    """A pretend remote source whose documents misbehave as their names say."""
+
+    scope = "remote://test/"
+
+    def __init__(self) -> None:
+        self.fetches: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def discover(self) -> Iterator[DocumentRef]:
+        for name in BEHAVIOUR:
+            yield DocumentRef(key=self.scope + name, name=f"{name}.txt", locator=name, stamp="1")
+
+    def fingerprint(self, ref: DocumentRef) -> str:
+        return "v1"
+
+    def fetch(self, ref: DocumentRef) -> Blob:
+        with self._lock:
+            count = self.fetches[ref.locator] = self.fetches.get(ref.locator, 0) + 1
+        if ref.locator == "down" or (ref.locator == "flaky" and count <= 2):
+            raise SourceUnavailable(f"HTTP 503 from the server (attempt {count})")
+        if ref.locator == "buggy":
+            raise KeyError("missing field 'content'")
+        return Blob(ref.name, BEHAVIOUR[ref.locator].encode())
+
+
+@pytest.fixture
+def remote(plugins_on: Any) -> RemoteSource:
+    source = RemoteSource()
+
+    class Plugin:
+        @hookimpl
+        def docmill_register_sources(self, register: Any) -> None:
+            register("remote", lambda options, settings: source)
+
+    plugins_on(Plugin(), "remote-test")
+    return source
+
+
+def test_retries_follow_the_error_class_and_failures_stay_contained(remote: RemoteSource, home: Any) -> None:
+    settings = Settings(home=home, max_retries=3, retry_min_backoff=0.02, retry_max_backoff=0.1)
+    with EmbeddedPipeline(settings) as pipeline:
+        job = pipeline.submit([SourceSpec("remote", "remote", {})])
+        idle: list[float] = []
+        watch(lambda: pipeline.progress(job, idle))
+        ledger = pipeline.runtime.ledger
+        rows: Mapping[str, Any] = {name: ledger.document(remote.scope + name) for name in BEHAVIOUR}
+        summary = ledger.job_summary(job)
+
+    assert summary["counts"] == {"done": 2, "failed": 2}
+    assert (rows["steady"].state, rows["steady"].attempts) == ("done", 1)
+    assert rows["flaky"].state == "done" and remote.fetches["flaky"] == 3  # two retries, then success
+    down = rows["down"]
+    assert (down.state, down.stage, down.error_kind, down.attempts) == ("failed", "extract", "source unavailable", 4)
+    assert "HTTP 503" in down.error and not down.error_permanent
+    buggy = rows["buggy"]
+    assert (buggy.state, buggy.error_kind, buggy.attempts) == ("failed", "internal error", 2)
+    assert buggy.error == "KeyError: \"missing field 'content'\""
+
+
+def test_a_transient_failure_gets_another_chance_on_the_next_ingest(remote: RemoteSource, home: Any) -> None:
+    settings = Settings(home=home, max_retries=0, retry_min_backoff=0.02)
+    for attempt in (1, 2):
+        with EmbeddedPipeline(settings) as pipeline:
+            job = pipeline.submit([SourceSpec("remote", "remote", {})])
+            idle: list[float] = []
+            watch(lambda: pipeline.progress(job, idle))  # noqa: B023 - used before the loop moves on
+            flaky = pipeline.runtime.ledger.document(remote.scope + "flaky")
+            buggy = pipeline.runtime.ledger.document(remote.scope + "buggy")
+        assert flaky.state == "failed" and flaky.version == attempt  # retried: a new version each time
+        assert buggy.version == attempt  # a bug is not a permanent verdict on the document either

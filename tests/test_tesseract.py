@@ -1,0 +1,43 @@
+"""Real Tesseract on a real scan."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from docmill.core.errors import ConfigurationError, DocumentTooLarge
+from docmill.core.models import Blob, Limits
+from docmill.plugins.pymupdf_extractor import PyMuPdfExtractor
+from docmill.plugins.tesseract_ocr import TesseractOcr
+
+LIMITS = Limits(max_file_size=10**9, max_pages=2000, max_pixels=100_000_000, ocr_timeout=60, ocr_dpi=300)
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[A-Za-z]{4,}", text)}
+
+
+def _page_image(corpus: Path, number: int = 1) -> object:
+    path = corpus / "scanned" / "scan-001.pdf"
+    [image] = PyMuPdfExtractor().render(Blob(path.name, path.read_bytes(), "application/pdf"), [number], LIMITS)
+    return image
+
+
+def test_ocr_reads_most_words_of_the_ground_truth(corpus: Path) -> None:
+    text = TesseractOcr("eng", timeout=60, concurrency=1).recognize(_page_image(corpus))  # type: ignore[arg-type]
+    truth = (corpus / "scanned" / "scan-001.pdf.truth.txt").read_text().split("\f")[0]
+    found, expected = _words(text), _words(truth)
+    assert len(found & expected) / len(expected) > 0.85
+
+
+def test_a_page_over_the_time_limit_fails_as_an_ocr_timeout(corpus: Path) -> None:
+    with pytest.raises(DocumentTooLarge) as caught:
+        TesseractOcr("eng", timeout=0.05, concurrency=1).recognize(_page_image(corpus))  # type: ignore[arg-type]
+    assert caught.value.kind == "ocr timeout" and "DOCMILL_OCR_TIMEOUT" in caught.value.reason
+
+
+def test_a_missing_language_is_a_configuration_error_naming_the_package() -> None:
+    with pytest.raises(ConfigurationError, match="tesseract-ocr-klingon"):
+        TesseractOcr("eng+klingon", timeout=60, concurrency=1)
