@@ -16,11 +16,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	scripts/bootstrap.sh --test $(VENV)
 	@touch $@
 
-# Ingest the bundled sample (docmill's docs and a scanned page), then search it.
+# Ingest docmill's own docs and a scanned invoice (samples/), then search them.
 demo: install
-	DOCMILL_HOME=$(DEMO_HOME) $(BIN)/docmill ingest samples
-	DOCMILL_HOME=$(DEMO_HOME) $(BIN)/docmill search "how does docmill keep a sync from running twice" -k 3
-	DOCMILL_HOME=$(DEMO_HOME) $(BIN)/docmill search "receipt total amount" -k 2
+	DOCMILL_HOME=$(DEMO_HOME) $(BIN)/docmill ingest README.md docs samples
+	DOCMILL_HOME=$(DEMO_HOME) $(BIN)/docmill search "what happens to a password-protected PDF" -k 2
+	DOCMILL_HOME=$(DEMO_HOME) $(BIN)/docmill search "how much does the bakery owe for the oak shelves" -k 2
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check docmill tests benchmarks

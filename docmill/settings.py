@@ -80,7 +80,9 @@ class Settings(BaseSettings):
         None,
         description="Directory with the model's files; default: the bundled offline model when installed.",
     )
-    embed_batch_size: int = Field(4, ge=1, le=256, description="Chunks per model call, sorted by length.")
+    embed_batch_size: int = Field(
+        1, ge=1, le=256,
+        description="Chunks per model call, sorted by length (1 was fastest on a 2-core CPU; measure yours).")
     embed_threads: int | None = Field(None, ge=1, description="Threads per model call; default: all cores.")
     chunker: str = Field("text", description="Chunker plugin.")
     chunk_size: int = Field(800, ge=100, le=20000, description="Largest chunk, in characters.")

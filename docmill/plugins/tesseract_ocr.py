@@ -4,6 +4,12 @@ One Tesseract process per page, each single-threaded (``OMP_THREAD_LIMIT=1``:
 Tesseract's own threads fight each other on small machines), at most one per
 core at a time, each told the scan's real resolution, each killed when over
 the per-page time limit.
+
+Speckle noise on a mostly blank page can make Tesseract's page layout analysis
+find no text at all (seen on a sparse, noisy 200-DPI scan: nothing read, where
+a 3x3 median filter first gave 92% of the words). A page that yields almost
+nothing is therefore read once more, despeckled, within the same time budget;
+filtering every page would cost time and a little accuracy on clean ones.
 """
 
 from __future__ import annotations
@@ -11,16 +17,25 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from typing import Any
 
 import pytesseract
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError, CorruptDocument, DocumentTooLarge
 from docmill.core.models import PageImage
 
 __all__ = ["TesseractOcr"]
+
+#: Fewer letters than this in a page's OCR text means "read it again, despeckled".
+MIN_LETTERS = 20
+
+
+def _letters(text: str) -> int:
+    return sum(ch.isalpha() for ch in text)
+
 
 INSTALL_HINT = "install it with: apt-get install tesseract-ocr tesseract-ocr-eng (or set DOCMILL_OCR=none)"
 
@@ -52,19 +67,28 @@ class TesseractOcr:
 
     def recognize(self, image: PageImage) -> str:
         picture = Image.frombytes("L", (image.width, image.height), image.pixels)
-        config = f"--dpi {image.dpi} --psm 3"
         with self._slots:
-            try:
-                text: str = pytesseract.image_to_string(picture, lang=self.languages, config=config,
-                                                        timeout=self.timeout)
-            except RuntimeError as exc:
-                if "timeout" not in str(exc).lower():
-                    raise CorruptDocument(f"tesseract failed on page {image.number}: {exc}") from exc
-                raise DocumentTooLarge(
-                    f"OCR of page {image.number} took longer than {self.timeout:g} s (DOCMILL_OCR_TIMEOUT)",
-                    kind="ocr timeout") from exc
-            except pytesseract.TesseractError as exc:
-                raise CorruptDocument(f"tesseract cannot read page {image.number}: {exc.message}") from exc
+            deadline = time.monotonic() + self.timeout
+            text = self._read(picture, image, self.timeout)
+            if _letters(text) < MIN_LETTERS:
+                despeckled = self._read(picture.filter(ImageFilter.MedianFilter(3)), image,
+                                        max(deadline - time.monotonic(), 0.01))
+                if _letters(despeckled) > _letters(text):
+                    text = despeckled
+        return text
+
+    def _read(self, picture: Image.Image, image: PageImage, timeout: float) -> str:
+        config = f"--dpi {image.dpi} --psm 3"
+        try:
+            text: str = pytesseract.image_to_string(picture, lang=self.languages, config=config, timeout=timeout)
+        except RuntimeError as exc:
+            if "timeout" not in str(exc).lower():
+                raise CorruptDocument(f"tesseract failed on page {image.number}: {exc}") from exc
+            raise DocumentTooLarge(
+                f"OCR of page {image.number} took longer than {self.timeout:g} s (DOCMILL_OCR_TIMEOUT)",
+                kind="ocr timeout") from exc
+        except pytesseract.TesseractError as exc:
+            raise CorruptDocument(f"tesseract cannot read page {image.number}: {exc.message}") from exc
         return text
 
 

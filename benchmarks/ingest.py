@@ -1,0 +1,190 @@
+"""Ingest benchmark: docmill against a bare fastembed pass over the same chunks, side by side.
+
+    .venv/bin/python benchmarks/ingest.py [--text 40] [--scanned 12] [--rounds 2] [--out DIR]
+
+Builds a corpus with ../shared/corpus/build.py (or reuses one in --out), then:
+
+1. ingests the whole corpus (text PDFs, scans, plain files, bad files) into a
+   fresh home: pages/s, chunks/s, peak RSS;
+2. re-ingests it unchanged: wall time as a fraction of the first ingest;
+3. ingests only the born-digital PDFs into a fresh home and exports the chunk
+   texts, then times a bare fastembed pass over exactly those texts (one at a
+   time, and length-sorted batches of 4, 8 and 16) in a separate process.
+   Steps 3's ingest and bare passes alternate for --rounds rounds, so both see
+   the same machine load; the ratio uses the best time of each.
+
+Results are printed as a table and written to OUT/results.json. Absolute times
+on shared machines are noisy; the ratios measured in one run are the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+BUILDERS = [os.environ.get("DOCMILL_CORPUS_BUILDER", ""), str(REPO.parent / "shared" / "corpus" / "build.py"),
+            "/work/shared/corpus/build.py"]
+EXCLUDES = ["--exclude", "*.truth.txt", "--exclude", "manifest.json"]
+
+BARE = r"""
+import json, os, sys, time
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+from fastembed import TextEmbedding
+texts = json.load(open(sys.argv[1]))
+strategy = sys.argv[3]
+t0 = time.perf_counter()
+model = TextEmbedding(model_name="sentence-transformers/all-MiniLM-L6-v2", specific_model_path=sys.argv[2])
+loaded = time.perf_counter()
+if strategy == "one":
+    for text in texts:
+        list(model.embed([text], batch_size=1))
+else:
+    size = int(strategy)
+    ordered = sorted(texts, key=len)
+    for i in range(0, len(ordered), size):
+        list(model.embed(ordered[i:i + size], batch_size=size))
+done = time.perf_counter()
+print(json.dumps({"load": loaded - t0, "embed": done - loaded}))
+"""
+
+
+def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Run a command; return wall seconds, peak RSS of its process tree in MiB, and stdout."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            sys.exit(f"{' '.join(cmd)} failed:\n{err.read().decode()}")
+        return wall, usage.ru_maxrss // 1024, out.read().decode()
+
+
+def docmill(home: Path, *args: str) -> tuple[float, int, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
+    env["DOCMILL_HOME"] = str(home)
+    return run_measured([sys.executable, "-m", "docmill", *args], env)
+
+
+def build_corpus(out: Path, text: int, scanned: int) -> dict[str, Any]:
+    corpus = out / "corpus"
+    marker = corpus / f".built-{text}-{scanned}"
+    if not marker.exists():
+        builder = next((b for b in BUILDERS if b and Path(b).is_file()), None)
+        if builder is None:
+            sys.exit("corpus builder not found; set DOCMILL_CORPUS_BUILDER to ../shared/corpus/build.py")
+        shutil.rmtree(corpus, ignore_errors=True)
+        subprocess.run([sys.executable, builder, str(corpus), "--text", str(text), "--scanned", str(scanned)],
+                       check=True)
+        marker.touch()
+    manifest: dict[str, Any] = json.loads((corpus / "manifest.json").read_text())
+    return manifest
+
+
+def bare_pass(texts_file: Path, model_dir: Path, strategy: str) -> dict[str, float]:
+    wall, rss, out = run_measured([sys.executable, "-c", BARE, str(texts_file), str(model_dir), strategy],
+                                  dict(os.environ))
+    result: dict[str, float] = json.loads(out)
+    result.update(wall=wall, rss_mib=rss)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--text", type=int, default=40)
+    parser.add_argument("--scanned", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--skip-full", action="store_true", help="only the born-digital comparison (step 3)")
+    parser.add_argument("--strategies", default="one,4,8,16",
+                        help="bare passes to time: 'one' at a time, or sorted batch sizes")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    manifest = build_corpus(args.out, args.text, args.scanned)
+    corpus = args.out / "corpus"
+    good = [m for m in manifest["files"] if m["expect"] == "ok"]
+    pages = sum(m["pages"] for m in good)
+    ocr_pages = sum(m["pages"] for m in good if m["ocr"])
+    text_pages = sum(m["pages"] for m in good if m["path"].startswith("text/"))
+    results: dict[str, Any] = {"corpus": {"files": len(manifest["files"]), "good": len(good), "pages": pages,
+                                          "ocr_pages": ocr_pages, "text_pdf_pages": text_pages},
+                               "cores": os.cpu_count()}
+
+    # 1 and 2: the whole corpus, then again unchanged.
+    if not args.skip_full:
+        home = args.out / "home-full"
+        shutil.rmtree(home, ignore_errors=True)
+        wall, rss, out = docmill(home, "ingest", str(corpus), *EXCLUDES, "--json")
+        summary = json.loads(out)
+        results["full"] = {"wall_s": wall, "peak_rss_mib": rss, "pages_per_s": pages / wall,
+                           "chunks_per_s": summary["chunks"] / wall, **summary}
+        rewall, _, out = docmill(home, "ingest", str(corpus), *EXCLUDES, "--json")
+        results["reingest"] = {"wall_s": rewall, "fraction_of_first": rewall / wall, **json.loads(out)}
+
+    # 3: born-digital PDFs against bare embedding of the same chunk texts, alternating.
+    texts_file = args.out / "chunk-texts.json"
+    model_dir = args.out / "home-text" / "models" / "all-MiniLM-L6-v2-int8"
+    ingests: list[dict[str, Any]] = []
+    bares: dict[str, list[dict[str, float]]] = {s: [] for s in args.strategies.split(",")}
+    for round_ in range(args.rounds):
+        text_home = args.out / "home-text"
+        shutil.rmtree(text_home, ignore_errors=True)
+        wall, rss, out = docmill(text_home, "ingest", str(corpus / "text"), "--json")
+        ingests.append({"wall_s": wall, "peak_rss_mib": rss, **json.loads(out)})
+        if round_ == 0:
+            _, _, exported = docmill(text_home, "export")
+            texts_file.write_text(json.dumps([json.loads(line)["text"] for line in exported.splitlines()]))
+        for strategy in bares:
+            bares[strategy].append(bare_pass(texts_file, model_dir, strategy))
+    chunks = len(json.loads(texts_file.read_text()))
+    best_ingest = min(i["wall_s"] for i in ingests)
+    best = {s: min(r["embed"] for r in runs) for s, runs in bares.items()}
+    best_strategy = min(best, key=lambda s: best[s])
+    best_bare_wall = min(r["wall"] for r in bares[best_strategy])
+    results["text_pdfs"] = {
+        "chunks": chunks, "ingests": ingests, "bare": bares,
+        "best_ingest_s": best_ingest, "best_bare_strategy": best_strategy,
+        "best_bare_embed_s": best[best_strategy], "best_bare_process_s": best_bare_wall,
+        "ratio_to_bare_embed": best_ingest / best[best_strategy],
+        "ratio_to_bare_process": best_ingest / best_bare_wall,
+    }
+    (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    report(results)
+
+
+def report(r: dict[str, Any]) -> None:
+    c, t = r["corpus"], r["text_pdfs"]
+    print(f"\ncorpus: {c['good']} good files, {c['pages']} pages ({c['ocr_pages']} OCR), "
+          f"{c['files'] - c['good']} bad; {r['cores']} cores")
+    print("| measure | value |\n|---|---|")
+    if "full" in r:
+        full, re_ = r["full"], r["reingest"]
+        print(f"| full ingest wall time | {full['wall_s']:.1f} s ({full['done']} done, {full['skipped']} skipped, "
+              f"{full['failed']} failed) |")
+        print(f"| pages/s (all pages, OCR included) | {full['pages_per_s']:.2f} |")
+        print(f"| chunks/s | {full['chunks_per_s']:.2f} ({full['chunks']} chunks) |")
+        print(f"| peak RSS | {full['peak_rss_mib']} MiB |")
+        print(f"| re-ingest unchanged | {re_['wall_s']:.2f} s = {100 * re_['fraction_of_first']:.1f}% of first |")
+    print(f"| born-digital ingest (best of {len(t['ingests'])}) | {t['best_ingest_s']:.1f} s, {t['chunks']} chunks |")
+    for strategy, runs in t["bare"].items():
+        label = "one at a time" if strategy == "one" else f"sorted batches of {strategy}"
+        print(f"| bare fastembed, {label} | {min(x['embed'] for x in runs):.1f} s embed, "
+              f"{min(x['wall'] for x in runs):.1f} s process |")
+    print(f"| ingest / best bare embed pass | {t['ratio_to_bare_embed']:.2f}x |")
+    print(f"| ingest / best bare process (load + embed) | {t['ratio_to_bare_process']:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
