@@ -88,17 +88,19 @@ def ingest(paths: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str,
     started = time.monotonic()
     pipeline = EmbeddedPipeline(settings, on_wait=lambda: click.echo(
         f"docmill: another docmill run is using {settings.home}; waiting for it to finish", err=True))
+    finished = False
     try:
         pipeline.start()
         job_id = pipeline.submit(_folder_specs(settings, paths, include, exclude))
         idle: list[float] = []
         watch(lambda: pipeline.progress(job_id, idle), label="Ingesting")
         summary = pipeline.runtime.ledger.job_summary(job_id)
+        finished = True
     except KeyboardInterrupt:
         click.echo("docmill: interrupted; documents in progress resume on the next ingest", err=True)
-        pipeline.stop(timeout=10)
         sys.exit(EXIT_INTERRUPTED)
-    pipeline.stop()
+    finally:
+        pipeline.stop(timeout=60 if finished else 10)
     seconds = time.monotonic() - started
     counts = summary["counts"]
     if as_json:

@@ -218,3 +218,18 @@ def test_commands_on_an_empty_home_report_nothing(cli: Any, home: Path) -> None:
     assert cli.json("search", "anything") == []
     assert cli("export").stdout == ""
     assert not home.exists()
+
+
+def test_a_file_replaced_by_an_escaping_symlink_loses_its_chunks(tmp_path: Path, cli: Any, exported: Any) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    note = root / "note.txt"
+    note.write_text("Beekeeping notes: the hives need checking every week in spring.")
+    cli.json("ingest", str(root))
+    assert [c["doc"] for c in exported()] == ["note.txt"]
+    note.unlink()
+    (tmp_path / "elsewhere.txt").write_text("private")
+    note.symlink_to(tmp_path / "elsewhere.txt")
+    assert cli.json("ingest", str(root))["deleted"] == 1
+    assert exported() == []
+    assert cli.json("ingest", str(root))["skipped"] == 1

@@ -75,6 +75,11 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0) -> Non
             seen.add(ref.key)
             row = known.get(ref.key)
             if ref.skip_reason:
+                if row is not None and row.state not in ("skipped", "failed"):
+                    # Indexed before, refused now: its chunks go first (below); the
+                    # next discovery records the refusal.
+                    seen.discard(ref.key)
+                    continue
                 rt.ledger.record_refused(job_id, source_id, ref, row)
                 counts["refused"] += 1
                 continue
