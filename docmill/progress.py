@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TextIO
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .core.ledger import JobProgress
 
 __all__ = ["format_summary", "watch"]
 
-#: Seconds between polls of the ledger.
-POLL = 0.1
+#: Seconds between polls of the ledger: quick at first (a run with nothing to do ends
+#: at once), then backing off to a steady rate for long runs.
+POLL_FIRST, POLL_MAX = 0.02, 0.25
+
+
+def _pauses() -> Iterator[float]:
+    pause = POLL_FIRST
+    while True:
+        yield pause
+        pause = min(pause * 1.5, POLL_MAX)
 #: Seconds between lines when the output is not a terminal.
 PLAIN_EVERY = 10.0
 
@@ -33,28 +38,40 @@ def _counts(progress: JobProgress) -> str:
 def watch(poll: Callable[[], JobProgress], *, stream: TextIO = sys.stderr, label: str = "Ingesting") -> JobProgress:
     """Poll until the job finishes, showing progress on ``stream``; return the last progress."""
     if stream.isatty():
-        return _watch_bar(poll, Console(file=stream), label)
+        return _watch_bar(poll, stream, label)
     return _watch_plain(poll, stream, label)
 
 
-def _watch_bar(poll: Callable[[], JobProgress], console: Console, label: str) -> JobProgress:
+def _watch_bar(poll: Callable[[], JobProgress], stream: TextIO, label: str) -> JobProgress:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(file=stream)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(f"{label} (discovering)", total=None, counts="")
-        while True:
+        for pause in _pauses():
             progress = poll()
             description = label if progress.discovered else f"{label} (discovering)"
             bar.update(task, description=description, completed=_finished(progress),
                        total=progress.total if progress.discovered else None, counts=_counts(progress))
             if progress.finished:
                 return progress
-            time.sleep(POLL)
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 def _watch_plain(poll: Callable[[], JobProgress], stream: TextIO, label: str) -> JobProgress:
     started = last = time.monotonic()
-    while True:
+    for pause in _pauses():
         progress = poll()
         now = time.monotonic()
         if progress.finished:
@@ -64,7 +81,8 @@ def _watch_plain(poll: Callable[[], JobProgress], stream: TextIO, label: str) ->
             print(f"{label.lower()}: {_finished(progress)}/{total} documents ({_counts(progress)}), "
                   f"{now - started:.0f} s", file=stream, flush=True)
             last = now
-        time.sleep(POLL)
+        time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 def format_summary(summary: dict[str, Any], seconds: float) -> str:

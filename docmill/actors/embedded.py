@@ -33,7 +33,7 @@ __all__ = ["EmbeddedPipeline", "SourceSpec"]
 log = logging.getLogger(__name__)
 
 #: Milliseconds a worker thread waits for a message before checking whether it should stop.
-POLL_MS = 100
+POLL_MS = 20
 #: Seconds the broker may sit idle with a job unfinished before its stragglers are declared lost.
 LOST_AFTER = 5.0
 

@@ -9,14 +9,15 @@ the plugin calls the library.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from .models import Blob, Chunk, ChunkText, DocumentRef, Limits, Page, PageImage, SearchHit, StoredChunk
 
+if TYPE_CHECKING:
+    import numpy as np
+
 #: Vectors as plugins may return them: a 2-D float array, or a list of lists.
-Vectors = np.ndarray | Sequence[Sequence[float]]
+Vectors: TypeAlias = "np.ndarray | Sequence[Sequence[float]]"
 
 __all__ = [
     "Chunker",

@@ -14,9 +14,8 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import ColumnElement, Connection, and_, case, delete, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -34,6 +33,11 @@ from .ledger_schema import (
     staged_chunks,
 )
 from .models import Chunk, DocumentRef, Page
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .interfaces import Vectors
 
 __all__ = ["FINAL_STATES", "STAGE_ORDER", "JobProgress", "Ledger", "NewVersion"]
 
@@ -344,9 +348,11 @@ class Ledger:
             remaining = conn.execute(select(documents.c.ocr_remaining).where(*where)).scalar_one()
         return int(remaining)
 
-    def stage_chunks(self, key: str, version: int, chunks: Sequence[Chunk], vectors: np.ndarray,
+    def stage_chunks(self, key: str, version: int, chunks: Sequence[Chunk], vectors: Vectors,
                      seconds: float) -> None:
         """Hold a version's chunks and vectors until the store stage writes them."""
+        import numpy as np  # here, not at import: commands that embed nothing start faster
+
         vectors = np.asarray(vectors, dtype=np.float32)
         with self._write() as conn:
             conn.execute(delete(staged_chunks).where(staged_chunks.c.key == key, staged_chunks.c.version == version))
@@ -359,6 +365,8 @@ class Ledger:
 
     def load_staged(self, key: str, version: int) -> tuple[list[Chunk], np.ndarray]:
         """The chunks and vectors staged for a version."""
+        import numpy as np
+
         with self._read() as conn:
             rows = conn.execute(select(staged_chunks).where(
                 staged_chunks.c.key == key, staged_chunks.c.version == version).order_by(staged_chunks.c.seq)).all()

@@ -14,8 +14,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from .discovery import discover
 from .errors import DocmillError, DocumentTooLarge, PermanentError
 from .interfaces import Source
@@ -96,8 +94,7 @@ def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
     for seq, piece in enumerate(pieces):
         digest = text_hash(piece.text)
         chunks.append(Chunk(chunk_id(key, seq, digest), key, seq, piece.page, piece.text, digest))
-    vectors = np.asarray(rt.embedder.embed_documents([c.text for c in chunks]) if chunks else [],
-                         dtype=np.float32)
+    vectors = rt.embedder.embed_documents([c.text for c in chunks]) if chunks else []
     rt.ledger.stage_chunks(key, version, chunks, vectors, time.monotonic() - started)
     rt.send(_task("store", doc, job_id))
 

@@ -13,14 +13,15 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError
 
 from .offline_model import DEFAULT_MODEL, bundled_model_dir
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["FastEmbedder"]
 
@@ -80,6 +81,8 @@ class FastEmbedder:
         return self._model
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
         with self._lock:  # one inference at a time: each already uses every core
             model = self._load()
             order = sorted(range(len(texts)), key=lambda i: len(texts[i]))

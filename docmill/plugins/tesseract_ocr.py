@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import threading
 import time
-from typing import Any
-
-import pytesseract
-from PIL import Image, ImageFilter
+from typing import TYPE_CHECKING, Any
 
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError, CorruptDocument, DocumentTooLarge
 from docmill.core.models import PageImage
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = ["TesseractOcr"]
 
@@ -37,6 +38,16 @@ def _letters(text: str) -> int:
     return sum(ch.isalpha() for ch in text)
 
 
+def _installed_languages(binary: str) -> set[str]:
+    """Languages tesseract has data for (without importing pytesseract, at start-up)."""
+    try:
+        listed = subprocess.run([binary, "--list-langs"], capture_output=True, text=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ConfigurationError(f"DOCMILL_OCR: tesseract does not start: {exc}") from exc
+    # "List of available languages in ... (2):" then one code per line
+    return {line.strip() for line in listed.stdout.splitlines()[1:] if line.strip()}
+
+
 INSTALL_HINT = "install it with: apt-get install tesseract-ocr tesseract-ocr-eng (or set DOCMILL_OCR=none)"
 
 
@@ -46,14 +57,12 @@ class TesseractOcr:
     name = "tesseract"
 
     def __init__(self, languages: str, *, timeout: float, concurrency: int) -> None:
-        if shutil.which(pytesseract.pytesseract.tesseract_cmd) is None:
+        binary = shutil.which("tesseract")
+        if binary is None:
             raise ConfigurationError(f"DOCMILL_OCR: tesseract is not installed; {INSTALL_HINT}")
         # pytesseract starts tesseract with our environment; this is the only way to pass it.
         os.environ["OMP_THREAD_LIMIT"] = "1"
-        try:
-            installed = set(pytesseract.get_languages(config=""))
-        except (pytesseract.TesseractError, OSError) as exc:
-            raise ConfigurationError(f"DOCMILL_OCR: tesseract does not start: {exc}") from exc
+        installed = _installed_languages(binary)
         missing = [lang for lang in languages.split("+") if lang not in installed]
         if missing:
             packages = " ".join(f"tesseract-ocr-{lang.lower().replace('_', '-')}" for lang in missing)
@@ -66,6 +75,8 @@ class TesseractOcr:
         self._slots = threading.BoundedSemaphore(concurrency)
 
     def recognize(self, image: PageImage) -> str:
+        from PIL import Image, ImageFilter
+
         picture = Image.frombytes("L", (image.width, image.height), image.pixels)
         with self._slots:
             deadline = time.monotonic() + self.timeout
@@ -78,6 +89,8 @@ class TesseractOcr:
         return text
 
     def _read(self, picture: Image.Image, image: PageImage, timeout: float) -> str:
+        import pytesseract
+
         config = f"--dpi {image.dpi} --psm 3"
         try:
             text: str = pytesseract.image_to_string(picture, lang=self.languages, config=config, timeout=timeout)

@@ -15,8 +15,6 @@ import re
 from collections.abc import Iterator, Sequence
 from html.parser import HTMLParser
 
-from charset_normalizer import from_bytes
-
 from docmill import hookimpl
 from docmill.core.errors import CorruptDocument, UnsupportedDocument
 from docmill.core.models import Blob, Limits, Page, PageImage
@@ -54,6 +52,8 @@ def decode_text(data: bytes, *, html: bool = False) -> str:
         western = ""
     if western and _reads_western(western):
         return western
+    from charset_normalizer import from_bytes  # a statistical detector: imported only when needed
+
     best = from_bytes(data).best()
     if best is None:
         raise CorruptDocument("cannot tell the text's encoding: it looks like binary data")
