@@ -41,3 +41,11 @@ def test_every_hook_is_documented_and_exercised_by_a_test() -> None:
         doc = inspect.getdoc(getattr(hookspecs, name)) or ""
         assert len(doc) > 150, f"{name} needs a docstring for plugin authors"
         assert f"def {name}(" in tests, f"no test implements {name}"
+
+
+def test_every_setting_is_in_the_readme_configuration_table() -> None:
+    from docmill.settings import Settings
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    missing = [name for name in Settings.model_fields if f"| `DOCMILL_{name.upper()}` |" not in readme]
+    assert missing == []

@@ -91,6 +91,17 @@ def _prefix(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
     return column.startswith(prefix, autoescape=True)
 
 
+@contextlib.contextmanager
+def _unavailable_when_down() -> Iterator[None]:
+    """A locked, busy or unreachable database is a StoreUnavailable (retried); a bad query is not."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            raise StoreUnavailable(f"the ledger is busy or unreachable: {exc.orig}") from exc
+        raise
+
+
 class Ledger:
     """Documents, jobs and in-flight data, over one SQLAlchemy engine."""
 
@@ -107,21 +118,13 @@ class Ledger:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
-        try:
-            with self._writer.begin() as conn:
-                yield conn
-        except DBAPIError as exc:
-            if isinstance(exc, OperationalError) or exc.connection_invalidated:
-                raise StoreUnavailable(f"the ledger is busy or unreachable: {exc.orig}") from exc
-            raise
+        with _unavailable_when_down(), self._writer.begin() as conn:
+            yield conn
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
-        try:
-            with self.engine.connect() as conn:
-                yield conn
-        except OperationalError as exc:
-            raise StoreUnavailable(f"the ledger is busy or unreachable: {exc.orig}") from exc
+        with _unavailable_when_down(), self.engine.connect() as conn:
+            yield conn
 
     # Sources -------------------------------------------------------------
 

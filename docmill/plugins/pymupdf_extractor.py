@@ -13,13 +13,14 @@ and the slow part, OCR, happens outside it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from docmill import hookimpl
-from docmill.core.errors import CorruptDocument, DocumentTooLarge, EncryptedDocument
+from docmill.core.errors import CorruptDocument, DocmillError, DocumentTooLarge, EncryptedDocument
 from docmill.core.models import Blob, Limits, Page, PageImage
 
 __all__ = ["PyMuPdfExtractor"]
@@ -113,53 +114,51 @@ class PyMuPdfExtractor:
                         f"({pixels / 1e6:,.0f} megapixels), over the limit of "
                         f"{limits.max_pixels / 1e6:,.0f} (DOCMILL_MAX_PIXELS)")
 
+    @contextlib.contextmanager
+    def _document(self, blob: Blob, failing: str) -> Iterator[Any]:
+        """The open document, under the lock; MuPDF errors become CorruptDocument."""
+        with _LOCK:
+            _lib().TOOLS.reset_mupdf_warnings()
+            doc = self._open(blob)
+            try:
+                yield doc
+            except DocmillError:
+                raise
+            except Exception as exc:
+                raise CorruptDocument(f"{failing}: {exc}") from exc
+            finally:
+                doc.close()
+
     def extract(self, blob: Blob, limits: Limits) -> list[Page]:
         is_image = blob.media_type.startswith("image/") and blob.media_type != "image/svg+xml"
         pymupdf = _lib()
-        with _LOCK:
-            pymupdf.TOOLS.reset_mupdf_warnings()
-            doc = self._open(blob)
-            try:
-                self._check_limits(doc, blob, limits)
-                pages = []
-                for number, page in enumerate(doc, start=1):
-                    if is_image:
-                        pages.append(Page(number, "", needs_ocr=True))
-                        continue
-                    text = page.get_text("text", flags=pymupdf.TEXTFLAGS_TEXT | pymupdf.TEXT_DEHYPHENATE)
-                    needs_ocr = not _usable(text) and bool(page.get_images())
-                    pages.append(Page(number, "" if needs_ocr else text, needs_ocr))
-                return pages
-            except (DocumentTooLarge, CorruptDocument):
-                raise
-            except Exception as exc:
-                raise CorruptDocument(f"the document is damaged: {exc}") from exc
-            finally:
-                doc.close()
+        with self._document(blob, "the document is damaged") as doc:
+            self._check_limits(doc, blob, limits)
+            pages = []
+            for number, page in enumerate(doc, start=1):
+                if is_image:
+                    pages.append(Page(number, "", needs_ocr=True))
+                    continue
+                text = page.get_text("text", flags=pymupdf.TEXTFLAGS_TEXT | pymupdf.TEXT_DEHYPHENATE)
+                needs_ocr = not _usable(text) and bool(page.get_images())
+                pages.append(Page(number, "" if needs_ocr else text, needs_ocr))
+            return pages
 
     def render(self, blob: Blob, pages: Sequence[int], limits: Limits) -> Iterator[PageImage]:
         images = []
         pymupdf = _lib()
-        with _LOCK:
-            doc = self._open(blob)
-            try:
-                for number in pages:
-                    page = doc[number - 1]
-                    dpi = _dpi(page, limits.ocr_dpi)
-                    width, height = page.rect.width * dpi / 72, page.rect.height * dpi / 72
-                    if width * height > limits.max_pixels:
-                        raise DocumentTooLarge(
-                            f"page {number} would be {width:,.0f} x {height:,.0f} pixels at {dpi} DPI, over "
-                            f"the limit of {limits.max_pixels / 1e6:,.0f} megapixels (DOCMILL_MAX_PIXELS)")
-                    pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
-                    images.append(PageImage(number, pix.width, pix.height, dpi, bytes(pix.samples)))
-                    del pix, page
-            except (DocumentTooLarge, CorruptDocument):
-                raise
-            except Exception as exc:
-                raise CorruptDocument(f"cannot render the page for OCR: {exc}") from exc
-            finally:
-                doc.close()
+        with self._document(blob, "cannot render the page for OCR") as doc:
+            for number in pages:
+                page = doc[number - 1]
+                dpi = _dpi(page, limits.ocr_dpi)
+                width, height = page.rect.width * dpi / 72, page.rect.height * dpi / 72
+                if width * height > limits.max_pixels:
+                    raise DocumentTooLarge(
+                        f"page {number} would be {width:,.0f} x {height:,.0f} pixels at {dpi} DPI, over "
+                        f"the limit of {limits.max_pixels / 1e6:,.0f} megapixels (DOCMILL_MAX_PIXELS)")
+                pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
+                images.append(PageImage(number, pix.width, pix.height, dpi, bytes(pix.samples)))
+                del pix, page
         return iter(images)
 
 
