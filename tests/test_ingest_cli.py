@@ -233,3 +233,4 @@ def test_a_file_replaced_by_an_escaping_symlink_loses_its_chunks(tmp_path: Path,
     assert cli.json("ingest", str(root))["deleted"] == 1
     assert exported() == []
     assert cli.json("ingest", str(root))["skipped"] == 1
+

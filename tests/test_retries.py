@@ -14,7 +14,7 @@ import pytest
 
 from docmill import hookimpl
 from docmill.actors.embedded import EmbeddedPipeline, SourceSpec
-from docmill.core.errors import SourceUnavailable
+from docmill.core.errors import PermanentError, SourceUnavailable
 from docmill.core.models import Blob, DocumentRef
 from docmill.progress import watch
 from docmill.settings import Settings
@@ -98,3 +98,49 @@ def test_a_transient_failure_gets_another_chance_on_the_next_ingest(remote: Remo
             buggy = pipeline.runtime.ledger.document(remote.scope + "buggy")
         assert flaky.state == "failed" and flaky.version == attempt  # retried: a new version each time
         assert buggy.version == attempt  # a bug is not a permanent verdict on the document either
+
+
+class LockedSource:
+    """One file whose permissions the user fixes between two ingests; size and mtime never change."""
+
+    scope = "locked://test/"
+
+    def __init__(self) -> None:
+        self.locked = True
+
+    def discover(self) -> Iterator[DocumentRef]:
+        yield DocumentRef(key=self.scope + "a", name="a.txt", locator="a", stamp="10:1700000000")
+
+    def _check(self) -> None:
+        if self.locked:
+            raise PermanentError("cannot read the file: Permission denied", kind="unreadable")
+
+    def fingerprint(self, ref: DocumentRef) -> str:
+        self._check()
+        return "sha256:abc"
+
+    def fetch(self, ref: DocumentRef) -> Blob:
+        self._check()
+        return Blob(ref.name, b"Notes on the migration of cranes over the Baltic.")
+
+
+def test_an_unreadable_file_is_read_again_once_its_permissions_are_fixed(plugins_on: Any, home: Any) -> None:
+    source = LockedSource()
+
+    class Plugin:
+        @hookimpl
+        def docmill_register_sources(self, register: Any) -> None:
+            register("locked", lambda options, settings: source)
+
+    plugins_on(Plugin(), "locked-test")
+    settings = Settings(home=home, retry_min_backoff=0.02, retry_max_backoff=0.1)
+    states = []
+    for locked in (True, True, False):
+        source.locked = locked
+        with EmbeddedPipeline(settings) as pipeline:
+            job = pipeline.submit([SourceSpec("locked", "locked", {})])
+            idle: list[float] = []
+            watch(lambda: pipeline.progress(job, idle))  # noqa: B023
+            row = pipeline.runtime.ledger.document(source.scope + "a")
+            states.append((row.state, row.error_kind, row.version))
+    assert states == [("failed", "unreadable", 1), ("failed", "unreadable", 1), ("done", None, 2)]

@@ -25,17 +25,21 @@ log = logging.getLogger(__name__)
 
 #: Documents per ledger transaction during discovery.
 BATCH = 200
+#: Fingerprint prefix of a file that could not be read: checked again every time,
+#: since fixing permissions changes neither its size nor its mtime.
+UNREADABLE = "unreadable:"
 
 
 def _fingerprint(source: Source, ref: DocumentRef, row: Any) -> str:
-    if row is not None and row.fingerprint and ref.stamp and row.stamp == ref.stamp:
+    trusted = row is not None and row.fingerprint and not row.fingerprint.startswith(UNREADABLE)
+    if trusted and ref.stamp and row.stamp == ref.stamp:
         return str(row.fingerprint)  # same size and mtime: trust the recorded content hash
     try:
         return source.fingerprint(ref)
     except PermanentError as exc:
         # Unreadable now: give it a version anyway, so the extract stage
         # records the failure and its reason like any other.
-        return f"unreadable:{ref.stamp}:{exc.kind}"
+        return f"{UNREADABLE}{ref.stamp}:{exc.kind}"
 
 
 def _is_unchanged(rt: Runtime, row: Any, fingerprint: str) -> bool:

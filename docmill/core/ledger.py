@@ -236,14 +236,17 @@ class Ledger:
         return started
 
     def record_unchanged(self, job_id: str, rows: Iterable[tuple[Row[Any], DocumentRef]]) -> None:
-        """Documents discovery found unchanged: their job items end as they stand."""
+        """Documents discovery found unchanged: their job items end as they stand.
+
+        A version still in flight (elsewhere) joins the job as pending and ends with it.
+        """
         with self._write() as conn:
             for row, ref in rows:
                 if row.stamp != ref.stamp:  # touched but identical: remember the new stamp
                     conn.execute(update(documents).where(documents.c.key == ref.key).values(
                         stamp=ref.stamp, name=ref.name, locator=ref.locator))
-                state = "failed" if row.state == "failed" else "skipped"
-                self._add_item(conn, job_id, ref.key, row.version, state, unchanged=True)
+                state = row.state if row.state in ("failed", "pending") else "skipped"
+                self._add_item(conn, job_id, ref.key, row.version, state, unchanged=state != "pending")
 
     def record_refused(self, job_id: str, source_id: str, ref: DocumentRef, previous: Row[Any] | None) -> None:
         """A document the source listed but will not serve: skipped, with its reason."""

@@ -30,14 +30,14 @@ def _task(stage: str, doc: Any, job_id: str, **extra: Any) -> Task:
 
 def _fetch(rt: Runtime, source: Source, doc: Any) -> Blob:
     """The document's bytes, within the size limit, with their real media type."""
-    limit = rt.limits.max_file_size
-    if doc.size is not None and doc.size > limit:
-        raise DocumentTooLarge(f"the file is {doc.size:,} bytes, over the limit of {limit:,} (DOCMILL_MAX_FILE_SIZE)")
-    ref = DocumentRef(key=doc.key, name=doc.name, locator=doc.locator, size=doc.size)
-    blob = source.fetch(ref)
-    if len(blob.data) > limit:
-        raise DocumentTooLarge(
-            f"the file is {len(blob.data):,} bytes, over the limit of {limit:,} (DOCMILL_MAX_FILE_SIZE)")
+    def check(size: int | None) -> None:
+        if size is not None and size > rt.limits.max_file_size:
+            raise DocumentTooLarge(f"the file is {size:,} bytes, over the limit of "
+                                   f"{rt.limits.max_file_size:,} (DOCMILL_MAX_FILE_SIZE)")
+
+    check(doc.size)  # from the listing: refuse before reading
+    blob = source.fetch(DocumentRef(key=doc.key, name=doc.name, locator=doc.locator, size=doc.size))
+    check(len(blob.data))  # the source may not know the size, or the file grew
     return Blob(blob.name, blob.data, media_type_of(blob.name, blob.data), blob.path)
 
 
