@@ -136,7 +136,7 @@ def test_reingest_of_unchanged_corpus_redoes_nothing(ingested: Ingested, manifes
 def _rows(ingested: Ingested) -> list[Any]:
     from sqlalchemy import select
 
-    from docmill.core.ledger_schema import documents
+    from docmill.core.ledger.schema import documents
 
     ledger = ingested.ledger()
     with ledger.engine.connect() as conn:

@@ -1,0 +1,24 @@
+"""The ledger: docmill's memory of every document, job and in-flight version.
+
+Every transition is a guarded UPDATE (``WHERE key = ? AND version = ? AND
+state = 'pending'``): a replayed or stale message finds no row to change and
+does nothing, so redelivery converges on the same end state. Page texts and
+staged vectors of a version in flight live here too, which keeps messages small.
+
+One class, assembled from one module per concern: ``base`` (engine,
+transactions, sources), ``jobs``, ``discovery``, ``documents`` (transitions and
+status) and ``inflight`` (pages, OCR fan-in, staged vectors); ``schema`` holds
+the tables.
+"""
+
+from .base import FINAL_STATES, STAGE_ORDER
+from .discovery import DiscoveryMixin, NewVersion
+from .documents import DocumentsMixin
+from .inflight import InFlightMixin
+from .jobs import JobProgress, JobsMixin
+
+__all__ = ["FINAL_STATES", "STAGE_ORDER", "JobProgress", "Ledger", "NewVersion"]
+
+
+class Ledger(DiscoveryMixin, DocumentsMixin, InFlightMixin, JobsMixin):
+    """Documents, jobs and in-flight data, over one SQLAlchemy engine."""

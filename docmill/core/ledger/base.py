@@ -1,0 +1,68 @@
+"""The ledger's foundation: engine, transactions, error translation, and source definitions."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ..errors import StoreUnavailable
+from .schema import create_ledger_engine, metadata, sources
+
+FINAL_STATES = ("done", "skipped", "failed")
+#: Stages a version passes through, in order; a stage never moves backwards.
+STAGE_ORDER = ("discover", "extract", "ocr", "embed", "store")
+
+
+@contextlib.contextmanager
+def _unavailable_when_down() -> Iterator[None]:
+    """A locked, busy or unreachable database is a StoreUnavailable (retried); a bad query is not."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            raise StoreUnavailable(f"the ledger is busy or unreachable: {exc.orig}") from exc
+        raise
+
+
+class LedgerBase:
+    """One SQLAlchemy engine, with read and write transactions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_ledger_engine(url)
+        self._writer = self.engine.execution_options(docmill_write=True)
+        with self._write() as conn:
+            metadata.create_all(conn)
+
+    def close(self) -> None:
+        """Release every connection."""
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with _unavailable_when_down(), self._writer.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with _unavailable_when_down(), self.engine.connect() as conn:
+            yield conn
+
+    def put_source(self, source_id: str, type_name: str, options: Mapping[str, Any]) -> None:
+        """Remember how to rebuild a source (options must hold no secrets)."""
+        with self._write() as conn:
+            conn.execute(delete(sources).where(sources.c.id == source_id))
+            conn.execute(insert(sources).values(id=source_id, type=type_name,
+                                                options=json.dumps(dict(options)), created_at=time.time()))
+
+    def get_source(self, source_id: str) -> tuple[str, dict[str, Any]] | None:
+        """The type and options of a source, or None."""
+        with self._read() as conn:
+            row = conn.execute(select(sources.c.type, sources.c.options).where(sources.c.id == source_id)).first()
+        return (row.type, json.loads(row.options)) if row else None

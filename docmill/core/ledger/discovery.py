@@ -1,0 +1,115 @@
+"""What discovery writes: new versions, unchanged documents, refusals, removals."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, insert, select, update
+from sqlalchemy.engine import Row
+
+from ..models import DocumentRef
+from .base import LedgerBase
+from .jobs import add_item
+from .schema import documents
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A document discovery decided to (re)process."""
+
+    ref: DocumentRef
+    fingerprint: str
+    signature: str
+    previous_version: int | None
+
+
+def _prefix(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
+    if dialect == "sqlite":
+        # Byte-wise range: SQLite's LIKE ignores ASCII case.
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return and_(column >= prefix, column < upper)
+    return column.startswith(prefix, autoescape=True)
+
+
+class DiscoveryMixin(LedgerBase):
+    """The discover stage's reads and writes."""
+
+    def known(self, scope: str) -> dict[str, Any]:
+        """Every document row whose key starts with ``scope``."""
+        cols = (documents.c.key, documents.c.stamp, documents.c.fingerprint, documents.c.signature,
+                documents.c.state, documents.c.version, documents.c.error_permanent)
+        with self._read() as conn:
+            rows = conn.execute(select(*cols).where(
+                _prefix(documents.c.key, scope, self.engine.dialect.name))).all()
+        return {row.key: row for row in rows}
+
+    def start_versions(self, job_id: str, source_id: str, items: Sequence[NewVersion],
+                       priority: int = 0) -> list[tuple[str, int]]:
+        """Begin a new version of each document; return (key, version) to extract."""
+        now = time.time()
+        started = []
+        with self._write() as conn:
+            for item in items:
+                ref, version = item.ref, (item.previous_version or 0) + 1
+                values = dict(
+                    source=source_id, name=ref.name, locator=ref.locator, stamp=ref.stamp, size=ref.size,
+                    fingerprint=item.fingerprint, signature=item.signature, version=version, state="pending",
+                    stage="extract", attempts=0, error_kind=None, error=None, error_permanent=None,
+                    pages=None, ocr_pages=None, ocr_remaining=None, chunks=None,
+                    metadata=json.dumps(dict(ref.metadata), default=str), priority=priority, job_id=job_id,
+                    updated_at=now, started_at=None, finished_at=None, extract_seconds=0.0,
+                    ocr_seconds=0.0, embed_seconds=0.0, store_seconds=0.0,
+                )
+                if item.previous_version is None:
+                    conn.execute(insert(documents).values(key=ref.key, created_at=now, **values))
+                else:
+                    conn.execute(update(documents).where(documents.c.key == ref.key).values(**values))
+                add_item(conn, job_id, ref.key, version, "pending")
+                started.append((ref.key, version))
+        return started
+
+    def record_unchanged(self, job_id: str, rows: Iterable[tuple[Row[Any], DocumentRef]]) -> None:
+        """Documents discovery found unchanged: their job items end as they stand.
+
+        A version still in flight (elsewhere) joins the job as pending and ends with it.
+        """
+        with self._write() as conn:
+            for row, ref in rows:
+                if row.stamp != ref.stamp:  # touched but identical: remember the new stamp
+                    conn.execute(update(documents).where(documents.c.key == ref.key).values(
+                        stamp=ref.stamp, name=ref.name, locator=ref.locator))
+                state = row.state if row.state in ("failed", "pending") else "skipped"
+                add_item(conn, job_id, ref.key, row.version, state, unchanged=state != "pending")
+
+    def record_refused(self, job_id: str, source_id: str, ref: DocumentRef, previous: Row[Any] | None) -> None:
+        """A document the source listed but will not serve: skipped, with its reason."""
+        now = time.time()
+        values = dict(source=source_id, name=ref.name, locator=ref.locator, stamp=ref.stamp, state="skipped",
+                      stage="discover", error_kind="refused", error=ref.skip_reason, error_permanent=True,
+                      chunks=0, updated_at=now, finished_at=now, job_id=job_id)
+        with self._write() as conn:
+            if previous is None:
+                version = 1
+                conn.execute(insert(documents).values(key=ref.key, version=1, created_at=now, **values))
+            else:
+                version = previous.version
+                conn.execute(update(documents).where(documents.c.key == ref.key).values(**values))
+            add_item(conn, job_id, ref.key, version, "skipped", finished=now)
+
+    def start_removals(self, job_id: str, keys: Iterable[str]) -> list[tuple[str, int]]:
+        """Documents gone from their source: mark them for removal from the store."""
+        started = []
+        with self._write() as conn:
+            for key in keys:
+                row = conn.execute(select(documents.c.version).where(documents.c.key == key)).first()
+                if row is None:
+                    continue
+                conn.execute(update(documents).where(documents.c.key == key).values(
+                    state="deleting", stage="remove", attempts=0, updated_at=time.time(), job_id=job_id))
+                add_item(conn, job_id, key, row.version, "pending")
+                started.append((key, row.version))
+        return started

@@ -1,0 +1,107 @@
+"""Per-document transitions, guarded so that stale or replayed messages change nothing."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy.engine import Row
+
+from .base import FINAL_STATES, STAGE_ORDER, LedgerBase
+from .inflight import clear_version
+from .schema import documents, job_items
+
+_STAGE_SECONDS = {
+    "extract": documents.c.extract_seconds,
+    "ocr": documents.c.ocr_seconds,
+    "embed": documents.c.embed_seconds,
+    "store": documents.c.store_seconds,
+}
+
+
+class DocumentsMixin(LedgerBase):
+    """Claiming, finishing and forgetting document versions, and what status reports of them."""
+
+    def begin(self, key: str, version: int, stage: str) -> Row[Any] | None:
+        """Claim ``stage`` of this version; None when the message is stale or replayed after the end.
+
+        A version only moves forward: a replayed OCR message arriving after
+        embedding began finds nothing to claim.
+        """
+        if stage == "remove":
+            guard = documents.c.state == "deleting"
+        else:
+            reachable = STAGE_ORDER[: STAGE_ORDER.index(stage) + 1]
+            guard = and_(documents.c.state == "pending", documents.c.stage.in_(reachable))
+        now = time.time()
+        with self._write() as conn:
+            changed = conn.execute(update(documents).where(
+                documents.c.key == key, documents.c.version == version, guard,
+            ).values(
+                attempts=case((documents.c.stage == stage, documents.c.attempts + 1), else_=1),
+                stage=stage, updated_at=now, started_at=func.coalesce(documents.c.started_at, now),
+            )).rowcount
+            if not changed:
+                return None
+            return conn.execute(select(documents).where(documents.c.key == key)).first()
+
+    def finish(self, key: str, version: int, state: str, *, stage: str, chunks: int | None = None,
+               seconds: float = 0.0, error_kind: str | None = None, reason: str | None = None,
+               permanent: bool | None = None) -> bool:
+        """End a version as done, skipped or failed; False if it had already ended."""
+        if state not in FINAL_STATES:
+            raise ValueError(f"not a final state: {state}")
+        now = time.time()
+        values: dict[str, Any] = dict(state=state, stage=stage, finished_at=now, updated_at=now,
+                                      error_kind=error_kind, error=reason, error_permanent=permanent)
+        if chunks is not None:
+            values["chunks"] = chunks
+        if stage in _STAGE_SECONDS:
+            values[_STAGE_SECONDS[stage].name] = _STAGE_SECONDS[stage] + seconds
+        with self._write() as conn:
+            changed = conn.execute(update(documents).where(
+                documents.c.key == key, documents.c.version == version,
+                documents.c.state.in_(("pending", "deleting"))).values(**values)).rowcount
+            if not changed:
+                return False
+            conn.execute(update(job_items).where(job_items.c.key == key, job_items.c.version == version,
+                                                 job_items.c.state == "pending").values(state=state, finished_at=now))
+            clear_version(conn, key, version)
+        return True
+
+    def removed(self, key: str, version: int) -> bool:
+        """The document's chunks are gone from the store: forget it."""
+        with self._write() as conn:
+            gone = conn.execute(delete(documents).where(documents.c.key == key, documents.c.version == version,
+                                                        documents.c.state == "deleting")).rowcount
+            if gone:
+                conn.execute(update(job_items).where(job_items.c.key == key, job_items.c.version == version,
+                                                     job_items.c.state == "pending").values(
+                    state="deleted", finished_at=time.time()))
+                clear_version(conn, key, version)
+        return bool(gone)
+
+    def document(self, key: str) -> Row[Any] | None:
+        """One document's row."""
+        with self._read() as conn:
+            return conn.execute(select(documents).where(documents.c.key == key)).first()
+
+    def state_counts(self) -> dict[str, int]:
+        """How many documents are in each state."""
+        with self._read() as conn:
+            rows = conn.execute(select(documents.c.state, func.count()).group_by(documents.c.state)).all()
+        return {r[0]: r[1] for r in rows}
+
+    def chunk_total(self) -> int:
+        """Chunks the ledger believes are stored."""
+        with self._read() as conn:
+            total = conn.execute(select(func.coalesce(func.sum(documents.c.chunks), 0)).where(
+                documents.c.state == "done")).scalar_one()
+        return int(total)
+
+    def failures(self) -> list[Row[Any]]:
+        """Every failed document, by name."""
+        with self._read() as conn:
+            return list(conn.execute(select(documents).where(documents.c.state == "failed")
+                                     .order_by(documents.c.name)).all())

@@ -1,0 +1,97 @@
+"""Data of versions in flight: page texts, the OCR fan-in, and staged vectors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from ..models import Chunk, Page
+from .base import LedgerBase
+from .schema import documents, ocr_tasks, pages, staged_chunks
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..interfaces import Vectors
+
+
+def clear_version(conn: Connection, key: str, version: int) -> None:
+    """Drop in-flight data of this version and older ones."""
+    for table in (pages, staged_chunks, ocr_tasks):
+        conn.execute(delete(table).where(table.c.key == key, table.c.version <= version))
+
+
+class InFlightMixin(LedgerBase):
+    """Page texts, OCR ranges and staged chunks of versions being processed."""
+
+    def save_pages(self, key: str, version: int, extracted: Sequence[Page], ocr_ranges: Sequence[int],
+                   seconds: float) -> None:
+        """Store extracted page texts and the OCR ranges still to do."""
+        with self._write() as conn:
+            clear_version(conn, key, version)
+            if extracted:
+                conn.execute(insert(pages), [
+                    {"key": key, "version": version, "idx": idx, "number": page.number, "text": page.text,
+                     "needs_ocr": page.needs_ocr} for idx, page in enumerate(extracted)])
+            if ocr_ranges:
+                conn.execute(insert(ocr_tasks), [{"key": key, "version": version, "first_page": first,
+                                                  "done": False} for first in ocr_ranges])
+            conn.execute(update(documents).where(documents.c.key == key, documents.c.version == version).values(
+                pages=len(extracted), ocr_pages=sum(p.needs_ocr for p in extracted),
+                ocr_remaining=len(ocr_ranges), extract_seconds=documents.c.extract_seconds + seconds))
+
+    def load_pages(self, key: str, version: int) -> list[Page]:
+        """The version's pages in order."""
+        with self._read() as conn:
+            rows = conn.execute(select(pages.c.number, pages.c.text, pages.c.needs_ocr).where(
+                pages.c.key == key, pages.c.version == version).order_by(pages.c.idx)).all()
+        return [Page(r.number, r.text, r.needs_ocr) for r in rows]
+
+    def save_ocr(self, key: str, version: int, first_page: int, texts: Mapping[int, str],
+                 seconds: float) -> int:
+        """Record one OCR range's page texts; return how many ranges remain.
+
+        Idempotent: a replayed range changes nothing and reports the same count,
+        and exactly one range sees the count reach zero for the first time.
+        """
+        with self._write() as conn:
+            claimed = conn.execute(update(ocr_tasks).where(
+                ocr_tasks.c.key == key, ocr_tasks.c.version == version, ocr_tasks.c.first_page == first_page,
+                ocr_tasks.c.done.is_(False)).values(done=True)).rowcount
+            where = (documents.c.key == key, documents.c.version == version)
+            if claimed:
+                for number, text in texts.items():
+                    conn.execute(update(pages).where(pages.c.key == key, pages.c.version == version,
+                                                     pages.c.number == number).values(text=text, needs_ocr=False))
+                conn.execute(update(documents).where(*where).values(
+                    ocr_remaining=documents.c.ocr_remaining - 1, ocr_seconds=documents.c.ocr_seconds + seconds))
+            remaining = conn.execute(select(documents.c.ocr_remaining).where(*where)).scalar_one()
+        return int(remaining)
+
+    def stage_chunks(self, key: str, version: int, chunks: Sequence[Chunk], vectors: Vectors,
+                     seconds: float) -> None:
+        """Hold a version's chunks and vectors until the store stage writes them."""
+        import numpy as np  # here, not at import: commands that embed nothing start faster
+
+        vectors = np.asarray(vectors, dtype=np.float32)
+        with self._write() as conn:
+            conn.execute(delete(staged_chunks).where(staged_chunks.c.key == key, staged_chunks.c.version == version))
+            if chunks:
+                conn.execute(insert(staged_chunks), [
+                    {"key": key, "version": version, "seq": c.seq, "id": c.id, "page": c.page, "text": c.text,
+                     "hash": c.hash, "vector": vectors[i].tobytes()} for i, c in enumerate(chunks)])
+            conn.execute(update(documents).where(documents.c.key == key, documents.c.version == version).values(
+                embed_seconds=documents.c.embed_seconds + seconds))
+
+    def load_staged(self, key: str, version: int) -> tuple[list[Chunk], np.ndarray]:
+        """The chunks and vectors staged for a version."""
+        import numpy as np
+
+        with self._read() as conn:
+            rows = conn.execute(select(staged_chunks).where(
+                staged_chunks.c.key == key, staged_chunks.c.version == version).order_by(staged_chunks.c.seq)).all()
+        chunks = [Chunk(r.id, key, r.seq, r.page, r.text, r.hash) for r in rows]
+        vectors = np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows]) if rows else np.empty((0, 0))
+        return chunks, vectors

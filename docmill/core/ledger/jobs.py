@@ -1,0 +1,104 @@
+"""Jobs and their items: what became of each document a run touched."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from .base import LedgerBase
+from .schema import documents, job_items, jobs
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """How far a job has got."""
+
+    counts: dict[str, int]
+    discovered: bool
+    error: str | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get("pending", 0)
+
+    @property
+    def finished(self) -> bool:
+        return self.discovered and self.pending == 0
+
+
+def add_item(conn: Connection, job_id: str, key: str, version: int, state: str, *,
+             unchanged: bool = False, finished: float | None = None) -> None:
+    """Record (or replace) what a job is doing with one document."""
+    conn.execute(delete(job_items).where(job_items.c.job_id == job_id, job_items.c.key == key))
+    if finished is None and state != "pending":
+        finished = time.time()
+    conn.execute(insert(job_items).values(job_id=job_id, key=key, version=version, state=state,
+                                          unchanged=unchanged, finished_at=finished))
+
+
+class JobsMixin(LedgerBase):
+    """Creating jobs and reporting on them."""
+
+    def create_job(self, kind: str, discoveries: int, priority: int = 0) -> str:
+        """A new job waiting for ``discoveries`` discover tasks to report."""
+        job_id = uuid.uuid4().hex[:12]
+        with self._write() as conn:
+            conn.execute(insert(jobs).values(id=job_id, kind=kind, priority=priority, created_at=time.time(),
+                                             discoveries_remaining=discoveries))
+        return job_id
+
+    def end_discovery(self, job_id: str, error: str | None = None) -> None:
+        """One discover task of the job has finished (or failed with ``error``)."""
+        with self._write() as conn:
+            values: dict[str, Any] = {"discoveries_remaining": jobs.c.discoveries_remaining - 1}
+            if error:
+                values["error"] = func.coalesce(jobs.c.error + "\n", "") + error
+            conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.discoveries_remaining > 0).values(**values))
+            conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.discoveries_remaining == 0,
+                                            jobs.c.discovered_at.is_(None)).values(discovered_at=time.time()))
+
+    def job_progress(self, job_id: str) -> JobProgress:
+        """Counts of the job's documents by state."""
+        with self._read() as conn:
+            job = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+            if job is None:
+                raise KeyError(job_id)
+            rows = conn.execute(select(job_items.c.state, func.count()).where(job_items.c.job_id == job_id)
+                                .group_by(job_items.c.state)).all()
+        return JobProgress({r[0]: r[1] for r in rows}, job.discovered_at is not None, job.error)
+
+    def job_summary(self, job_id: str) -> dict[str, Any]:
+        """Counts, chunks written and failures of one job, for the end-of-run report."""
+        progress = self.job_progress(job_id)
+        with self._read() as conn:
+            joined = job_items.join(documents, documents.c.key == job_items.c.key)
+            chunks = conn.execute(select(func.coalesce(func.sum(documents.c.chunks), 0)).select_from(joined).where(
+                job_items.c.job_id == job_id, job_items.c.state == "done")).scalar_one()
+            failed = conn.execute(select(documents.c.name, documents.c.stage, documents.c.error_kind,
+                                         documents.c.error, job_items.c.unchanged).select_from(joined).where(
+                job_items.c.job_id == job_id, job_items.c.state == "failed").order_by(documents.c.name)).all()
+            unchanged = conn.execute(select(func.count()).where(job_items.c.job_id == job_id,
+                                                                job_items.c.unchanged.is_(True))).scalar_one()
+        return {
+            "counts": progress.counts,
+            "chunks": int(chunks),
+            "unchanged": int(unchanged),
+            "failures": [{"doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error,
+                          "unchanged": bool(r.unchanged)} for r in failed],
+            "error": progress.error,
+        }
+
+    def pending_items(self, job_id: str) -> list[tuple[str, int]]:
+        """(key, version) of the job's documents that have not ended."""
+        with self._read() as conn:
+            rows = conn.execute(select(job_items.c.key, job_items.c.version).where(
+                job_items.c.job_id == job_id, job_items.c.state == "pending")).all()
+        return [(r.key, r.version) for r in rows]
