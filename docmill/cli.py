@@ -106,7 +106,8 @@ def ingest(paths: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str,
     if as_json:
         click.echo(json.dumps({
             "done": counts.get("done", 0), "skipped": counts.get("skipped", 0), "failed": counts.get("failed", 0),
-            "deleted": counts.get("deleted", 0), "chunks": summary["chunks"], "seconds": round(seconds, 3),
+            "deleted": counts.get("deleted", 0), "chunks": summary["chunks"], "embedded": summary["embedded"],
+            "reused": summary["reused"], "seconds": round(seconds, 3),
             "unchanged": summary["unchanged"], "job": job_id,
         }))
     else:
@@ -153,21 +154,21 @@ def status(as_json: bool) -> None:
 
     settings = load_settings()
     counts: dict[str, int] = {}
-    chunks, failures = 0, []
+    totals, failures = {"chunks": 0, "embedded": 0, "reused": 0}, []
     if settings.home.is_dir():
         ledger = Ledger(settings.ledger_database_url)
-        counts, chunks = ledger.state_counts(), ledger.chunk_total()
+        counts, totals = ledger.state_counts(), ledger.chunk_totals()
         failures = [{"doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error}
                     for r in ledger.failures()]
         ledger.close()
     documents = {"total": sum(counts.values()), "done": counts.get("done", 0), "skipped": counts.get("skipped", 0),
                  "failed": counts.get("failed", 0), "pending": counts.get("pending", 0) + counts.get("deleting", 0)}
     if as_json:
-        click.echo(json.dumps({"documents": documents, "chunks": chunks, "failures": failures}, ensure_ascii=False))
+        click.echo(json.dumps({"documents": documents, **totals, "failures": failures}, ensure_ascii=False))
         return
     click.echo(f"{settings.home}: {documents['total']} documents ({documents['done']} done, "
                f"{documents['skipped']} skipped, {documents['failed']} failed, {documents['pending']} pending), "
-               f"{chunks:,} chunks")
+               f"{totals['chunks']:,} chunks ({totals['embedded']:,} embedded, {totals['reused']:,} reused)")
     for f in failures:
         click.echo(f"  failed  {f['doc']}  [{f['stage']}] {f['error']}: {f['reason']}")
 

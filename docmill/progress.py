@@ -91,7 +91,8 @@ def format_summary(summary: dict[str, Any], seconds: float) -> str:
     total = sum(counts.values())
     lines = [f"{total} document(s) in {seconds:.1f} s: {counts.get('done', 0)} done, "
              f"{counts.get('skipped', 0)} skipped ({summary['unchanged']} unchanged), "
-             f"{counts.get('failed', 0)} failed; {summary['chunks']:,} chunks written."]
+             f"{counts.get('failed', 0)} failed; {summary['chunks']:,} chunks written "
+             f"({summary['embedded']:,} embedded, {summary['reused']:,} reused from the index)."]
     if counts.get("deleted"):
         lines.append(f"{counts['deleted']} document(s) gone from the source were removed from the index.")
     if summary.get("error"):

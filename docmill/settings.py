@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import ByteSize, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import ByteSize, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -73,7 +73,13 @@ class Settings(BaseSettings):
 
     # Which plugin does each job.
     store: str = Field("chroma", description="Vector store plugin.")
-    collection: str = Field("docmill", description="Collection (index) name inside the vector store.")
+    collection: str = Field(
+        "docmill", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]$",
+        description="Collection (index) name inside the vector store: 3-128 letters, digits, '.', '_' or '-'.")
+    qdrant_url: str | None = Field(None, description="Qdrant server URL (DOCMILL_STORE=qdrant); unset: local mode.")
+    qdrant_api_key: SecretStr | None = Field(None, description="API key of the Qdrant server; sent as a header only.")
+    qdrant_path: Path | None = Field(None, description="Local-mode Qdrant directory; default: qdrant/ in the home.")
+    qdrant_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the Qdrant server per request.")
     embedder: str = Field("fastembed", description="Embedder plugin.")
     embed_model: str = Field("sentence-transformers/all-MiniLM-L6-v2", description="Embedding model name.")
     embed_model_path: Path | None = Field(

@@ -26,11 +26,13 @@ pytestmark = pytest.mark.slow
 class Ingested:
     root: Path
     home: Path
+    store: str
     summary: dict[str, Any]
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
         env["DOCMILL_HOME"] = str(self.home)
+        env["DOCMILL_STORE"] = self.store
         done = subprocess.run([sys.executable, "-m", "docmill", *args], env=env, cwd=self.home.parent,
                               capture_output=True, text=True, timeout=600)
         if check:
@@ -47,13 +49,16 @@ class Ingested:
         return Ledger(Settings(home=self.home).ledger_database_url)
 
 
-@pytest.fixture(scope="module")
-def ingested(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Ingested:
-    """The small corpus, ingested once for the read-only checks of this module."""
-    base = tmp_path_factory.mktemp("ingested")
+STORES = ["chroma", "qdrant"]
+
+
+@pytest.fixture(scope="module", params=STORES)
+def ingested(request: pytest.FixtureRequest, corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Ingested:
+    """The small corpus, ingested once per vector store for the read-only checks of this module."""
+    base = tmp_path_factory.mktemp(f"ingested-{request.param}")
     root = base / "docs"
     shutil.copytree(corpus, root)
-    result = Ingested(root, base / "home", {})
+    result = Ingested(root, base / "home", request.param, {})
     result.summary = result.json("ingest", str(root), *CORPUS_EXCLUDES)
     return result
 
@@ -145,8 +150,11 @@ def _rows(ingested: Ingested) -> list[Any]:
     return rows
 
 
+@pytest.mark.parametrize("store", STORES)
 def test_editing_one_file_reprocesses_only_it_and_deleting_one_removes_its_chunks(
-        corpus: Path, tmp_path: Path, home: Path, cli: Any, exported: Any) -> None:
+        store: str, corpus: Path, tmp_path: Path, home: Path, cli: Any, exported: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCMILL_STORE", store)
     root = tmp_path / "docs"
     shutil.copytree(corpus / "plain", root / "plain")
     shutil.copytree(corpus / "text", root / "text")

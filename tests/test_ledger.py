@@ -98,3 +98,16 @@ def test_removal_forgets_the_document(ledger: Ledger) -> None:
     assert ledger.removed(key, v)
     assert ledger.document(key) is None
     assert ledger.job_progress(job).counts == {"deleted": 1}
+
+
+def test_a_ledger_from_an_older_release_gains_new_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    Ledger(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as db:  # what the first release wrote: no reuse counters
+        db.execute("ALTER TABLE documents DROP COLUMN embedded_chunks")
+        db.execute("ALTER TABLE documents DROP COLUMN reused_chunks")
+    ledger = Ledger(f"sqlite:///{path}")
+    _start(ledger)
+    assert ledger.document("file:///a.pdf").embedded_chunks is None

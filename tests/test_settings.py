@@ -44,6 +44,7 @@ def test_docmill_config_points_at_another_toml(monkeypatch: pytest.MonkeyPatch, 
     ("DOCMILL_MAX_PIXELS", "0", "DOCMILL_MAX_PIXELS"),
     ("DOCMILL_OCR_LANGUAGES", "eng deu", "joined with '+'"),
     ("DOCMILL_MAX_FILE_SIZE", "lots", "DOCMILL_MAX_FILE_SIZE"),
+    ("DOCMILL_COLLECTION", "my papers", "DOCMILL_COLLECTION"),
 ])
 def test_bad_values_fail_naming_the_setting(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
                                             says: str) -> None:

@@ -137,7 +137,7 @@ class EmbeddedPipeline:
         for thread in stoppers:
             thread.join()
         self.workers.clear()
-        self.runtime.ledger.close()
+        self.runtime.close()
         self._lock_file.close()
 
     def __enter__(self) -> EmbeddedPipeline:

@@ -127,12 +127,20 @@ class VectorStore(Protocol):
         """The ``k`` nearest chunks, best first."""
         ...
 
+    def vectors_for(self, hashes: Sequence[str]) -> dict[str, Sequence[float]]:
+        """Stored vectors of chunks with these text hashes (any document): reused instead of embedding again."""
+        ...
+
     def iter_chunks(self, *, with_vectors: bool = False) -> Iterator[StoredChunk]:
         """Every stored chunk, in batches under the hood."""
         ...
 
     def count(self) -> int:
         """How many chunks are stored."""
+        ...
+
+    def close(self) -> None:
+        """Release clients, files and locks; the store is not used afterwards."""
         ...
 
 

@@ -107,6 +107,14 @@ class Runtime:
             self.plugins.factory(kind, name, setting)
         _ = self.chunker, self.embedder, self.ocr_engine
 
+    def close(self) -> None:
+        """Close the parts that hold clients, files or locks (the vector store), then the ledger."""
+        with self._lock:
+            store = self._parts.pop("store", None)
+            if store is not None:
+                store.close()
+        self.ledger.close()
+
     def source(self, source_id: str) -> Source:
         """The source the ledger knows under ``source_id``, built once per process."""
         with self._lock:

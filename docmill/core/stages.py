@@ -84,7 +84,7 @@ def ocr(rt: Runtime, job_id: str, key: str, version: int, first_page: int, pages
 
 
 def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
-    """Chunk the document's pages and embed every chunk."""
+    """Chunk the document's pages and embed the chunks whose text has no stored vector yet."""
     doc = rt.ledger.begin(key, version, "embed")
     if doc is None:
         return
@@ -94,8 +94,13 @@ def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
     for seq, piece in enumerate(pieces):
         digest = text_hash(piece.text)
         chunks.append(Chunk(chunk_id(key, seq, digest), key, seq, piece.page, piece.text, digest))
-    vectors = rt.embedder.embed_documents([c.text for c in chunks]) if chunks else []
-    rt.ledger.stage_chunks(key, version, chunks, vectors, time.monotonic() - started)
+    # The collection holds one model's vectors, so a stored vector for the same
+    # text is exactly what embedding it again would give.
+    known = rt.store.vectors_for([c.hash for c in chunks]) if chunks else {}
+    fresh = [c for c in chunks if c.hash not in known]
+    embedded = iter(rt.embedder.embed_documents([c.text for c in fresh]) if fresh else [])
+    vectors = [known[c.hash] if c.hash in known else next(embedded) for c in chunks]
+    rt.ledger.stage_chunks(key, version, chunks, vectors, time.monotonic() - started, embedded=len(fresh))
     rt.send(_task("store", doc, job_id))
 
 

@@ -35,6 +35,8 @@ class ChromaStore:
         from chromadb.config import Settings as ChromaSettings
 
         self._lock = threading.RLock()
+        self._client: Any
+        self._collection: Any
         try:
             self._client = chromadb.PersistentClient(
                 path=path, settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
@@ -115,8 +117,23 @@ class ChromaStore:
                 )
             offset += len(page["ids"])
 
+    def vectors_for(self, hashes: Sequence[str]) -> dict[str, Sequence[float]]:
+        found: dict[str, Sequence[float]] = {}
+        unique = sorted(set(hashes))
+        for start in range(0, len(unique), BATCH):
+            where = {"hash": {"$in": unique[start:start + BATCH]}}
+            part = self._call("find vectors", self._collection.get, where=where, include=["embeddings", "metadatas"])
+            for meta, vector in zip(part["metadatas"], part["embeddings"], strict=True):
+                found[str(meta["hash"])] = [float(x) for x in vector]
+        return found
+
     def count(self) -> int:
         return int(self._call("count chunks", self._collection.count))
+
+    def close(self) -> None:
+        with self._lock:
+            self._collection = None
+            self._client = None
 
 
 def make_chroma(settings: Any, dimension: int, model: str) -> ChromaStore:

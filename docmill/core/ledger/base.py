@@ -12,7 +12,7 @@ from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import StoreUnavailable
-from .schema import create_ledger_engine, metadata, sources
+from .schema import create_ledger_engine, sources, upgrade
 
 FINAL_STATES = ("done", "skipped", "failed")
 #: Stages a version passes through, in order; a stage never moves backwards.
@@ -38,7 +38,7 @@ class LedgerBase:
         self.engine = create_ledger_engine(url)
         self._writer = self.engine.execution_options(docmill_write=True)
         with self._write() as conn:
-            metadata.create_all(conn)
+            upgrade(conn)
 
     def close(self) -> None:
         """Release every connection."""

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Row
 
 from .base import FINAL_STATES, STAGE_ORDER, LedgerBase
 from .inflight import clear_version
+from .jobs import chunk_sums
 from .schema import documents, job_items
 
 _STAGE_SECONDS = {
@@ -93,12 +94,10 @@ class DocumentsMixin(LedgerBase):
             rows = conn.execute(select(documents.c.state, func.count()).group_by(documents.c.state)).all()
         return {r[0]: r[1] for r in rows}
 
-    def chunk_total(self) -> int:
-        """Chunks the ledger believes are stored."""
+    def chunk_totals(self) -> dict[str, int]:
+        """Chunks the ledger believes are stored, and how many of them were embedded or reused."""
         with self._read() as conn:
-            total = conn.execute(select(func.coalesce(func.sum(documents.c.chunks), 0)).where(
-                documents.c.state == "done")).scalar_one()
-        return int(total)
+            return chunk_sums(conn, documents, documents.c.state == "done")
 
     def failures(self) -> list[Row[Any]]:
         """Every failed document, by name."""

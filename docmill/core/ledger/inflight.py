@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -70,9 +70,12 @@ class InFlightMixin(LedgerBase):
             remaining = conn.execute(select(documents.c.ocr_remaining).where(*where)).scalar_one()
         return int(remaining)
 
-    def stage_chunks(self, key: str, version: int, chunks: Sequence[Chunk], vectors: Vectors,
-                     seconds: float) -> None:
-        """Hold a version's chunks and vectors until the store stage writes them."""
+    def stage_chunks(self, key: str, version: int, chunks: Sequence[Chunk], vectors: Vectors | Sequence[Any],
+                     seconds: float, *, embedded: int | None = None) -> None:
+        """Hold a version's chunks and vectors until the store stage writes them.
+
+        ``embedded`` says how many of the vectors were computed now; the rest were reused.
+        """
         import numpy as np  # here, not at import: commands that embed nothing start faster
 
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -82,8 +85,10 @@ class InFlightMixin(LedgerBase):
                 conn.execute(insert(staged_chunks), [
                     {"key": key, "version": version, "seq": c.seq, "id": c.id, "page": c.page, "text": c.text,
                      "hash": c.hash, "vector": vectors[i].tobytes()} for i, c in enumerate(chunks)])
+            embedded = len(chunks) if embedded is None else embedded
             conn.execute(update(documents).where(documents.c.key == key, documents.c.version == version).values(
-                embed_seconds=documents.c.embed_seconds + seconds))
+                embed_seconds=documents.c.embed_seconds + seconds, embedded_chunks=embedded,
+                reused_chunks=len(chunks) - embedded))
 
     def load_staged(self, key: str, version: int) -> tuple[list[Chunk], np.ndarray]:
         """The chunks and vectors staged for a version."""

@@ -34,6 +34,14 @@ class JobProgress:
         return self.discovered and self.pending == 0
 
 
+def chunk_sums(conn: Connection, selectable: Any, *where: Any) -> dict[str, int]:
+    """Chunks of the matching documents, and how many of them were embedded or reused."""
+    columns = (documents.c.chunks, documents.c.embedded_chunks, documents.c.reused_chunks)
+    row = conn.execute(select(*(func.coalesce(func.sum(c), 0) for c in columns)).select_from(selectable)
+                       .where(*where)).one()
+    return {"chunks": int(row[0]), "embedded": int(row[1]), "reused": int(row[2])}
+
+
 def add_item(conn: Connection, job_id: str, key: str, version: int, state: str, *,
              unchanged: bool = False, finished: float | None = None) -> None:
     """Record (or replace) what a job is doing with one document."""
@@ -80,8 +88,7 @@ class JobsMixin(LedgerBase):
         progress = self.job_progress(job_id)
         with self._read() as conn:
             joined = job_items.join(documents, documents.c.key == job_items.c.key)
-            chunks = conn.execute(select(func.coalesce(func.sum(documents.c.chunks), 0)).select_from(joined).where(
-                job_items.c.job_id == job_id, job_items.c.state == "done")).scalar_one()
+            totals = chunk_sums(conn, joined, job_items.c.job_id == job_id, job_items.c.state == "done")
             failed = conn.execute(select(documents.c.name, documents.c.stage, documents.c.error_kind,
                                          documents.c.error, job_items.c.unchanged).select_from(joined).where(
                 job_items.c.job_id == job_id, job_items.c.state == "failed").order_by(documents.c.name)).all()
@@ -89,7 +96,7 @@ class JobsMixin(LedgerBase):
                                                                 job_items.c.unchanged.is_(True))).scalar_one()
         return {
             "counts": progress.counts,
-            "chunks": int(chunks),
+            **totals,
             "unchanged": int(unchanged),
             "failures": [{"doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error,
                           "unchanged": bool(r.unchanged)} for r in failed],

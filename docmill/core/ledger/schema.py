@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Engine,
     Float,
     Index,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
 )
 
 metadata = MetaData()
@@ -55,6 +57,9 @@ documents = Table(
     Column("ocr_pages", Integer),
     Column("ocr_remaining", Integer),
     Column("chunks", Integer),
+    # Of those chunks, how many were embedded and how many reused a stored vector.
+    Column("embedded_chunks", Integer),
+    Column("reused_chunks", Integer),
     Column("metadata", Text),
     Column("priority", Integer, nullable=False, default=0),
     Column("job_id", String),
@@ -142,6 +147,26 @@ job_items = Table(
     Column("finished_at", Float),
 )
 Index("job_items_key", job_items.c.key, job_items.c.version)
+
+
+def upgrade(conn: Connection) -> None:
+    """Create missing tables, and add columns that newer releases define to existing ones.
+
+    Only additive changes happen this way (new tables, new nullable or
+    defaulted columns); anything else needs a written migration.
+    """
+    metadata.create_all(conn)
+    inspector = inspect(conn)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            ddl = f"{column.type.compile(conn.dialect)}"
+            default = getattr(column.default, "arg", None)
+            if default is not None and not callable(default):
+                ddl += f" DEFAULT {default!r}"
+            conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {ddl}')
 
 
 def create_ledger_engine(url: str) -> Engine:

@@ -1,0 +1,177 @@
+"""The Qdrant vector store: a server (``DOCMILL_QDRANT_URL``) or local mode in the home directory.
+
+Point IDs are docmill's chunk UUIDs; the payload carries the document key,
+version, page, position, text hash and the source's metadata. Writes are
+batched and wait for Qdrant to apply them (``wait=True``): the pipeline
+acknowledges a message only after its effect is durable. The collection's
+metadata records the model whose vectors it holds.
+
+Local mode (qdrant-client's embedded storage) allows one client per directory:
+a second process gets StoreUnavailable with that explanation. Use a server
+for concurrent access.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from docmill import hookimpl
+from docmill.core.errors import ConfigurationError, StoreUnavailable
+from docmill.core.models import Chunk, SearchHit, StoredChunk
+
+__all__ = ["QdrantStore"]
+
+#: Points per Qdrant call.
+BATCH = 256
+#: Payload fields docmill filters on, and their index types (server mode).
+INDEXED = {"doc_key": "keyword", "hash": "keyword", "version": "integer"}
+
+
+class QdrantStore:
+    """One Qdrant collection holding one model's vectors."""
+
+    name = "qdrant"
+
+    def __init__(self, collection: str, *, dimension: int, model: str, url: str | None = None,
+                 api_key: str | None = None, path: str | None = None, timeout: float = 30.0) -> None:
+        from qdrant_client import QdrantClient, models
+
+        self._models = models
+        self._collection = collection
+        self._lock = threading.RLock()
+        where = url or path
+        try:
+            if url:
+                self._client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout))
+            else:
+                self._client = QdrantClient(path=path)
+        except RuntimeError as exc:  # local mode: the directory is locked by another client
+            raise StoreUnavailable(f"the local Qdrant store in {path} is in use by another process "
+                                   f"(local mode allows one; use a Qdrant server to share it): {exc}") from exc
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot reach Qdrant at {where}: {exc}") from exc
+        self._local = not url
+        self._ensure_collection(dimension, model)
+
+    def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
+        from qdrant_client.http.exceptions import UnexpectedResponse
+
+        with self._lock:
+            try:
+                return fn(**kwargs)
+            except UnexpectedResponse as exc:
+                if exc.status_code in (401, 403):
+                    raise ConfigurationError(f"DOCMILL_QDRANT_API_KEY: Qdrant refused it ({exc.status_code})") from exc
+                raise StoreUnavailable(f"Qdrant could not {what}: HTTP {exc.status_code}") from exc
+            except Exception as exc:
+                raise StoreUnavailable(f"Qdrant could not {what}: {exc}") from exc
+
+    def _ensure_collection(self, dimension: int, model: str) -> None:
+        m = self._models
+        if not self._call("list collections", self._client.collection_exists, collection_name=self._collection):
+            self._call("create the collection", self._client.create_collection, collection_name=self._collection,
+                       vectors_config=m.VectorParams(size=dimension, distance=m.Distance.COSINE),
+                       metadata={"docmill_model": model, "docmill_dimension": dimension})
+            if not self._local:  # local mode has no payload indexes
+                for field, schema in INDEXED.items():
+                    self._call("index the payload", self._client.create_payload_index,
+                               collection_name=self._collection, field_name=field, field_schema=schema, wait=True)
+        info = self._call("read the collection", self._client.get_collection, collection_name=self._collection)
+        held = info.config.metadata or {}
+        size = info.config.params.vectors.size
+        if size != dimension or held.get("docmill_model", model) != model:
+            raise ConfigurationError(
+                f"DOCMILL_COLLECTION: the Qdrant collection {self._collection!r} holds vectors of "
+                f"{held.get('docmill_model', 'another model')} ({size} dimensions), not {model}; "
+                "choose another DOCMILL_COLLECTION for a different model")
+
+    def _filter(self, doc_key: str, *, not_version: int | None = None) -> Any:
+        m = self._models
+        must = [m.FieldCondition(key="doc_key", match=m.MatchValue(value=doc_key))]
+        must_not = ([m.FieldCondition(key="version", match=m.MatchValue(value=not_version))]
+                    if not_version is not None else None)
+        return m.Filter(must=must, must_not=must_not)
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Any, *, doc: str, version: int,
+               metadata: Mapping[str, Any]) -> None:
+        meta = dict(metadata)
+        for start in range(0, len(chunks), BATCH):
+            points = [
+                self._models.PointStruct(
+                    id=c.id, vector=[float(x) for x in vectors[start + i]],
+                    payload={"doc_key": c.doc_key, "doc": doc, "seq": c.seq, "version": version, "page": c.page,
+                             "hash": c.hash, "text": c.text, "meta": meta})
+                for i, c in enumerate(chunks[start:start + BATCH])
+            ]
+            self._call("write chunks", self._client.upsert, collection_name=self._collection, points=points,
+                       wait=True)
+
+    def _delete(self, selection: Any) -> int:
+        count = self._call("count chunks", self._client.count, collection_name=self._collection,
+                           count_filter=selection, exact=True).count
+        if count:
+            self._call("delete chunks", self._client.delete, collection_name=self._collection,
+                       points_selector=self._models.FilterSelector(filter=selection), wait=True)
+        return int(count)
+
+    def delete_stale(self, doc_key: str, keep_version: int) -> int:
+        return self._delete(self._filter(doc_key, not_version=keep_version))
+
+    def delete_document(self, doc_key: str) -> int:
+        return self._delete(self._filter(doc_key))
+
+    def query(self, vector: Sequence[float], k: int) -> list[SearchHit]:
+        found = self._call("search", self._client.query_points, collection_name=self._collection,
+                           query=[float(x) for x in vector], limit=k, with_payload=True)
+        return [SearchHit(id=str(p.id), doc=p.payload["doc"], page=p.payload.get("page"), score=float(p.score),
+                          text=p.payload["text"], metadata=p.payload.get("meta", {})) for p in found.points]
+
+    def _scroll(self, selection: Any = None, *, with_vectors: bool) -> Iterator[Any]:
+        offset = None
+        while True:
+            points, offset = self._call("read chunks", self._client.scroll, collection_name=self._collection,
+                                        scroll_filter=selection, limit=BATCH, offset=offset, with_payload=True,
+                                        with_vectors=with_vectors)
+            yield from points
+            if offset is None:
+                return
+
+    def iter_chunks(self, *, with_vectors: bool = False) -> Iterator[StoredChunk]:
+        for p in self._scroll(with_vectors=with_vectors):
+            payload = p.payload
+            yield StoredChunk(id=str(p.id), doc=payload["doc"], doc_key=payload["doc_key"], seq=payload["seq"],
+                              page=payload.get("page"), text=payload["text"], metadata=payload.get("meta", {}),
+                              vector=[float(x) for x in p.vector] if with_vectors else None)
+
+    def vectors_for(self, hashes: Sequence[str]) -> dict[str, Sequence[float]]:
+        m = self._models
+        unique = sorted(set(hashes))
+        found: dict[str, Sequence[float]] = {}
+        for start in range(0, len(unique), BATCH):
+            selection = m.Filter(must=[m.FieldCondition(key="hash", match=m.MatchAny(any=unique[start:start + BATCH]))])
+            for p in self._scroll(selection, with_vectors=True):
+                found[p.payload["hash"]] = [float(x) for x in p.vector]
+        return found
+
+    def count(self) -> int:
+        return int(self._call("count chunks", self._client.count, collection_name=self._collection,
+                              exact=True).count)
+
+    def close(self) -> None:
+        with self._lock:
+            self._client.close()
+
+
+def make_qdrant(settings: Any, dimension: int, model: str) -> QdrantStore:
+    """A Qdrant server when DOCMILL_QDRANT_URL is set, local mode in the home directory otherwise."""
+    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    path = settings.qdrant_path or settings.home / "qdrant"
+    return QdrantStore(settings.collection, dimension=dimension, model=model, url=settings.qdrant_url,
+                       api_key=key, path=str(path), timeout=settings.qdrant_timeout)
+
+
+@hookimpl
+def docmill_register_vector_stores(register: Any) -> None:
+    register("qdrant", make_qdrant)

@@ -1,0 +1,103 @@
+"""The vector store contract."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from docmill.core.errors import ConfigurationError
+from docmill.core.interfaces import VectorStore
+from docmill.core.models import Chunk, chunk_id, text_hash
+
+__all__ = ["VectorStoreContract"]
+
+MakeStore = Callable[[int, str], VectorStore]
+
+
+def _unit(*values: float) -> list[float]:
+    norm = math.sqrt(sum(v * v for v in values))
+    return [v / norm for v in values]
+
+
+def _chunks(key: str, texts: list[str], page: int | None = 1) -> list[Chunk]:
+    return [Chunk(chunk_id(key, i, text_hash(t)), key, i, page, t, text_hash(t)) for i, t in enumerate(texts)]
+
+
+class VectorStoreContract:
+    """Provide ``make_store``: a function ``(dimension, model) -> VectorStore``.
+
+    Every call within one test must open the same (initially empty) storage,
+    so the contract can check what survives reopening; it closes each store
+    it opens.
+    """
+
+    @pytest.fixture
+    def store(self, make_store: MakeStore) -> Iterator[VectorStore]:
+        store = make_store(4, "contract-model")
+        yield store
+        store.close()
+
+    def test_upserted_chunks_are_found_nearest_first_with_their_place(self, store: VectorStore) -> None:
+        store.upsert(_chunks("k", ["north", "east", "south"], page=3),
+                     [_unit(1, 0, 0, 0), _unit(0, 1, 0, 0), _unit(-1, 0, 0, 0)],
+                     doc="compass.pdf", version=1, metadata={"title": "Compass", "tags": ["a", "b"]})
+        hits = store.query(_unit(1, 0.1, 0, 0), 3)
+        assert [h.text for h in hits] == ["north", "east", "south"]
+        assert hits[0].score > hits[1].score > hits[2].score
+        assert (hits[0].doc, hits[0].page, dict(hits[0].metadata)) == (
+            "compass.pdf", 3, {"title": "Compass", "tags": ["a", "b"]})
+        assert store.count() == 3
+
+    def test_writing_the_same_chunks_again_adds_nothing(self, store: VectorStore) -> None:
+        chunks = _chunks("k", ["one", "two"])
+        vectors = [_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]
+        for _ in range(2):
+            store.upsert(chunks, vectors, doc="d", version=1, metadata={})
+        assert store.count() == 2
+
+    def test_a_new_version_then_deleting_stale_leaves_exactly_the_new_one(self, store: VectorStore) -> None:
+        store.upsert(_chunks("k", ["a", "b", "c"]), [_unit(1, 0, 0, 0)] * 3, doc="d", version=1, metadata={})
+        store.upsert(_chunks("k", ["a", "b2"]), [_unit(0, 1, 0, 0)] * 2, doc="d", version=2, metadata={})
+        assert store.count() == 4  # the old version is still there until the new one is complete
+        assert store.delete_stale("k", keep_version=2) == 2
+        assert sorted(c.text for c in store.iter_chunks()) == ["a", "b2"]
+
+    def test_deleting_a_document_leaves_the_others(self, store: VectorStore) -> None:
+        store.upsert(_chunks("a", ["a1", "a2"]), [_unit(1, 0, 0, 0)] * 2, doc="a", version=1, metadata={})
+        store.upsert(_chunks("b", ["b1"]), [_unit(0, 0, 1, 0)], doc="b", version=1, metadata={})
+        assert store.delete_document("a") == 2
+        assert store.delete_document("missing") == 0
+        assert [c.doc for c in store.iter_chunks()] == ["b"]
+
+    def test_export_returns_every_chunk_with_its_vector(self, store: VectorStore) -> None:
+        texts = [f"t{i}" for i in range(600)]
+        vectors = [_unit(1, i, 0, 1) for i in range(600)]
+        store.upsert(_chunks("k", texts, page=None), vectors, doc="big.txt", version=1, metadata={})
+        exported = {c.seq: c for c in store.iter_chunks(with_vectors=True)}
+        assert len(exported) == 600 and {c.page for c in exported.values()} == {None}
+        assert exported[599].vector == pytest.approx(vectors[599], abs=1e-5)
+        assert next(store.iter_chunks()).vector is None
+
+    def test_vectors_are_found_by_text_hash_for_reuse(self, store: VectorStore) -> None:
+        store.upsert(_chunks("k", ["kept", "other"]), [_unit(1, 2, 3, 4), _unit(4, 3, 2, 1)], doc="d", version=1,
+                     metadata={})
+        found = store.vectors_for([text_hash("kept"), text_hash("never stored")])
+        assert list(found) == [text_hash("kept")]
+        assert list(found[text_hash("kept")]) == pytest.approx(_unit(1, 2, 3, 4), abs=1e-5)
+
+    def test_chunks_survive_reopening(self, make_store: MakeStore) -> None:
+        first = make_store(4, "contract-model")
+        first.upsert(_chunks("k", ["durable"]), [_unit(1, 1, 1, 1)], doc="d", version=1, metadata={})
+        first.close()
+        again = make_store(4, "contract-model")
+        try:
+            assert [c.text for c in again.iter_chunks()] == ["durable"]
+        finally:
+            again.close()
+
+    def test_storage_holding_another_models_vectors_is_refused(self, make_store: MakeStore) -> None:
+        make_store(4, "contract-model").close()
+        with pytest.raises(ConfigurationError):
+            make_store(8, "another-model")
