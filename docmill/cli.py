@@ -194,6 +194,28 @@ def export(vectors: bool) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@_handles_configuration
+def plugins(as_json: bool) -> None:
+    """Every plugin: what it provides, from which package, and whether settings use it."""
+    from .core.plugins import load_plugins
+
+    settings = load_settings()
+    rows = load_plugins(settings.load_plugins).catalog(settings)
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for r in rows:
+        package = f"{r['package']} {r['version'] or ''}".strip()
+        if r["error"]:
+            click.echo(f"{r['kind']:<10} {r['plugin'] or '-':<14} {package}: {r['error']}")
+            continue
+        mark = "*" if r["active"] else " "
+        click.echo(f"{r['kind']:<10} {mark} {r['name']:<12} {package}  (plugin {r['plugin']})")
+    click.echo("* = selected by settings")
+
+
 def main() -> None:
     """Entry point of the ``docmill`` command."""
     cli()

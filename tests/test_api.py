@@ -37,9 +37,11 @@ def test_every_hook_is_documented_and_exercised_by_a_test() -> None:
     hooks = [name for name, fn in vars(hookspecs).items() if name.startswith("docmill_") and callable(fn)]
     assert len(hooks) == 6
     tests = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py") if p.name != "test_api.py")
+    guide = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text()
     for name in hooks:
         doc = inspect.getdoc(getattr(hookspecs, name)) or ""
         assert len(doc) > 150, f"{name} needs a docstring for plugin authors"
+        assert f"### `{name}(" in guide, f"docs/plugins.md has no reference section for {name}"
         assert f"def {name}(" in tests, f"no test implements {name}"
 
 

@@ -30,9 +30,9 @@ def _run(settings: Settings, root: Path) -> str:
 def test_built_ins_are_registered_through_entry_points() -> None:
     plugins = load_plugins(None)
     assert {i.name for i in plugins.infos if i.builtin} >= {"folder", "pymupdf", "text", "tesseract", "chunker",
-                                                            "fastembed", "chroma"}
+                                                            "fastembed", "chroma", "qdrant"}
     assert plugins.names("source") == ["folder"]
-    assert plugins.names("store") == ["chroma"] and plugins.names("embedder") == ["fastembed"]
+    assert plugins.names("store") == ["chroma", "qdrant"] and plugins.names("embedder") == ["fastembed"]
     assert plugins.names("ocr") == ["tesseract"] and plugins.names("chunker") == ["text"]
 
 
@@ -154,3 +154,19 @@ def test_the_allow_list_switches_third_party_plugins_off_but_never_built_ins() -
     assert "extra" in build_manager(eps, allow=None).names("source")
     assert build_manager(eps, allow=set()).names("source") == ["folder"]
     assert "extra" in build_manager(eps, allow={"extra"}).names("source")
+
+
+def test_docmill_keeps_working_and_names_a_broken_installed_plugin(tmp_path: Path, cli: Any) -> None:
+    site = tmp_path / "site"
+    dist = site / "docmill_broken_example-1.2.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: docmill-broken-example\nVersion: 1.2\n")
+    (dist / "entry_points.txt").write_text("[docmill]\nbroken = no_such_module_anywhere\n")
+    env = {"PYTHONPATH": str(site)}
+    [broken] = [r for r in cli.json("plugins", env=env) if r["kind"] == "broken"]
+    assert (broken["plugin"], broken["package"], broken["version"]) == ("broken", "docmill-broken-example", "1.2")
+    assert "ModuleNotFoundError" in broken["error"]
+    (tmp_path / "empty").mkdir()
+    ingest = cli("ingest", str(tmp_path / "empty"), env=env)
+    assert "plugin 'broken' from docmill-broken-example 1.2 could not be loaded" in ingest.stderr
+    assert "Traceback" not in ingest.stderr

@@ -141,6 +141,36 @@ class Plugins:
         store: VectorStore = factory(settings, dimension, model)
         return store
 
+    def catalog(self, settings: Any) -> list[dict[str, Any]]:
+        """Every plugin's contributions: kind, name, plugin, package, version, active, error.
+
+        A registry that cannot be built (two plugins claim one name) is listed
+        with its error rather than stopping the listing.
+        """
+        infos = {info.name: info for info in self.infos}
+        selected = {"store": settings.store, "embedder": settings.embedder, "chunker": settings.chunker,
+                    "ocr": settings.ocr, "source": "folder"}
+
+        def row(kind: str, name: str, plugin: str, active: bool, error: str | None = None) -> dict[str, Any]:
+            info = infos.get(plugin)
+            return {"kind": kind, "name": name, "plugin": plugin,
+                    "package": info.package if info else "(registered at run time)",
+                    "version": info.version if info else None, "active": active, "error": error}
+
+        rows = []
+        for kind in REGISTRY_HOOKS:
+            try:
+                entries = self.registry(kind)
+            except ConfigurationError as exc:
+                rows.append(row(kind, "", "", False, str(exc)))
+                continue
+            rows += [row(kind, name, entry.plugin, name == selected[kind]) for name, entry in sorted(entries.items())]
+        for impl in self.manager.hook.docmill_extractor.get_hookimpls():
+            name = self.manager.get_name(impl.plugin) or repr(impl.plugin)
+            rows.append(row("extractor", name, name, True))
+        rows += [row("broken", "", i.name, False, i.error) for i in self.infos if i.error]
+        return rows
+
     def extractor_for(self, blob: Blob) -> Extractor | None:
         """The first extractor that claims this blob, or None."""
         extractor: Extractor | None = self.manager.hook.docmill_extractor(blob=blob)
