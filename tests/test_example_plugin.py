@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +19,10 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "docmil
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example pip-installed into its own directory (offline), to put on PYTHONPATH."""
     target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("example") / EXAMPLE.name  # building writes into the source tree
+    shutil.copytree(EXAMPLE, source)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(target), str(EXAMPLE)], check=True, capture_output=True)
+                    "--no-index", "--target", str(target), str(source)], check=True, capture_output=True)
     return target
 
 
