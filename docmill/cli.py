@@ -24,6 +24,8 @@ from .settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: The source type `docmill ingest PATH` reads through.
+FOLDER_SOURCE = "folder"
 EXIT_CONFIGURATION = 3
 EXIT_INTERRUPTED = 130
 
@@ -69,7 +71,7 @@ def _folder_specs(settings: Settings, paths: Iterable[str], include: tuple[str, 
         real = os.path.realpath(path)
         options = {"root": real, "label": path, "include": [*settings.include, *include],
                    "exclude": [*settings.exclude, *exclude]}
-        specs.append(SourceSpec(id=f"folder:{real}", type="folder", options=options))
+        specs.append(SourceSpec(id=f"{FOLDER_SOURCE}:{real}", type=FOLDER_SOURCE, options=options))
     return specs
 
 
@@ -92,8 +94,7 @@ def ingest(paths: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str,
     try:
         pipeline.start()
         job_id = pipeline.submit(_folder_specs(settings, paths, include, exclude))
-        idle: list[float] = []
-        watch(lambda: pipeline.progress(job_id, idle), label="Ingesting")
+        watch(lambda: pipeline.progress(job_id), label="Ingesting")
         summary = pipeline.runtime.ledger.job_summary(job_id)
         finished = True
     except KeyboardInterrupt:
@@ -202,7 +203,7 @@ def plugins(as_json: bool) -> None:
     from .core.plugins import load_plugins
 
     settings = load_settings()
-    rows = load_plugins(settings.load_plugins).catalog(settings)
+    rows = load_plugins(settings.load_plugins).catalog(settings, source_types=[FOLDER_SOURCE])
     if as_json:
         click.echo(json.dumps(rows))
         return

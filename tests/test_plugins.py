@@ -22,8 +22,7 @@ from docmill.settings import Settings
 def _run(settings: Settings, root: Path) -> str:
     with EmbeddedPipeline(settings) as pipeline:
         job = pipeline.submit([SourceSpec(f"folder:{root}", "folder", {"root": str(root)})])
-        idle: list[float] = []
-        watch(lambda: pipeline.progress(job, idle))
+        watch(lambda: pipeline.progress(job))
     return job
 
 

@@ -70,8 +70,7 @@ def test_retries_follow_the_error_class_and_failures_stay_contained(remote: Remo
     settings = Settings(home=home, max_retries=3, retry_min_backoff=0.02, retry_max_backoff=0.1)
     with EmbeddedPipeline(settings) as pipeline:
         job = pipeline.submit([SourceSpec("remote", "remote", {})])
-        idle: list[float] = []
-        watch(lambda: pipeline.progress(job, idle))
+        watch(lambda: pipeline.progress(job))
         ledger = pipeline.runtime.ledger
         rows: Mapping[str, Any] = {name: ledger.document(remote.scope + name) for name in BEHAVIOUR}
         summary = ledger.job_summary(job)
@@ -92,8 +91,7 @@ def test_a_transient_failure_gets_another_chance_on_the_next_ingest(remote: Remo
     for attempt in (1, 2):
         with EmbeddedPipeline(settings) as pipeline:
             job = pipeline.submit([SourceSpec("remote", "remote", {})])
-            idle: list[float] = []
-            watch(lambda: pipeline.progress(job, idle))  # noqa: B023 - used before the loop moves on
+            watch(lambda: pipeline.progress(job))  # noqa: B023 - used before the loop moves on
             flaky = pipeline.runtime.ledger.document(remote.scope + "flaky")
             buggy = pipeline.runtime.ledger.document(remote.scope + "buggy")
         assert flaky.state == "failed" and flaky.version == attempt  # retried: a new version each time
@@ -139,8 +137,7 @@ def test_an_unreadable_file_is_read_again_once_its_permissions_are_fixed(plugins
         source.locked = locked
         with EmbeddedPipeline(settings) as pipeline:
             job = pipeline.submit([SourceSpec("locked", "locked", {})])
-            idle: list[float] = []
-            watch(lambda: pipeline.progress(job, idle))  # noqa: B023
+            watch(lambda: pipeline.progress(job))  # noqa: B023
             row = pipeline.runtime.ledger.document(source.scope + "a")
             states.append((row.state, row.error_kind, row.version))
     assert states == [("failed", "unreadable", 1), ("failed", "unreadable", 1), ("done", None, 2)]

@@ -60,6 +60,7 @@ class EmbeddedPipeline:
         self.actors = declare_actors(self.broker, self.runtime, settings)
         self.runtime.connect(sender(self.actors))
         self.workers: list[dramatiq.Worker] = []
+        self._idle_since: dict[str, float] = {}  # job -> when the broker was first seen idle with it unfinished
 
     @staticmethod
     def _lock_home(settings: Settings, on_wait: Any) -> IO[str]:
@@ -105,15 +106,14 @@ class EmbeddedPipeline:
         """True when no message is queued, delayed or being processed."""
         return all(queue.unfinished_tasks == 0 for queue in self.broker.queues.values())
 
-    def progress(self, job_id: str, idle_since: list[float]) -> JobProgress:
+    def progress(self, job_id: str) -> JobProgress:
         """The job's progress; stragglers of a job the broker forgot are failed, not waited on forever."""
         progress = self.runtime.ledger.job_progress(job_id)
         if progress.finished or not self.idle():
-            idle_since.clear()
+            self._idle_since.pop(job_id, None)
             return progress
-        if not idle_since:
-            idle_since.append(time.monotonic())
-        elif time.monotonic() - idle_since[0] > LOST_AFTER:
+        since = self._idle_since.setdefault(job_id, time.monotonic())
+        if time.monotonic() - since > LOST_AFTER:
             self._fail_lost(job_id, progress)
             progress = self.runtime.ledger.job_progress(job_id)
         return progress

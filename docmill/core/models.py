@@ -91,12 +91,6 @@ class Blob:
     media_type: str = "application/octet-stream"
     path: Path | None = None
 
-    @property
-    def suffix(self) -> str:
-        """Lower-case file extension of the name, with the dot ('' if none)."""
-        base = self.name.rsplit("/", 1)[-1]
-        return "." + base.rsplit(".", 1)[-1].lower() if "." in base.strip(".") else ""
-
 
 @dataclass(frozen=True)
 class Limits:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,15 +141,16 @@ class Plugins:
         store: VectorStore = factory(settings, dimension, model)
         return store
 
-    def catalog(self, settings: Any) -> list[dict[str, Any]]:
+    def catalog(self, settings: Any, source_types: Collection[str] = ()) -> list[dict[str, Any]]:
         """Every plugin's contributions: kind, name, plugin, package, version, active, error.
 
-        A registry that cannot be built (two plugins claim one name) is listed
-        with its error rather than stopping the listing.
+        ``source_types`` are the source types the caller uses (settings select
+        everything else). A registry that cannot be built (two plugins claim
+        one name) is listed with its error rather than stopping the listing.
         """
         infos = {info.name: info for info in self.infos}
-        selected = {"store": settings.store, "embedder": settings.embedder, "chunker": settings.chunker,
-                    "ocr": settings.ocr, "source": "folder"}
+        selected = {"store": {settings.store}, "embedder": {settings.embedder}, "chunker": {settings.chunker},
+                    "ocr": {settings.ocr}, "source": set(source_types)}
 
         def row(kind: str, name: str, plugin: str, active: bool, error: str | None = None) -> dict[str, Any]:
             info = infos.get(plugin)
@@ -164,7 +165,7 @@ class Plugins:
             except ConfigurationError as exc:
                 rows.append(row(kind, "", "", False, str(exc)))
                 continue
-            rows += [row(kind, name, entry.plugin, name == selected[kind]) for name, entry in sorted(entries.items())]
+            rows += [row(kind, name, entry.plugin, name in selected[kind]) for name, entry in sorted(entries.items())]
         for impl in self.manager.hook.docmill_extractor.get_hookimpls():
             name = self.manager.get_name(impl.plugin) or repr(impl.plugin)
             rows.append(row("extractor", name, name, True))

@@ -102,9 +102,7 @@ class Runtime:
 
     def check(self) -> None:
         """Build the cheap parts now so bad settings fail at start-up, not mid-run."""
-        for kind, name, setting in (("store", self.settings.store, "DOCMILL_STORE"),
-                                    ("embedder", self.settings.embedder, "DOCMILL_EMBEDDER")):
-            self.plugins.factory(kind, name, setting)
+        self.plugins.factory("store", self.settings.store, "DOCMILL_STORE")  # opening it would be slow
         _ = self.chunker, self.embedder, self.ocr_engine
 
     def close(self) -> None:

@@ -16,18 +16,20 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from docmill.core.errors import ConfigurationError, CorruptDocument, PermanentError
-from docmill.core.hookspecs import hookimpl
-from docmill.core.models import (
+from docmill import (
     Blob,
     Chunk,
     ChunkText,
+    ConfigurationError,
+    CorruptDocument,
     DocumentRef,
     Limits,
     Page,
     PageImage,
+    PermanentError,
     SearchHit,
     StoredChunk,
+    hookimpl,
 )
 
 __all__ = ["StubChunker", "StubEmbedder", "StubExtractor", "StubOcrEngine", "StubPlugin", "StubSource",
