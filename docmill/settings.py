@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 ENV_PREFIX = "DOCMILL_"
 #: Environment variables docmill reads that are not fields of Settings.
-_NON_FIELD_ENV = {"DOCMILL_CONFIG"}
+_NON_FIELD_ENV = {"DOCMILL_CONFIG", "DOCMILL_WORKER_INDEX", "DOCMILL_WORKER_VERBOSE"}
 
 
 def _comma_list(value: Any) -> Any:
@@ -66,6 +66,15 @@ class Settings(BaseSettings):
     ledger_url: str | None = Field(
         None, description="SQLAlchemy URL of the ledger; default: a SQLite file in the home directory."
     )
+    broker_url: SecretStr | None = Field(
+        None, description="RabbitMQ URL (amqp://user:password@host:5672/vhost) for distributed mode; "
+        "unset: embedded mode. Never logged.")
+    broker_prefetch: int | None = Field(
+        None, ge=1, le=1000, description="Messages a worker process takes from each queue at once; "
+        "default: one per thread (tasks are long).")
+    max_redeliveries: int = Field(
+        3, ge=1, le=100, description="Times a document may kill the worker processing it before it is "
+        "quarantined as failed.")
     load_plugins: Annotated[list[str] | None, NoDecode] = Field(
         None,
         description="Comma-separated allow-list of third-party plugins to load (empty: none). Unset: all.",
@@ -76,6 +85,9 @@ class Settings(BaseSettings):
     collection: str = Field(
         "docmill", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]$",
         description="Collection (index) name inside the vector store: 3-128 letters, digits, '.', '_' or '-'.")
+    chroma_url: str | None = Field(
+        None, description="Chroma server URL (http://host:8000), shared by worker processes; unset: a "
+        "persistent store in the home directory.")
     qdrant_url: str | None = Field(None, description="Qdrant server URL (DOCMILL_STORE=qdrant); unset: local mode.")
     qdrant_api_key: SecretStr | None = Field(None, description="API key of the Qdrant server; sent as a header only.")
     qdrant_path: Path | None = Field(None, description="Local-mode Qdrant directory; default: qdrant/ in the home.")
@@ -126,6 +138,13 @@ class Settings(BaseSettings):
     def _split_commas(cls, value: Any) -> Any:
         return _comma_list(value)
 
+    @field_validator("broker_url")
+    @classmethod
+    def _amqp_only(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("amqp://", "amqps://")):
+            raise ValueError("must be an amqp:// or amqps:// URL of a RabbitMQ server")
+        return value
+
     @field_validator("ocr_languages")
     @classmethod
     def _check_languages(cls, value: str) -> str:
@@ -173,6 +192,11 @@ class Settings(BaseSettings):
     def ledger_database_url(self) -> str:
         """The ledger's SQLAlchemy URL."""
         return self.ledger_url or f"sqlite:///{self.home.resolve() / 'ledger.db'}"
+
+    @property
+    def distributed(self) -> bool:
+        """True when a broker is configured: work goes to `docmill worker` processes."""
+        return self.broker_url is not None
 
     @property
     def cpu_count(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,13 @@ from docmill.core.ledger import Ledger, NewVersion
 from docmill.core.models import Chunk, DocumentRef, Page
 
 
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    """The ledger on SQLite (the default) and on PostgreSQL (shared by distributed workers)."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    ledger = Ledger(url)
+    yield ledger
+    ledger.close()
 
 
 def _start(ledger: Ledger, key: str = "file:///a.pdf", previous: int | None = None) -> tuple[str, int]:
@@ -51,7 +56,7 @@ def test_ocr_fan_in_reaches_zero_exactly_once_under_concurrency_and_replays(ledg
     _, version = _start(ledger)
     ranges = list(range(1, 41))
     pages = [Page(n, "", needs_ocr=True) for n in ranges]
-    ledger.save_pages("file:///a.pdf", version, pages, ranges, seconds=0.0)
+    ledger.save_pages("file:///a.pdf", version, pages, [[n] for n in ranges], seconds=0.0)
     zeros: list[int] = []
     barrier = threading.Barrier(8)
 
@@ -111,3 +116,44 @@ def test_a_ledger_from_an_older_release_gains_new_columns(tmp_path: Path) -> Non
     ledger = Ledger(f"sqlite:///{path}")
     _start(ledger)
     assert ledger.document("file:///a.pdf").embedded_chunks is None
+
+
+def test_a_failed_version_is_a_dead_letter_that_resumes_at_its_stage(ledger: Ledger, tmp_path: Path) -> None:
+    from docmill.core.deadletters import resume_tasks
+    from docmill.core.runtime import Runtime
+    from docmill.settings import Settings
+
+    _, version = _start(ledger)
+    ledger.save_pages("file:///a.pdf", version, [Page(1, "text", False), Page(2, "", True)], [[2]], seconds=0.0)
+    chunk = Chunk("id-1", "file:///a.pdf", 0, 1, "text", "h1")
+    ledger.stage_chunks("file:///a.pdf", version, [chunk], np.ones((1, 4), dtype=np.float32), seconds=0.0)
+    assert ledger.begin("file:///a.pdf", version, "store") is not None
+    ledger.finish("file:///a.pdf", version, "failed", stage="store", error_kind="store unavailable", reason="down")
+    [dead] = ledger.dead_letters()
+    assert (dead.stage, dead.error_kind, dead.attempts) == ("store", "store unavailable", 1)
+    assert ledger.has_inflight("file:///a.pdf", version, "store")  # kept for the retry
+    runtime = Runtime(Settings(home=tmp_path / "home"), ledger=ledger)
+    job = ledger.create_job("retry", discoveries=0)
+    stage, tasks = resume_tasks(runtime, dead, job)
+    assert stage == "store" and [t.stage for t in tasks] == ["store"]
+    assert ledger.reopen(job, dead, stage)
+    assert not ledger.reopen(job, dead, stage)  # a second retry of the same dead letter does nothing
+    assert ledger.dead_letters() == [] and ledger.job_progress(job).counts == {"pending": 1}
+    assert ledger.begin("file:///a.pdf", version, "store") is not None
+    assert ledger.finish("file:///a.pdf", version, "done", stage="store", chunks=1)
+    assert not ledger.has_inflight("file:///a.pdf", version, "store")
+    assert ledger.job_progress(job).finished
+
+
+def test_only_a_message_still_running_when_redelivered_counts_as_a_crash(ledger: Ledger) -> None:
+    _, version = _start(ledger)
+    assert ledger.delivery_started("m1", "file:///a.pdf", version, "extract", redelivered=False) == 0
+    # The worker died holding m1: it comes back marked redelivered and still running.
+    assert ledger.delivery_started("m1", "file:///a.pdf", version, "extract", redelivered=True) == 1
+    assert ledger.delivery_started("m1", "file:///a.pdf", version, "extract", redelivered=True) == 2
+    ledger.delivery_ended("m1")
+    assert ledger.delivery_started("m1", "file:///a.pdf", version, "extract", redelivered=True) == 2
+    # Only prefetched when its worker died: redelivered, but never started, so no crash.
+    assert ledger.delivery_started("m2", "file:///a.pdf", version, "embed", redelivered=True) == 0
+    ledger.delivery_ended("m2")
+    ledger.delivery_ended("m2")  # ending twice is harmless

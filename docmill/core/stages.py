@@ -10,18 +10,22 @@ decides retries from the error class raised.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from .discovery import discover
-from .errors import DocmillError, DocumentTooLarge, PermanentError
+from .errors import DocmillError, DocumentTooLarge, PermanentError, StoreUnavailable
 from .interfaces import Source
 from .models import Blob, Chunk, DocumentRef, Page, Task, chunk_id, text_hash
 from .runtime import Runtime
 from .sniff import media_type_of
 
 __all__ = ["discover", "embed", "extract", "ocr", "record_failure", "remove", "store"]
+
+log = logging.getLogger(__name__)
 
 
 def _task(stage: str, doc: Any, job_id: str, **extra: Any) -> Task:
@@ -50,18 +54,33 @@ def extract(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Read the document's text; send its scanned pages to OCR, or the text to embedding."""
     doc = rt.ledger.begin(key, version, "extract")
     if doc is None:
+        _resend_ocr(rt, job_id, key, version)
         return
     started = time.monotonic()
     blob = _fetch(rt, rt.source(doc.source), doc)
-    extracted = rt.extractor_for(blob).extract(blob, rt.limits)
+    # NUL characters mean nothing in text, and PostgreSQL cannot store them.
+    extracted = [replace(p, text=p.text.replace("\x00", "")) for p in rt.extractor_for(blob).extract(blob, rt.limits)]
     if len(extracted) > rt.limits.max_pages:
         raise DocumentTooLarge(f"{len(extracted)} pages, over the limit of {rt.limits.max_pages} "
                                "(DOCMILL_MAX_PAGES)", kind="too many pages")
     ranges = _ocr_ranges(extracted, rt.settings.ocr_pages_per_task) if rt.ocr_engine is not None else []
-    rt.ledger.save_pages(key, version, extracted, [r[0] for r in ranges], time.monotonic() - started)
+    rt.ledger.save_pages(key, version, extracted, ranges, time.monotonic() - started)
     if not ranges:
         rt.send(_task("embed", doc, job_id))
     for numbers in ranges:
+        rt.send(_task("ocr", doc, job_id, first_page=numbers[0], pages=numbers))
+
+
+def _resend_ocr(rt: Runtime, job_id: str, key: str, version: int) -> None:
+    """A replayed extract after OCR began: its worker may have died between two of its OCR messages.
+
+    Ranges not read yet are sent again (a range read twice is recorded once),
+    so a fan-out cut short cannot leave the document waiting forever.
+    """
+    doc = rt.ledger.document(key)
+    if doc is None or doc.version != version or doc.state != "pending" or doc.stage != "ocr":
+        return
+    for numbers in rt.ledger.ocr_ranges_left(key, version):
         rt.send(_task("ocr", doc, job_id, first_page=numbers[0], pages=numbers))
 
 
@@ -76,11 +95,20 @@ def ocr(rt: Runtime, job_id: str, key: str, version: int, first_page: int, pages
                              kind="ocr off")
     started = time.monotonic()
     blob = _fetch(rt, rt.source(doc.source), doc)
-    texts = {image.number: engine.recognize(image)
+    texts = {image.number: engine.recognize(image).replace("\x00", "")
              for image in rt.extractor_for(blob).render(blob, pages, rt.limits)}
     remaining = rt.ledger.save_ocr(key, version, first_page, texts, time.monotonic() - started)
     if remaining == 0:
         rt.send(_task("embed", doc, job_id))
+
+
+def _stored_vectors(rt: Runtime, hashes: list[str]) -> Mapping[str, Any]:
+    """Vectors the store already holds for these texts; none when it cannot say (the store stage retries)."""
+    try:
+        return rt.store.vectors_for(hashes)
+    except StoreUnavailable as exc:
+        log.warning("cannot look up stored vectors (%s); embedding every chunk", exc.reason)
+        return {}
 
 
 def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
@@ -96,7 +124,7 @@ def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
         chunks.append(Chunk(chunk_id(key, seq, digest), key, seq, piece.page, piece.text, digest))
     # The collection holds one model's vectors, so a stored vector for the same
     # text is exactly what embedding it again would give.
-    known = rt.store.vectors_for([c.hash for c in chunks]) if chunks else {}
+    known = _stored_vectors(rt, [c.hash for c in chunks]) if chunks else {}
     fresh = [c for c in chunks if c.hash not in known]
     embedded = iter(rt.embedder.embed_documents([c.text for c in fresh]) if fresh else [])
     vectors = [known[c.hash] if c.hash in known else next(embedded) for c in chunks]

@@ -7,11 +7,13 @@ staged vectors of a version in flight live here too, which keeps messages small.
 
 One class, assembled from one module per concern: ``base`` (engine,
 transactions, sources), ``jobs``, ``discovery``, ``documents`` (transitions and
-status) and ``inflight`` (pages, OCR fan-in, staged vectors); ``schema`` holds
-the tables.
+status), ``inflight`` (pages, OCR fan-in, staged vectors), ``deadletters``
+and ``deliveries`` (crash accounting); ``schema`` holds the tables.
 """
 
 from .base import FINAL_STATES, STAGE_ORDER
+from .deadletters import DeadLettersMixin
+from .deliveries import DeliveriesMixin
 from .discovery import DiscoveryMixin, NewVersion
 from .documents import DocumentsMixin
 from .inflight import InFlightMixin
@@ -20,5 +22,5 @@ from .jobs import JobProgress, JobsMixin
 __all__ = ["FINAL_STATES", "STAGE_ORDER", "JobProgress", "Ledger", "NewVersion"]
 
 
-class Ledger(DiscoveryMixin, DocumentsMixin, InFlightMixin, JobsMixin):
+class Ledger(DiscoveryMixin, DocumentsMixin, InFlightMixin, JobsMixin, DeadLettersMixin, DeliveriesMixin):
     """Documents, jobs and in-flight data, over one SQLAlchemy engine."""

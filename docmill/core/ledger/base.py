@@ -15,6 +15,11 @@ from ..errors import StoreUnavailable
 from .schema import create_ledger_engine, sources, upgrade
 
 FINAL_STATES = ("done", "skipped", "failed")
+
+
+class LedgerError(RuntimeError):
+    """The database rejected a statement: a bug, not an outage (it is not retried as one)."""
+
 #: Stages a version passes through, in order; a stage never moves backwards.
 STAGE_ORDER = ("discover", "extract", "ocr", "embed", "store")
 
@@ -27,7 +32,9 @@ def _unavailable_when_down() -> Iterator[None]:
     except DBAPIError as exc:
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
             raise StoreUnavailable(f"the ledger is busy or unreachable: {exc.orig}") from exc
-        raise
+        # A bug (ours or a plugin's data): say what the database said, without the statement and
+        # its parameters, which hold document text.
+        raise LedgerError(f"the ledger refused a write: {type(exc.orig).__name__}: {exc.orig}") from exc
 
 
 class LedgerBase:

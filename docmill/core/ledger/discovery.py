@@ -13,6 +13,7 @@ from sqlalchemy.engine import Row
 
 from ..models import DocumentRef
 from .base import LedgerBase
+from .inflight import clear_version
 from .jobs import add_item
 from .schema import documents
 
@@ -58,12 +59,13 @@ class DiscoveryMixin(LedgerBase):
                 values = dict(
                     source=source_id, name=ref.name, locator=ref.locator, stamp=ref.stamp, size=ref.size,
                     fingerprint=item.fingerprint, signature=item.signature, version=version, state="pending",
-                    stage="extract", attempts=0, error_kind=None, error=None, error_permanent=None,
+                    stage="extract", attempts=0, error_kind=None, error=None, error_permanent=None, dead_letter=None,
                     pages=None, ocr_pages=None, ocr_remaining=None, chunks=None,
                     metadata=json.dumps(dict(ref.metadata), default=str), priority=priority, job_id=job_id,
                     updated_at=now, started_at=None, finished_at=None, extract_seconds=0.0,
                     ocr_seconds=0.0, embed_seconds=0.0, store_seconds=0.0,
                 )
+                clear_version(conn, ref.key, version - 1)  # what a failed version kept for a retry
                 if item.previous_version is None:
                     conn.execute(insert(documents).values(key=ref.key, created_at=now, **values))
                 else:
@@ -109,7 +111,8 @@ class DiscoveryMixin(LedgerBase):
                 if row is None:
                     continue
                 conn.execute(update(documents).where(documents.c.key == key).values(
-                    state="deleting", stage="remove", attempts=0, updated_at=time.time(), job_id=job_id))
+                    state="deleting", stage="remove", attempts=0, updated_at=time.time(), job_id=job_id,
+                    dead_letter=None))
                 add_item(conn, job_id, key, row.version, "pending")
                 started.append((key, row.version))
         return started

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, select, update
@@ -50,12 +51,17 @@ class DocumentsMixin(LedgerBase):
     def finish(self, key: str, version: int, state: str, *, stage: str, chunks: int | None = None,
                seconds: float = 0.0, error_kind: str | None = None, reason: str | None = None,
                permanent: bool | None = None) -> bool:
-        """End a version as done, skipped or failed; False if it had already ended."""
+        """End a version as done, skipped or failed; False if it had already ended.
+
+        A failed version becomes a dead letter (with a short id for ``docmill dlq``)
+        and keeps its in-flight data, so a retry resumes at the failed stage.
+        """
         if state not in FINAL_STATES:
             raise ValueError(f"not a final state: {state}")
         now = time.time()
         values: dict[str, Any] = dict(state=state, stage=stage, finished_at=now, updated_at=now,
-                                      error_kind=error_kind, error=reason, error_permanent=permanent)
+                                      error_kind=error_kind, error=reason, error_permanent=permanent,
+                                      dead_letter=uuid.uuid4().hex[:10] if state == "failed" else None)
         if chunks is not None:
             values["chunks"] = chunks
         if stage in _STAGE_SECONDS:
@@ -68,7 +74,8 @@ class DocumentsMixin(LedgerBase):
                 return False
             conn.execute(update(job_items).where(job_items.c.key == key, job_items.c.version == version,
                                                  job_items.c.state == "pending").values(state=state, finished_at=now))
-            clear_version(conn, key, version)
+            if state != "failed":
+                clear_version(conn, key, version)
         return True
 
     def removed(self, key: str, version: int) -> bool:

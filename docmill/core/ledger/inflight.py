@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +10,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from ..models import Chunk, Page
 from .base import LedgerBase
-from .schema import documents, ocr_tasks, pages, staged_chunks
+from .schema import deliveries, documents, ocr_tasks, pages, staged_chunks
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,25 +20,35 @@ if TYPE_CHECKING:
 
 def clear_version(conn: Connection, key: str, version: int) -> None:
     """Drop in-flight data of this version and older ones."""
-    for table in (pages, staged_chunks, ocr_tasks):
+    for table in (pages, staged_chunks, ocr_tasks, deliveries):
         conn.execute(delete(table).where(table.c.key == key, table.c.version <= version))
+
+
+def lock_document(conn: Connection, key: str) -> None:
+    """Hold the document's row until the transaction ends: two copies of one message write in turn.
+
+    (SQLite writers are serialised already; on PostgreSQL this is a row lock.)
+    """
+    conn.execute(update(documents).where(documents.c.key == key).values(key=documents.c.key))
 
 
 class InFlightMixin(LedgerBase):
     """Page texts, OCR ranges and staged chunks of versions being processed."""
 
-    def save_pages(self, key: str, version: int, extracted: Sequence[Page], ocr_ranges: Sequence[int],
+    def save_pages(self, key: str, version: int, extracted: Sequence[Page], ocr_ranges: Sequence[Sequence[int]],
                    seconds: float) -> None:
-        """Store extracted page texts and the OCR ranges still to do."""
+        """Store extracted page texts and the OCR ranges (lists of page numbers) still to do."""
         with self._write() as conn:
+            lock_document(conn, key)
             clear_version(conn, key, version)
             if extracted:
                 conn.execute(insert(pages), [
                     {"key": key, "version": version, "idx": idx, "number": page.number, "text": page.text,
                      "needs_ocr": page.needs_ocr} for idx, page in enumerate(extracted)])
             if ocr_ranges:
-                conn.execute(insert(ocr_tasks), [{"key": key, "version": version, "first_page": first,
-                                                  "done": False} for first in ocr_ranges])
+                conn.execute(insert(ocr_tasks), [{"key": key, "version": version, "first_page": numbers[0],
+                                                  "page_numbers": json.dumps(list(numbers)), "done": False}
+                                                 for numbers in ocr_ranges])
             conn.execute(update(documents).where(documents.c.key == key, documents.c.version == version).values(
                 pages=len(extracted), ocr_pages=sum(p.needs_ocr for p in extracted),
                 ocr_remaining=len(ocr_ranges), extract_seconds=documents.c.extract_seconds + seconds))
@@ -80,6 +91,7 @@ class InFlightMixin(LedgerBase):
 
         vectors = np.asarray(vectors, dtype=np.float32)
         with self._write() as conn:
+            lock_document(conn, key)
             conn.execute(delete(staged_chunks).where(staged_chunks.c.key == key, staged_chunks.c.version == version))
             if chunks:
                 conn.execute(insert(staged_chunks), [
@@ -100,3 +112,18 @@ class InFlightMixin(LedgerBase):
         chunks = [Chunk(r.id, key, r.seq, r.page, r.text, r.hash) for r in rows]
         vectors = np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows]) if rows else np.empty((0, 0))
         return chunks, vectors
+
+    def ocr_ranges_left(self, key: str, version: int) -> list[list[int]]:
+        """Page numbers of each OCR range of this version not read yet."""
+        with self._read() as conn:
+            rows = conn.execute(select(ocr_tasks.c.first_page, ocr_tasks.c.page_numbers).where(
+                ocr_tasks.c.key == key, ocr_tasks.c.version == version, ocr_tasks.c.done.is_(False))
+                .order_by(ocr_tasks.c.first_page)).all()
+        return [json.loads(r.page_numbers) if r.page_numbers else [r.first_page] for r in rows]
+
+    def has_inflight(self, key: str, version: int, stage: str) -> bool:
+        """Whether the data ``stage`` starts from (pages, or staged chunks) is still held."""
+        table = staged_chunks if stage == "store" else pages
+        with self._read() as conn:
+            return conn.execute(select(table.c.key).where(table.c.key == key, table.c.version == version)
+                                .limit(1)).first() is not None

@@ -60,7 +60,8 @@ class JobsMixin(LedgerBase):
         job_id = uuid.uuid4().hex[:12]
         with self._write() as conn:
             conn.execute(insert(jobs).values(id=job_id, kind=kind, priority=priority, created_at=time.time(),
-                                             discoveries_remaining=discoveries))
+                                             discoveries_remaining=discoveries,
+                                             discovered_at=None if discoveries else time.time()))
         return job_id
 
     def end_discovery(self, job_id: str, error: str | None = None) -> None:
@@ -109,3 +110,34 @@ class JobsMixin(LedgerBase):
             rows = conn.execute(select(job_items.c.key, job_items.c.version).where(
                 job_items.c.job_id == job_id, job_items.c.state == "pending")).all()
         return [(r.key, r.version) for r in rows]
+
+    def job_items(self, job_id: str) -> list[dict[str, Any]]:
+        """One entry per document of the job: where it stands now."""
+        joined = job_items.join(documents, documents.c.key == job_items.c.key)
+        with self._read() as conn:
+            if conn.execute(select(jobs.c.id).where(jobs.c.id == job_id)).first() is None:
+                raise KeyError(job_id)
+            rows = conn.execute(select(
+                documents.c.name, documents.c.key, job_items.c.state, job_items.c.version, documents.c.version,
+                documents.c.stage, documents.c.priority, documents.c.attempts, job_items.c.finished_at,
+                documents.c.error_kind, documents.c.error,
+            ).select_from(joined).where(job_items.c.job_id == job_id).order_by(documents.c.name)).all()
+        items = []
+        for r in rows:
+            current = r[4] == r.version  # the job's version is still the document's latest
+            items.append({
+                "doc": r.name, "state": r.state, "stage": r.stage if current else None,
+                "priority": r.priority, "attempts": r.attempts if current else None, "finished_at": r.finished_at,
+                "error": r.error_kind if r.state == "failed" else None,
+                "reason": r.error if r.state == "failed" else None,
+            })
+        return items
+
+    def job_info(self, job_id: str) -> dict[str, Any]:
+        """The job's own row: kind, priority, when it was created and discovered."""
+        with self._read() as conn:
+            job = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        if job is None:
+            raise KeyError(job_id)
+        return {"job": job.id, "kind": job.kind, "priority": job.priority, "created_at": job.created_at,
+                "discovered_at": job.discovered_at, "error": job.error}

@@ -61,6 +61,8 @@ documents = Table(
     Column("embedded_chunks", Integer),
     Column("reused_chunks", Integer),
     Column("metadata", Text),
+    # Short id of the version's dead letter while it is failed and not yet retried or purged.
+    Column("dead_letter", String),
     Column("priority", Integer, nullable=False, default=0),
     Column("job_id", String),
     Column("created_at", Float, nullable=False),
@@ -74,6 +76,7 @@ documents = Table(
 )
 Index("documents_state", documents.c.state)
 Index("documents_source", documents.c.source)
+Index("documents_dead_letter", documents.c.dead_letter)
 
 #: Page texts of versions in flight; deleted when the version is stored.
 pages = Table(
@@ -109,7 +112,24 @@ ocr_tasks = Table(
     Column("version", Integer, primary_key=True),
     Column("first_page", Integer, primary_key=True),
     Column("done", Boolean, nullable=False, default=False),
+    # The range's page numbers, as JSON: what a retry re-sends.
+    Column("page_numbers", Text),
 )
+
+#: Messages being processed, by Dramatiq message id: a message found still
+#: running when it is delivered again took its worker down with it.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("message_id", String, primary_key=True),
+    Column("key", String, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("stage", String, nullable=False),
+    Column("running", Boolean, nullable=False, default=False),
+    Column("crashes", Integer, nullable=False, default=0),
+    Column("updated_at", Float, nullable=False),
+)
+Index("deliveries_key", deliveries.c.key, deliveries.c.version)
 
 #: Source definitions that workers rebuild sources from (never secrets).
 sources = Table(
@@ -149,12 +169,19 @@ job_items = Table(
 Index("job_items_key", job_items.c.key, job_items.c.version)
 
 
+#: PostgreSQL advisory lock key held while the schema is created or upgraded ("docmill" in ASCII).
+SCHEMA_LOCK = 0x646F636D696C6C
+
+
 def upgrade(conn: Connection) -> None:
     """Create missing tables, and add columns that newer releases define to existing ones.
 
     Only additive changes happen this way (new tables, new nullable or
     defaulted columns); anything else needs a written migration.
     """
+    if conn.dialect.name == "postgresql":
+        # Workers starting together would race to create the same tables; one at a time.
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
     metadata.create_all(conn)
     inspector = inspect(conn)
     for table in metadata.sorted_tables:
