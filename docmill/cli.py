@@ -2,56 +2,24 @@
 
 Exit codes: 0 when the work ended (documents that failed are reported, not an
 error of the command), 2 for usage errors, 3 for configuration errors,
-130 when interrupted.
+4 when a service docmill needs (RabbitMQ, the ledger database) is unreachable,
+130 when interrupted. Distributed-mode commands live in ``cli_jobs`` and
+``cli_dlq``.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from . import __version__
-from .core.errors import ConfigurationError
+from .cli_common import EXIT_INTERRUPTED, FOLDER_SOURCE, configure_logging, folder_specs, handles_configuration
 from .settings import Settings, load_settings
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-#: The source type `docmill ingest PATH` reads through.
-FOLDER_SOURCE = "folder"
-EXIT_CONFIGURATION = 3
-EXIT_INTERRUPTED = 130
-
-
-def _configure_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("docmill: %(levelname)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # Dramatiq logs every retried exception with a traceback; docmill's own
-    # middleware reports the same event in one line.
-    logging.getLogger("dramatiq").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
-
-
-def _handles_configuration(command: F) -> F:
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ConfigurationError as exc:
-            click.echo(f"docmill: configuration error: {exc}", err=True)
-            sys.exit(EXIT_CONFIGURATION)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,49 +27,34 @@ def _handles_configuration(command: F) -> F:
 @click.version_option(__version__, prog_name="docmill")
 def cli(verbose: int) -> None:
     """docmill turns documents into searchable, chunked vectors and keeps them in sync."""
-    _configure_logging(verbose)
-
-
-def _folder_specs(settings: Settings, paths: Iterable[str], include: tuple[str, ...],
-                  exclude: tuple[str, ...]) -> list[Any]:
-    from .actors.embedded import SourceSpec
-
-    specs = []
-    for path in paths:
-        real = os.path.realpath(path)
-        options = {"root": real, "label": path, "include": [*settings.include, *include],
-                   "exclude": [*settings.exclude, *exclude]}
-        specs.append(SourceSpec(id=f"{FOLDER_SOURCE}:{real}", type=FOLDER_SOURCE, options=options))
-    return specs
+    configure_logging(verbose)
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--include", multiple=True, metavar="GLOB", help="Only files matching (repeatable).")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Leave out files or folders matching (repeatable).")
+@click.option("--priority", default=0, type=click.IntRange(0, 9), help="Priority of these documents (9 first).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@_handles_configuration
-def ingest(paths: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str, ...], as_json: bool) -> None:
-    """Index files and folders; unchanged files are skipped, deleted ones removed."""
-    from .actors.embedded import EmbeddedPipeline
-    from .progress import format_summary, watch
+@handles_configuration
+def ingest(paths: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str, ...], priority: int,
+           as_json: bool) -> None:
+    """Index files and folders; unchanged files are skipped, deleted ones removed.
+
+    With DOCMILL_BROKER_URL set, the work goes to `docmill worker` processes
+    and this waits for it (`docmill submit` returns at once instead).
+    """
+    from .progress import format_summary
 
     settings = load_settings()
     started = time.monotonic()
-    pipeline = EmbeddedPipeline(settings, on_wait=lambda: click.echo(
-        f"docmill: another docmill run is using {settings.home}; waiting for it to finish", err=True))
-    finished = False
-    try:
-        pipeline.start()
-        job_id = pipeline.submit(_folder_specs(settings, paths, include, exclude))
-        watch(lambda: pipeline.progress(job_id), label="Ingesting")
-        summary = pipeline.runtime.ledger.job_summary(job_id)
-        finished = True
-    except KeyboardInterrupt:
-        click.echo("docmill: interrupted; documents in progress resume on the next ingest", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    finally:
-        pipeline.stop(timeout=60 if finished else 10)
+    specs = folder_specs(settings, paths, include, exclude)
+    if settings.distributed:
+        from .cli_jobs import submit_and_wait
+
+        job_id, summary = submit_and_wait(settings, specs, priority)
+    else:
+        job_id, summary = _ingest_embedded(settings, specs, priority)
     seconds = time.monotonic() - started
     counts = summary["counts"]
     if as_json:
@@ -115,6 +68,27 @@ def ingest(paths: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str,
         click.echo(format_summary(summary, seconds))
 
 
+def _ingest_embedded(settings: Settings, specs: list[Any], priority: int) -> tuple[str, dict[str, Any]]:
+    from .actors.embedded import EmbeddedPipeline
+    from .progress import watch
+
+    pipeline = EmbeddedPipeline(settings, on_wait=lambda: click.echo(
+        f"docmill: another docmill run is using {settings.home}; waiting for it to finish", err=True))
+    finished = False
+    try:
+        pipeline.start()
+        job_id = pipeline.submit(specs, priority=priority)
+        watch(lambda: pipeline.progress(job_id), label="Ingesting")
+        summary = pipeline.runtime.ledger.job_summary(job_id)
+        finished = True
+    except KeyboardInterrupt:
+        click.echo("docmill: interrupted; documents in progress resume on the next ingest", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        pipeline.stop(timeout=60 if finished else 10)
+    return job_id, summary
+
+
 def _runtime(settings: Settings) -> Any:
     from .core.runtime import Runtime
 
@@ -125,12 +99,12 @@ def _runtime(settings: Settings) -> Any:
 @click.argument("query")
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 1000), help="How many results.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
-@_handles_configuration
+@handles_configuration
 def search(query: str, k: int, as_json: bool) -> None:
     """Find the chunks closest in meaning to QUERY."""
     settings = load_settings()
     hits = []
-    if settings.home.is_dir():
+    if _has_ledger(settings) or settings.chroma_url or settings.qdrant_url:
         runtime = _runtime(settings)
         if runtime.store.count():
             hits = runtime.store.query(runtime.embedder.embed_query(query), k)
@@ -146,17 +120,27 @@ def search(query: str, k: int, as_json: bool) -> None:
         click.echo(f"{rank}. [{hit.score:.3f}] {where}\n   {snippet[:300]}{'...' if len(snippet) > 300 else ''}")
 
 
+def _has_ledger(settings: Settings) -> bool:
+    return settings.ledger_url is not None or settings.home.is_dir()
+
+
 @cli.command()
+@click.argument("job", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-@_handles_configuration
-def status(as_json: bool) -> None:
-    """What the index holds and what failed."""
+@handles_configuration
+def status(job: str | None, as_json: bool) -> None:
+    """What the index holds and what failed; with JOB, where each of that job's documents is."""
     from .core.ledger import Ledger
 
     settings = load_settings()
+    if job is not None:
+        from .cli_jobs import show_job
+
+        show_job(settings, job, as_json)
+        return
     counts: dict[str, int] = {}
     totals, failures = {"chunks": 0, "embedded": 0, "reused": 0}, []
-    if settings.home.is_dir():
+    if _has_ledger(settings):
         ledger = Ledger(settings.ledger_database_url)
         counts, totals = ledger.state_counts(), ledger.chunk_totals()
         failures = [{"doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error}
@@ -167,7 +151,8 @@ def status(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"documents": documents, **totals, "failures": failures}, ensure_ascii=False))
         return
-    click.echo(f"{settings.home}: {documents['total']} documents ({documents['done']} done, "
+    where = "the ledger" if settings.ledger_url else str(settings.home)
+    click.echo(f"{where}: {documents['total']} documents ({documents['done']} done, "
                f"{documents['skipped']} skipped, {documents['failed']} failed, {documents['pending']} pending), "
                f"{totals['chunks']:,} chunks ({totals['embedded']:,} embedded, {totals['reused']:,} reused)")
     for f in failures:
@@ -176,11 +161,11 @@ def status(as_json: bool) -> None:
 
 @cli.command()
 @click.option("--vectors", is_flag=True, help="Include each chunk's vector.")
-@_handles_configuration
+@handles_configuration
 def export(vectors: bool) -> None:
     """Every stored chunk as JSON lines: id, doc, page, text, metadata (and vector)."""
     settings = load_settings()
-    if not settings.home.is_dir():
+    if not (_has_ledger(settings) or settings.chroma_url or settings.qdrant_url):
         return
     out = sys.stdout
     try:
@@ -197,7 +182,7 @@ def export(vectors: bool) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
-@_handles_configuration
+@handles_configuration
 def plugins(as_json: bool) -> None:
     """Every plugin: what it provides, from which package, and whether settings use it."""
     from .core.plugins import load_plugins
@@ -215,6 +200,17 @@ def plugins(as_json: bool) -> None:
         mark = "*" if r["active"] else " "
         click.echo(f"{r['kind']:<10} {mark} {r['name']:<12} {package}  (plugin {r['plugin']})")
     click.echo("* = selected by settings")
+
+
+def _add_commands() -> None:
+    from .cli_dlq import dlq
+    from .cli_jobs import submit, wait, worker
+
+    for command in (worker, submit, wait, dlq):
+        cli.add_command(command)
+
+
+_add_commands()
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ CORPUS_BUILDERS = [
     "/work/shared/corpus/build.py",
 ]
 CORPUS_EXCLUDES = ["--exclude", "*.truth.txt", "--exclude", "manifest.json"]
+#: The PostgreSQL server the ledger tests use (trust auth; a database per test is created in it).
+POSTGRES = os.environ.get("DOCMILL_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
 @pytest.fixture(autouse=True)
@@ -76,6 +79,21 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def manifest(corpus: Path) -> list[dict[str, Any]]:
     files: list[dict[str, Any]] = json.loads((corpus / "manifest.json").read_text())["files"]
     return files
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards."""
+    import sqlalchemy
+
+    name = f"docmill_t_{uuid.uuid4().hex[:10]}"
+    admin = sqlalchemy.create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    yield f"{POSTGRES}/{name}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
 
 
 class Cli:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -141,3 +142,47 @@ def test_an_unreadable_file_is_read_again_once_its_permissions_are_fixed(plugins
             row = pipeline.runtime.ledger.document(source.scope + "a")
             states.append((row.state, row.error_kind, row.version))
     assert states == [("failed", "unreadable", 1), ("failed", "unreadable", 1), ("done", None, 2)]
+
+
+def test_retry_after_is_honoured_within_the_backoff_limit_and_messages_carry_no_traceback(
+        remote: RemoteSource, home: Any) -> None:
+    from docmill.actors.retries import Retries
+    from docmill.core.errors import RateLimited
+
+    settings = Settings(home=home, max_retries=1, retry_min_backoff=0.02, retry_max_backoff=0.1)
+    with EmbeddedPipeline(settings) as pipeline:
+        job = pipeline.submit([SourceSpec("remote", "remote", {})])
+        watch(lambda: pipeline.progress(job))
+        dead = [m for q in pipeline.broker.dead_letters_by_queue.values() for m in q]
+    # Dramatiq would store a formatted traceback in the message; docmill keeps one line.
+    assert dead and all("traceback" not in m.options for m in dead)
+    assert {m.options["error"].split(":")[0] for m in dead} == {"source unavailable", "KeyError"}
+
+    actor = SimpleNamespace(options={})  # an actor with no limits of its own: the middleware's apply
+    retries = Retries(min_backoff=1000, max_backoff=300_000)
+    told = [retries.delay(actor, 0, RateLimited("429", retry_after=7)) for _ in range(50)]
+    assert all(7000 <= ms <= 7700 for ms in told)  # what the server asked, plus up to 10% jitter
+    capped = Retries(min_backoff=1000, max_backoff=5000)
+    assert capped.delay(actor, 0, RateLimited("429", retry_after=3600)) == 5000
+    backoffs = [retries.delay(actor, 3, SourceUnavailable("503")) for _ in range(50)]
+    assert all(0 < ms <= 16_000 for ms in backoffs) and len(set(backoffs)) > 1  # exponential, jittered
+
+
+def test_dlq_retry_resumes_a_transient_failure_once_its_cause_is_gone(remote: RemoteSource, home: Any) -> None:
+    from docmill.core import deadletters
+
+    settings = Settings(home=home, max_retries=0, retry_min_backoff=0.02)
+    with EmbeddedPipeline(settings) as pipeline:
+        job = pipeline.submit([SourceSpec("remote", "remote", {})])
+        watch(lambda: pipeline.progress(job))
+        ledger = pipeline.runtime.ledger
+        dead = {row.name: row for row in ledger.dead_letters()}
+        assert set(dead) == {"flaky.txt", "down.txt", "buggy.txt"}
+        remote.fetches["flaky"] = 10  # the server is back for it
+        retry_job, rows = deadletters.retry(pipeline.runtime, [dead["flaky.txt"].dead_letter])
+        assert retry_job is not None and [r.name for r in rows] == ["flaky.txt"]
+        watch(lambda: pipeline.progress(retry_job))
+        assert ledger.job_progress(retry_job).counts == {"done": 1}
+        assert ledger.document(remote.scope + "flaky").version == 1  # the same version, resumed
+        assert {row.name for row in ledger.dead_letters()} == {"down.txt", "buggy.txt"}
+        assert deadletters.retry(pipeline.runtime, ["no-such-id"]) == (None, [])

@@ -1,19 +1,31 @@
-"""Builds the Dramatiq broker, with its middleware, from settings."""
+"""Builds the Dramatiq broker, with its middleware, from settings.
+
+Embedded mode: Dramatiq's in-process StubBroker. Distributed mode
+(``DOCMILL_BROKER_URL``): RabbitMQ with publisher confirms and durable queues
+declared with ``x-max-priority``, so a document's priority orders it in every
+stage's queue.
+"""
 
 from __future__ import annotations
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
+from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, ShutdownNotifications, TimeLimit
 
+from ..core.runtime import Runtime
 from ..settings import Settings
-from .middleware import FailureRecorder, FailureSink
+from .crashguard import CrashGuard
+from .middleware import FailureRecorder
+from .retries import Retries
 
-__all__ = ["build_broker"]
+__all__ = ["MAX_PRIORITY", "build_broker"]
+
+#: Highest message priority (``docmill submit --priority 0-9``); queues are declared with it.
+MAX_PRIORITY = 9
 
 
-def build_broker(settings: Settings, on_failure: FailureSink) -> dramatiq.Broker:
-    """The broker for these settings: Dramatiq's in-process broker in embedded mode.
+def build_broker(settings: Settings, runtime: Runtime) -> dramatiq.Broker:
+    """The broker for these settings, with docmill's middleware.
 
     FailureRecorder sits before Retries in the list because ``after_*`` hooks
     run in reverse order: it must see the message after Retries decided
@@ -25,9 +37,17 @@ def build_broker(settings: Settings, on_failure: FailureSink) -> dramatiq.Broker
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        FailureRecorder(on_failure),
-        Retries(max_retries=settings.max_retries),
+        FailureRecorder(runtime),
+        Retries(min_backoff=int(settings.retry_min_backoff * 1000), max_backoff=int(settings.retry_max_backoff * 1000)),
     ]
-    broker = StubBroker(middleware=middleware)
-    broker.emit_after("process_boot")  # starts TimeLimit's watchdog, as `dramatiq` would in a worker process
-    return broker
+    broker: dramatiq.Broker
+    if settings.broker_url is None:
+        broker = StubBroker(middleware=middleware)
+        broker.emit_after("process_boot")  # starts TimeLimit's watchdog, as `dramatiq` would in a worker process
+        return broker
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    # Only RabbitMQ redelivers what a dead worker held; in one process there is nothing to count.
+    middleware.insert(-2, CrashGuard(runtime.ledger, settings.max_redeliveries))  # before FailureRecorder
+    return RabbitmqBroker(url=settings.broker_url.get_secret_value(), confirm_delivery=True,
+                          max_priority=MAX_PRIORITY, middleware=middleware)

@@ -20,7 +20,6 @@ from typing import IO, Any
 
 import dramatiq
 
-from ..core import stages
 from ..core.ledger import JobProgress
 from ..core.models import Task
 from ..core.runtime import Runtime
@@ -56,7 +55,7 @@ class EmbeddedPipeline:
         self._lock_file = self._lock_home(settings, on_wait)
         self.runtime = Runtime(settings, recover_pending=True)
         self.runtime.check()
-        self.broker = build_broker(settings, self._record_failure)
+        self.broker = build_broker(settings, self.runtime)
         self.actors = declare_actors(self.broker, self.runtime, settings)
         self.runtime.connect(sender(self.actors))
         self.workers: list[dramatiq.Worker] = []
@@ -76,9 +75,6 @@ class EmbeddedPipeline:
         handle.write(f"{os.getpid()}\n")
         handle.flush()
         return handle
-
-    def _record_failure(self, stage: str, args: Mapping[str, Any], error: BaseException) -> None:
-        stages.record_failure(self.runtime, stage, args, error)
 
     def start(self) -> None:
         """Start the worker pools."""

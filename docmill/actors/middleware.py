@@ -3,38 +3,36 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import dramatiq
 from dramatiq.middleware import Middleware
 
+from ..core import stages
 from ..core.errors import DocmillError
+from ..core.runtime import Runtime
 
-__all__ = ["FailureRecorder", "FailureSink"]
+__all__ = ["FailureRecorder", "describe"]
 
 log = logging.getLogger(__name__)
 
-#: Called with (stage, message kwargs, exception) once a message has failed for good.
-FailureSink = Callable[[str, Mapping[str, Any], BaseException], None]
-
 
 def describe(exception: BaseException) -> str:
-    """One line about an exception, for logs."""
+    """One line about an exception, for logs and for the message's own record."""
     if isinstance(exception, DocmillError):
         return f"{exception.kind}: {exception.reason}"
-    return f"{type(exception).__name__}: {exception}"
+    return f"{type(exception).__name__}: {' '.join(str(exception).split())}"
 
 
 class FailureRecorder(Middleware):
     """Records a message's final failure (permanent, or retries exhausted) in the ledger.
 
     Retries decides; this only writes down the outcome, so the document ends
-    ``failed`` with its reason instead of vanishing into a dead-letter queue.
+    ``failed`` with its reason, as a dead letter ``docmill dlq`` can retry.
     """
 
-    def __init__(self, on_failure: FailureSink) -> None:
-        self.on_failure = on_failure
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
 
     def after_process_message(self, broker: dramatiq.Broker, message: Any, *, result: Any = None,
                               exception: BaseException | None = None) -> None:
@@ -46,6 +44,6 @@ class FailureRecorder(Middleware):
             return
         log.info("%s failed: %s", where, describe(exception))
         try:
-            self.on_failure(message.actor_name, message.kwargs, exception)
+            stages.record_failure(self.runtime, message.actor_name, message.kwargs, exception)
         except Exception:  # the ledger itself is down: the message stays dead-lettered
             log.exception("could not record the failure of %s", where)

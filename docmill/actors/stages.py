@@ -8,7 +8,7 @@ untranslated library error and gets one more try before it fails.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import dramatiq
@@ -19,7 +19,7 @@ from ..core.models import Task
 from ..core.runtime import Runtime
 from ..settings import Settings
 
-__all__ = ["QUEUES", "declare_actors"]
+__all__ = ["QUEUES", "WORK_STAGES", "declare_actors", "queue_names", "sender"]
 
 #: Queue of each stage. Removals are store work, so they share its queue.
 QUEUES = {
@@ -30,6 +30,9 @@ QUEUES = {
     "store": "docmill.store",
     "remove": "docmill.store",
 }
+
+#: The stages a worker can be told to run, in pipeline order.
+WORK_STAGES = ("discover", "extract", "ocr", "embed", "store")
 
 #: Worker-side priority (lower runs first): finish documents before starting new ones,
 #: which keeps memory flat and results arriving steadily.
@@ -58,6 +61,15 @@ def retry_policy(max_retries: int) -> Callable[[int, BaseException], bool]:
     return should_retry
 
 
+def queue_names(stages: Iterable[str] | None = None) -> set[str]:
+    """The queues of these stages (all when None); raises ValueError naming an unknown stage."""
+    chosen = list(QUEUES) if stages is None else list(stages)
+    unknown = [s for s in chosen if s not in QUEUES]
+    if unknown:
+        raise ValueError(f"no such stage: {', '.join(unknown)} (stages: {', '.join(dict.fromkeys(WORK_STAGES))})")
+    return {QUEUES[s] for s in chosen}
+
+
 def declare_actors(broker: dramatiq.Broker, runtime: Runtime, settings: Settings) -> dict[str, dramatiq.Actor]:
     """Declare every stage actor on ``broker``, bound to ``runtime``."""
     options: dict[str, Any] = {
@@ -80,9 +92,18 @@ def declare_actors(broker: dramatiq.Broker, runtime: Runtime, settings: Settings
 
 
 def sender(actors: dict[str, dramatiq.Actor]) -> Callable[[Task], None]:
-    """The ``send`` a Runtime uses: a Task becomes a message on its stage's queue."""
+    """The ``send`` a Runtime uses: a Task becomes a message on its stage's queue, at the document's priority.
+
+    A broker that cannot take the message (RabbitMQ restarting) is a
+    TransientError: the stage is retried, and its guarded ledger steps make
+    the second run converge with the first.
+    """
 
     def send(task: Task) -> None:
-        actors[task.stage].send_with_options(kwargs=dict(task.args))
+        try:
+            actors[task.stage].send_with_options(kwargs=dict(task.args), broker_priority=task.priority)
+        except dramatiq.errors.ConnectionError as exc:
+            raise TransientError(f"the message broker did not take the {task.stage} message: {exc}",
+                                 kind="broker unavailable") from exc
 
     return send

@@ -1,4 +1,7 @@
-"""The Chroma vector store: persistent, in ``DOCMILL_HOME/chroma``, telemetry off.
+"""The Chroma vector store: persistent in ``DOCMILL_HOME/chroma``, or a Chroma server; telemetry off.
+
+One process at a time may open the persistent store; worker processes on
+several hosts (or several on one host) share a server (``DOCMILL_CHROMA_URL``).
 
 The collection records which model made its vectors; opening it with another
 model is a ConfigurationError rather than a silent mix of incompatible
@@ -13,6 +16,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError, StoreUnavailable
@@ -29,7 +33,7 @@ class ChromaStore:
 
     name = "chroma"
 
-    def __init__(self, path: str, collection: str, *, dimension: int, model: str) -> None:
+    def __init__(self, path: str, collection: str, *, dimension: int, model: str, url: str | None = None) -> None:
         os.environ["ANONYMIZED_TELEMETRY"] = "False"  # belt and braces with the setting below
         import chromadb
         from chromadb.config import Settings as ChromaSettings
@@ -38,8 +42,15 @@ class ChromaStore:
         self._client: Any
         self._collection: Any
         try:
-            self._client = chromadb.PersistentClient(
-                path=path, settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
+            chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+            if url is None:
+                self._client = chromadb.PersistentClient(path=path, settings=chroma_settings)
+            else:
+                where = urlsplit(url)
+                self._client = chromadb.HttpClient(
+                    host=where.hostname or "localhost", port=where.port or (443 if where.scheme == "https" else 8000),
+                    ssl=where.scheme == "https", settings=chroma_settings)
+                path = url
             self._collection = self._client.get_or_create_collection(
                 collection, embedding_function=None,
                 metadata={"hnsw:space": "cosine", "docmill_model": model, "docmill_dimension": dimension})
@@ -137,8 +148,9 @@ class ChromaStore:
 
 
 def make_chroma(settings: Any, dimension: int, model: str) -> ChromaStore:
-    """The persistent Chroma store in the home directory."""
-    return ChromaStore(str(settings.home / "chroma"), settings.collection, dimension=dimension, model=model)
+    """The Chroma server at DOCMILL_CHROMA_URL, or else the persistent store in the home directory."""
+    return ChromaStore(str(settings.home / "chroma"), settings.collection, dimension=dimension, model=model,
+                       url=settings.chroma_url)
 
 
 @hookimpl

@@ -1,0 +1,109 @@
+"""Distributed mode's client side: submit work to RabbitMQ and watch it in the shared ledger.
+
+``submit`` registers the sources, creates the job and discovers the given
+paths right here (so ``docmill submit`` works whatever stages the workers
+run); the documents it finds go to the ``extract`` queue at the job's
+priority. Watching a job reads the ledger, and asks RabbitMQ whether any
+worker consumes the queues that hold messages, so a job nobody can process
+is reported within seconds instead of waiting forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..core import deadletters, stages
+from ..core.ledger import JobProgress
+from ..core.runtime import Runtime
+from ..settings import Settings
+from . import rabbitmq
+from .broker import build_broker
+from .embedded import SourceSpec
+from .stages import QUEUES, declare_actors, queue_names, sender
+
+__all__ = ["DistributedClient"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds a queue may hold messages with no consumer before the watcher says so.
+NO_CONSUMER_AFTER = 3.0
+#: Seconds between consumer checks.
+CHECK_EVERY = 1.0
+
+
+class DistributedClient:
+    """Submits jobs to RabbitMQ and reports on them; runs no stage work except discovery of submitted paths."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.runtime = Runtime(settings)
+        self.broker = build_broker(settings, self.runtime)
+        self.actors = declare_actors(self.broker, self.runtime, settings)
+        self.runtime.connect(sender(self.actors))
+        self.queues = queue_names()
+        rabbitmq.check_queues(self.broker, self.queues)  # type: ignore[arg-type]
+        self._unconsumed_since: dict[str, float] = {}
+        self._warned: set[str] = set()
+        self._checked_at = 0.0
+
+    def submit(self, specs: Sequence[SourceSpec], *, priority: int = 0, on_job: Any = None) -> str:
+        """Create a job for these sources, discover them, and enqueue what changed; return the job id."""
+        for spec in specs:
+            self.runtime.ledger.put_source(spec.id, spec.type, spec.options)
+        job_id = self.runtime.ledger.create_job("ingest", discoveries=len(specs), priority=priority)
+        if on_job is not None:
+            on_job(job_id)
+        for spec in specs:
+            try:
+                stages.discover(self.runtime, job_id=job_id, source_id=spec.id, priority=priority)
+            except Exception as exc:
+                stages.record_failure(self.runtime, "discover", {"job_id": job_id, "source_id": spec.id}, exc)
+        return job_id
+
+    def retry(self, ids: Sequence[str] | None) -> tuple[str | None, list[Any]]:
+        """Retry dead letters from their failed stage; their old messages leave the dead-letter queues."""
+        job_id, rows = deadletters.retry(self.runtime, ids)
+        if rows:
+            rabbitmq.drop_dead_messages(self.broker, self.queues, {(r.key, r.version) for r in rows})  # type: ignore[arg-type]
+        return job_id, rows
+
+    def purge(self, rows: Sequence[Any]) -> int:
+        """Forget these dead letters, in the ledger and in the dead-letter queues."""
+        rabbitmq.drop_dead_messages(self.broker, self.queues, {(r.key, r.version) for r in rows})  # type: ignore[arg-type]
+        return self.runtime.ledger.purge(rows)
+
+    def dead_messages(self) -> list[rabbitmq.DeadMessage]:
+        return rabbitmq.dead_messages(self.broker, self.queues)  # type: ignore[arg-type]
+
+    def progress(self, job_id: str, warn: Any = None) -> JobProgress:
+        """The job's progress; ``warn`` hears once about each queue with messages and no consumer."""
+        progress = self.runtime.ledger.job_progress(job_id)
+        now = time.monotonic()
+        if warn is not None and not progress.finished and now - self._checked_at >= CHECK_EVERY:
+            self._checked_at = now
+            self._check_consumers(now, warn)
+        return progress
+
+    def _check_consumers(self, now: float, warn: Any) -> None:
+        try:
+            stats = rabbitmq.queue_stats(self.broker, self.queues)  # type: ignore[arg-type]
+        except Exception as exc:  # RabbitMQ restarting: the workers will reconnect, and so will we
+            log.info("cannot read queue statistics: %s", exc)
+            return
+        for stat in stats:
+            if stat.messages == 0 or stat.consumers > 0:
+                self._unconsumed_since.pop(stat.name, None)
+                continue
+            since = self._unconsumed_since.setdefault(stat.name, now)
+            if now - since >= NO_CONSUMER_AFTER and stat.name not in self._warned:
+                self._warned.add(stat.name)
+                stage = next(s for s, q in QUEUES.items() if stat.name.startswith(q))
+                warn(f"{stat.messages} message(s) wait in {stat.name} and no worker consumes it: start one with "
+                     f"`docmill worker --queues {stage}` (DOCMILL_BROKER_URL pointing at the same RabbitMQ)")
+
+    def close(self) -> None:
+        self.runtime.close()
+        self.broker.close()

@@ -1,0 +1,158 @@
+"""RabbitMQ housekeeping outside Dramatiq's message flow: queue checks, consumer counts, dead messages.
+
+Each function opens its own short-lived connection, so a failed declaration
+(which closes its channel) never disturbs the broker's publishing channel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+import pika.exceptions
+from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL, RabbitmqBroker
+from dramatiq.common import dq_name, xq_name
+
+from ..core.errors import ConfigurationError, TransientError
+
+__all__ = ["DeadMessage", "QueueStats", "check_queues", "dead_messages", "drop_dead_messages", "queue_stats"]
+
+#: Seconds to keep trying to reach RabbitMQ at start-up (it may still be starting, in a container set-up).
+CONNECT_PATIENCE = 20.0
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Ready messages and consumers of one queue."""
+
+    name: str
+    messages: int
+    consumers: int
+
+
+@dataclass(frozen=True)
+class DeadMessage:
+    """A message in a dead-letter queue (``.XQ``)."""
+
+    queue: str
+    stage: str
+    kwargs: dict[str, Any]
+    error: str | None
+    retries: int
+
+
+def _address(broker: RabbitmqBroker) -> str:
+    params = broker.parameters[0] if isinstance(broker.parameters, list) else broker.parameters
+    return f"{params.host}:{params.port}{params.virtual_host}"  # never the credentials
+
+
+@contextlib.contextmanager
+def _connection(broker: RabbitmqBroker, patience: float = 0.0) -> Iterator[Any]:
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            connection = pika.BlockingConnection(broker.parameters)
+            break
+        except pika.exceptions.ProbableAuthenticationError as exc:
+            raise ConfigurationError(f"DOCMILL_BROKER_URL: RabbitMQ at {_address(broker)} refused the "
+                                     "user name or password") from exc
+        except pika.exceptions.AMQPConnectionError as exc:
+            if time.monotonic() >= deadline:
+                raise TransientError(f"cannot reach RabbitMQ at {_address(broker)} (DOCMILL_BROKER_URL): "
+                                     f"{type(exc).__name__}", kind="broker unavailable") from exc
+            time.sleep(1.0)
+    try:
+        yield connection
+    finally:
+        with contextlib.suppress(Exception):
+            connection.close()
+
+
+def _expected(broker: RabbitmqBroker, queue: str) -> list[tuple[str, dict[str, Any]]]:
+    arguments = broker._build_queue_arguments(queue)
+    return [(queue, arguments), (dq_name(queue), arguments), (xq_name(queue), {"x-message-ttl": DEAD_MESSAGE_TTL})]
+
+
+def check_queues(broker: RabbitmqBroker, queues: Iterable[str], *, patience: float = CONNECT_PATIENCE) -> None:
+    """Declare the queues (and their ``.DQ``/``.XQ`` twins) as docmill needs them, or explain the clash.
+
+    RabbitMQ refuses to re-declare a queue with other arguments (an older
+    ``x-max-priority``, say); left to Dramatiq, every consumer would retry that
+    forever. This raises a ConfigurationError naming the queue and the fix.
+    """
+    with _connection(broker, patience) as connection:
+        for queue in sorted(set(queues)):
+            for name, arguments in _expected(broker, queue):
+                channel = connection.channel()
+                try:
+                    channel.queue_declare(queue=name, durable=True, arguments=arguments)
+                except pika.exceptions.ChannelClosedByBroker as exc:
+                    if exc.reply_code != 406:
+                        raise
+                    wanted = ", ".join(f"{k}={v!r}" for k, v in sorted(arguments.items()))
+                    raise ConfigurationError(
+                        f"RabbitMQ at {_address(broker)} already has a queue {name!r} declared with other "
+                        f"arguments ({exc.reply_text}). docmill needs it durable with {wanted}. Let the "
+                        f"workers drain it, then delete it (rabbitmqctl delete_queue {name}, or the management "
+                        "UI) and start again; docmill declares it afresh.") from None
+                with contextlib.suppress(Exception):
+                    channel.close()
+
+
+def queue_stats(broker: RabbitmqBroker, queues: Iterable[str]) -> list[QueueStats]:
+    """Ready messages and consumers of each queue and its delay queue."""
+    stats = []
+    with _connection(broker) as connection:
+        channel = connection.channel()
+        for queue in sorted(set(queues)):
+            for name in (queue, dq_name(queue)):
+                ok = channel.queue_declare(queue=name, passive=True).method
+                stats.append(QueueStats(name, ok.message_count, ok.consumer_count))
+    return stats
+
+
+def _read_dead(broker: RabbitmqBroker, queues: Iterable[str], drop: Callable[[DeadMessage], bool]) -> list[DeadMessage]:
+    """Every message in the queues' ``.XQ``; those ``drop`` accepts are removed, the rest stay.
+
+    Messages are taken without acknowledgement and the channel is closed at
+    the end, which returns the ones not acknowledged to their queue in order.
+    """
+    found = []
+    with _connection(broker) as connection:
+        channel = connection.channel()
+        for queue in sorted(set(queues)):
+            name = xq_name(queue)
+            count = channel.queue_declare(queue=name, passive=True).method.message_count
+            for _ in range(count):
+                method, _properties, body = channel.basic_get(name, auto_ack=False)
+                if method is None:
+                    break
+                try:
+                    data = json.loads(body)
+                except ValueError:
+                    continue
+                options = data.get("options", {})
+                dead = DeadMessage(queue, data.get("actor_name", "?"), data.get("kwargs", {}),
+                                   options.get("error"), int(options.get("retries", 0)))
+                found.append(dead)
+                if drop(dead):
+                    channel.basic_ack(method.delivery_tag)
+        channel.close()
+    return found
+
+
+def dead_messages(broker: RabbitmqBroker, queues: Iterable[str]) -> list[DeadMessage]:
+    """What the dead-letter queues hold, left in place."""
+    return _read_dead(broker, queues, lambda _dead: False)
+
+
+def drop_dead_messages(broker: RabbitmqBroker, queues: Iterable[str],
+                       versions: set[tuple[str, int]]) -> int:
+    """Remove the dead messages of these (key, version) pairs; return how many."""
+    dropped = _read_dead(broker, queues, lambda d: (d.kwargs.get("key"), d.kwargs.get("version")) in versions)
+    return sum((d.kwargs.get("key"), d.kwargs.get("version")) in versions for d in dropped)

@@ -1,0 +1,188 @@
+"""What a distributed pipeline survives: killed workers, a RabbitMQ restart, a store outage, a poison file."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from docmill.testing import ChromaServer, plugin_dir
+
+from ..conftest import CORPUS_EXCLUDES, Cli, build_corpus
+from .conftest import Workers, assert_exactly_once, wait_job
+
+
+@pytest.fixture(scope="module")
+def corpus40(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """At least 30 good documents, a few of them scans, and the corpus's bad files."""
+    out = tmp_path_factory.mktemp("corpus40")
+    build_corpus(out, "--text", "30", "--scanned", "4")
+    return out
+
+
+def _kill_every(workers: Workers, supervisor: subprocess.Popen[bytes], seconds: float,
+                stop: threading.Event, kills: list[int]) -> None:
+    rng = random.Random(7)
+    while not stop.wait(seconds):
+        children = workers.children(supervisor)
+        if children:
+            victim = rng.choice(children)
+            try:
+                subprocess.run(["kill", "-9", str(victim)], check=False)
+                kills.append(victim)
+            except OSError:
+                pass
+
+
+def test_workers_killed_every_few_seconds_lose_nothing_and_double_nothing(
+        dcli: Cli, workers: Workers, corpus40: Path, pg_url: str) -> None:
+    # Killing a process can hit the same document more than once; this test is about loss and doubling,
+    # so quarantine (tested below) must not step in.
+    env = {"DOCMILL_MAX_REDELIVERIES": "50", "DOCMILL_OCR_PAGES_PER_TASK": "1"}
+    supervisor = workers.start("--processes", "2", env=env)
+    job = dcli("submit", str(corpus40), *CORPUS_EXCLUDES).stdout.strip()
+    stop, kills = threading.Event(), []
+    killer = threading.Thread(target=_kill_every, args=(workers, supervisor, 3.0, stop, kills))
+    killer.start()
+    try:
+        summary = wait_job(dcli, job, timeout=900)
+    finally:
+        stop.set()
+        killer.join()
+    rows = assert_exactly_once(dcli, pg_url)
+    good = [r for r in rows if not r.name.startswith("bad/")]
+    assert len(good) >= 30 and all(r.state == "done" for r in good), [r for r in good if r.state != "done"]
+    assert all(r.state == "failed" for r in rows if r.name.startswith("bad/"))
+    assert summary["counts"]["done"] == len(good)
+    assert len(kills) >= 5, f"only {len(kills)} kills: the run was too short to test anything"
+    assert "died (signal 9); starting a new one" in workers.log()
+
+
+def test_rabbitmq_stopped_and_started_mid_run_loses_nothing(
+        dcli: Cli, workers: Workers, corpus: Path, pg_url: str) -> None:
+    workers.start("--processes", "2")
+    job = dcli("submit", str(corpus), *CORPUS_EXCLUDES).stdout.strip()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and dcli.json("status", job)["counts"].get("done", 0) < 2:
+        time.sleep(0.2)
+    subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, timeout=120)
+    try:
+        time.sleep(5)
+    finally:
+        subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, timeout=120)
+    wait_job(dcli, job, timeout=600)
+    rows = assert_exactly_once(dcli, pg_url)
+    assert all(r.state == "done" for r in rows if not r.name.startswith("bad/"))
+
+
+def test_a_store_outage_is_retried_through_and_dlq_retry_resumes_at_the_store_stage(
+        dcli: Cli, workers: Workers, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = ChromaServer(tmp_path / "outage-chroma")
+    server.start()
+    monkeypatch.setenv("DOCMILL_CHROMA_URL", server.url)
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"note-{i}.txt").write_text(f"Note {i}: the store was down while this was written. " * 20)
+    try:
+        # An outage shorter than the retry budget: nothing is dead-lettered.
+        workers.start(env={"DOCMILL_MAX_RETRIES": "8", "DOCMILL_RETRY_MIN_BACKOFF": "1",
+                           "DOCMILL_RETRY_MAX_BACKOFF": "4"})
+        server.stop()
+        job = dcli("submit", str(folder)).stdout.strip()
+        time.sleep(8)
+        assert dcli.json("status", job)["counts"].get("done", 0) == 0
+        server.start()
+        summary = wait_job(dcli, job)
+        assert summary["counts"] == {"done": 6}
+        assert dcli.json("dlq", "list") == []
+        assert_exactly_once(dcli, pg_url)
+        workers.close()
+
+        # An outage longer than the budget: dead letters at the store stage, retried once it is back.
+        for i in range(3):
+            (folder / f"note-{i}.txt").write_text(f"Note {i}, rewritten during a long outage. " * 20)
+        workers.start(env={"DOCMILL_MAX_RETRIES": "1", "DOCMILL_RETRY_MIN_BACKOFF": "0.2"})
+        server.stop()
+        job = dcli("submit", str(folder)).stdout.strip()
+        summary = wait_job(dcli, job)
+        assert summary["counts"] == {"failed": 3, "skipped": 3}
+        dead = dcli.json("dlq", "list")
+        assert {(d["stage"], d["error"]) for d in dead} == {("store", "store unavailable")}
+        server.start()
+        retried = dcli("dlq", "retry", "--all")
+        assert "3 done" in retried.stdout, retried.stdout
+        assert dcli.json("dlq", "list") == []
+        rows = assert_exactly_once(dcli, pg_url)
+        assert sorted(r.state for r in rows) == ["done"] * 6
+        assert "dead-letter queues" in dcli("dlq", "list").stderr
+        assert "0 message(s) in RabbitMQ's dead-letter queues" in dcli("dlq", "list").stderr
+    finally:
+        server.stop()
+
+
+POISON_PLUGIN = '''
+    """A test plugin: an extractor that kills its own process, as a segfault in a C library would."""
+    import os
+    import signal
+
+    from docmill import hookimpl
+
+
+    class PoisonExtractor:
+        name = "poison"
+
+        def extract(self, blob, limits):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        def render(self, blob, pages, limits):
+            return iter(())
+
+
+    @hookimpl
+    def docmill_extractor(blob):
+        return PoisonExtractor() if blob.name.endswith(".poison") else None
+'''
+
+
+def test_a_document_that_kills_its_worker_is_quarantined_after_bounded_redeliveries(
+        dcli: Cli, workers: Workers, tmp_path: Path, pg_url: str) -> None:
+    plugins = plugin_dir(tmp_path / "plugins", "docmill_poison", POISON_PLUGIN)
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "killer.poison").write_text("this file kills whoever reads it")
+    for i in range(4):
+        (folder / f"fine-{i}.txt").write_text(f"An ordinary document number {i}. " * 10)
+    workers.start("--processes", "2", env={"PYTHONPATH": str(plugins), "DOCMILL_MAX_REDELIVERIES": "2"})
+    job = dcli("submit", str(folder)).stdout.strip()
+    summary = wait_job(dcli, job, timeout=300)
+    assert summary["counts"] == {"done": 4, "failed": 1}
+    [dead] = dcli.json("dlq", "list")
+    assert (dead["doc"], dead["stage"], dead["error"]) == ("killer.poison", "extract", "worker crashed")
+    assert "died 2 times" in dead["reason"]
+    assert workers.log().count("died (signal 9)") == 2
+    assert_exactly_once(dcli, pg_url)
+
+
+def test_a_high_priority_document_overtakes_a_backlog(
+        dcli: Cli, workers: Workers, tmp_path: Path, pg_url: str) -> None:
+    backlog, urgent = tmp_path / "backlog", tmp_path / "urgent"
+    backlog.mkdir()
+    urgent.mkdir()
+    for i in range(24):
+        (backlog / f"bulk-{i:02}.txt").write_text(f"Bulk document {i} about nothing urgent. " * 30)
+    (urgent / "urgent.txt").write_text("The urgent document everyone is waiting for. " * 30)
+    bulk_job = dcli("submit", str(backlog), "--priority", "0").stdout.strip()
+    urgent_job = dcli("submit", str(urgent), "--priority", "9").stdout.strip()
+    workers.start("--threads", "1")
+    wait_job(dcli, bulk_job)
+    wait_job(dcli, urgent_job)
+    [item] = dcli.json("status", urgent_job)["items"]
+    assert item["priority"] == 9
+    bulk = dcli.json("status", bulk_job)["items"]
+    before = [b for b in bulk if b["finished_at"] < item["finished_at"]]
+    assert len(before) < len(bulk) / 2, f"{len(before)} of {len(bulk)} bulk documents finished first"
