@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .docmill-demo
 
-.PHONY: install demo test lint unit bench clean
+.PHONY: install demo test lint unit bench bench-distributed clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,10 @@ test: lint unit
 # The ingest benchmark over a generated corpus (see benchmarks/README.md).
 bench: install
 	$(BIN)/python benchmarks/ingest.py
+
+# Distributed mode: submit latency, throughput per worker process, orchestration scaling.
+bench-distributed: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/distributed.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .docmill .pytest_cache .mypy_cache .ruff_cache

@@ -55,30 +55,39 @@ def list_(as_json: bool) -> None:
     settings = load_settings()
     ledger = Ledger(settings.ledger_database_url)
     try:
-        entries = [_entry(row) for row in ledger.dead_letters()]
+        rows = ledger.dead_letters()
+        entries = [_entry(row) for row in rows]
+        keys = [{"key": row.key, "version": row.version} for row in rows]
     finally:
         ledger.close()
-    queued = _queued(settings)
+    queued = _queued(settings, {(row["key"], row["version"]) for row in keys})
     if as_json:
         click.echo(json.dumps(entries, ensure_ascii=False))
         return
     for e in entries:
         click.echo(f"{e['id']}  {_when(e['failed_at'])}  {e['stage']:<7} {e['error']} (attempts {e['attempts']})"
                    f"  {e['doc']}\n            {e['reason']}")
-    click.echo(f"{len(entries)} dead letter(s)" + (f"; {queued} message(s) in RabbitMQ's dead-letter queues"
-                                                   if queued is not None else ""), err=True)
+    note = ""
+    if queued is not None:
+        note = f"; {queued[0]} message(s) in RabbitMQ's dead-letter queues"
+        if queued[1]:
+            note += (f", and {queued[1]} more that no failed document stands for (superseded versions or "
+                     "failed discoveries; `docmill dlq purge` removes them)")
+    click.echo(f"{len(entries)} dead letter(s){note}", err=True)
 
 
-def _queued(settings: Settings) -> int | None:
+def _queued(settings: Settings, versions: set[tuple[str, int]]) -> tuple[int, int] | None:
+    """Dead messages in RabbitMQ: how many match the listed dead letters, and how many do not."""
     if not settings.distributed:
         return None
     from .actors.distributed import DistributedClient
 
     client = DistributedClient(settings)
     try:
-        return len(client.dead_messages())
+        found = [(m.kwargs.get("key"), m.kwargs.get("version")) in versions for m in client.dead_messages()]
     finally:
         client.close()
+    return sum(found), len(found) - sum(found)
 
 
 @dlq.command()
@@ -153,7 +162,7 @@ def purge(older_than: str | None) -> None:
 
             client = DistributedClient(settings)
             try:
-                purged = client.purge(rows)
+                purged = client.purge(rows, everything=before is None)
             finally:
                 client.close()
         else:

@@ -70,9 +70,15 @@ class DistributedClient:
             rabbitmq.drop_dead_messages(self.broker, self.queues, {(r.key, r.version) for r in rows})  # type: ignore[arg-type]
         return job_id, rows
 
-    def purge(self, rows: Sequence[Any]) -> int:
-        """Forget these dead letters, in the ledger and in the dead-letter queues."""
-        rabbitmq.drop_dead_messages(self.broker, self.queues, {(r.key, r.version) for r in rows})  # type: ignore[arg-type]
+    def purge(self, rows: Sequence[Any], *, everything: bool = False) -> int:
+        """Forget these dead letters, in the ledger and in the dead-letter queues.
+
+        With ``everything``, the dead-letter queues are emptied too of messages
+        no failed document stands for (superseded by a newer version, or failed
+        discoveries).
+        """
+        versions = None if everything else {(r.key, r.version) for r in rows}
+        rabbitmq.drop_dead_messages(self.broker, self.queues, versions)  # type: ignore[arg-type]
         return self.runtime.ledger.purge(rows)
 
     def dead_messages(self) -> list[rabbitmq.DeadMessage]:

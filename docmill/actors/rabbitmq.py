@@ -152,7 +152,10 @@ def dead_messages(broker: RabbitmqBroker, queues: Iterable[str]) -> list[DeadMes
 
 
 def drop_dead_messages(broker: RabbitmqBroker, queues: Iterable[str],
-                       versions: set[tuple[str, int]]) -> int:
-    """Remove the dead messages of these (key, version) pairs; return how many."""
-    dropped = _read_dead(broker, queues, lambda d: (d.kwargs.get("key"), d.kwargs.get("version")) in versions)
-    return sum((d.kwargs.get("key"), d.kwargs.get("version")) in versions for d in dropped)
+                       versions: set[tuple[str, int]] | None) -> int:
+    """Remove the dead messages of these (key, version) pairs (all when None); return how many."""
+
+    def chosen(dead: DeadMessage) -> bool:
+        return versions is None or (dead.kwargs.get("key"), dead.kwargs.get("version")) in versions
+
+    return sum(chosen(d) for d in _read_dead(broker, queues, chosen))

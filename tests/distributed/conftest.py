@@ -118,7 +118,7 @@ class Workers:
             raise
 
     def log(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted(self.logs.glob("worker-*.log")))
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("worker-*.log")))
 
     def close(self) -> None:
         for process in self.running:

@@ -99,3 +99,16 @@ def test_status_of_an_unknown_job_is_a_usage_error(dcli: Cli) -> None:
 def test_worker_needs_a_broker(cli: Cli) -> None:
     done = cli("worker", check=False)
     assert done.returncode == 3 and "DOCMILL_BROKER_URL is not set" in done.stderr
+
+
+def test_ingest_with_a_broker_submits_and_waits(dcli: Cli, workers: Workers, tmp_path: Path, pg_url: str) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"memo-{i}.txt").write_text(f"Memo {i} about the harbour crane schedule. " * 15)
+    workers.start()
+    first = dcli.json("ingest", str(folder))
+    assert (first["done"], first["failed"]) == (3, 0) and first["chunks"] > 0
+    again = dcli.json("ingest", str(folder))
+    assert (again["done"], again["unchanged"]) == (0, 3)
+    assert_exactly_once(dcli, pg_url)
