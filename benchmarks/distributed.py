@@ -11,8 +11,9 @@ RabbitMQ vhost, ledger database and collection.
    p50 and p99 over ``--submits`` files. Interpreter start-up of the CLI is
    not included (it is printed separately, once).
 2. **throughput, real pipeline**: born-digital PDFs of the corpus through
-   ``docmill worker --processes 1`` and then ``2`` (fastembed, Chroma server):
-   documents and chunks per second.
+   ``docmill worker --processes 1``, then ``2``, then ``2`` with
+   ``DOCMILL_EMBED_THREADS=1`` (fastembed, Chroma server): documents and
+   chunks per second.
 3. **orchestration scaling**: ``--docs`` small text files through 1, 2, 4 and
    8 worker processes (one thread each) whose embedder and store are
    I/O-bound stand-ins (they sleep, as a remote embedding service or store
@@ -173,9 +174,13 @@ def throughput(work: Path, chroma_url: str, text: int) -> list[dict[str, Any]]:
     corpus = work / "corpus"
     build_corpus(corpus, "--text", str(text), "--scanned", "0")
     results = []
-    for processes in (1, 2):
-        with services(work, chroma_url) as env:
-            results.append(run_workers(env, corpus / "text", processes, 1))
+    # Each model call uses every core by default; two processes on two cores then fight over them,
+    # so the last run gives each process one thread for the model.
+    for processes, embed_threads in ((1, None), (2, None), (2, 1)):
+        extra = {"DOCMILL_EMBED_THREADS": str(embed_threads)} if embed_threads else {}
+        with services(work, chroma_url, **extra) as env:
+            result = run_workers(env, corpus / "text", processes, 1)
+            results.append({**result, "embed_threads": embed_threads or "all cores"})
     return results
 
 

@@ -199,7 +199,9 @@ def upgrade(conn: Connection) -> None:
 def create_ledger_engine(url: str) -> Engine:
     """An engine for the ledger at ``url``, with SQLite tuned for many threads."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        # No ping before each use (a round trip per transaction): a connection the server dropped
+        # fails its statement as an OperationalError, which is a StoreUnavailable, which is retried.
+        return create_engine(url, pool_recycle=3600)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
