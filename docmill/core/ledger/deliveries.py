@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import case, update
+from sqlalchemy import case, false, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .base import LedgerBase
@@ -31,7 +31,7 @@ class DeliveriesMixin(LedgerBase):
         statement = dialect.insert(deliveries).values(
             message_id=message_id, key=key, version=version, stage=stage, running=True, crashes=0,
             updated_at=time.time())
-        crashed = deliveries.c.running if redelivered else False
+        crashed = deliveries.c.running.is_(True) if redelivered else false()
         statement = statement.on_conflict_do_update(index_elements=[deliveries.c.message_id], set_={
             "running": True, "updated_at": statement.excluded.updated_at,
             "crashes": deliveries.c.crashes + case((crashed, 1), else_=0),
