@@ -18,7 +18,14 @@ from typing import Any
 import click
 
 from . import __version__
-from .cli_common import EXIT_INTERRUPTED, FOLDER_SOURCE, configure_logging, folder_specs, handles_configuration
+from .cli_common import (
+    EXIT_INTERRUPTED,
+    FOLDER_SOURCE,
+    configure_logging,
+    folder_specs,
+    handles_configuration,
+    has_ledger,
+)
 from .settings import Settings, load_settings
 
 
@@ -104,7 +111,7 @@ def search(query: str, k: int, as_json: bool) -> None:
     """Find the chunks closest in meaning to QUERY."""
     settings = load_settings()
     hits = []
-    if _has_ledger(settings) or settings.chroma_url or settings.qdrant_url:
+    if has_ledger(settings) or settings.chroma_url or settings.qdrant_url:
         runtime = _runtime(settings)
         if runtime.store.count():
             hits = runtime.store.query(runtime.embedder.embed_query(query), k)
@@ -118,10 +125,6 @@ def search(query: str, k: int, as_json: bool) -> None:
         where = f"{hit.doc}" + (f", page {hit.page}" if hit.page is not None else "")
         snippet = " ".join(hit.text.split())
         click.echo(f"{rank}. [{hit.score:.3f}] {where}\n   {snippet[:300]}{'...' if len(snippet) > 300 else ''}")
-
-
-def _has_ledger(settings: Settings) -> bool:
-    return settings.ledger_url is not None or settings.home.is_dir()
 
 
 @cli.command()
@@ -140,7 +143,7 @@ def status(job: str | None, as_json: bool) -> None:
         return
     counts: dict[str, int] = {}
     totals, failures = {"chunks": 0, "embedded": 0, "reused": 0}, []
-    if _has_ledger(settings):
+    if has_ledger(settings):
         ledger = Ledger(settings.ledger_database_url)
         counts, totals = ledger.state_counts(), ledger.chunk_totals()
         failures = [{"doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error}
@@ -165,7 +168,7 @@ def status(job: str | None, as_json: bool) -> None:
 def export(vectors: bool) -> None:
     """Every stored chunk as JSON lines: id, doc, page, text, metadata (and vector)."""
     settings = load_settings()
-    if not (_has_ledger(settings) or settings.chroma_url or settings.qdrant_url):
+    if not (has_ledger(settings) or settings.chroma_url or settings.qdrant_url):
         return
     out = sys.stdout
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -12,7 +11,11 @@ from typing import Any, TypeVar
 import click
 
 from .core.errors import ConfigurationError, TransientError
+from .logs import configure_logging
 from .settings import Settings
+
+__all__ = ["EXIT_CONFIGURATION", "EXIT_INTERRUPTED", "EXIT_TIMEOUT", "EXIT_UNAVAILABLE", "FOLDER_SOURCE",
+           "configure_logging", "folder_specs", "handles_configuration", "has_ledger", "warn"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,25 +27,6 @@ EXIT_UNAVAILABLE = 4
 #: `docmill wait --timeout` gave up before the job ended.
 EXIT_TIMEOUT = 5
 EXIT_INTERRUPTED = 130
-
-
-def configure_logging(verbose: int, *, service: bool = False) -> None:
-    """Log to stderr: warnings by default, -v for progress notes, -vv for debugging."""
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
-    if os.environ.get("DOCMILL_WORKER_INDEX") or service:  # a long-running process: when matters
-        tag = f"docmill[{os.getpid()}]" if os.environ.get("DOCMILL_WORKER_INDEX") else "docmill"
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {tag}: %(levelname)s: %(message)s"))
-    else:
-        handler.setFormatter(logging.Formatter("docmill: %(levelname)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # Dramatiq logs every retried exception with a traceback; docmill's own
-    # middleware reports the same event in one line.
-    logging.getLogger("dramatiq").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
-    logging.getLogger("pika").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
-    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
 
 
 def handles_configuration(command: F) -> F:
@@ -74,6 +58,11 @@ def folder_specs(settings: Settings, paths: Iterable[str], include: tuple[str, .
                    "exclude": [*settings.exclude, *exclude]}
         specs.append(SourceSpec(id=f"{FOLDER_SOURCE}:{real}", type=FOLDER_SOURCE, options=options))
     return specs
+
+
+def has_ledger(settings: Settings) -> bool:
+    """Whether there is a ledger to read: a database URL, or an embedded home that exists."""
+    return settings.ledger_url is not None or settings.home.is_dir()
 
 
 def warn(message: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .cli_common import handles_configuration
+from .cli_common import handles_configuration, has_ledger
 from .settings import Settings, load_settings
 
 __all__ = ["dlq"]
@@ -53,6 +53,9 @@ def list_(as_json: bool) -> None:
     from .core.ledger import Ledger
 
     settings = load_settings()
+    if not has_ledger(settings):
+        click.echo("[]" if as_json else f"nothing ingested in {settings.home} yet")
+        return
     ledger = Ledger(settings.ledger_database_url)
     try:
         rows = ledger.dead_letters()
@@ -154,6 +157,9 @@ def purge(older_than: str | None) -> None:
 
     settings = load_settings()
     before = time.time() - parse_duration(older_than) if older_than else None
+    if not has_ledger(settings):
+        click.echo("purged 0 dead letter(s)")
+        return
     ledger = Ledger(settings.ledger_database_url)
     try:
         rows = ledger.dead_letters(before=before)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .cli_common import EXIT_INTERRUPTED, EXIT_TIMEOUT, folder_specs, handles_configuration, warn
+from .cli_common import EXIT_INTERRUPTED, EXIT_TIMEOUT, folder_specs, handles_configuration, has_ledger, warn
 from .core.errors import ConfigurationError
 from .settings import Settings, load_settings
 
@@ -146,6 +146,8 @@ def show_job(settings: Settings, job_id: str, as_json: bool) -> None:
     """`docmill status JOB`: the job's counts and one line per document."""
     from .core.ledger import Ledger
 
+    if not has_ledger(settings):
+        raise click.BadParameter(f"no job {job_id!r}: nothing ingested in {settings.home} yet", param_hint="JOB")
     ledger = Ledger(settings.ledger_database_url)
     try:
         info, items = ledger.job_info(job_id), ledger.job_items(job_id)

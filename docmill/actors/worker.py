@@ -27,6 +27,7 @@ __all__ = ["Supervisor", "run_worker_process"]
 log = logging.getLogger("docmill.worker")
 
 EXIT_CONFIGURATION = 3
+EXIT_UNAVAILABLE = 4
 #: A process that dies sooner than this after starting counts towards a crash loop.
 QUICK_DEATH = 10.0
 #: Longest pause before restarting a process that keeps dying at once.
@@ -126,7 +127,7 @@ def run_worker_process(stages: Sequence[str], threads: int) -> int:
     """One worker process: Dramatiq worker threads over the stages' queues until SIGTERM."""
     import dramatiq
 
-    from ..core.errors import ConfigurationError
+    from ..core.errors import ConfigurationError, TransientError
     from ..core.runtime import Runtime
     from ..settings import load_settings
     from . import rabbitmq
@@ -153,6 +154,9 @@ def run_worker_process(stages: Sequence[str], threads: int) -> int:
     except ConfigurationError as exc:
         log.error("configuration error: %s", exc)
         return EXIT_CONFIGURATION
+    except TransientError as exc:  # RabbitMQ or the ledger not up yet: the supervisor tries again, backing off
+        log.error("%s", exc.reason)
+        return EXIT_UNAVAILABLE
     worker = dramatiq.Worker(broker, queues=queues, worker_threads=threads, worker_timeout=1000)
     worker.queue_prefetch = settings.broker_prefetch or threads
     worker.start()
@@ -170,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--queues", required=True)
     parser.add_argument("--threads", type=int, required=True)
     args = parser.parse_args(argv)
-    from ..cli import configure_logging
+    from ..logs import configure_logging
 
     configure_logging(int(os.environ.get("DOCMILL_WORKER_VERBOSE", "1")))
     sys.exit(run_worker_process(args.queues.split(","), args.threads))
