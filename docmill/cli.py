@@ -61,7 +61,7 @@ def ingest(paths: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str,
 
         job_id, summary = submit_and_wait(settings, specs, priority)
     else:
-        job_id, summary = _ingest_embedded(settings, specs, priority)
+        job_id, summary = ingest_embedded(settings, specs, priority)
     seconds = time.monotonic() - started
     counts = summary["counts"]
     if as_json:
@@ -75,7 +75,8 @@ def ingest(paths: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str,
         click.echo(format_summary(summary, seconds))
 
 
-def _ingest_embedded(settings: Settings, specs: list[Any], priority: int) -> tuple[str, dict[str, Any]]:
+def ingest_embedded(settings: Settings, specs: list[Any], priority: int,
+                     kind: str = "ingest") -> tuple[str, dict[str, Any]]:
     from .actors.embedded import EmbeddedPipeline
     from .progress import watch
 
@@ -84,8 +85,8 @@ def _ingest_embedded(settings: Settings, specs: list[Any], priority: int) -> tup
     finished = False
     try:
         pipeline.start()
-        job_id = pipeline.submit(specs, priority=priority)
-        watch(lambda: pipeline.progress(job_id), label="Ingesting")
+        job_id = pipeline.submit(specs, priority=priority, kind=kind)
+        watch(lambda: pipeline.progress(job_id), label="Syncing" if kind == "sync" else "Ingesting")
         summary = pipeline.runtime.ledger.job_summary(job_id)
         finished = True
     except KeyboardInterrupt:
@@ -133,6 +134,7 @@ def search(query: str, k: int, as_json: bool) -> None:
 @handles_configuration
 def status(job: str | None, as_json: bool) -> None:
     """What the index holds and what failed; with JOB, where each of that job's documents is."""
+    from .cli_sync import format_sync, source_id
     from .core.ledger import Ledger
 
     settings = load_settings()
@@ -143,16 +145,20 @@ def status(job: str | None, as_json: bool) -> None:
         return
     counts: dict[str, int] = {}
     totals, failures = {"chunks": 0, "embedded": 0, "reused": 0}, []
+    syncs_by_id: dict[str, Any] = {}
     if has_ledger(settings):
         ledger = Ledger(settings.ledger_database_url)
         counts, totals = ledger.state_counts(), ledger.chunk_totals()
         failures = [{"doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error}
                     for r in ledger.failures()]
+        syncs_by_id = ledger.last_syncs()
         ledger.close()
     documents = {"total": sum(counts.values()), "done": counts.get("done", 0), "skipped": counts.get("skipped", 0),
                  "failed": counts.get("failed", 0), "pending": counts.get("pending", 0) + counts.get("deleting", 0)}
+    syncs = {source.name: syncs_by_id.get(source_id(source.name)) for source in settings.sources}
     if as_json:
-        click.echo(json.dumps({"documents": documents, **totals, "failures": failures}, ensure_ascii=False))
+        click.echo(json.dumps({"documents": documents, **totals, "failures": failures, "sources": syncs},
+                              ensure_ascii=False))
         return
     where = "the ledger" if settings.ledger_url else str(settings.home)
     click.echo(f"{where}: {documents['total']} documents ({documents['done']} done, "
@@ -160,6 +166,8 @@ def status(job: str | None, as_json: bool) -> None:
                f"{totals['chunks']:,} chunks ({totals['embedded']:,} embedded, {totals['reused']:,} reused)")
     for f in failures:
         click.echo(f"  failed  {f['doc']}  [{f['stage']}] {f['error']}: {f['reason']}")
+    for name, last in syncs.items():
+        click.echo(f"  source {name}: " + (format_sync(last) if last else "never synced"))
 
 
 @cli.command()
@@ -208,8 +216,9 @@ def plugins(as_json: bool) -> None:
 def _add_commands() -> None:
     from .cli_dlq import dlq
     from .cli_jobs import submit, wait, worker
+    from .cli_sync import sync
 
-    for command in (worker, submit, wait, dlq):
+    for command in (worker, submit, wait, dlq, sync):
         cli.add_command(command)
 
 

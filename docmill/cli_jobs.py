@@ -51,12 +51,13 @@ def watch_job(client: Any, job_id: str, label: str, timeout: float | None = None
     return summary
 
 
-def submit_and_wait(settings: Settings, specs: list[Any], priority: int) -> tuple[str, dict[str, Any]]:
-    """`docmill ingest` in distributed mode: submit, then watch until the workers are done."""
+def submit_and_wait(settings: Settings, specs: list[Any], priority: int,
+                    kind: str = "ingest") -> tuple[str, dict[str, Any]]:
+    """`docmill ingest` (or `sync`) in distributed mode: submit, then watch until the workers are done."""
     client = _client(settings)
     try:
-        job_id = client.submit(specs, priority=priority)
-        return job_id, watch_job(client, job_id, "Ingesting")
+        job_id = client.submit(specs, priority=priority, kind=kind)
+        return job_id, watch_job(client, job_id, "Syncing" if kind == "sync" else "Ingesting")
     finally:
         client.close()
 

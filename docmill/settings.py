@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from .core.errors import ConfigurationError
+from .sources_config import SourceConfig, SourceOverrides
 
 __all__ = ["Settings", "load_settings"]
 
@@ -125,6 +126,11 @@ class Settings(BaseSettings):
         description="Glob patterns of files and folders to leave out (comma-separated).",
     )
 
+    # Named sources, synced by `docmill sync NAME` and `docmill scheduler`.
+    sources: list[SourceConfig] = Field(
+        default_factory=list, description="Named sources ([[sources]] in docmill.toml): name, type, schedule, "
+        "token (or DOCMILL_SOURCES__<n>__TOKEN) and the type's options.")
+
     # Work and retries.
     workers: int | None = Field(None, ge=1, description="Threads for extract, store and discovery.")
     ocr_workers: int | None = Field(None, ge=1, description="Concurrent OCR pages; default: one per core.")
@@ -137,6 +143,15 @@ class Settings(BaseSettings):
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         return _comma_list(value)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, value: list[SourceConfig]) -> list[SourceConfig]:
+        names = [s.name for s in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"source names must be unique: {', '.join(twice)}")
+        return value
 
     @field_validator("broker_url")
     @classmethod
@@ -180,11 +195,13 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_path = Path(os.environ.get("DOCMILL_CONFIG", "docmill.toml"))
+        toml = _StrictToml(settings_cls, toml_file=toml_path)
         return (
             init_settings,
+            SourceOverrides(settings_cls, toml, Path(".env")),
             env_settings,
             dotenv_settings,
-            _StrictToml(settings_cls, toml_file=toml_path),
+            toml,
         )
 
     # Derived values: one place that says where things live.
@@ -192,6 +209,14 @@ class Settings(BaseSettings):
     def ledger_database_url(self) -> str:
         """The ledger's SQLAlchemy URL."""
         return self.ledger_url or f"sqlite:///{self.home.resolve() / 'ledger.db'}"
+
+    def source(self, name: str) -> SourceConfig:
+        """The named source, or a ConfigurationError listing the names there are."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none: add [[sources]] to docmill.toml"
+        raise ConfigurationError(f"no source named {name!r} in the settings (sources: {known})")
 
     @property
     def distributed(self) -> bool:

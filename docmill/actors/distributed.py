@@ -49,11 +49,12 @@ class DistributedClient:
         self._warned: set[str] = set()
         self._checked_at = 0.0
 
-    def submit(self, specs: Sequence[SourceSpec], *, priority: int = 0, on_job: Any = None) -> str:
+    def submit(self, specs: Sequence[SourceSpec], *, priority: int = 0, on_job: Any = None,
+               kind: str = "ingest") -> str:
         """Create a job for these sources, discover them, and enqueue what changed; return the job id."""
         for spec in specs:
             self.runtime.ledger.put_source(spec.id, spec.type, spec.options)
-        job_id = self.runtime.ledger.create_job("ingest", discoveries=len(specs), priority=priority)
+        job_id = self.runtime.ledger.create_job(kind, discoveries=len(specs), priority=priority)
         if on_job is not None:
             on_job(job_id)
         for spec in specs:

@@ -206,10 +206,13 @@ class FolderSource:
 
 
 def make_folder_source(options: Mapping[str, Any], settings: Any) -> FolderSource:
-    """Build a folder source from its options (root, label, include, exclude)."""
+    """Build a folder source from its options: root (``path`` in a named source), label, include, exclude."""
+    root = options.get("root") or options.get("path")
+    if not root:
+        raise ConfigurationError("a folder source needs the option 'path'")
     try:
         return FolderSource(
-            str(options["root"]),
+            os.path.realpath(str(root)),
             label=options.get("label"),
             include=options.get("include", settings.include),
             exclude=options.get("exclude", settings.exclude),

@@ -7,8 +7,8 @@ staged vectors of a version in flight live here too, which keeps messages small.
 
 One class, assembled from one module per concern: ``base`` (engine,
 transactions, sources), ``jobs``, ``discovery``, ``documents`` (transitions and
-status), ``inflight`` (pages, OCR fan-in, staged vectors), ``deadletters``
-and ``deliveries`` (crash accounting); ``schema`` holds the tables.
+status), ``inflight`` (pages, OCR fan-in, staged vectors), ``deadletters``,
+``deliveries`` (crash accounting) and ``leases`` (one sync per source); ``schema`` holds the tables.
 """
 
 from .base import FINAL_STATES, STAGE_ORDER
@@ -18,9 +18,11 @@ from .discovery import DiscoveryMixin, NewVersion
 from .documents import DocumentsMixin
 from .inflight import InFlightMixin
 from .jobs import JobProgress, JobsMixin
+from .leases import LeasesMixin
 
 __all__ = ["FINAL_STATES", "STAGE_ORDER", "JobProgress", "Ledger", "NewVersion"]
 
 
-class Ledger(DiscoveryMixin, DocumentsMixin, InFlightMixin, JobsMixin, DeadLettersMixin, DeliveriesMixin):
+class Ledger(DiscoveryMixin, DocumentsMixin, InFlightMixin, JobsMixin, DeadLettersMixin, DeliveriesMixin,
+             LeasesMixin):
     """Documents, jobs and in-flight data, over one SQLAlchemy engine."""

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import StoreUnavailable
@@ -73,3 +73,17 @@ class LedgerBase:
         with self._read() as conn:
             row = conn.execute(select(sources.c.type, sources.c.options).where(sources.c.id == source_id)).first()
         return (row.type, json.loads(row.options)) if row else None
+
+    def record_sync(self, source_id: str, started_at: float, seconds: float, found: Mapping[str, int]) -> None:
+        """What the last sync of a named source found, for `docmill status`."""
+        with self._write() as conn:
+            conn.execute(update(sources).where(sources.c.id == source_id).values(
+                last_sync_at=started_at, last_sync_seconds=seconds, last_sync=json.dumps(dict(found))))
+
+    def last_syncs(self) -> dict[str, dict[str, Any]]:
+        """Source id -> its last sync (when, seconds, counts), for sources that were ever synced."""
+        with self._read() as conn:
+            rows = conn.execute(select(sources.c.id, sources.c.last_sync_at, sources.c.last_sync_seconds,
+                                       sources.c.last_sync).where(sources.c.last_sync_at.is_not(None))).all()
+        return {r.id: {"at": r.last_sync_at, "seconds": r.last_sync_seconds, **json.loads(r.last_sync or "{}")}
+                for r in rows}

@@ -141,3 +141,20 @@ class JobsMixin(LedgerBase):
             raise KeyError(job_id)
         return {"job": job.id, "kind": job.kind, "priority": job.priority, "created_at": job.created_at,
                 "discovered_at": job.discovered_at, "error": job.error}
+
+    def job_changes(self, job_id: str) -> dict[str, int]:
+        """What a sync job found: new, changed, deleted, unchanged and failed documents."""
+        with self._read() as conn:
+            rows = conn.execute(select(job_items.c.state, job_items.c.unchanged, job_items.c.version)
+                                .where(job_items.c.job_id == job_id)).all()
+        found = {"new": 0, "changed": 0, "deleted": 0, "unchanged": 0, "failed": 0}
+        for state, unchanged, version in rows:
+            if unchanged:
+                found["unchanged"] += 1
+            elif state == "deleted":
+                found["deleted"] += 1
+            elif state == "failed":
+                found["failed"] += 1
+            else:
+                found["new" if version == 1 else "changed"] += 1
+        return found

@@ -139,7 +139,36 @@ sources = Table(
     Column("type", String, nullable=False),
     Column("options", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+    # The last sync of a named source: when it started, how long it took, what it found (JSON).
+    Column("last_sync_at", Float),
+    Column("last_sync_seconds", Float),
+    Column("last_sync", Text),
 )
+
+#: Who is syncing a source now: one holder at a time, until its lease expires without a heartbeat.
+leases = Table(
+    "leases",
+    metadata,
+    Column("source", String, primary_key=True),
+    Column("holder", String, nullable=False),
+    Column("acquired_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+#: Every lease ever held, and every attempt refused because another holder had it.
+lease_history = Table(
+    "lease_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String, nullable=False),
+    Column("holder", String, nullable=False),
+    Column("acquired_at", Float, nullable=False),
+    Column("released_at", Float),
+    # held, released, expired (taken over after its holder stopped beating), coalesced (refused)
+    Column("outcome", String, nullable=False),
+)
+Index("lease_history_source", lease_history.c.source, lease_history.c.acquired_at)
 
 #: One row per ingest (or sync) job.
 jobs = Table(

@@ -1,0 +1,88 @@
+"""`docmill sync NAME`: one discovery of a named source, under its lease, and what it found."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from .cli_common import handles_configuration
+from .settings import Settings, load_settings
+from .sources_config import SourceConfig
+
+__all__ = ["format_sync", "source_id", "sync", "sync_source"]
+
+#: Exit code of a sync skipped because another holder is syncing the source.
+EXIT_COALESCED = 0
+
+
+def source_id(name: str) -> str:
+    """The ledger's id of a named source."""
+    return f"source:{name}"
+
+
+def source_spec(config: SourceConfig) -> Any:
+    """How workers rebuild the source: its type and options, and its name (to find its token in their settings)."""
+    from .actors.embedded import SourceSpec
+
+    return SourceSpec(id=source_id(config.name), type=config.type, options={**config.options, "name": config.name})
+
+
+def format_sync(last: dict[str, Any]) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last["at"]))
+    return (f"last synced {when} in {last['seconds']:.1f} s: {last['new']} new, {last['changed']} changed, "
+            f"{last['deleted']} deleted, {last['unchanged']} unchanged, {last['failed']} failed")
+
+
+def sync_source(settings: Settings, name: str) -> dict[str, Any] | None:
+    """Sync one named source now; None when another holder is syncing it (the run is coalesced)."""
+    from .cli import ingest_embedded
+    from .core.leasing import SourceLease
+    from .core.ledger import Ledger
+
+    config = settings.source(name)
+    spec = source_spec(config)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(settings.ledger_database_url)
+    try:
+        with SourceLease(ledger, spec.id) as held:
+            if not held:
+                return None
+            started, clock = time.time(), time.monotonic()
+            if settings.distributed:
+                from .cli_jobs import submit_and_wait
+
+                job_id, summary = submit_and_wait(settings, [spec], 0, kind="sync")
+            else:
+                job_id, summary = ingest_embedded(settings, [spec], 0, kind="sync")
+            found = ledger.job_changes(job_id)
+            ledger.record_sync(spec.id, started, time.monotonic() - clock, found)
+            return {"source": name, "job": job_id, **found, "chunks": summary["chunks"],
+                    "seconds": round(time.monotonic() - clock, 3), "error": summary.get("error")}
+    finally:
+        ledger.close()
+
+
+@click.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print what the sync found as JSON.")
+@handles_configuration
+def sync(name: str, as_json: bool) -> None:
+    """Sync the named source (from [[sources]] in docmill.toml) once: new, changed, deleted, unchanged."""
+    settings = load_settings()
+    found = sync_source(settings, name)
+    if found is None:
+        click.echo(f"docmill: source {name!r} is being synced by another process; this run is coalesced "
+                   "into that one", err=True)
+        sys.exit(EXIT_COALESCED)
+    if as_json:
+        click.echo(json.dumps(found))
+        return
+    click.echo(f"{name}: {found['new']} new, {found['changed']} changed, {found['deleted']} deleted, "
+               f"{found['unchanged']} unchanged, {found['failed']} failed in {found['seconds']:.1f} s "
+               f"({found['chunks']:,} chunks written)")
+    if found["error"]:
+        click.echo(f"Discovery problems: {found['error']}", err=True)
