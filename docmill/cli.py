@@ -216,9 +216,9 @@ def plugins(as_json: bool) -> None:
 def _add_commands() -> None:
     from .cli_dlq import dlq
     from .cli_jobs import submit, wait, worker
-    from .cli_sync import sync
+    from .cli_sync import scheduler, sync
 
-    for command in (worker, submit, wait, dlq, sync):
+    for command in (worker, submit, wait, dlq, sync, scheduler):
         cli.add_command(command)
 
 

@@ -13,7 +13,7 @@ from .cli_common import handles_configuration
 from .settings import Settings, load_settings
 from .sources_config import SourceConfig
 
-__all__ = ["format_sync", "source_id", "sync", "sync_source"]
+__all__ = ["format_sync", "scheduler", "source_id", "sync", "sync_source"]
 
 #: Exit code of a sync skipped because another holder is syncing the source.
 EXIT_COALESCED = 0
@@ -86,3 +86,16 @@ def sync(name: str, as_json: bool) -> None:
                f"({found['chunks']:,} chunks written)")
     if found["error"]:
         click.echo(f"Discovery problems: {found['error']}", err=True)
+
+
+@click.command()
+@handles_configuration
+def scheduler() -> None:
+    """Sync the sources on their schedules until SIGTERM (run two for safety: leases keep them apart)."""
+    import logging
+
+    from .logs import configure_logging
+    from .scheduler import Scheduler
+
+    configure_logging(2 if logging.getLogger().level <= logging.DEBUG else 1, service=True)
+    Scheduler(load_settings()).run()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,36 @@ def test_two_syncs_of_one_source_never_overlap(isolated: Path, tmp_path: Path, h
     assert len(held) == 1 and [o for *_, o in history].count("coalesced") == 1
     coalesced_at = next(start for _, start, _, outcome in history if outcome == "coalesced")
     assert held[0][0] <= coalesced_at <= held[0][1]  # refused while the other held it, not after
+
+
+def test_two_schedulers_sharing_a_ledger_never_sync_one_source_at_once(isolated: Path, tmp_path: Path,
+                                                                       home: Path) -> None:
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    (folder / "a.txt").write_text("An archived letter about the harbour.")
+    # Discovery takes 4 s and the schedule fires every 2 s: overlaps are certain unless prevented.
+    (isolated / "docmill.toml").write_text(
+        f'[[sources]]\nname = "archive"\ntype = "slowfolder"\npath = "{folder}"\nschedule = {{ seconds = 2 }}\n')
+    plugins = plugin_dir(tmp_path / "plugins", "docmill_slow_source", SLOW_SOURCE)
+    env = {**os.environ, "PYTHONPATH": str(plugins)}
+    logs = [tmp_path / f"scheduler-{i}.log" for i in range(2)]
+    replicas = [subprocess.Popen([sys.executable, "-m", "docmill", "scheduler"], cwd=isolated, env=env,
+                                 stdout=subprocess.DEVNULL, stderr=log.open("w")) for log in logs]
+    try:
+        time.sleep(20)
+    finally:
+        for replica in replicas:
+            replica.terminate()
+        codes = [replica.wait(120) for replica in replicas]
+    assert codes == [0, 0]
+    ledger = Ledger(f"sqlite:///{home.resolve() / 'ledger.db'}")
+    history = ledger.lease_history("source:archive")
+    with ledger.engine.connect() as conn:
+        jobs = conn.exec_driver_sql("SELECT id, next_run_time FROM scheduler_jobs").all()
+    ledger.close()
+    held = sorted((start, end) for _, start, end, outcome in history if outcome == "released")
+    assert len(held) >= 2, history
+    for (_, end), (start, _) in pairwise(held):
+        assert start >= end, f"two syncs of one source overlapped: {held}"
+    assert "coalesced" in "".join(log.read_text() for log in logs)
+    assert [job.id for job in jobs] == ["sync:archive"] and jobs[0].next_run_time is not None
