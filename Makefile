@@ -27,6 +27,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 unit: $(VENV)/.installed-test
+	scripts/test-services.sh
 	$(BIN)/pytest
 
 test: lint unit
