@@ -34,7 +34,8 @@ def source_spec(config: SourceConfig) -> Any:
 def format_sync(last: dict[str, Any]) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last["at"]))
     return (f"last synced {when} in {last['seconds']:.1f} s: {last['new']} new, {last['changed']} changed, "
-            f"{last['deleted']} deleted, {last['unchanged']} unchanged, {last['failed']} failed")
+            f"{last['deleted']} deleted, {last['unchanged']} unchanged, {last.get('refused', 0)} refused, "
+            f"{last['failed']} failed")
 
 
 def sync_source(settings: Settings, name: str) -> dict[str, Any] | None:
@@ -82,7 +83,8 @@ def sync(name: str, as_json: bool) -> None:
         click.echo(json.dumps(found))
         return
     click.echo(f"{name}: {found['new']} new, {found['changed']} changed, {found['deleted']} deleted, "
-               f"{found['unchanged']} unchanged, {found['failed']} failed in {found['seconds']:.1f} s "
+               f"{found['unchanged']} unchanged, {found['refused']} refused, {found['failed']} failed "
+               f"in {found['seconds']:.1f} s "
                f"({found['chunks']:,} chunks written)")
     if found["error"]:
         click.echo(f"Discovery problems: {found['error']}", err=True)

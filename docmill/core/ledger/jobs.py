@@ -143,14 +143,18 @@ class JobsMixin(LedgerBase):
                 "discovered_at": job.discovered_at, "error": job.error}
 
     def job_changes(self, job_id: str) -> dict[str, int]:
-        """What a sync job found: new, changed, deleted, unchanged and failed documents."""
+        """What a sync job found: new, changed, deleted, unchanged, refused and failed documents."""
+        joined = job_items.join(documents, documents.c.key == job_items.c.key, isouter=True)
         with self._read() as conn:
-            rows = conn.execute(select(job_items.c.state, job_items.c.unchanged, job_items.c.version)
+            rows = conn.execute(select(job_items.c.state, job_items.c.unchanged, job_items.c.version,
+                                       documents.c.error_kind).select_from(joined)
                                 .where(job_items.c.job_id == job_id)).all()
-        found = {"new": 0, "changed": 0, "deleted": 0, "unchanged": 0, "failed": 0}
-        for state, unchanged, version in rows:
+        found = {"new": 0, "changed": 0, "deleted": 0, "unchanged": 0, "refused": 0, "failed": 0}
+        for state, unchanged, version, error_kind in rows:
             if unchanged:
                 found["unchanged"] += 1
+            elif state == "skipped" and error_kind == "refused":  # listed, but the source will not serve it
+                found["refused"] += 1
             elif state == "deleted":
                 found["deleted"] += 1
             elif state == "failed":

@@ -1,0 +1,185 @@
+"""The HTTP source: a list of URLs (inline or in a file), each a document, fetched with httpx.
+
+Every request, and every redirect, passes the SSRF guard (``net_guard``). A
+document is refused before its body is read when its content type is not one
+docmill reads, and cut off when it grows past ``DOCMILL_MAX_FILE_SIZE``.
+Discovery asks each URL with HEAD: an ``ETag`` or ``Last-Modified`` that has
+not changed since the last sync means the document is not downloaded at all.
+Keys are ``source:NAME/URL``, so a URL dropped from the list is removed from
+the index by the next sync.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from docmill import __version__, hookimpl
+from docmill.core.errors import (
+    ConfigurationError,
+    DocumentTooLarge,
+    PermanentError,
+    RateLimited,
+    SourceUnavailable,
+    UnsupportedDocument,
+)
+from docmill.core.models import Blob, DocumentRef
+
+from .net_guard import Resolver, UrlGuard
+
+__all__ = ["HttpSource"]
+
+#: Content types fetched by default: what docmill's extractors read.
+CONTENT_TYPES = ("application/pdf", "text/plain", "text/markdown", "image/png", "image/jpeg", "image/tiff")
+MAX_REDIRECTS = 5
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.replace(".", "", 1).isdigit() else None
+
+
+class HttpSource:
+    """URLs as documents, behind the SSRF guard."""
+
+    def __init__(self, name: str, urls: Sequence[str], *, max_bytes: int, allow_hosts: Sequence[str] = (),
+                 content_types: Sequence[str] = CONTENT_TYPES, timeout: float = 30.0,
+                 client: httpx.Client | None = None, resolve: Resolver | None = None) -> None:
+        self.scope = f"source:{name}/"
+        self.urls = list(dict.fromkeys(urls))
+        self.max_bytes = max_bytes
+        self.content_types = tuple(t.lower() for t in content_types)
+        self.guard = UrlGuard(allow_hosts, resolve)
+        self.client = client or httpx.Client(timeout=timeout, headers={"User-Agent": f"docmill/{__version__}"})
+
+    def _send(self, method: str, url: str) -> httpx.Response:
+        """One request, following redirects by hand so that each hop is checked; the body is not read yet."""
+        for _ in range(MAX_REDIRECTS + 1):
+            self.guard.check(url)
+            try:
+                response = self.client.send(self.client.build_request(method, url), stream=True,
+                                            follow_redirects=False)
+            except httpx.TransportError as exc:
+                raise SourceUnavailable(f"{urlsplit(url).hostname} did not answer: {type(exc).__name__}") from exc
+            stream = response.extensions.get("network_stream")
+            peer = stream.get_extra_info("server_addr") if stream is not None else None
+            try:
+                self.guard.check_peer(url, peer[0] if peer else None)
+            except PermanentError:
+                response.close()
+                raise
+            if response.is_redirect and "Location" in response.headers:
+                response.close()
+                url = urljoin(url, response.headers["Location"])
+                continue
+            self._raise_for_status(response, url)
+            return response
+        raise PermanentError(f"more than {MAX_REDIRECTS} redirects from {url}", kind="too many redirects")
+
+    @staticmethod
+    def _raise_for_status(response: httpx.Response, url: str) -> None:
+        code = response.status_code
+        if code < 400:
+            return
+        response.close()
+        if code == 429:
+            raise RateLimited(f"HTTP 429 from {urlsplit(url).hostname}", retry_after=_retry_after(response))
+        if code >= 500:
+            raise SourceUnavailable(f"HTTP {code} from {urlsplit(url).hostname}")
+        if code in (404, 410):
+            raise PermanentError(f"HTTP {code}: {url} is gone", kind="gone")
+        raise PermanentError(f"HTTP {code} for {url}", kind=f"http {code}")
+
+    def _check_type(self, response: httpx.Response, url: str) -> None:
+        media = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if media and media not in self.content_types:
+            response.close()
+            raise UnsupportedDocument(f"{url} is {media}, not a type docmill reads here "
+                                      f"({', '.join(self.content_types)})", kind="unsupported")
+
+    def discover(self) -> Iterator[DocumentRef]:
+        for url in self.urls:
+            key, name = self.scope + url, url
+            try:
+                response = self._send("HEAD", url)
+            except PermanentError as exc:
+                if exc.kind in ("http 405", "http 501"):  # no HEAD here: download and hash to compare
+                    yield DocumentRef(key=key, name=name, locator=url, metadata={"url": url})
+                else:  # gone, refused address, ...: listed as skipped, with the reason
+                    yield DocumentRef(key=key, name=name, locator=url, skip_reason=exc.reason)
+                continue
+            response.close()
+            try:
+                self._check_type(response, url)
+            except UnsupportedDocument as exc:
+                yield DocumentRef(key=key, name=name, locator=url, skip_reason=exc.reason)
+                continue
+            validator = response.headers.get("ETag") or response.headers.get("Last-Modified") or ""
+            size = response.headers.get("Content-Length")
+            stamp = f"{validator}|{size}" if validator else ""  # no validator: download and hash to compare
+            yield DocumentRef(key=key, name=name, locator=url, stamp=stamp,
+                              size=int(size) if size and size.isdigit() else None, metadata={"url": url})
+
+    def _download(self, url: str) -> tuple[bytes, str]:
+        response = self._send("GET", url)
+        try:
+            self._check_type(response, url)
+            length = response.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > self.max_bytes:
+                raise DocumentTooLarge(f"{url} is {int(length):,} bytes, over the limit of {self.max_bytes:,} "
+                                       "(DOCMILL_MAX_FILE_SIZE)")
+            chunks, total = [], 0
+            try:
+                for chunk in response.iter_bytes():
+                    total += len(chunk)
+                    if total > self.max_bytes:
+                        raise DocumentTooLarge(f"{url} grew past the limit of {self.max_bytes:,} bytes "
+                                               "(DOCMILL_MAX_FILE_SIZE)")
+                    chunks.append(chunk)
+            except httpx.TransportError as exc:
+                raise SourceUnavailable(f"the download of {url} broke off: {type(exc).__name__}") from exc
+            return b"".join(chunks), response.headers.get("Content-Type", "")
+        finally:
+            response.close()
+
+    def fingerprint(self, ref: DocumentRef) -> str:
+        data, _ = self._download(ref.locator)
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+
+    def fetch(self, ref: DocumentRef) -> Blob:
+        data, _media = self._download(ref.locator)
+        name = PurePosixPath(urlsplit(ref.locator).path).name or "index"
+        return Blob(name, data)
+
+
+def _urls(options: dict[str, Any]) -> list[str]:
+    urls = list(options.get("urls") or [])
+    if options.get("urls_file"):
+        path = Path(str(options["urls_file"]))
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read the source's urls_file {path}: {exc.strerror}") from exc
+        urls += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not urls:
+        raise ConfigurationError("an http source needs 'urls' (a list) or 'urls_file' (one URL per line)")
+    return urls
+
+
+def make_http_source(options: Any, settings: Any) -> HttpSource:
+    """Build an HTTP source from its options: urls or urls_file, allow_hosts, content_types, timeout."""
+    options = dict(options)
+    return HttpSource(str(options.get("name", "http")), _urls(options), max_bytes=int(settings.max_file_size),
+                      allow_hosts=options.get("allow_hosts", ()),
+                      content_types=options.get("content_types", CONTENT_TYPES),
+                      timeout=float(options.get("timeout", 30.0)))
+
+
+@hookimpl
+def docmill_register_sources(register: Any) -> None:
+    register("http", make_http_source)
