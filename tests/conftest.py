@@ -96,6 +96,17 @@ def pg_url() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A ledger on SQLite (the default) and on PostgreSQL (shared by distributed workers)."""
+    from docmill.core.ledger import Ledger
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    ledger = Ledger(url)
+    yield ledger
+    ledger.close()
+
+
 class Cli:
     """Runs ``docmill`` in a subprocess, as a user would."""
 

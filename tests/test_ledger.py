@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from docmill.core.ledger import Ledger, NewVersion
 from docmill.core.models import Chunk, DocumentRef, Page
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    """The ledger on SQLite (the default) and on PostgreSQL (shared by distributed workers)."""
-    url = f"sqlite:///{tmp_path / 'ledger.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    ledger = Ledger(url)
-    yield ledger
-    ledger.close()
 
 
 def _start(ledger: Ledger, key: str = "file:///a.pdf", previous: int | None = None) -> tuple[str, int]:

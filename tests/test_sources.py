@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
@@ -92,14 +91,6 @@ def test_sync_reports_new_changed_deleted_and_unchanged_and_keeps_the_token_out(
         if path.is_file():
             assert CANARY.encode() not in path.read_bytes(), path
     assert cli("sync", "nope", check=False).returncode == 3
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    url = f"sqlite:///{tmp_path / 'ledger.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    ledger = Ledger(url)
-    yield ledger
-    ledger.close()
 
 
 def test_a_lease_has_one_holder_until_released_or_expired(ledger: Ledger) -> None:
