@@ -199,7 +199,8 @@ def plugins(as_json: bool) -> None:
     from .core.plugins import load_plugins
 
     settings = load_settings()
-    rows = load_plugins(settings.load_plugins).catalog(settings, source_types=[FOLDER_SOURCE])
+    source_types = [FOLDER_SOURCE, *(source.type for source in settings.sources)]
+    rows = load_plugins(settings.load_plugins).catalog(settings, source_types=source_types)
     if as_json:
         click.echo(json.dumps(rows))
         return

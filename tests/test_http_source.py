@@ -30,8 +30,8 @@ def _remote(request: httpx.Request) -> httpx.Response:
         return httpx.Response(302, headers={"Location": "http://127.0.0.1/admin"})
     if path == "/to-intranet":
         return httpx.Response(301, headers={"Location": "http://intranet.example.com/secret.txt"})
-    if path == "/page.html":
-        return httpx.Response(200, headers={"Content-Type": "text/html"}, text="<html></html>")
+    if path == "/archive.zip":
+        return httpx.Response(200, headers={"Content-Type": "application/zip"}, content=b"PK")
     if path == "/huge.pdf":
         return httpx.Response(200, headers={"Content-Type": "application/pdf", "Content-Length": "999999"},
                               content=b"%PDF" if request.method == "GET" else b"")
@@ -69,11 +69,11 @@ def test_a_redirect_to_loopback_is_refused_unless_the_host_is_allow_listed() -> 
 
 
 def test_discovery_lists_refusals_with_their_reason_and_stamps_pages_by_their_validators() -> None:
-    urls = ["http://docs.example.com/a.txt", "http://docs.example.com/page.html", "http://localhost/x.txt",
+    urls = ["http://docs.example.com/a.txt", "http://docs.example.com/archive.zip", "http://localhost/x.txt",
             "http://docs.example.com/no-head.txt"]
     refs = {r.locator: r for r in _source(*urls).discover()}
     assert refs[urls[0]].stamp.startswith('"v1"|') and refs[urls[0]].skip_reason is None
-    assert "text/html" in (refs[urls[1]].skip_reason or "")
+    assert "application/zip" in (refs[urls[1]].skip_reason or "")
     assert "loopback" in (refs[urls[2]].skip_reason or "")
     assert refs[urls[3]].stamp == "" and refs[urls[3]].skip_reason is None  # no HEAD: hashed on download
 

@@ -35,7 +35,8 @@ from .net_guard import Resolver, UrlGuard
 __all__ = ["HttpSource"]
 
 #: Content types fetched by default: what docmill's extractors read.
-CONTENT_TYPES = ("application/pdf", "text/plain", "text/markdown", "image/png", "image/jpeg", "image/tiff")
+CONTENT_TYPES = ("application/pdf", "text/plain", "text/markdown", "text/html", "text/csv", "image/png", "image/jpeg",
+                 "image/tiff")
 MAX_REDIRECTS = 5
 
 
