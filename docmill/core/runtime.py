@@ -39,6 +39,8 @@ class Runtime:
                  recover_pending: bool = False) -> None:
         self.settings = settings
         self.plugins = plugins or load_plugins(settings.load_plugins)
+        if ledger is None and settings.ledger_url is None:
+            settings.home.mkdir(parents=True, exist_ok=True)  # the default ledger lives in the home
         self.ledger = ledger or Ledger(settings.ledger_database_url)
         self._send = send
         self.recover_pending = recover_pending

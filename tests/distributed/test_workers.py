@@ -112,3 +112,11 @@ def test_ingest_with_a_broker_submits_and_waits(dcli: Cli, workers: Workers, tmp
     again = dcli.json("ingest", str(folder))
     assert (again["done"], again["unchanged"]) == (0, 3)
     assert_exactly_once(dcli, pg_url)
+
+
+def test_a_wrong_broker_password_is_a_configuration_error(cli: Cli, broker_url: str, tmp_path: Path) -> None:
+    wrong = broker_url.replace("guest:guest@", "guest:not-the-password@")
+    for command in (("submit", str(tmp_path)), ("worker",)):
+        done = cli(*command, check=False, env={"DOCMILL_BROKER_URL": wrong})
+        assert done.returncode == 3, done.stderr
+        assert "refused the user name or password" in done.stderr and "not-the-password" not in done.stderr
