@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = ["Supervisor", "run_worker_process"]
 
@@ -41,7 +41,6 @@ class _Child:
     started: float = 0.0
     quick_deaths: int = 0
     restart_at: float = 0.0
-    restarts: int = field(default=0)
 
 
 class Supervisor:
@@ -114,7 +113,7 @@ class Supervisor:
         delay = min(MAX_RESTART_DELAY, 2.0 ** (child.quick_deaths - 1)) if quick else 0.0
         log.warning("worker process %d (pid %d) died (%s); starting a new one%s", child.index, process.pid, how,
                     f" in {delay:.0f} s" if delay else "")
-        child.process, child.restart_at, child.restarts = None, now + delay, child.restarts + 1
+        child.process, child.restart_at = None, now + delay
         return None
 
     def _wait_all(self) -> None:

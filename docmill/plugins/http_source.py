@@ -126,7 +126,7 @@ class HttpSource:
             yield DocumentRef(key=key, name=name, locator=url, stamp=stamp,
                               size=int(size) if size and size.isdigit() else None, metadata={"url": url})
 
-    def _download(self, url: str) -> tuple[bytes, str]:
+    def _download(self, url: str) -> bytes:
         response = self._send("GET", url)
         try:
             self._check_type(response, url)
@@ -144,16 +144,16 @@ class HttpSource:
                     chunks.append(chunk)
             except httpx.TransportError as exc:
                 raise SourceUnavailable(f"the download of {url} broke off: {type(exc).__name__}") from exc
-            return b"".join(chunks), response.headers.get("Content-Type", "")
+            return b"".join(chunks)
         finally:
             response.close()
 
     def fingerprint(self, ref: DocumentRef) -> str:
-        data, _ = self._download(ref.locator)
+        data = self._download(ref.locator)
         return "sha256:" + hashlib.sha256(data).hexdigest()
 
     def fetch(self, ref: DocumentRef) -> Blob:
-        data, _media = self._download(ref.locator)
+        data = self._download(ref.locator)
         name = PurePosixPath(urlsplit(ref.locator).path).name or "index"
         return Blob(name, data)
 
