@@ -24,11 +24,12 @@ def source_id(name: str) -> str:
     return f"source:{name}"
 
 
-def source_spec(config: SourceConfig) -> Any:
+def source_spec(config: SourceConfig, full: bool = False) -> Any:
     """How workers rebuild the source: its type and options, and its name (to find its token in their settings)."""
     from .actors.embedded import SourceSpec
 
-    return SourceSpec(id=source_id(config.name), type=config.type, options={**config.options, "name": config.name})
+    return SourceSpec(id=source_id(config.name), type=config.type, options={**config.options, "name": config.name},
+                      full=full)
 
 
 def format_sync(last: dict[str, Any]) -> str:
@@ -38,14 +39,17 @@ def format_sync(last: dict[str, Any]) -> str:
             f"{last['failed']} failed")
 
 
-def sync_source(settings: Settings, name: str) -> dict[str, Any] | None:
-    """Sync one named source now; None when another holder is syncing it (the run is coalesced)."""
+def sync_source(settings: Settings, name: str, full: bool = False) -> dict[str, Any] | None:
+    """Sync one named source now; None when another holder is syncing it (the run is coalesced).
+
+    ``full`` lists every document of the source instead of what changed since its watermark.
+    """
     from .cli import ingest_embedded
     from .core.leasing import SourceLease
     from .core.ledger import Ledger
 
     config = settings.source(name)
-    spec = source_spec(config)
+    spec = source_spec(config, full)
     settings.home.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(settings.ledger_database_url)
     try:
@@ -69,12 +73,15 @@ def sync_source(settings: Settings, name: str) -> dict[str, Any] | None:
 
 @click.command()
 @click.argument("name")
+@click.option("--full", is_flag=True,
+              help="List every document of the source, not only what changed since its last sync "
+                   "(unchanged documents are still not processed again).")
 @click.option("--json", "as_json", is_flag=True, help="Print what the sync found as JSON.")
 @handles_configuration
-def sync(name: str, as_json: bool) -> None:
+def sync(name: str, full: bool, as_json: bool) -> None:
     """Sync the named source (from [[sources]] in docmill.toml) once: new, changed, deleted, unchanged."""
     settings = load_settings()
-    found = sync_source(settings, name)
+    found = sync_source(settings, name, full)
     if found is None:
         click.echo(f"docmill: source {name!r} is being synced by another process; this run is coalesced "
                    "into that one", err=True)

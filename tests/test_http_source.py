@@ -39,8 +39,8 @@ def _remote(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"Content-Type": "text/plain"}, content=iter([b"x" * 600] * 10))
     if path == "/busy.txt":
         return httpx.Response(429, headers={"Retry-After": "7"})
-    if path == "/no-head.txt" and request.method == "HEAD":
-        return httpx.Response(405)
+    if path == "/no-validators.txt":
+        return httpx.Response(200, headers={"Content-Type": "text/plain"}, text="no ETag, no Last-Modified")
     return httpx.Response(200, headers={"Content-Type": "text/plain", "ETag": '"v1"'},
                           text=f"fetched {request.url.host}{path}")
 
@@ -70,12 +70,12 @@ def test_a_redirect_to_loopback_is_refused_unless_the_host_is_allow_listed() -> 
 
 def test_discovery_lists_refusals_with_their_reason_and_stamps_pages_by_their_validators() -> None:
     urls = ["http://docs.example.com/a.txt", "http://docs.example.com/archive.zip", "http://localhost/x.txt",
-            "http://docs.example.com/no-head.txt"]
+            "http://docs.example.com/no-validators.txt"]
     refs = {r.locator: r for r in _source(*urls).discover()}
     assert refs[urls[0]].stamp.startswith('"v1"|') and refs[urls[0]].skip_reason is None
     assert "application/zip" in (refs[urls[1]].skip_reason or "")
     assert "loopback" in (refs[urls[2]].skip_reason or "")
-    assert refs[urls[3]].stamp == "" and refs[urls[3]].skip_reason is None  # no HEAD: hashed on download
+    assert refs[urls[3]].stamp == "" and refs[urls[3]].skip_reason is None  # nothing to compare: hashed
 
 
 def test_size_limit_rate_limits_and_fingerprints() -> None:
@@ -92,30 +92,34 @@ def test_size_limit_rate_limits_and_fingerprints() -> None:
 
 
 class _Site(BaseHTTPRequestHandler):
-    pages: dict[str, str] = {}
-    log: list[tuple[str, str]] = []
+    """A wiki that honours If-None-Match, logging (method, path, status) of every request."""
 
-    def _answer(self, body: bool) -> None:
+    pages: dict[str, str] = {}
+    log: list[tuple[str, str, int]] = []
+
+    def _status(self, code: int) -> None:
+        self.log.append((self.command, self.path, code))
+        self.send_response(code)
+
+    def do_GET(self) -> None:
         text = self.pages.get(self.path)
-        self.log.append((self.command, self.path))
         if text is None:
-            self.send_response(404)
+            self._status(404)
             self.end_headers()
             return
         data = text.encode()
-        self.send_response(200)
+        etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+        if self.headers.get("If-None-Match") == etag:
+            self._status(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
+        self._status(200)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest()[:16] + '"')
+        self.send_header("ETag", etag)
         self.end_headers()
-        if body:
-            self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self._answer(True)
-
-    def do_HEAD(self) -> None:
-        self._answer(False)
+        self.wfile.write(data)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -138,13 +142,13 @@ def _config(work: Path, base: str, pages: list[str], allow: bool = True) -> None
     (work / "docmill.toml").write_text(f'[[sources]]\nname = "wiki"\ntype = "http"\nurls = [{urls}]\n{allow_line}\n')
 
 
-def test_an_http_source_syncs_and_unchanged_pages_cost_a_head_request(cli: Cli, isolated: Path, site: str) -> None:
+def test_an_http_source_syncs_and_unchanged_pages_cost_a_304(cli: Cli, isolated: Path, site: str) -> None:
     pages = ["/p0.txt", "/p1.txt", "/p2.txt"]
     _config(isolated, site, pages, allow=False)
     refused = cli.json("sync", "wiki")
     assert (refused["new"], refused["refused"]) == (0, 3)  # listed, refused: loopback addresses
     assert cli.json("status")["documents"]["skipped"] == 3
-    assert not [r for r in _Site.log if r[0] == "GET"]
+    assert not _Site.log  # nothing asked
     _config(isolated, site, pages)
     assert cli.json("sync", "wiki")["changed"] == 3
     hits = cli.json("search", "printers and badges", "-k", "1")
@@ -152,8 +156,12 @@ def test_an_http_source_syncs_and_unchanged_pages_cost_a_head_request(cli: Cli, 
     _Site.log.clear()
     again = cli.json("sync", "wiki")
     assert (again["unchanged"], again["changed"]) == (3, 0)
-    assert {method for method, _ in _Site.log} == {"HEAD"}  # nothing downloaded
+    assert sorted(_Site.log) == [("GET", p, 304) for p in pages]  # one 304 per page, nothing downloaded
     _Site.pages["/p1.txt"] = "Page 1, rewritten: the printers moved to the second floor."
     _config(isolated, site, ["/p0.txt", "/p1.txt"])
     last = cli.json("sync", "wiki")
     assert (last["changed"], last["deleted"], last["unchanged"]) == (1, 1, 1)
+    _Site.log.clear()
+    full = cli.json("sync", "wiki", "--full")  # no validators sent: every page answers 200, none is read again
+    assert (full["unchanged"], full["changed"]) == (2, 0)
+    assert sorted(_Site.log) == [("GET", "/p0.txt", 200), ("GET", "/p1.txt", 200)]

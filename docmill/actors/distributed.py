@@ -59,7 +59,7 @@ class DistributedClient:
             on_job(job_id)
         for spec in specs:
             try:
-                stages.discover(self.runtime, job_id=job_id, source_id=spec.id, priority=priority)
+                stages.discover(self.runtime, job_id=job_id, source_id=spec.id, priority=priority, full=spec.full)
             except Exception as exc:
                 stages.record_failure(self.runtime, "discover", {"job_id": job_id, "source_id": spec.id}, exc)
         return job_id

@@ -39,11 +39,15 @@ LOST_AFTER = 5.0
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """A source to discover: its ledger id, plugin type and options (no secrets)."""
+    """A source to discover: its ledger id, plugin type and options (no secrets).
+
+    ``full`` makes an incremental source list everything, ignoring its saved state.
+    """
 
     id: str
     type: str
     options: Mapping[str, Any]
+    full: bool = False
 
 
 class EmbeddedPipeline:
@@ -95,7 +99,8 @@ class EmbeddedPipeline:
             self.runtime.ledger.put_source(spec.id, spec.type, spec.options)
         job_id = self.runtime.ledger.create_job(kind, discoveries=len(sources), priority=priority)
         for spec in sources:
-            self.runtime.send(Task("discover", {"job_id": job_id, "source_id": spec.id, "priority": priority}))
+            args = {"job_id": job_id, "source_id": spec.id, "priority": priority, "full": spec.full}
+            self.runtime.send(Task("discover", args))
         return job_id
 
     def idle(self) -> bool:

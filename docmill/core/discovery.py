@@ -5,6 +5,11 @@ settings differ) starts a new version; unchanged is recorded and left alone;
 a document the source refuses is recorded as skipped with its reason. Keys in
 the source's scope that are no longer listed are removed from the index.
 Files whose size and mtime match the ledger are not even read.
+
+A source with a ``listing`` method (an incremental source) lists only what
+changed since the state it left in the ledger last time, and says itself how
+deletions are found; its new state is saved once the listing has been read
+to the end, so a listing that breaks off starts again from the old state.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 from .errors import PermanentError
 from .interfaces import Source
 from .ledger import NewVersion
-from .models import DocumentRef, Task
+from .models import DocumentRef, Listing, Task
 from .runtime import Runtime
 
 __all__ = ["discover"]
@@ -64,13 +69,27 @@ def _chunks(refs: Iterator[DocumentRef], size: int) -> Iterator[list[DocumentRef
         yield batch
 
 
-def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0) -> None:
-    """List the source and start what changed; remove what disappeared."""
+def _listing(rt: Runtime, source: Source, source_id: str, full: bool) -> Listing:
+    incremental = getattr(source, "listing", None)
+    if incremental is None:
+        return Listing(source.discover())
+    state = {} if full else rt.ledger.source_state(source_id)
+    listing: Listing = incremental(state, full=full)
+    return listing
+
+
+def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: bool = False) -> None:
+    """List the source and start what changed; remove what disappeared.
+
+    ``full`` ignores the state an incremental source saved (its watermark)
+    and lists everything.
+    """
     source = rt.source(source_id)
     known = rt.ledger.known(source.scope)
+    listing = _listing(rt, source, source_id, full)
     seen: set[str] = set()
     counts = {"new": 0, "changed": 0, "unchanged": 0, "refused": 0}
-    for batch in _chunks(source.discover(), BATCH):
+    for batch in _chunks(iter(listing.refs), BATCH):
         starting: list[NewVersion] = []
         unchanged = []
         for ref in batch:
@@ -98,9 +117,18 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0) -> Non
             counts["unchanged"] += len(unchanged)
         for key, version in rt.ledger.start_versions(job_id, source_id, starting, priority):
             rt.send(Task("extract", {"job_id": job_id, "key": key, "version": version}, priority))
-    gone = [key for key in known if key not in seen]
+    if listing.complete:
+        gone = [key for key in known if key not in seen]
+    elif listing.present is not None:
+        present = listing.present()
+        gone = [key for key in known if key not in seen and key not in present]
+    else:
+        gone = []
     for key, version in rt.ledger.start_removals(job_id, gone):
         rt.send(Task("remove", {"job_id": job_id, "key": key, "version": version}, priority))
+    if hasattr(source, "listing"):
+        rt.ledger.save_source_state(source_id, listing.state)
     rt.ledger.end_discovery(job_id)
-    log.info("discovered %s: %d new, %d changed, %d unchanged, %d refused, %d gone", source_id,
-             counts["new"], counts["changed"], counts["unchanged"], counts["refused"], len(gone))
+    log.info("discovered %s%s: %d new, %d changed, %d unchanged, %d refused, %d gone", source_id,
+             "" if listing.complete else " (changes only)", counts["new"], counts["changed"],
+             counts["unchanged"], counts["refused"], len(gone))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
-from .models import Blob, Chunk, ChunkText, DocumentRef, Limits, Page, PageImage, SearchHit, StoredChunk
+from .models import Blob, Chunk, ChunkText, DocumentRef, Limits, Listing, Page, PageImage, SearchHit, StoredChunk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,6 +25,7 @@ __all__ = [
     "Embedder",
     "EmbedderFactory",
     "Extractor",
+    "IncrementalSource",
     "OcrEngine",
     "OcrEngineFactory",
     "Source",
@@ -52,6 +53,20 @@ class Source(Protocol):
 
     def fetch(self, ref: DocumentRef) -> Blob:
         """The document's bytes. Raises PermanentError or TransientError."""
+        ...
+
+
+class IncrementalSource(Source, Protocol):
+    """A source that can list only what changed since its last discovery.
+
+    Discovery calls ``listing`` instead of ``discover`` when a source has it,
+    with the state the source returned after its last successful listing
+    (empty the first time). ``full`` asks for every document (``docmill sync
+    --full``): the listing should then be complete, ignoring the state.
+    """
+
+    def listing(self, state: Mapping[str, Any], *, full: bool) -> Listing:
+        """The documents to consider now, and how to tell what was deleted."""
         ...
 
 

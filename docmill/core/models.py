@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ __all__ = [
     "ChunkText",
     "DocumentRef",
     "Limits",
+    "Listing",
     "Page",
     "PageImage",
     "SearchHit",
@@ -80,6 +81,27 @@ class DocumentRef:
     size: int | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     skip_reason: str | None = None
+
+
+@dataclass
+class Listing:
+    """What an incremental source lists in one discovery (see ``IncrementalSource``).
+
+    ``refs`` are the documents to consider, read once. When ``complete`` they
+    are every document in the source's scope, and keys no longer listed are
+    removed from the index. Otherwise they are only what changed since the
+    saved state; ``present``, if given, is called after ``refs`` are read and
+    returns every key that still exists (keys missing from it are removed),
+    and when it is None deletions are not looked for this time. ``state`` is
+    what the source wants back next time (a watermark, HTTP validators): it
+    may change while ``refs`` are read, must be JSON, must hold no secrets, and
+    is saved only after the whole listing succeeded.
+    """
+
+    refs: Iterable[DocumentRef]
+    complete: bool = True
+    present: Callable[[], Collection[str]] | None = None
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

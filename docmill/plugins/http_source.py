@@ -3,8 +3,10 @@
 Every request, and every redirect, passes the SSRF guard (``net_guard``). A
 document is refused before its body is read when its content type is not one
 docmill reads, and cut off when it grows past ``DOCMILL_MAX_FILE_SIZE``.
-Discovery asks each URL with HEAD: an ``ETag`` or ``Last-Modified`` that has
-not changed since the last sync means the document is not downloaded at all.
+Discovery asks each URL with a conditional GET (``If-None-Match``,
+``If-Modified-Since``) from the validators the last sync saved in the ledger:
+an unchanged page answers 304 and is not downloaded at all. A server that
+ignores them still answers with the same validators, and the body is not read.
 Keys are ``source:NAME/URL``, so a URL dropped from the list is removed from
 the index by the next sync.
 """
@@ -12,7 +14,7 @@ the index by the next sync.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -28,7 +30,7 @@ from docmill.core.errors import (
     SourceUnavailable,
     UnsupportedDocument,
 )
-from docmill.core.models import Blob, DocumentRef
+from docmill.core.models import Blob, DocumentRef, Listing
 
 from .net_guard import Resolver, UrlGuard
 
@@ -58,12 +60,12 @@ class HttpSource:
         self.guard = UrlGuard(allow_hosts, resolve)
         self.client = client or httpx.Client(timeout=timeout, headers={"User-Agent": f"docmill/{__version__}"})
 
-    def _send(self, method: str, url: str) -> httpx.Response:
+    def _send(self, method: str, url: str, headers: Mapping[str, str] | None = None) -> httpx.Response:
         """One request, following redirects by hand so that each hop is checked; the body is not read yet."""
         for _ in range(MAX_REDIRECTS + 1):
             self.guard.check(url)
             try:
-                response = self.client.send(self.client.build_request(method, url), stream=True,
+                response = self.client.send(self.client.build_request(method, url, headers=headers), stream=True,
                                             follow_redirects=False)
             except httpx.TransportError as exc:
                 raise SourceUnavailable(f"{urlsplit(url).hostname} did not answer: {type(exc).__name__}") from exc
@@ -104,27 +106,50 @@ class HttpSource:
                                       f"({', '.join(self.content_types)})", kind="unsupported")
 
     def discover(self) -> Iterator[DocumentRef]:
-        for url in self.urls:
-            key, name = self.scope + url, url
-            try:
-                response = self._send("HEAD", url)
-            except PermanentError as exc:
-                if exc.kind in ("http 405", "http 501"):  # no HEAD here: download and hash to compare
-                    yield DocumentRef(key=key, name=name, locator=url, metadata={"url": url})
-                else:  # gone, refused address, ...: listed as skipped, with the reason
-                    yield DocumentRef(key=key, name=name, locator=url, skip_reason=exc.reason)
-                continue
-            response.close()
-            try:
-                self._check_type(response, url)
-            except UnsupportedDocument as exc:
-                yield DocumentRef(key=key, name=name, locator=url, skip_reason=exc.reason)
-                continue
-            validator = response.headers.get("ETag") or response.headers.get("Last-Modified") or ""
-            size = response.headers.get("Content-Length")
-            stamp = f"{validator}|{size}" if validator else ""  # no validator: download and hash to compare
-            yield DocumentRef(key=key, name=name, locator=url, stamp=stamp,
-                              size=int(size) if size and size.isdigit() else None, metadata={"url": url})
+        yield from self.listing({}, full=True).refs
+
+    def listing(self, state: Mapping[str, Any], *, full: bool) -> Listing:
+        """Every URL, asked with the validators of the last sync; their new validators become the state."""
+        previous: dict[str, Any] = {} if full else dict(state.get("validators", {}))
+        validators: dict[str, Any] = {}
+
+        def refs() -> Iterator[DocumentRef]:
+            for url in self.urls:
+                ref, kept = self._probe(url, previous.get(url))
+                if kept:
+                    validators[url] = kept
+                yield ref
+
+        return Listing(refs(), complete=True, state={"validators": validators})
+
+    def _probe(self, url: str, previous: Mapping[str, Any] | None) -> tuple[DocumentRef, dict[str, Any] | None]:
+        """The URL's ref, from a conditional GET whose body is not read, and the validators to keep."""
+        key, name = self.scope + url, url
+        headers = {}
+        if previous and previous.get("etag"):
+            headers["If-None-Match"] = previous["etag"]
+        if previous and previous.get("last_modified"):
+            headers["If-Modified-Since"] = previous["last_modified"]
+        try:
+            response = self._send("GET", url, headers)
+        except PermanentError as exc:  # gone, refused address, ...: listed as skipped, with the reason
+            return DocumentRef(key=key, name=name, locator=url, skip_reason=exc.reason), None
+        response.close()
+        if response.status_code == 304 and previous:
+            return DocumentRef(key=key, name=name, locator=url, stamp=previous["stamp"], size=previous.get("size"),
+                               metadata={"url": url}), dict(previous)
+        try:
+            self._check_type(response, url)
+        except UnsupportedDocument as exc:
+            return DocumentRef(key=key, name=name, locator=url, skip_reason=exc.reason), None
+        etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
+        length = response.headers.get("Content-Length")
+        size = int(length) if length and length.isdigit() else None
+        if not (etag or modified):  # nothing to compare by: download and hash
+            return DocumentRef(key=key, name=name, locator=url, size=size, metadata={"url": url}), None
+        stamp = f"{etag or modified}|{length}"
+        ref = DocumentRef(key=key, name=name, locator=url, stamp=stamp, size=size, metadata={"url": url})
+        return ref, {"etag": etag, "last_modified": modified, "stamp": stamp, "size": size}
 
     def _download(self, url: str) -> bytes:
         response = self._send("GET", url)

@@ -17,6 +17,10 @@ from .schema import create_ledger_engine, sources, upgrade
 FINAL_STATES = ("done", "skipped", "failed")
 
 
+def _same_options(stored: str, encoded: str) -> bool:
+    return bool(json.loads(stored) == json.loads(encoded))
+
+
 class LedgerError(RuntimeError):
     """The database rejected a statement: a bug, not an outage (it is not retried as one)."""
 
@@ -62,17 +66,37 @@ class LedgerBase:
             yield conn
 
     def put_source(self, source_id: str, type_name: str, options: Mapping[str, Any]) -> None:
-        """Remember how to rebuild a source (options must hold no secrets)."""
+        """Remember how to rebuild a source (options must hold no secrets).
+
+        A source registered again with the same type and options keeps its
+        state and last sync; other options (another server, say) start afresh.
+        """
+        encoded = json.dumps(dict(options), sort_keys=True)
         with self._write() as conn:
+            row = conn.execute(select(sources.c.type, sources.c.options).where(sources.c.id == source_id)).first()
+            if row is not None and row.type == type_name and _same_options(row.options, encoded):
+                return
             conn.execute(delete(sources).where(sources.c.id == source_id))
-            conn.execute(insert(sources).values(id=source_id, type=type_name,
-                                                options=json.dumps(dict(options)), created_at=time.time()))
+            conn.execute(insert(sources).values(id=source_id, type=type_name, options=encoded,
+                                                created_at=time.time()))
 
     def get_source(self, source_id: str) -> tuple[str, dict[str, Any]] | None:
         """The type and options of a source, or None."""
         with self._read() as conn:
             row = conn.execute(select(sources.c.type, sources.c.options).where(sources.c.id == source_id)).first()
         return (row.type, json.loads(row.options)) if row else None
+
+    def source_state(self, source_id: str) -> dict[str, Any]:
+        """What the source asked to get back after its last successful listing ({} if nothing)."""
+        with self._read() as conn:
+            value = conn.execute(select(sources.c.state).where(sources.c.id == source_id)).scalar()
+        return dict(json.loads(value)) if value else {}
+
+    def save_source_state(self, source_id: str, state: Mapping[str, Any]) -> None:
+        """Keep the source's state for its next listing."""
+        with self._write() as conn:
+            conn.execute(update(sources).where(sources.c.id == source_id).values(
+                state=json.dumps(dict(state), sort_keys=True)))
 
     def record_sync(self, source_id: str, started_at: float, seconds: float, found: Mapping[str, int]) -> None:
         """What the last sync of a named source found, for `docmill status`."""

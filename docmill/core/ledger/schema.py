@@ -143,6 +143,8 @@ sources = Table(
     Column("last_sync_at", Float),
     Column("last_sync_seconds", Float),
     Column("last_sync", Text),
+    # What the source asked to get back next time (a watermark, HTTP validators): JSON, no secrets.
+    Column("state", Text),
 )
 
 #: Who is syncing a source now: one holder at a time, until its lease expires without a heartbeat.
