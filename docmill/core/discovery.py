@@ -117,11 +117,12 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
             counts["unchanged"] += len(unchanged)
         for key, version in rt.ledger.start_versions(job_id, source_id, starting, priority):
             rt.send(Task("extract", {"job_id": job_id, "key": key, "version": version}, priority))
+    unlisted = [key for key in known if key not in seen]
     if listing.complete:
-        gone = [key for key in known if key not in seen]
-    elif listing.present is not None:
-        present = listing.present()
-        gone = [key for key in known if key not in seen and key not in present]
+        gone = unlisted
+    elif listing.gone is not None and unlisted:
+        missing = set(listing.gone(unlisted))
+        gone = [key for key in unlisted if key in missing]
     else:
         gone = []
     for key, version in rt.ledger.start_removals(job_id, gone):

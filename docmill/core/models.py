@@ -90,9 +90,10 @@ class Listing:
     ``refs`` are the documents to consider, read once. When ``complete`` they
     are every document in the source's scope, and keys no longer listed are
     removed from the index. Otherwise they are only what changed since the
-    saved state; ``present``, if given, is called after ``refs`` are read and
-    returns every key that still exists (keys missing from it are removed),
-    and when it is None deletions are not looked for this time. ``state`` is
+    saved state; ``gone``, if given, is called after ``refs`` are read with
+    the keys the ledger holds in scope that were not listed, and returns those
+    that no longer exist (they are removed). When it is None, deletions are
+    not looked for this time. ``state`` is
     what the source wants back next time (a watermark, HTTP validators): it
     may change while ``refs`` are read, must be JSON, must hold no secrets, and
     is saved only after the whole listing succeeded.
@@ -100,7 +101,7 @@ class Listing:
 
     refs: Iterable[DocumentRef]
     complete: bool = True
-    present: Callable[[], Collection[str]] | None = None
+    gone: Callable[[list[str]], Collection[str]] | None = None
     state: dict[str, Any] = field(default_factory=dict)
 
 

@@ -108,11 +108,16 @@ class Runtime:
         _ = self.chunker, self.embedder, self.ocr_engine
 
     def close(self) -> None:
-        """Close the parts that hold clients, files or locks (the vector store), then the ledger."""
+        """Close the parts that hold clients, files or locks (the vector store, sources), then the ledger."""
         with self._lock:
             store = self._parts.pop("store", None)
             if store is not None:
                 store.close()
+            for source in self._sources.values():  # HTTP clients, for the sources that have them
+                close = getattr(source, "close", None)
+                if close is not None:
+                    close()
+            self._sources.clear()
         self.ledger.close()
 
     def source(self, source_id: str) -> Source:

@@ -173,6 +173,9 @@ class HttpSource:
         finally:
             response.close()
 
+    def close(self) -> None:
+        self.client.close()
+
     def fingerprint(self, ref: DocumentRef) -> str:
         data = self._download(ref.locator)
         return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -1,0 +1,204 @@
+"""The Paperless-ngx source against a local server that answers like Paperless-ngx 3.x."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from docmill.core import stages
+from docmill.core.discovery import discover
+from docmill.core.errors import PermanentError
+from docmill.core.models import Task
+from docmill.core.runtime import Runtime
+from docmill.plugins.paperless import PaperlessSource
+from docmill.plugins.paperless_client import PaperlessClient
+from docmill.settings import Settings
+from docmill.testing.paperless import CORRESPONDENTS, DOCUMENT_TYPES, TAGS, PaperlessServer
+
+from .conftest import Cli
+
+CANARY = "canary-paperless-token-5d0be31f"
+PAGE = 100
+
+
+def _toml(work: Path, url: str, **options: Any) -> None:
+    extra = "".join(f"{key} = {json.dumps(value)}\n" for key, value in options.items())
+    (work / "docmill.toml").write_text(f'[[sources]]\nname = "archive"\ntype = "paperless"\nurl = "{url}"\n'
+                                       f'schedule = "*/30 * * * *"\n{extra}')
+
+
+def _listed(server: PaperlessServer) -> list[Any]:
+    return server.asked("/api/documents/", status=None)
+
+
+class Recorder:
+    """Discovery on the real ledger and source; the transport is replaced by a list of the tasks it would send."""
+
+    def __init__(self, home: Path, url: str) -> None:
+        settings = Settings(home=home, sources=[{"name": "archive", "type": "paperless", "url": url,
+                                                 "token": CANARY, "page_size": PAGE, "requests_per_second": 0}])
+        self.tasks: list[Task] = []
+        self.runtime = Runtime(settings, send=self.tasks.append)
+        self.runtime.ledger.put_source("source:archive", "paperless",
+                                       {"name": "archive", "url": url, "page_size": PAGE, "requests_per_second": 0})
+
+    def sync(self) -> Counter[str]:
+        self.tasks.clear()
+        job = self.runtime.ledger.create_job("sync", discoveries=1)
+        discover(self.runtime, job, "source:archive")
+        return Counter(t.stage for t in self.tasks)
+
+
+@pytest.fixture
+def recorder(home: Path, big: PaperlessServer) -> Iterator[Recorder]:
+    recorder = Recorder(home, big.url)
+    yield recorder
+    recorder.runtime.close()
+
+
+@pytest.fixture
+def big() -> Iterator[PaperlessServer]:
+    # 250 documents share one timestamp (a bulk edit): more than a page.
+    with PaperlessServer(5000, CANARY, tie=250) as server:
+        yield server
+
+
+def test_a_first_sync_of_5000_documents_enqueues_each_once_with_few_list_requests(
+        recorder: Recorder, big: PaperlessServer) -> None:
+    assert recorder.sync() == {"extract": 5000}
+    keys = [t.args["key"] for t in recorder.tasks]
+    assert len(set(keys)) == 5000 and set(keys) == {f"source:archive/{n}" for n in big.documents}
+    lists = _listed(big)
+    assert len(lists) <= math.ceil(5000 / PAGE) + 3, len(lists)
+    assert all(r.query.get("ordering", "modified,id") == "modified,id" for r in lists)
+    assert not big.asked("/api/documents/", status=404)  # never past the end
+    assert len(big.requests) - len(lists) == 3  # tags, correspondents, document types: once each
+    assert not [r for r in big.requests if "download" in r.path]  # discovery downloads nothing
+    messages = json.dumps([t.args for t in recorder.tasks])
+    assert CANARY not in messages
+
+    # 10 modified (4 of them inside the bulk-edited group), 5 deleted: the next sync touches exactly those 15.
+    big.requests.clear()
+    modified, deleted = [3, 777, 2501, 2502, 2503, 2600, 3999, 4000, 4500, 4999], [1, 2, 1000, 2504, 4998]
+    big.modify(modified)
+    big.delete(deleted)
+    assert recorder.sync() == {"extract": 10, "remove": 5}
+    assert {t.args["key"] for t in recorder.tasks if t.stage == "extract"} == {f"source:archive/{n}" for n in modified}
+    assert {t.args["key"] for t in recorder.tasks if t.stage == "remove"} == {f"source:archive/{n}" for n in deleted}
+    assert len(big.requests) <= 10, [(r.path, r.query) for r in big.requests]
+    for task in recorder.tasks:
+        if task.stage == "remove":  # the removals run, as a worker would run them
+            stages.remove(recorder.runtime, **task.args)
+
+    big.requests.clear()
+    assert recorder.sync() == {}  # nothing changed: nothing enqueued
+    assert len(big.requests) <= 6 and not [r for r in big.requests if "download" in r.path]
+    for r in big.requests:
+        assert r.authorization == f"Token {CANARY}"
+    state = json.dumps(recorder.runtime.ledger.source_state("source:archive"))
+    assert CANARY not in state and "modified" in state
+
+
+@pytest.fixture
+def clients() -> Iterator[Any]:
+    """Clients for one server, closed after the test."""
+    made: list[PaperlessClient] = []
+
+    def make(server: PaperlessServer, token: str = CANARY) -> PaperlessClient:
+        made.append(PaperlessClient(server.url, token, per_second=0))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def test_a_server_that_ignores_the_filters_fails_loudly(clients: Any) -> None:
+    with PaperlessServer(300, CANARY, ignore=("modified__gte",)) as server:
+        source = PaperlessSource("archive", server.url, clients(server),
+                                 max_bytes=10**7, page_size=50)
+        with pytest.raises(PermanentError, match="ignored the filter modified__gte") as ignored:
+            list(source.discover())  # keyset pages use the filter from the second page on
+        assert ignored.value.kind == "filter ignored"
+        assert len(_listed(server)) == 2  # stopped at once instead of reading everything again and again
+    with PaperlessServer(300, CANARY, ignore=("ordering",)) as server:
+        source = PaperlessSource("archive", server.url, clients(server),
+                                 max_bytes=10**7)
+        with pytest.raises(PermanentError, match="ignored ordering"):
+            list(source.discover())
+    with PaperlessServer(30, CANARY, ignore=("id__in",)) as server:
+        source = PaperlessSource("archive", server.url, clients(server),
+                                 max_bytes=10**7)
+        with pytest.raises(PermanentError, match="id__in"):
+            source._gone(["source:archive/999"])  # not in the id listing, and the confirmation is ignored
+
+
+def test_downloads_take_the_archived_version_unless_the_original_is_asked_for(clients: Any) -> None:
+    with PaperlessServer(5, CANARY) as server:
+        client = clients(server)
+        ref = next(iter(PaperlessSource("a", server.url, client, max_bytes=10**7).discover()))
+        archived = PaperlessSource("a", server.url, client, max_bytes=10**7).fetch(ref)
+        original = PaperlessSource("a", server.url, client, max_bytes=10**7, original=True).fetch(ref)
+        assert archived.data == server.download(1) and archived.name == "00001.pdf"
+        assert original.data == server.download(1, original=True) and original.name == "scan-00001.pdf"
+        assert ref.metadata["tags"] and ref.metadata["created"] == "2023-12-29"
+        with pytest.raises(PermanentError, match="over the limit"):
+            PaperlessSource("a", server.url, client, max_bytes=100).fetch(ref)
+        wrong = clients(server, "not-the-token")
+        with pytest.raises(PermanentError, match="refused the token") as refused:
+            list(PaperlessSource("a", server.url, wrong, max_bytes=10**7).discover())
+        assert refused.value.kind == "unauthorized" and "not-the-token" not in refused.value.reason
+
+
+def test_a_sync_indexes_documents_with_their_paperless_metadata_follows_changes_and_survives_429s(
+        cli: Cli, isolated: Path, home: Path, exported: Any) -> None:
+    env = {"DOCMILL_SOURCES__0__TOKEN": CANARY, "DOCMILL_MAX_RETRIES": "4"}
+    with PaperlessServer(60, CANARY, tie=30) as server:
+        _toml(isolated, server.url, page_size=20, requests_per_second=50)
+        server.fail_next(7, 429, retry_after=0.3)  # the listing: more than one request's 5 attempts
+        server.fail_next(4, 503, retry_after=None, path="/api/documents/7/download/")
+        server.fail_next(3, 429, retry_after=0.2, path="/api/documents/8/download/")
+        first = cli("-v", "sync", "archive", "--json", env=env)
+        found = json.loads(first.stdout)
+        assert (found["new"], found["failed"], found["error"]) == (60, 0, None)
+        throttled = [r for r in server.requests if r.status in (429, 503)]
+        assert len(throttled) == 14  # every failure was met, and retried
+        assert "HTTP 429; trying again in" in first.stderr
+        downloads = Counter(r.path for r in server.requests if r.path.endswith("/download/") and r.status == 200)
+        assert len(downloads) == 60 and set(downloads.values()) == {1}  # each downloaded once
+
+        chunks = {c["metadata"]["paperless_id"]: c for c in exported()}
+        assert len(chunks) == 60
+        meta = chunks[12]["metadata"]
+        doc = server.documents[12]
+        assert meta["title"] == doc.title and meta["created"] == doc.created.date().isoformat()
+        assert meta["tags"] == [TAGS[t] for t in doc.tags]
+        assert meta["correspondent"] == CORRESPONDENTS[doc.correspondent or 0]
+        assert meta["document_type"] == DOCUMENT_TYPES[doc.document_type or 0]
+        assert "Archived by Paperless" in chunks[12]["text"]
+        hits = cli.json("search", "reference code PX-00012", "-k", "1")
+        assert hits[0]["doc"] == doc.title
+
+        server.modify([12, 40])
+        server.delete([3])
+        server.requests.clear()
+        again = cli.json("sync", "archive", env=env)
+        assert (again["changed"], again["deleted"], again["new"], again["failed"]) == (2, 1, 0, 0)
+        assert len([r for r in server.requests if r.path.endswith("/download/")]) == 2
+        assert "Amended" in {c["metadata"]["paperless_id"]: c for c in exported()}[12]["text"]
+        status = cli.json("status")
+        assert status["sources"]["archive"]["changed"] == 2
+
+        full = cli.json("sync", "archive", "--full", env=env)
+        assert (full["unchanged"], full["changed"], full["deleted"]) == (59, 0, 0)
+
+        assert CANARY not in first.stderr + first.stdout
+        for path in home.rglob("*"):  # the ledger, the vector store, everything docmill wrote
+            if path.is_file():
+                assert CANARY.encode() not in path.read_bytes(), path
