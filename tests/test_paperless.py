@@ -202,3 +202,21 @@ def test_a_sync_indexes_documents_with_their_paperless_metadata_follows_changes_
         for path in home.rglob("*"):  # the ledger, the vector store, everything docmill wrote
             if path.is_file():
                 assert CANARY.encode() not in path.read_bytes(), path
+
+
+def test_versions_a_dead_discovery_committed_but_never_sent_are_sent_by_the_next(home: Path) -> None:
+    with PaperlessServer(300, CANARY) as server:
+        recorder = Recorder(home, server.url)
+        try:
+            def dies(task: Task) -> None:
+                raise KeyboardInterrupt  # the process stops between the ledger commit and the first publish
+
+            recorder.runtime.connect(dies)
+            with pytest.raises(KeyboardInterrupt):
+                recorder.sync()
+            recorder.runtime.connect(recorder.tasks.append)
+            assert recorder.sync() == {"extract": 300}  # the 200 committed by the dead run, and the rest
+            assert len({t.args["key"] for t in recorder.tasks}) == 300
+            assert recorder.sync() == {}  # in flight now: not sent again
+        finally:
+            recorder.runtime.close()

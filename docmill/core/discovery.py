@@ -58,6 +58,11 @@ def _is_unchanged(rt: Runtime, row: Any, fingerprint: str) -> bool:
     return row.state in ("done", "skipped")
 
 
+def _never_sent(row: Any) -> bool:
+    """A version a discovery committed but whose first message never went out (that process died)."""
+    return bool(row.state == "pending" and row.stage == "extract" and not row.attempts and row.sent_at is None)
+
+
 def _chunks(refs: Iterator[DocumentRef], size: int) -> Iterator[list[DocumentRef]]:
     batch: list[DocumentRef] = []
     for ref in refs:
@@ -115,8 +120,14 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
         if unchanged:
             rt.ledger.record_unchanged(job_id, unchanged)
             counts["unchanged"] += len(unchanged)
-        for key, version in rt.ledger.start_versions(job_id, source_id, starting, priority):
+        started = rt.ledger.start_versions(job_id, source_id, starting, priority)
+        for key, version in started:
             rt.send(Task("extract", {"job_id": job_id, "key": key, "version": version}, priority))
+        unsent = [(row.key, row.version, row.priority) for row, _ in unchanged if _never_sent(row)]
+        for key, version, row_priority in unsent:  # committed by a discovery that died before sending them
+            rt.send(Task("extract", {"job_id": job_id, "key": key, "version": version}, row_priority))
+        if started or unsent:
+            rt.ledger.mark_sent([*started, *((key, version) for key, version, _ in unsent)])
     unlisted = [key for key in known if key not in seen]
     if listing.complete:
         gone = unlisted

@@ -42,7 +42,8 @@ class DiscoveryMixin(LedgerBase):
     def known(self, scope: str) -> dict[str, Any]:
         """Every document row whose key starts with ``scope``."""
         cols = (documents.c.key, documents.c.stamp, documents.c.fingerprint, documents.c.signature,
-                documents.c.state, documents.c.version, documents.c.error_permanent)
+                documents.c.state, documents.c.version, documents.c.error_permanent, documents.c.stage,
+                documents.c.attempts, documents.c.sent_at, documents.c.priority)
         with self._read() as conn:
             rows = conn.execute(select(*cols).where(
                 _prefix(documents.c.key, scope, self.engine.dialect.name))).all()
@@ -60,7 +61,7 @@ class DiscoveryMixin(LedgerBase):
                     source=source_id, name=ref.name, locator=ref.locator, stamp=ref.stamp, size=ref.size,
                     fingerprint=item.fingerprint, signature=item.signature, version=version, state="pending",
                     stage="extract", attempts=0, error_kind=None, error=None, error_permanent=None, dead_letter=None,
-                    pages=None, ocr_pages=None, ocr_remaining=None, chunks=None,
+                    pages=None, ocr_pages=None, ocr_remaining=None, chunks=None, sent_at=None,
                     metadata=json.dumps(dict(ref.metadata), default=str), priority=priority, job_id=job_id,
                     updated_at=now, started_at=None, finished_at=None, extract_seconds=0.0,
                     ocr_seconds=0.0, embed_seconds=0.0, store_seconds=0.0,
@@ -73,6 +74,14 @@ class DiscoveryMixin(LedgerBase):
                 add_item(conn, job_id, ref.key, version, "pending")
                 started.append((ref.key, version))
         return started
+
+    def mark_sent(self, items: Sequence[tuple[str, int]]) -> None:
+        """These versions' first messages are with the transport."""
+        now = time.time()
+        with self._write() as conn:
+            for key, version in items:
+                conn.execute(update(documents).where(documents.c.key == key, documents.c.version == version)
+                             .values(sent_at=now))
 
     def record_unchanged(self, job_id: str, rows: Iterable[tuple[Row[Any], DocumentRef]]) -> None:
         """Documents discovery found unchanged: their job items end as they stand.

@@ -65,6 +65,9 @@ documents = Table(
     Column("dead_letter", String),
     Column("priority", Integer, nullable=False, default=0),
     Column("job_id", String),
+    # When discovery handed the version's first message to the transport: a version discovery
+    # committed but never sent (its process died in between) is sent by the next discovery.
+    Column("sent_at", Float),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("started_at", Float),
