@@ -17,6 +17,8 @@ __all__ = ["format_sync", "scheduler", "source_id", "sync", "sync_source"]
 
 #: Exit code of a sync skipped because another holder is syncing the source.
 EXIT_COALESCED = 0
+#: Exit code of a sync whose source could not be listed (refused token, server down past the retries...).
+EXIT_DISCOVERY_FAILED = 6
 
 
 def source_id(name: str) -> str:
@@ -39,6 +41,16 @@ def format_sync(last: dict[str, Any]) -> str:
             f"{last['failed']} failed")
 
 
+def _check_source(settings: Settings, spec: Any) -> None:
+    """Build the source once here, so bad options or a missing token are a configuration error (exit 3)."""
+    from .core.plugins import load_plugins
+
+    source = load_plugins(settings.load_plugins).source(spec.type, dict(spec.options), settings)
+    close = getattr(source, "close", None)
+    if close is not None:
+        close()
+
+
 def sync_source(settings: Settings, name: str, full: bool = False) -> dict[str, Any] | None:
     """Sync one named source now; None when another holder is syncing it (the run is coalesced).
 
@@ -50,6 +62,7 @@ def sync_source(settings: Settings, name: str, full: bool = False) -> dict[str, 
 
     config = settings.source(name)
     spec = source_spec(config, full)
+    _check_source(settings, spec)
     settings.home.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(settings.ledger_database_url)
     try:
@@ -88,13 +101,13 @@ def sync(name: str, full: bool, as_json: bool) -> None:
         sys.exit(EXIT_COALESCED)
     if as_json:
         click.echo(json.dumps(found))
-        return
-    click.echo(f"{name}: {found['new']} new, {found['changed']} changed, {found['deleted']} deleted, "
-               f"{found['unchanged']} unchanged, {found['refused']} refused, {found['failed']} failed "
-               f"in {found['seconds']:.1f} s "
-               f"({found['chunks']:,} chunks written)")
+    else:
+        click.echo(f"{name}: {found['new']} new, {found['changed']} changed, {found['deleted']} deleted, "
+                   f"{found['unchanged']} unchanged, {found['refused']} refused, {found['failed']} failed "
+                   f"in {found['seconds']:.1f} s ({found['chunks']:,} chunks written)")
     if found["error"]:
-        click.echo(f"Discovery problems: {found['error']}", err=True)
+        click.echo(f"docmill: the source could not be listed: {found['error']}", err=True)
+        sys.exit(EXIT_DISCOVERY_FAILED)
 
 
 @click.command()

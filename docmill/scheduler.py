@@ -43,6 +43,8 @@ def run_sync(name: str) -> None:
         coalesced[name] += 1
         log.info("sync of %s coalesced: another process is syncing it (%d so far)", name, coalesced[name])
         return
+    if found["error"]:
+        log.error("sync of %s could not list the source: %s", name, found["error"])
     log.info("synced %s: %d new, %d changed, %d deleted, %d unchanged, %d failed", name, found["new"],
              found["changed"], found["deleted"], found["unchanged"], found["failed"])
 

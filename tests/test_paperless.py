@@ -220,3 +220,15 @@ def test_versions_a_dead_discovery_committed_but_never_sent_are_sent_by_the_next
             assert recorder.sync() == {}  # in flight now: not sent again
         finally:
             recorder.runtime.close()
+
+
+def test_a_refused_token_fails_the_sync_with_the_reason_and_a_missing_one_is_a_configuration_error(
+        cli: Cli, isolated: Path) -> None:
+    with PaperlessServer(3, CANARY) as server:
+        _toml(isolated, server.url)
+        refused = cli("sync", "archive", check=False, env={"DOCMILL_SOURCES__0__TOKEN": "wrong-token-1234"})
+        assert refused.returncode == 6, refused.stderr
+        assert "refused the token (HTTP 401)" in refused.stderr and "wrong-token-1234" not in refused.stderr
+        missing = cli("sync", "archive", check=False)
+        assert missing.returncode == 3 and "has no token" in missing.stderr
+        assert [r.status for r in server.requests] == [401]  # the run without a token asked nothing
