@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .docmill-demo
 
-.PHONY: install demo test lint unit bench bench-distributed clean
+.PHONY: install demo test lint unit bench bench-distributed bench-paperless clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,10 @@ bench: install
 # Distributed mode: submit latency, throughput per worker process, orchestration scaling.
 bench-distributed: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/distributed.py
+
+# Syncing a Paperless-ngx archive (a local look-alike server): first, incremental and full syncs.
+bench-paperless: install
+	$(BIN)/python benchmarks/paperless.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .docmill .pytest_cache .mypy_cache .ruff_cache
