@@ -80,6 +80,35 @@ class _Names:
         return names.get(int(number), f"#{number}")
 
 
+class _Metadata(Mapping[str, Any]):
+    """A document's chunk metadata, with names looked up only when read: unchanged documents cost no lookup."""
+
+    def __init__(self, doc: Mapping[str, Any], names: _Names, url: str) -> None:
+        self._doc, self._names, self._url = doc, names, url
+        self._values: dict[str, Any] | None = None
+
+    def _resolve(self) -> dict[str, Any]:
+        if self._values is None:
+            doc, names = self._doc, self._names
+            self._values = {
+                "paperless_id": int(doc["id"]), "title": doc.get("title") or "",
+                "tags": [names.name("tags", t) for t in doc.get("tags") or []],
+                "correspondent": names.name("correspondents", doc.get("correspondent")),
+                "document_type": names.name("document_types", doc.get("document_type")),
+                "created": str(doc.get("created_date") or doc.get("created") or "")[:10], "url": self._url,
+            }
+        return self._values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._resolve()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._resolve())
+
+    def __len__(self) -> int:
+        return len(self._resolve())
+
+
 class PaperlessSource:
     """A Paperless-ngx archive's documents; keys are ``source:NAME/ID``."""
 
@@ -120,17 +149,10 @@ class PaperlessSource:
 
     def _ref(self, doc: Mapping[str, Any], names: _Names) -> DocumentRef:
         number = int(doc["id"])
-        created = str(doc.get("created_date") or doc.get("created") or "")[:10]
-        metadata = {
-            "paperless_id": number, "title": doc.get("title") or "",
-            "tags": [names.name("tags", t) for t in doc.get("tags") or []],
-            "correspondent": names.name("correspondents", doc.get("correspondent")),
-            "document_type": names.name("document_types", doc.get("document_type")),
-            "created": created, "url": f"{self.base}/documents/{number}/details",
-        }
         variant = "original" if self.original else "archived"
         return DocumentRef(key=f"{self.scope}{number}", name=str(doc.get("title") or f"document {number}"),
-                           locator=str(number), stamp=f"{doc['modified']}|{variant}", metadata=metadata)
+                           locator=str(number), stamp=f"{doc['modified']}|{variant}",
+                           metadata=_Metadata(doc, names, f"{self.base}/documents/{number}/details"))
 
     def _check(self, results: Sequence[Mapping[str, Any]], floor: datetime | None) -> None:
         """Fail loudly when a page does not honour ``modified__gte`` or ``ordering=modified,id``."""
