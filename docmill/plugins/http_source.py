@@ -24,7 +24,6 @@ import httpx
 from docmill import __version__, hookimpl
 from docmill.core.errors import (
     ConfigurationError,
-    DocumentTooLarge,
     PermanentError,
     RateLimited,
     SourceUnavailable,
@@ -32,6 +31,7 @@ from docmill.core.errors import (
 )
 from docmill.core.models import Blob, DocumentRef, Listing
 
+from .http_body import read_limited, retry_after
 from .net_guard import Resolver, UrlGuard
 
 __all__ = ["HttpSource"]
@@ -40,11 +40,6 @@ __all__ = ["HttpSource"]
 CONTENT_TYPES = ("application/pdf", "text/plain", "text/markdown", "text/html", "text/csv", "image/png", "image/jpeg",
                  "image/tiff")
 MAX_REDIRECTS = 5
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    return float(value) if value.replace(".", "", 1).isdigit() else None
 
 
 class HttpSource:
@@ -91,7 +86,7 @@ class HttpSource:
             return
         response.close()
         if code == 429:
-            raise RateLimited(f"HTTP 429 from {urlsplit(url).hostname}", retry_after=_retry_after(response))
+            raise RateLimited(f"HTTP 429 from {urlsplit(url).hostname}", retry_after=retry_after(response))
         if code >= 500:
             raise SourceUnavailable(f"HTTP {code} from {urlsplit(url).hostname}")
         if code in (404, 410):
@@ -155,21 +150,7 @@ class HttpSource:
         response = self._send("GET", url)
         try:
             self._check_type(response, url)
-            length = response.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > self.max_bytes:
-                raise DocumentTooLarge(f"{url} is {int(length):,} bytes, over the limit of {self.max_bytes:,} "
-                                       "(DOCMILL_MAX_FILE_SIZE)")
-            chunks, total = [], 0
-            try:
-                for chunk in response.iter_bytes():
-                    total += len(chunk)
-                    if total > self.max_bytes:
-                        raise DocumentTooLarge(f"{url} grew past the limit of {self.max_bytes:,} bytes "
-                                               "(DOCMILL_MAX_FILE_SIZE)")
-                    chunks.append(chunk)
-            except httpx.TransportError as exc:
-                raise SourceUnavailable(f"the download of {url} broke off: {type(exc).__name__}") from exc
-            return b"".join(chunks)
+            return read_limited(response, self.max_bytes, url)
         finally:
             response.close()
 

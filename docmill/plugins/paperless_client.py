@@ -19,14 +19,15 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from docmill import __version__
-from docmill.core.errors import DocumentTooLarge, PermanentError, RateLimited, SourceUnavailable
+from docmill.core.errors import PermanentError, RateLimited, SourceUnavailable
+
+from .http_body import read_limited, retry_after
 
 __all__ = ["PaperlessClient", "RateLimit"]
 
@@ -53,21 +54,6 @@ class RateLimit:
             self._next = start + self.interval
         if start > now:
             time.sleep(start - now)
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    """The server's Retry-After in seconds (a number or an HTTP date), or None."""
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 class PaperlessClient:
@@ -167,23 +153,9 @@ class PaperlessClient:
         """A file's bytes, cut off past ``max_bytes``, and the file name the server gave."""
         response = self.send(path, params, stream=True)
         try:
-            length = response.headers.get("Content-Length", "")
-            if length.isdigit() and int(length) > max_bytes:
-                raise DocumentTooLarge(f"the file is {int(length):,} bytes, over the limit of {max_bytes:,} "
-                                       "(DOCMILL_MAX_FILE_SIZE)")
-            parts, total = [], 0
-            try:
-                for part in response.iter_bytes():
-                    total += len(part)
-                    if total > max_bytes:
-                        raise DocumentTooLarge(f"the file grew past the limit of {max_bytes:,} bytes "
-                                               "(DOCMILL_MAX_FILE_SIZE)")
-                    parts.append(part)
-            except httpx.TransportError as exc:
-                raise SourceUnavailable(f"a download from Paperless at {self.host} broke off: "
-                                        f"{type(exc).__name__}") from exc
+            data = read_limited(response, max_bytes, f"{path} from Paperless at {self.host}")
             disposition = response.headers.get("Content-Disposition", "")
             name = disposition.split("filename=", 1)[1].strip('"; ') if "filename=" in disposition else None
-            return b"".join(parts), name
+            return data, name
         finally:
             response.close()
