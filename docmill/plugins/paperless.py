@@ -5,7 +5,8 @@ Listing is keyset pagination on (modified, id): ``ordering=modified,id`` with
 already seen at that timestamp (timestamps have microseconds, and tie). No
 request goes deep into page numbers, except through a group of documents
 sharing one timestamp that is bigger than a page (a bulk edit leaves those);
-that group is then counted afterwards and read again if it shifted.
+that group is then checked afterwards (every document that still has the
+timestamp was seen) and read again if it shifted.
 
 Paperless-ngx silently ignores filters it does not know (``id__gt`` returns
 every document with HTTP 200), so only filters it honours are used, and every
@@ -45,6 +46,8 @@ DOCUMENTS = "/api/documents/"
 LOOKUPS = {"tags": "/api/tags/", "correspondents": "/api/correspondents/", "document_types": "/api/document_types/"}
 #: Ids per ``id__in`` request when deletions are confirmed.
 CONFIRM_BATCH = 100
+#: Ids per ``id__in`` request when a group sharing one timestamp is checked (URLs stay under 4 KB).
+TIE_CHECK_BATCH = 500
 #: Times a group of documents sharing one timestamp is read again when it shifted while being read.
 TIE_ATTEMPTS = 3
 
@@ -172,11 +175,28 @@ class PaperlessSource:
                     kind="filter ignored")
             previous = here
 
-    def _tie_size(self, when: str) -> int:
-        """How many documents share this exact timestamp now."""
-        counts = [int(self.client.get_json(DOCUMENTS, {f"modified__{op}": when, "fields": "id", "page_size": 1})
-                      .get("count", 0)) for op in ("gte", "gt")]
-        return counts[0] - counts[1]
+    def _tie_size(self, when: str, ids: Sequence[int] = ()) -> int:
+        """How many documents (of ``ids``, if given) have exactly this timestamp now."""
+        extra = {"id__in": ",".join(map(str, ids))} if ids else {}
+        gte, gt = (int(self.client.get_json(DOCUMENTS, {f"modified__{op}": when, "fields": "id", "page_size": 1,
+                                                        **extra}).get("count", 0)) for op in ("gte", "gt"))
+        if ids and gte > len(ids):
+            raise PermanentError(f"Paperless at {urlsplit(self.base).netloc} ignored the filter id__in",
+                                 kind="filter ignored")
+        return gte - gt
+
+    def _tie_complete(self, when: str, seen: set[int]) -> bool:
+        """Whether every document that has this timestamp now was seen.
+
+        Nothing joins a group sharing a past timestamp (a later save gets a
+        later one), so the group was read whole when as many of the documents
+        seen still have the timestamp as the group now holds.
+        """
+        size = self._tie_size(when)
+        ordered = sorted(seen)
+        live = sum(self._tie_size(when, ordered[i:i + TIE_CHECK_BATCH])
+                   for i in range(0, len(ordered), TIE_CHECK_BATCH))
+        return live >= size
 
     def _changed(self, out: dict[str, Any]) -> Iterator[Mapping[str, Any]]:
         """Documents modified at or after the watermark, oldest first; ``out`` follows the watermark."""
@@ -206,7 +226,7 @@ class PaperlessSource:
             out["modified"], out["ids"] = mark, sorted(at_mark)
             last = _instant(results[-1]["modified"]) if results else None
             if tie is not None and (not body.get("next") or last != _instant(tie[0])):
-                if len(tie[1]) < self._tie_size(tie[0]):  # the group shifted under the offsets: read it again
+                if not self._tie_complete(*tie):  # the group shifted under the offsets: read it again
                     tie_reads += 1
                     if tie_reads >= TIE_ATTEMPTS:
                         raise SourceUnavailable(f"the {len(tie[1])}+ documents modified at {tie[0]} kept changing "
