@@ -74,15 +74,6 @@ def _chunks(refs: Iterator[DocumentRef], size: int) -> Iterator[list[DocumentRef
         yield batch
 
 
-def _listing(rt: Runtime, source: Source, source_id: str, full: bool) -> Listing:
-    incremental = getattr(source, "listing", None)
-    if incremental is None:
-        return Listing(source.discover())
-    state = {} if full else rt.ledger.source_state(source_id)
-    listing: Listing = incremental(state, full=full)
-    return listing
-
-
 def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: bool = False) -> None:
     """List the source and start what changed; remove what disappeared.
 
@@ -91,7 +82,11 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
     """
     source = rt.source(source_id)
     known = rt.ledger.known(source.scope)
-    listing = _listing(rt, source, source_id, full)
+    incremental = getattr(source, "listing", None)
+    if incremental is None:
+        listing = Listing(source.discover())
+    else:
+        listing = incremental({} if full else rt.ledger.source_state(source_id), full=full)
     seen: set[str] = set()
     counts = {"new": 0, "changed": 0, "unchanged": 0, "refused": 0}
     for batch in _chunks(iter(listing.refs), BATCH):
@@ -138,7 +133,7 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
         gone = []
     for key, version in rt.ledger.start_removals(job_id, gone):
         rt.send(Task("remove", {"job_id": job_id, "key": key, "version": version}, priority))
-    if hasattr(source, "listing"):
+    if incremental is not None:
         rt.ledger.save_source_state(source_id, listing.state)
     rt.ledger.end_discovery(job_id)
     log.info("discovered %s%s: %d new, %d changed, %d unchanged, %d refused, %d gone", source_id,

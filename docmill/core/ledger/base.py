@@ -17,10 +17,6 @@ from .schema import create_ledger_engine, sources, upgrade
 FINAL_STATES = ("done", "skipped", "failed")
 
 
-def _same_options(stored: str, encoded: str) -> bool:
-    return bool(json.loads(stored) == json.loads(encoded))
-
-
 class LedgerError(RuntimeError):
     """The database rejected a statement: a bug, not an outage (it is not retried as one)."""
 
@@ -74,7 +70,7 @@ class LedgerBase:
         encoded = json.dumps(dict(options), sort_keys=True)
         with self._write() as conn:
             row = conn.execute(select(sources.c.type, sources.c.options).where(sources.c.id == source_id)).first()
-            if row is not None and row.type == type_name and _same_options(row.options, encoded):
+            if row is not None and row.type == type_name and json.loads(row.options) == json.loads(encoded):
                 return
             conn.execute(delete(sources).where(sources.c.id == source_id))
             conn.execute(insert(sources).values(id=source_id, type=type_name, options=encoded,
