@@ -37,8 +37,8 @@ def source_spec(config: SourceConfig, full: bool = False) -> Any:
 def format_sync(last: dict[str, Any]) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last["at"]))
     return (f"last synced {when} in {last['seconds']:.1f} s: {last['new']} new, {last['changed']} changed, "
-            f"{last['deleted']} deleted, {last['unchanged']} unchanged, {last.get('refused', 0)} refused, "
-            f"{last['failed']} failed")
+            f"{last.get('relabelled', 0)} relabelled, {last['deleted']} deleted, {last['unchanged']} unchanged, "
+            f"{last.get('refused', 0)} refused, {last['failed']} failed")
 
 
 def _check_source(settings: Settings, spec: Any) -> None:
@@ -102,7 +102,8 @@ def sync(name: str, full: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(found))
     else:
-        click.echo(f"{name}: {found['new']} new, {found['changed']} changed, {found['deleted']} deleted, "
+        click.echo(f"{name}: {found['new']} new, {found['changed']} changed, {found['relabelled']} relabelled, "
+                   f"{found['deleted']} deleted, "
                    f"{found['unchanged']} unchanged, {found['refused']} refused, {found['failed']} failed "
                    f"in {found['seconds']:.1f} s ({found['chunks']:,} chunks written)")
     if found["error"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter
@@ -10,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from docmill.core import stages
 from docmill.core.discovery import discover
 from docmill.core.errors import PermanentError
+from docmill.core.ledger import Ledger
+from docmill.core.ledger.schema import documents
 from docmill.core.models import Task
 from docmill.core.runtime import Runtime
 from docmill.plugins.paperless import PaperlessSource
@@ -80,7 +84,10 @@ def test_a_first_sync_of_5000_documents_enqueues_each_once_with_few_list_request
     assert len(checks) == 4  # the bulk-edited group, checked whole once: 2 counts, and 2 of the ids seen
     assert all(r.query.get("ordering", "modified,id") == "modified,id" for r in lists)
     assert not big.asked("/api/documents/", status=404)  # never past the end
-    assert len(big.requests) - len(lists) - len(checks) == 3  # tags, correspondents, document types: once each
+    # The API version, asked once, and tags, correspondents, document types: once each.
+    assert [r.path for r in big.requests if r not in lists and r not in checks] == [
+        "/api/", "/api/tags/", "/api/correspondents/", "/api/document_types/"]
+    assert {r.version for r in big.requests[1:]} == {10}  # the newest docmill reads that the server serves
     assert not [r for r in big.requests if "download" in r.path]  # discovery downloads nothing
     messages = json.dumps([t.args for t in recorder.tasks])
     assert CANARY not in messages
@@ -147,8 +154,14 @@ def test_downloads_take_the_archived_version_unless_the_original_is_asked_for(cl
         ref = next(iter(PaperlessSource("a", server.url, client, max_bytes=10**7).discover()))
         archived = PaperlessSource("a", server.url, client, max_bytes=10**7).fetch(ref)
         original = PaperlessSource("a", server.url, client, max_bytes=10**7, original=True).fetch(ref)
-        assert archived.data == server.download(1) and archived.name == "00001.pdf"
-        assert original.data == server.download(1, original=True) and original.name == "scan-00001.pdf"
+        # The name comes from Content-Disposition's filename* (RFC 6266), as the real server sends it.
+        assert archived.data == server.download(1) and archived.name == "2023-12-29 00001.pdf"
+        assert original.data == server.download(1, original=True) and original.name == "2023-12-29 scan-00001.pdf"
+        # Each carries the checksum Paperless keeps of that file, which /metadata/ reports without a download.
+        source = PaperlessSource("a", server.url, client, max_bytes=10**7)
+        assert archived.checksum == f"sha256:{hashlib.sha256(archived.data).hexdigest()}" == source.content_id(ref)
+        assert original.checksum == PaperlessSource("a", server.url, client, max_bytes=10**7,
+                                                    original=True).content_id(ref) != archived.checksum
         assert ref.metadata["tags"] and ref.metadata["created"] == "2023-12-29"
         with pytest.raises(PermanentError, match="over the limit"):
             PaperlessSource("a", server.url, client, max_bytes=100).fetch(ref)
@@ -239,10 +252,11 @@ def test_a_refused_token_fails_the_sync_with_the_reason_and_a_missing_one_is_a_c
 class _ShiftingServer(PaperlessServer):
     """Deletes a document already read from the big tie just before the first offset page is served."""
 
-    def answer(self, method: str, target: str, authorization: str) -> tuple[int, Any, dict[str, str]]:
+    def answer(self, method: str, target: str, authorization: str,
+               accept: str = "application/json") -> tuple[int, Any, dict[str, str]]:
         if "page=2" in target and 160 in self.documents:
             self.delete([160])  # every later document of the group moves one place up
-        return super().answer(method, target, authorization)
+        return super().answer(method, target, authorization, accept)
 
 
 def test_a_tie_group_that_shifts_under_its_offset_pages_is_read_again(clients: Any) -> None:
@@ -252,3 +266,103 @@ def test_a_tie_group_that_shifts_under_its_offset_pages_is_read_again(clients: A
         assert set(server.documents) <= listed  # none skipped by the shift
         counts = [r for r in server.requests if r.query.get("page_size") == "1"]
         assert len(counts) >= 4  # the group was counted, found short, read again and counted again
+
+
+def test_the_api_version_is_the_newest_both_speak_and_a_server_without_one_fails_naming_both_ranges(
+        clients: Any) -> None:
+    with PaperlessServer(30, CANARY) as server:  # 3.0.5: versions 9 and 10
+        source = PaperlessSource("a", server.url, clients(server), max_bytes=10**7, page_size=10)
+        assert len(list(source.discover())) == 30
+        assert server.requests[0].path == "/api/" and server.requests[0].version is None  # asked once, first
+        assert {r.version for r in server.requests[1:]} == {10}
+        assert not [r for r in server.requests if r.status == 406]
+    with PaperlessServer(30, CANARY, versions=range(1, 10), server_version="2.15.3") as server:  # 2.x: up to 9
+        source = PaperlessSource("a", server.url, clients(server), max_bytes=10**7)
+        refs = list(source.discover())
+        assert {r.version for r in server.requests[1:]} == {9}
+        server.delete([4, 5])
+        server.requests.clear()
+        # Version 9 lists every id in `all`: one small request instead of an id listing.
+        assert sorted(source._gone([r.key for r in refs])) == ["source:a/4", "source:a/5"]
+        assert [r.query.get("page_size") for r in server.requests] == ["1", "2"]  # `all`, then the confirmation
+        blob = source.fetch(refs[0])  # Paperless 2.x keeps MD5 checksums
+        assert blob.checksum == f"md5:{hashlib.md5(blob.data).hexdigest()}" == source.content_id(refs[0])
+    for versions, release, served in (((11, 12), "4.0.0", "11\u201312"), (range(1, 9), "1.17.4", "1\u20138")):
+        with PaperlessServer(3, CANARY, versions=versions, server_version=release) as server:
+            source = PaperlessSource("a", server.url, clients(server), max_bytes=10**7)
+            with pytest.raises(PermanentError) as refused:
+                list(source.discover())
+            assert refused.value.kind == "unsupported version"
+            assert refused.value.reason.startswith(
+                f"Paperless {release} serves API versions {served}; docmill speaks 9\u201310")
+            assert len(server.requests) <= 10  # probed to name its range, never retried
+
+
+def test_a_server_upgraded_under_a_long_running_worker_is_negotiated_again(clients: Any) -> None:
+    with PaperlessServer(5, CANARY, versions=(9, 10, 11)) as server:
+        source = PaperlessSource("a", server.url, clients(server), max_bytes=10**7)
+        refs = list(source.discover())
+        server.versions = (9,)  # rolled back to a release that serves only 9
+        assert source.fetch(refs[0]).data.startswith(b"%PDF")
+        assert [r.version for r in server.requests if "download" in r.path] == [10, 9]
+
+
+class _EmptyingServer(PaperlessServer):
+    """Deletes most of the big tie just before its second offset page is served: that page is past the end."""
+
+    def answer(self, method: str, target: str, authorization: str,
+               accept: str = "application/json") -> tuple[int, Any, dict[str, str]]:
+        if "page=2" in target and 200 in self.documents:
+            self.delete(range(200, 261))
+        return super().answer(method, target, authorization, accept)
+
+
+def test_an_offset_page_that_fell_past_the_end_ends_the_pages_and_the_group_is_read_again(clients: Any) -> None:
+    with _EmptyingServer(300, CANARY, tie=120) as server:  # documents 152 to 270 share one timestamp
+        source = PaperlessSource("archive", server.url, clients(server), max_bytes=10**7, page_size=50)
+        listed = {int(ref.locator) for ref in source.discover()}
+        assert set(server.documents) <= listed
+        assert [r.query.get("page") for r in server.asked("/api/documents/", status=404)] == ["2"]
+
+
+def test_a_change_of_tags_on_100_documents_relabels_their_chunks_without_downloading_them(
+        cli: Cli, isolated: Path, home: Path, exported: Any) -> None:
+    env = {"DOCMILL_SOURCES__0__TOKEN": CANARY}
+    with PaperlessServer(110, CANARY) as server:
+        _toml(isolated, server.url, page_size=50, requests_per_second=0)
+        assert cli.json("sync", "archive", env=env)["new"] == 110
+        before = cli.json("status")
+        versions = {c["metadata"]["paperless_id"]: c["id"] for c in exported()}
+
+        relabelled = list(range(1, 101))
+        server.retag(relabelled, [2, 5])
+        server.retag([7], [3], title="Roof repair invoice, corrected title")
+        server.modify([105])  # a new file: processed again
+        server.requests.clear()
+        found = cli.json("sync", "archive", env=env)
+        assert (found["relabelled"], found["changed"], found["new"], found["failed"]) == (100, 1, 0, 0)
+        downloads = [r.path for r in server.requests if r.path.endswith("/download/")]
+        assert downloads == ["/api/documents/105/download/"]
+        checks = [r.path for r in server.requests if r.path.endswith("/metadata/")]
+        assert len(checks) == 101  # one small request each, instead of a download
+        assert cli.json("status")["documents"]["done"] == 110
+        ledger = Ledger(f"sqlite:///{home / 'ledger.db'}")
+        try:
+            with ledger.engine.connect() as conn:
+                rows = {int(r.key.rsplit("/", 1)[1]): r for r in conn.execute(select(documents))}
+        finally:
+            ledger.close()
+        assert {n for n, r in rows.items() if r.version != 1} == {105}  # no new version: nothing extracted
+        assert sum(r.embedded_chunks for r in rows.values()) == before["embedded"]
+        assert rows[105].embedded_chunks == 1 and all(r.stage == "relabel" for n, r in rows.items() if n <= 100)
+
+        chunks = {c["metadata"]["paperless_id"]: c for c in exported()}
+        assert {n: c["id"] for n, c in chunks.items() if n != 105} == {
+            n: i for n, i in versions.items() if n != 105}  # same chunks, same IDs: nothing re-made
+        for n in relabelled:
+            expected = [TAGS[3]] if n == 7 else [TAGS[2], TAGS[5]]
+            assert chunks[n]["metadata"]["tags"] == expected, n
+        assert chunks[7]["doc"] == chunks[7]["metadata"]["title"] == "Roof repair invoice, corrected title"
+        hits = {h["metadata"]["paperless_id"]: h for h in cli.json("search", "Reference code PX-00042", "-k", "110")}
+        assert hits[42]["metadata"]["tags"] == ["tax", "archive 2024"] and hits[7]["doc"].startswith("Roof repair")
+        assert "Amended" in chunks[105]["text"]

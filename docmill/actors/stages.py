@@ -21,7 +21,7 @@ from ..settings import Settings
 
 __all__ = ["QUEUES", "WORK_STAGES", "declare_actors", "queue_names", "sender"]
 
-#: Queue of each stage. Removals are store work, so they share its queue.
+#: Queue of each stage. Removals and relabels are store work, so they share its queue.
 QUEUES = {
     "discover": "docmill.discover",
     "extract": "docmill.extract",
@@ -29,6 +29,7 @@ QUEUES = {
     "embed": "docmill.embed",
     "store": "docmill.store",
     "remove": "docmill.store",
+    "relabel": "docmill.store",
 }
 
 #: The stages a worker can be told to run, in pipeline order.
@@ -36,7 +37,7 @@ WORK_STAGES = ("discover", "extract", "ocr", "embed", "store")
 
 #: Worker-side priority (lower runs first): finish documents before starting new ones,
 #: which keeps memory flat and results arriving steadily.
-PRIORITIES = {"store": 0, "remove": 0, "embed": 10, "ocr": 20, "extract": 30, "discover": 40}
+PRIORITIES = {"store": 0, "remove": 0, "relabel": 0, "embed": 10, "ocr": 20, "extract": 30, "discover": 40}
 
 STAGE_FUNCTIONS: dict[str, Callable[..., None]] = {
     "discover": stages.discover,
@@ -45,6 +46,7 @@ STAGE_FUNCTIONS: dict[str, Callable[..., None]] = {
     "embed": stages.embed,
     "store": stages.store,
     "remove": stages.remove,
+    "relabel": stages.relabel,
 }
 
 

@@ -21,8 +21,8 @@ def resume_tasks(rt: Runtime, row: Any, job_id: str) -> tuple[str, list[Task]]:
     """The stage a dead letter resumes at, and the messages that restart it."""
     args = {"job_id": job_id, "key": row.key, "version": row.version}
     stage = row.stage
-    if stage == "remove":
-        return stage, [Task("remove", args, row.priority)]
+    if stage in ("remove", "relabel"):
+        return stage, [Task(stage, args, row.priority)]
     if stage == "ocr":
         ranges = rt.ledger.ocr_ranges_left(row.key, row.version)
         if ranges and rt.ledger.has_inflight(row.key, row.version, "ocr"):

@@ -10,6 +10,11 @@ A source with a ``listing`` method (an incremental source) lists only what
 changed since the state it left in the ledger last time, and says itself how
 deletions are found; its new state is saved once the listing has been read
 to the end, so a listing that breaks off starts again from the old state.
+
+A source that can check a file's checksum without downloading it
+(``ContentCheckedSource``) is asked when an indexed document's stamp moved:
+if the file is the one already indexed, only its labels changed, and the
+store relabels its chunks in place instead of processing it again.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .errors import PermanentError
-from .interfaces import Source
+from .interfaces import ContentCheckedSource, Source
 from .ledger import NewVersion
 from .models import DocumentRef, Listing, Task
 from .runtime import Runtime
@@ -58,9 +63,22 @@ def _is_unchanged(rt: Runtime, row: Any, fingerprint: str) -> bool:
     return row.state in ("done", "skipped")
 
 
+def _same_file(rt: Runtime, source: Source, ref: DocumentRef, row: Any) -> bool:
+    """Whether a document whose stamp moved still has the file its indexed version was made from."""
+    if not isinstance(source, ContentCheckedSource) or not row.content_id or row.signature != rt.signature:
+        return False
+    if row.state not in ("done", "skipped") or row.error_kind == "refused":
+        return False
+    try:
+        return source.content_id(ref) == row.content_id
+    except PermanentError:
+        return False  # processed again, and the extract stage records why it cannot be read
+
+
 def _never_sent(row: Any) -> bool:
     """A version a discovery committed but whose first message never went out (that process died)."""
-    return bool(row.state == "pending" and row.stage == "extract" and not row.attempts and row.sent_at is None)
+    return bool(row.state == "pending" and row.stage in ("extract", "relabel") and not row.attempts
+                and row.sent_at is None)
 
 
 def _chunks(refs: Iterator[DocumentRef], size: int) -> Iterator[list[DocumentRef]]:
@@ -88,10 +106,11 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
     else:
         listing = incremental({} if full else rt.ledger.source_state(source_id), full=full)
     seen: set[str] = set()
-    counts = {"new": 0, "changed": 0, "unchanged": 0, "refused": 0}
+    counts = {"new": 0, "changed": 0, "relabelled": 0, "unchanged": 0, "refused": 0}
     for batch in _chunks(iter(listing.refs), BATCH):
         starting: list[NewVersion] = []
         unchanged = []
+        relabels = []
         for ref in batch:
             if ref.key in seen:
                 continue
@@ -110,19 +129,26 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
             if row is not None and row.state != "deleting" and _is_unchanged(rt, row, fingerprint):
                 unchanged.append((row, ref))
                 continue
+            if row is not None and _same_file(rt, source, ref, row):
+                relabels.append((row, ref, fingerprint))
+                continue
             counts["new" if row is None else "changed"] += 1
             starting.append(NewVersion(ref, fingerprint, rt.signature, row.version if row else None))
         if unchanged:
             rt.ledger.record_unchanged(job_id, unchanged)
             counts["unchanged"] += len(unchanged)
+        relabelled = rt.ledger.start_relabels(job_id, relabels, priority) if relabels else []
+        counts["relabelled"] += len(relabels)
+        for key, version in relabelled:
+            rt.send(Task("relabel", {"job_id": job_id, "key": key, "version": version}, priority))
         started = rt.ledger.start_versions(job_id, source_id, starting, priority)
         for key, version in started:
             rt.send(Task("extract", {"job_id": job_id, "key": key, "version": version}, priority))
-        unsent = [(row.key, row.version, row.priority) for row, _ in unchanged if _never_sent(row)]
-        for key, version, row_priority in unsent:  # committed by a discovery that died before sending them
-            rt.send(Task("extract", {"job_id": job_id, "key": key, "version": version}, row_priority))
-        if started or unsent:
-            rt.ledger.mark_sent([*started, *((key, version) for key, version, _ in unsent)])
+        unsent = [row for row, _ in unchanged if _never_sent(row)]
+        for row in unsent:  # committed by a discovery that died before sending them
+            rt.send(Task(row.stage, {"job_id": job_id, "key": row.key, "version": row.version}, row.priority))
+        if started or relabelled or unsent:
+            rt.ledger.mark_sent([*started, *relabelled, *((row.key, row.version) for row in unsent)])
     unlisted = [key for key in known if key not in seen]
     if listing.complete:
         gone = unlisted
@@ -136,6 +162,6 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
     if incremental is not None:
         rt.ledger.save_source_state(source_id, listing.state)
     rt.ledger.end_discovery(job_id)
-    log.info("discovered %s%s: %d new, %d changed, %d unchanged, %d refused, %d gone", source_id,
+    log.info("discovered %s%s: %d new, %d changed, %d relabelled, %d unchanged, %d refused, %d gone", source_id,
              "" if listing.complete else " (changes only)", counts["new"], counts["changed"],
-             counts["unchanged"], counts["refused"], len(gone))
+             counts["relabelled"], counts["unchanged"], counts["refused"], len(gone))

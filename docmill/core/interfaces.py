@@ -9,7 +9,7 @@ the plugin calls the library.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from .models import Blob, Chunk, ChunkText, DocumentRef, Limits, Listing, Page, PageImage, SearchHit, StoredChunk
 
@@ -22,6 +22,7 @@ Vectors: TypeAlias = "np.ndarray | Sequence[Sequence[float]]"
 __all__ = [
     "Chunker",
     "ChunkerFactory",
+    "ContentCheckedSource",
     "Embedder",
     "EmbedderFactory",
     "Extractor",
@@ -67,6 +68,24 @@ class IncrementalSource(Source, Protocol):
 
     def listing(self, state: Mapping[str, Any], *, full: bool) -> Listing:
         """The documents to consider now, and how to tell what was deleted."""
+        ...
+
+
+@runtime_checkable
+class ContentCheckedSource(Protocol):
+    """A source that can tell whether a document's file changed without downloading it.
+
+    Some sources bump a document's change stamp for edits of its labels alone
+    (Paperless-ngx moves ``modified`` when a tag changes). When the stamp moved
+    on a document already indexed, discovery asks ``content_id``; if it equals
+    the ``checksum`` the source put on the :class:`~docmill.core.models.Blob`
+    it fetched for the current version, only the document's metadata changed:
+    the chunks' metadata is updated in the store in place (``relabelled``),
+    and nothing is downloaded, extracted or embedded again.
+    """
+
+    def content_id(self, ref: DocumentRef) -> str | None:
+        """The checksum of the document's bytes now, as ``fetch`` would set it; None when unknown."""
         ...
 
 
@@ -132,6 +151,14 @@ class VectorStore(Protocol):
 
     def delete_stale(self, doc_key: str, keep_version: int) -> int:
         """Delete the document's chunks of any other version; return how many."""
+        ...
+
+    def relabel(self, doc_key: str, *, doc: str, metadata: Mapping[str, Any]) -> int:
+        """Give every chunk of the document this name and metadata, in place; return how many.
+
+        Texts, vectors and IDs stay as they are: this is how a change of a
+        document's labels alone (its tags, its title) reaches the index.
+        """
         ...
 
     def delete_document(self, doc_key: str) -> int:

@@ -53,8 +53,8 @@ def chunk_id(doc_key: str, seq: int, digest: str) -> str:
 class Task:
     """The next step of a document, for the transport to deliver.
 
-    ``stage`` is one of ``discover``, ``extract``, ``ocr``, ``embed``, ``store``
-    or ``remove``; ``args`` must be JSON-serialisable and hold no secrets.
+    ``stage`` is one of ``discover``, ``extract``, ``ocr``, ``embed``, ``store``,
+    ``remove`` or ``relabel``; ``args`` must be JSON-serialisable and hold no secrets.
     """
 
     stage: str
@@ -107,12 +107,19 @@ class Listing:
 
 @dataclass(frozen=True)
 class Blob:
-    """A document's bytes, as fetched from its source."""
+    """A document's bytes, as fetched from its source.
+
+    ``checksum`` is the source's own checksum of these bytes, in the notation
+    its ``content_id`` uses (``sha256:...``), when the source can later tell
+    whether a document's file changed without downloading it (see
+    ``ContentCheckedSource``); discovery compares the two.
+    """
 
     name: str
     data: bytes
     media_type: str = "application/octet-stream"
     path: Path | None = None
+    checksum: str | None = None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from .models import Blob, Chunk, DocumentRef, Page, Task, chunk_id, text_hash
 from .runtime import Runtime
 from .sniff import media_type_of
 
-__all__ = ["discover", "embed", "extract", "ocr", "record_failure", "remove", "store"]
+__all__ = ["discover", "embed", "extract", "ocr", "record_failure", "relabel", "remove", "store"]
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def _fetch(rt: Runtime, source: Source, doc: Any) -> Blob:
     check(doc.size)  # from the listing: refuse before reading
     blob = source.fetch(DocumentRef(key=doc.key, name=doc.name, locator=doc.locator, size=doc.size))
     check(len(blob.data))  # the source may not know the size, or the file grew
-    return Blob(blob.name, blob.data, media_type_of(blob.name, blob.data), blob.path)
+    return Blob(blob.name, blob.data, media_type_of(blob.name, blob.data), blob.path, blob.checksum)
 
 
 def _ocr_ranges(pages: Sequence[Page], per_task: int) -> list[list[int]]:
@@ -64,7 +64,7 @@ def extract(rt: Runtime, job_id: str, key: str, version: int) -> None:
         raise DocumentTooLarge(f"{len(extracted)} pages, over the limit of {rt.limits.max_pages} "
                                "(DOCMILL_MAX_PAGES)", kind="too many pages")
     ranges = _ocr_ranges(extracted, rt.settings.ocr_pages_per_task) if rt.ocr_engine is not None else []
-    rt.ledger.save_pages(key, version, extracted, ranges, time.monotonic() - started)
+    rt.ledger.save_pages(key, version, extracted, ranges, time.monotonic() - started, blob.checksum)
     if not ranges:
         rt.send(_task("embed", doc, job_id))
     for numbers in ranges:
@@ -158,6 +158,24 @@ def store(rt: Runtime, job_id: str, key: str, version: int) -> None:
     else:
         rt.ledger.finish(key, version, "skipped", stage="store", chunks=0, seconds=seconds, error_kind="no text",
                          reason=_no_text_reason(doc, rt.ocr_engine is None), permanent=True)
+
+
+def relabel(rt: Runtime, job_id: str, key: str, version: int) -> None:
+    """Give the chunks of a document whose labels alone changed its new name and metadata, in place."""
+    doc = rt.ledger.begin(key, version, "relabel")
+    if doc is None:
+        return
+    started = time.monotonic()
+    store = rt.store
+    if not callable(getattr(store, "relabel", None)):  # a store plugin written before relabel existed
+        log.info("the %s store cannot relabel chunks; processing %s again", store.name, doc.name)
+        restarted = rt.ledger.restart(job_id, doc)
+        for new_key, new_version in restarted:
+            rt.send(Task("extract", {"job_id": job_id, "key": new_key, "version": new_version}, doc.priority))
+        rt.ledger.mark_sent(restarted)
+        return
+    store.relabel(key, doc=doc.name, metadata=json.loads(doc.metadata or "{}"))
+    rt.ledger.finish(key, version, "done", stage="relabel", seconds=time.monotonic() - started)
 
 
 def remove(rt: Runtime, job_id: str, key: str, version: int) -> None:

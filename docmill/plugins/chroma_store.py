@@ -99,6 +99,16 @@ class ChromaStore:
     def delete_document(self, doc_key: str) -> int:
         return self._delete_where({"doc_key": doc_key})
 
+    def relabel(self, doc_key: str, *, doc: str, metadata: Mapping[str, Any]) -> int:
+        # Chroma's update merges metadata keys: position, page and hash stay as they are.
+        ids = self._call("find chunks", self._collection.get, where={"doc_key": doc_key}, include=[])["ids"]
+        meta = json.dumps(dict(metadata), default=str, sort_keys=True)
+        for start in range(0, len(ids), BATCH):
+            part = ids[start:start + BATCH]
+            self._call("relabel chunks", self._collection.update, ids=part,
+                       metadatas=[{"doc": doc, "meta": meta}] * len(part))
+        return len(ids)
+
     def query(self, vector: Sequence[float], k: int) -> list[SearchHit]:
         found = self._call("search", self._collection.query, query_embeddings=[list(map(float, vector))],
                            n_results=k, include=["documents", "metadatas", "distances"])

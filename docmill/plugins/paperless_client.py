@@ -10,6 +10,12 @@ The token goes only to the configured server: a ``next`` link is followed by
 its query alone, on the configured base URL, so a proxy that rewrites hosts
 or schemes (or a hostile answer) cannot send it elsewhere. It is never
 logged, and no error message carries a header.
+
+API versions are negotiated before the first request: Paperless-ngx answers
+406 to an ``Accept: application/json; version=N`` it does not serve (3.x
+serves 9 and 10 only) and names the newest it serves in ``X-Api-Version``.
+The client asks for the newest version it reads that the server serves; when
+there is none, the error names both ranges and is never retried.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 
@@ -29,12 +35,33 @@ from docmill.core.errors import PermanentError, RateLimited, SourceUnavailable
 
 from .http_body import read_limited, retry_after
 
-__all__ = ["PaperlessClient", "RateLimit"]
+__all__ = ["API_VERSIONS", "PaperlessClient", "RateLimit", "attachment_name"]
 
 log = logging.getLogger(__name__)
 
 #: Seconds: the longest wait between attempts, whatever Retry-After says.
 MAX_WAIT = 60.0
+#: The Paperless-ngx REST API versions docmill reads, oldest first.
+API_VERSIONS = (9, 10)
+#: Versions probed at most when a server serves none of ``API_VERSIONS`` (to name its range).
+MAX_PROBES = 12
+
+
+def _span(low: int, high: int) -> str:
+    return str(low) if low == high else f"{low}\u2013{high}"
+
+
+def attachment_name(disposition: str) -> str | None:
+    """The file name in a Content-Disposition header: ``filename*`` (RFC 6266) first, then ``filename``."""
+    plain = None
+    for part in disposition.split(";"):
+        name, _, value = part.strip().partition("=")
+        name, value = name.strip().lower(), value.strip()
+        if name == "filename*" and "''" in value:
+            return unquote(value.split("''", 1)[1]) or None
+        if name == "filename":
+            plain = value.strip('"') or None
+    return plain
 
 
 class RateLimit:
@@ -67,11 +94,66 @@ class PaperlessClient:
         self.attempts = max(1, attempts)
         self.client = httpx.Client(
             base_url=self.base, timeout=timeout, transport=transport, follow_redirects=False,
-            headers={"Authorization": f"Token {token}", "Accept": "application/json; version=5",
+            headers={"Authorization": f"Token {token}", "Accept": "application/json",
                      "User-Agent": f"docmill/{__version__}"})
+        #: The API version asked for, once negotiated; the server's own version (``X-Version``).
+        self.version: int | None = None
+        self.server_version: str | None = None
+        self._negotiating = threading.Lock()
 
     def close(self) -> None:
         self.client.close()
+
+    def negotiate(self) -> int:
+        """The API version to ask for, chosen once: the newest of ours that the server's newest allows."""
+        with self._negotiating:
+            if self.version is None:
+                self.version = self._choose()
+            return self.version
+
+    def _choose(self, below: int | None = None) -> int:
+        """Read the server's newest version (``X-Api-Version`` of ``GET /api/``) and pick ours.
+
+        Without the header (a proxy dropped it), or when the server refused the
+        version it allowed (``below``), ours are tried in turn, newest first.
+        """
+        response = self._send("/api/", None, stream=False, version=None)
+        response.close()
+        self.server_version = response.headers.get("X-Version") or None
+        header = response.headers.get("X-Api-Version", "").strip()
+        newest = int(header) if header.isdigit() else None
+        candidates = [v for v in reversed(API_VERSIONS)
+                      if (newest is None or v <= newest) and (below is None or v < below)]
+        if newest is not None and below is None and candidates:
+            chosen = candidates[0]
+        else:
+            chosen = next((v for v in candidates if self._serves(v)), 0)
+        if not chosen:
+            self._unsupported(newest)
+        log.debug("Paperless at %s (%s) speaks API version %d", self.host, self.server_version or "version unknown",
+                  chosen)
+        return chosen
+
+    def _serves(self, version: int) -> bool:
+        response = self._send("/api/documents/", {"page_size": 1, "fields": "id"}, stream=False, version=version,
+                              refuse_406=False)
+        response.close()
+        return response.status_code != 406
+
+    def _unsupported(self, newest: int | None) -> None:
+        """Fail for good, naming the versions the server serves (probed downwards from its newest) and ours."""
+        served = "none of them"
+        if newest is not None:
+            low = newest
+            for version in range(newest - 1, max(0, newest - MAX_PROBES), -1):
+                if not self._serves(version):
+                    break
+                low = version
+            served = f"API versions {_span(low, newest)}"
+        what = f"Paperless {self.server_version}" if self.server_version else f"Paperless at {self.host}"
+        raise PermanentError(f"{what} serves {served}; docmill speaks {_span(API_VERSIONS[0], API_VERSIONS[-1])}. "
+                             "Use a docmill release that reads this Paperless version",
+                             kind="unsupported version")
 
     def _wait(self, attempt: int, response: httpx.Response | None) -> float:
         asked = retry_after(response) if response is not None else None
@@ -80,18 +162,36 @@ class PaperlessClient:
         return min(2.0 ** attempt, MAX_WAIT) * random.uniform(0.5, 1.0)
 
     def send(self, path: str, params: Mapping[str, Any] | None = None, *, stream: bool = False) -> httpx.Response:
-        """One GET, tried again on 429, 5xx and broken connections; other errors raise at once."""
+        """One GET in the negotiated API version, tried again on 429, 5xx and broken connections.
+
+        Other errors raise at once. A 406 after negotiation means the server
+        was upgraded meanwhile: an older version of ours is tried, once.
+        """
+        version = self.negotiate()
+        try:
+            return self._send(path, params, stream=stream, version=version)
+        except PermanentError as exc:
+            if exc.kind != "http 406":
+                raise
+        log.info("Paperless at %s refused API version %d; negotiating again", self.host, version)
+        with self._negotiating:
+            self.version = self._choose(below=version)
+        return self._send(path, params, stream=stream, version=self.version)
+
+    def _send(self, path: str, params: Mapping[str, Any] | None, *, stream: bool, version: int | None,
+              refuse_406: bool = True) -> httpx.Response:
         what = f"Paperless at {self.host}"
+        accept = {"Accept": f"application/json; version={version}"} if version is not None else {}
         for attempt in range(self.attempts):
             self.rate.wait()
-            request = self.client.build_request("GET", path, params=params)
+            request = self.client.build_request("GET", path, params=params, headers=accept)
             response: httpx.Response | None = None
             try:
                 response = self.client.send(request, stream=stream)
             except httpx.TransportError as exc:
                 problem = f"{what} did not answer ({type(exc).__name__})"
             else:
-                if response.status_code < 400:
+                if response.status_code < 400 or (response.status_code == 406 and not refuse_406):
                     return response
                 response.close()
                 problem = self._refuse(response, what, urlsplit(str(request.url)).path)
@@ -120,7 +220,16 @@ class PaperlessClient:
         return f"{what} answered HTTP {code}"
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        response = self.send(path, params)
+        """A JSON object; an offset page past the end of a list (404 ``Invalid page.``) is an empty last page.
+
+        A page can fall past the end when documents are deleted while a list is read through its pages.
+        """
+        try:
+            response = self.send(path, params)
+        except PermanentError as exc:
+            if exc.kind == "gone" and str((params or {}).get("page", "1")) != "1":
+                return {"count": 0, "next": None, "previous": None, "results": []}
+            raise
         try:
             body = response.json()
         except ValueError as exc:
@@ -154,8 +263,6 @@ class PaperlessClient:
         response = self.send(path, params, stream=True)
         try:
             data = read_limited(response, max_bytes, f"{path} from Paperless at {self.host}")
-            disposition = response.headers.get("Content-Disposition", "")
-            name = disposition.split("filename=", 1)[1].strip('"; ') if "filename=" in disposition else None
-            return data, name
+            return data, attachment_name(response.headers.get("Content-Disposition", ""))
         finally:
             response.close()

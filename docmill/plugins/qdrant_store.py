@@ -122,6 +122,16 @@ class QdrantStore:
     def delete_document(self, doc_key: str) -> int:
         return self._delete(self._filter(doc_key))
 
+    def relabel(self, doc_key: str, *, doc: str, metadata: Mapping[str, Any]) -> int:
+        selection = self._filter(doc_key)
+        count = self._call("count chunks", self._client.count, collection_name=self._collection,
+                           count_filter=selection, exact=True).count
+        if count:
+            # set_payload replaces these two keys and keeps the rest of each point's payload.
+            self._call("relabel chunks", self._client.set_payload, collection_name=self._collection,
+                       payload={"doc": doc, "meta": dict(metadata)}, points=selection, wait=True)
+        return int(count)
+
     def query(self, vector: Sequence[float], k: int) -> list[SearchHit]:
         found = self._call("search", self._client.query_points, collection_name=self._collection,
                            query=[float(x) for x in vector], limit=k, with_payload=True)

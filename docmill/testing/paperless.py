@@ -1,36 +1,54 @@
-"""A local server that answers like Paperless-ngx 3.x's REST API, for tests and benchmarks.
+"""A local server that answers like Paperless-ngx 3.0.5's REST API, for tests and benchmarks.
 
 It holds generated documents in memory and serves them the way the real
-server does, quirks included:
+server does, quirks included. ``tests/data/paperless/`` holds answers recorded
+from a real 3.0.5 server, and a test replays every recorded request against
+this one and compares status, headers and the shape of each body:
 
-* token auth (``Authorization: Token ...``; 401 without it);
+* API versions: ``Accept: application/json; version=N`` is served for 9 and 10
+  only (406 ``Invalid version in "Accept" header.`` otherwise, checked before
+  the token, without ``X-Api-Version``); no version means the newest; every
+  authenticated answer carries ``X-Api-Version: 10`` and ``X-Version: 3.0.5``;
+  list answers carry ``all`` (every matching id) in version 9 only;
+* token auth (``Authorization: Token ...``): 401 ``Invalid token.`` for a wrong
+  token, ``Authentication credentials were not provided.`` for none;
 * ``count/next/previous/results`` pages with ``page_size`` (at most 100,000);
-  ``next`` is an absolute URL keeping the query, and a page past the end is 404;
+  ``next`` is an absolute URL keeping the query, and a page past the end is a
+  404 ``Invalid page.``;
 * ``ordering`` by ``id``, ``-id``, ``modified``, ``-modified`` or ``modified,id``;
 * the filters ``modified__gt``, ``modified__gte``, ``added__gt`` and
   ``id__in``; every other filter (``id__gt``...) is silently ignored, as the
   real server ignores filters it does not know;
 * ``fields=`` to trim results;
 * ``modified`` with microsecond precision, in a +01:00 time zone, with ties;
-* ``/api/documents/ID/download/``: the archived PDF, or the original with
-  ``?original=true``;
-* ``/api/tags/``, ``/api/correspondents/`` and ``/api/document_types/``.
+* ``/api/`` (an HTML page), ``/api/documents/ID/`` and
+  ``/api/documents/ID/metadata/`` (the files' sha256 checksums; a document
+  without an archived version has ``null`` there, as born-digital PDFs do);
+* ``/api/documents/ID/download/``: the archived PDF (or the original when
+  there is none), or the original with ``?original=true``, with a
+  Content-Disposition holding ``filename`` and ``filename*``;
+* ``/api/tags/``, ``/api/correspondents/``, ``/api/document_types/`` and
+  ``/api/custom_fields/``.
 
-Tests change documents with :meth:`PaperlessServer.modify`, :meth:`delete`
-and :meth:`add`, make it answer 429 or 500 with :meth:`fail_next`, and read
-what was asked in :attr:`PaperlessServer.requests`.
+Tests change documents with :meth:`PaperlessServer.modify` (a new file),
+:meth:`retag` (labels only), :meth:`delete` and :meth:`add`, make it answer
+429 or 500 with :meth:`fail_next`, and read what was asked in
+:attr:`PaperlessServer.requests`. ``versions`` and ``server_version`` make it
+a Paperless of another release.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 __all__ = ["CORRESPONDENTS", "DOCUMENT_TYPES", "TAGS", "PaperlessServer", "Request"]
 
@@ -44,6 +62,12 @@ TOPICS = ("oak shelves for the shop", "the water meter reading", "a broken winds
           "a roof leak in the attic", "the new heating contract")
 MAX_PAGE_SIZE = 100_000
 SUPPORTED_FILTERS = ("modified__gt", "modified__gte", "added__gt", "id__in")
+#: API versions Paperless-ngx 3.0.5 serves, and the versions whose list answers carry ``all``.
+VERSIONS = (9, 10)
+ALL_UP_TO = 9
+BAD_VERSION = {"detail": 'Invalid version in "Accept" header.'}
+API_PAGE = ("<!DOCTYPE html>\n<html>\n  <head>\n    <title>Paperless-ngx REST API</title>\n  </head>\n"
+            "  <body><div id=\"swagger-ui\"></div></body>\n</html>\n")
 
 
 @dataclass
@@ -57,15 +81,26 @@ class Document:
     tags: list[int]
     correspondent: int | None
     document_type: int | None
+    #: Whether Paperless made an archived (OCR'd) version; born-digital PDFs often have none.
+    has_archive: bool = True
 
     def as_json(self) -> dict[str, Any]:
+        """The document as 3.0.5 lists it (API versions 9 and 10 give the same fields)."""
+        created = self.created.date().isoformat()
         return {
-            "id": self.id, "title": self.title, "content": self.text,
-            "tags": self.tags, "correspondent": self.correspondent, "document_type": self.document_type,
-            "created": self.created.isoformat(), "created_date": self.created.date().isoformat(),
-            "modified": self.modified.isoformat(), "added": self.added.isoformat(),
-            "original_file_name": f"scan-{self.id:05d}.pdf", "archived_file_name": f"{self.id:05d}.pdf",
-            "mime_type": "application/pdf", "page_count": 1, "notes": [], "custom_fields": [],
+            "id": self.id, "correspondent": self.correspondent, "document_type": self.document_type,
+            "storage_path": None, "title": self.title, "content": self.text, "tags": self.tags,
+            "created": created, "created_date": created,
+            "modified": self.modified.isoformat(), "added": self.added.isoformat(), "deleted_at": None,
+            "archive_serial_number": None, "original_file_name": f"scan-{self.id:05d}.pdf",
+            "archived_file_name": f"{created} {self.id:05d}.pdf" if self.has_archive else None,
+            "duplicate_documents": [], "owner": 2, "user_can_change": True, "is_shared_by_requester": False,
+            "notes": [], "custom_fields": [], "page_count": 1, "mime_type": "application/pdf",
+            "root_document": None,
+            # The real checksum is of the original file; the look-alike makes files only when they are
+            # downloaded, so it stands in with a hash of the original's text here (nobody compares it).
+            "versions": [{"id": self.id, "added": self.added.isoformat(), "version_label": None,
+                          "checksum": hashlib.sha256(self.text.encode()).hexdigest(), "is_root": True}],
         }
 
 
@@ -78,6 +113,8 @@ class Request:
     query: dict[str, str]
     status: int
     authorization: str = field(default="", repr=False)
+    #: The API version asked for in the Accept header, if any.
+    version: int | None = None
 
 
 def _pdf(text: str) -> bytes:
@@ -106,9 +143,13 @@ class PaperlessServer:
     the middle share one timestamp, as a bulk edit leaves them.
     """
 
-    def __init__(self, count: int, token: str, *, tie: int = 0, ignore: Sequence[str] = ()) -> None:
+    def __init__(self, count: int, token: str, *, tie: int = 0, ignore: Sequence[str] = (), labels: bool = True,
+                 versions: Sequence[int] = VERSIONS, server_version: str = "3.0.5") -> None:
         self.token = token
         self.ignore = set(ignore)  # filters to ignore as well, like an older or proxied server
+        self.labels = labels  # tags, correspondents and document types (a fresh server has none)
+        self.versions = tuple(versions)
+        self.server_version = server_version
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._failures: list[tuple[str, int, float | None]] = []
@@ -146,8 +187,9 @@ class PaperlessServer:
             id=n, title=f"Document {n}: {topic}", modified=modified, added=modified,
             created=modified - timedelta(days=3),
             text=f"Paperless document number {n}. It is about {topic}. Reference code PX-{n:05d}.",
-            tags=sorted({1 + n % 5, 1 + (n // 5) % 5}), correspondent=1 + n % 4 if n % 7 else None,
-            document_type=1 + n % 3)
+            tags=sorted({1 + n % 5, 1 + (n // 5) % 5}) if self.labels else [],
+            correspondent=(1 + n % 4 if n % 7 else None) if self.labels else None,
+            document_type=1 + n % 3 if self.labels else None)
         self.documents[n] = doc
         return doc
 
@@ -166,6 +208,17 @@ class PaperlessServer:
                 doc.modified = when
                 if not same_time:
                     when += timedelta(microseconds=1_337)
+
+    def retag(self, ids: Iterable[int], tags: Sequence[int], *, title: str | None = None) -> None:
+        """Change these documents' tags (and title) only, as an edit in Paperless's UI does: ``modified`` moves."""
+        with self._lock:
+            when = self.now()
+            for n in ids:
+                doc = self.documents[n]
+                doc.tags = sorted(tags)
+                doc.title = title or doc.title
+                doc.modified = when
+                when += timedelta(microseconds=1_337)
 
     def delete(self, ids: Iterable[int]) -> None:
         with self._lock:
@@ -187,17 +240,42 @@ class PaperlessServer:
         return [r for r in self.requests if r.path.startswith(path_prefix) and (status is None or r.status == status)]
 
     def download(self, n: int, original: bool = False) -> bytes:
+        """The file ``/download/`` serves: the archived version, or the original (also without an archive)."""
         doc = self.documents[n]
-        text = (f"{doc.title} (original scan)\n{doc.text}" if original
-                else f"{doc.title}\n{doc.text}\nArchived by Paperless with an OCR text layer.")
+        original = original or not doc.has_archive
+        # The file's text is fixed when the document is made or its content modified, not by a new title.
+        text = (f"Document {n} (original scan)\n{doc.text}" if original
+                else f"Document {n}\n{doc.text}\nArchived by Paperless with an OCR text layer.")
         cache_key = (n, text, "original" if original else "archive")
         if cache_key not in self._pdfs:
             self._pdfs[cache_key] = _pdf(text)
         return self._pdfs[cache_key]
 
+    def _checksum(self, data: bytes) -> str:
+        """The checksum Paperless keeps of a file: SHA-256 from 3.0 on, MD5 before."""
+        major = self.server_version.split(".", 1)[0]
+        if major.isdigit() and int(major) < 3:
+            return hashlib.md5(data, usedforsecurity=False).hexdigest()
+        return hashlib.sha256(data).hexdigest()
+
+    def _metadata(self, n: int) -> dict[str, Any]:
+        doc = self.documents[n]
+        original = self.download(n, original=True)
+        archive = self.download(n) if doc.has_archive else None
+        return {
+            "original_checksum": self._checksum(original), "original_size": len(original),
+            "original_mime_type": "application/pdf", "media_filename": f"{n:07d}.pdf",
+            "has_archive_version": archive is not None, "original_metadata": [],
+            "archive_checksum": self._checksum(archive) if archive is not None else None,
+            "archive_media_filename": f"archive/{n:07d}.pdf" if archive is not None else None,
+            "original_filename": f"scan-{n:05d}.pdf", "archive_size": len(archive) if archive is not None else None,
+            "archive_metadata": [] if archive is not None else None, "lang": "en",
+        }
+
     # ----- the API -----------------------------------------------------------------------------
 
-    def _list(self, query: dict[str, str], items: Sequence[dict[str, Any]], path: str) -> tuple[int, Any]:
+    def _list(self, query: dict[str, str], items: Sequence[dict[str, Any]], path: str, version: int,
+              ids: Sequence[int] | None = None, extra: dict[str, Any] | None = None) -> tuple[int, Any]:
         try:
             size = min(int(query.get("page_size", "25")), MAX_PAGE_SIZE)
             page = int(query.get("page", "1"))
@@ -210,11 +288,14 @@ class PaperlessServer:
         def link(n: int) -> str | None:
             return f"{self.url}{path}?{urlencode({**query, 'page': str(n)})}"
 
-        body = {"count": len(items), "next": link(page + 1) if start + size < len(items) else None,
-                "previous": link(page - 1) if page > 1 else None, "results": list(items[start:start + size])}
-        return 200, body
+        body: dict[str, Any] = {"count": len(items), "next": link(page + 1) if start + size < len(items) else None,
+                                "previous": link(page - 1) if page > 1 else None}
+        if version <= ALL_UP_TO:
+            body["all"] = list(ids) if ids is not None else [item["id"] for item in items]
+        body["results"] = list(items[start:start + size])
+        return 200, {**body, **(extra or {})}
 
-    def _documents(self, query: dict[str, str]) -> tuple[int, Any]:
+    def _documents(self, query: dict[str, str], version: int) -> tuple[int, Any]:
         docs = list(self.documents.values())
         for name in SUPPORTED_FILTERS:
             if name not in query or name in self.ignore:
@@ -246,15 +327,25 @@ class PaperlessServer:
         if query.get("fields"):
             fields = set(query["fields"].split(","))
             items = [{k: v for k, v in item.items() if k in fields} for item in items]
-        return self._list(query, items, "/api/documents/")
+        return self._list(query, items, "/api/documents/", version, ids=[d.id for d in docs])
 
-    def _named(self, names: dict[int, str], query: dict[str, str], path: str) -> tuple[int, Any]:
+    def _named(self, names: dict[int, str], query: dict[str, str], path: str, version: int) -> tuple[int, Any]:
         items = [{"id": n, "slug": name.lower().replace(" ", "-"), "name": name, "document_count": 0}
-                 for n, name in sorted(names.items())]
-        return self._list(query, items, path)
+                 for n, name in sorted(names.items())] if self.labels else []
+        extra = {"display_count": len(items)} if path == "/api/tags/" else None
+        return self._list(query, items, path, version, extra=extra)
 
-    def answer(self, method: str, target: str, authorization: str) -> tuple[int, Any, dict[str, str]]:
-        """Status, body (JSON-able or bytes) and extra headers for one request."""
+    def _version(self, accept: str) -> int | None:
+        """The API version asked for (the newest when none), or None when it is not served."""
+        found = re.search(r"version\s*=\s*([^;,\s]+)", accept)
+        if found is None:
+            return max(self.versions)
+        value = found.group(1)
+        return int(value) if value.isdigit() and int(value) in self.versions else None
+
+    def answer(self, method: str, target: str, authorization: str,
+               accept: str = "application/json") -> tuple[int, Any, dict[str, str]]:
+        """Status, body (JSON-able, str for HTML, or bytes) and extra headers for one request."""
         parts = urlsplit(target)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         with self._lock:
@@ -264,24 +355,43 @@ class PaperlessServer:
                 _, status, retry_after = failing[0]
                 headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
                 return status, {"detail": "Request was throttled."}, headers
+            version = self._version(accept)
+            if version is None:  # Django REST framework checks the version before the token
+                return 406, BAD_VERSION, {}
+            if not authorization:
+                return 401, {"detail": "Authentication credentials were not provided."}, {"WWW-Authenticate": "Token"}
             if authorization != f"Token {self.token}":
-                return 401, {"detail": "Invalid token."}, {}
-            path = parts.path
-            if path == "/api/documents/":
-                return (*self._documents(query), {})
-            if path.startswith("/api/documents/") and path.endswith("/download/"):
-                number = path.split("/")[3]
-                if not number.isdigit() or int(number) not in self.documents:
-                    return 404, {"detail": "No Document matches the given query."}, {}
-                original = query.get("original", "").lower() == "true"
-                name = f"scan-{int(number):05d}.pdf" if original else f"{int(number):05d}.pdf"
-                return 200, self.download(int(number), original), {
-                    "Content-Type": "application/pdf", "Content-Disposition": f'attachment; filename="{name}"'}
-            lookups = {"/api/tags/": TAGS, "/api/correspondents/": CORRESPONDENTS,
-                       "/api/document_types/": DOCUMENT_TYPES}
-            if path in lookups:
-                return (*self._named(lookups[path], query, path), {})
+                return 401, {"detail": "Invalid token."}, {"WWW-Authenticate": "Token"}
+            status, body, headers = self._route(parts.path, query, version)
+            return status, body, {"X-Api-Version": str(max(self.versions)), "X-Version": self.server_version,
+                                  **headers}
+
+    def _route(self, path: str, query: dict[str, str], version: int) -> tuple[int, Any, dict[str, str]]:
+        if path == "/api/":
+            return 200, API_PAGE, {"Content-Type": "text/html; charset=utf-8"}
+        if path == "/api/documents/":
+            return (*self._documents(query, version), {})
+        lookups = {"/api/tags/": TAGS, "/api/correspondents/": CORRESPONDENTS,
+                   "/api/document_types/": DOCUMENT_TYPES, "/api/custom_fields/": {}}
+        if path in lookups:
+            return (*self._named(lookups[path], query, path, version), {})
+        found = re.fullmatch(r"/api/documents/(\d+)/(download/|metadata/)?", path)
+        if found is None:
             return 404, {"detail": "Not found."}, {}
+        number, what = int(found.group(1)), found.group(2)
+        if number not in self.documents:
+            return 404, {"detail": "No Document matches the given query."}, {}
+        if what == "metadata/":
+            return 200, self._metadata(number), {}
+        if what is None:
+            return 200, self.documents[number].as_json(), {}
+        doc = self.documents[number]
+        original = query.get("original", "").lower() == "true" or not doc.has_archive
+        name = (f"{doc.created.date().isoformat()} scan-{number:05d}.pdf" if original
+                else f"{doc.created.date().isoformat()} {number:05d}.pdf")
+        return 200, self.download(number, original), {
+            "Content-Type": "application/pdf",
+            "Content-Disposition": f'attachment; filename="{name}"; filename*=utf-8\'\'{quote(name)}'}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -291,15 +401,20 @@ class PaperlessServer:
 
             def do_GET(self) -> None:
                 auth = self.headers.get("Authorization", "")
-                status, body, headers = server.answer("GET", self.path, auth)
+                accept = self.headers.get("Accept", "application/json")
+                status, body, headers = server.answer("GET", self.path, auth, accept)
                 parts = urlsplit(self.path)
+                asked = re.search(r"version\s*=\s*(\d+)", accept)
                 with server._lock:
                     server.requests.append(Request("GET", parts.path,
-                                                   {k: v[-1] for k, v in parse_qs(parts.query).items()}, status, auth))
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                                                   {k: v[-1] for k, v in parse_qs(parts.query).items()}, status, auth,
+                                                   int(asked.group(1)) if asked else None))
+                data = body if isinstance(body, bytes) else body.encode() if isinstance(body, str) else json.dumps(
+                    body).encode()
                 self.send_response(status)
-                if not isinstance(body, bytes):
+                if not isinstance(body, bytes | str):
                     self.send_header("Content-Type", "application/json")
+                self.send_header("Allow", "GET, HEAD, OPTIONS")
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))

@@ -169,6 +169,13 @@ class StubVectorStore:
     def delete_document(self, doc_key: str) -> int:
         return self._remove(lambda p: p["chunk"].doc_key != doc_key)
 
+    def relabel(self, doc_key: str, *, doc: str, metadata: Mapping[str, Any]) -> int:
+        with self._lock:
+            points = [p for p in self._points.values() if p["chunk"].doc_key == doc_key]
+            for point in points:
+                point["doc"], point["meta"] = doc, dict(metadata)
+            return len(points)
+
     def query(self, vector: Sequence[float], k: int) -> list[SearchHit]:
         with self._lock:
             scored = [(sum(a * b for a, b in zip(vector, p["vector"], strict=True)), p) for p in self._points.values()]

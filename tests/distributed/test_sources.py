@@ -12,7 +12,7 @@ from pathlib import Path
 import pika
 import sqlalchemy
 
-from docmill.testing.paperless import PaperlessServer
+from docmill.testing.paperless import TAGS, PaperlessServer
 
 from ..conftest import Cli
 from .conftest import Workers, assert_exactly_once, store_chunks
@@ -63,14 +63,18 @@ def test_workers_sync_a_paperless_archive_and_the_token_stays_secret(
         assert (found["new"], found["failed"]) == (40, 0)
 
         server.modify([4, 20])
+        server.retag([5, 6, 30], [4])  # labels only: relabelled by the store workers, not downloaded
         server.delete([9])
         again = dcli.json("sync", "archive", env=env)
-        assert (again["changed"], again["deleted"], again["new"]) == (2, 1, 0)
+        assert (again["changed"], again["relabelled"], again["deleted"], again["new"]) == (2, 3, 1, 0)
         downloads = [r for r in server.requests if r.path.endswith("/download/")]
         assert len(downloads) == 42  # 40, then the 2 modified
         assert_exactly_once(dcli, pg_url)
         chunks = store_chunks(dcli)
         assert {c["metadata"]["paperless_id"] for c in chunks} == set(server.documents)
+        for chunk in chunks:  # every chunk carries its document's tags now, the 3 relabelled ones included
+            doc = server.documents[chunk["metadata"]["paperless_id"]]
+            assert chunk["metadata"]["tags"] == [TAGS[t] for t in doc.tags]
 
     assert CANARY not in workers.log() + err.decode()
     assert CANARY not in json.dumps(chunks)

@@ -43,7 +43,8 @@ class DiscoveryMixin(LedgerBase):
         """Every document row whose key starts with ``scope``."""
         cols = (documents.c.key, documents.c.stamp, documents.c.fingerprint, documents.c.signature,
                 documents.c.state, documents.c.version, documents.c.error_permanent, documents.c.stage,
-                documents.c.attempts, documents.c.sent_at, documents.c.priority)
+                documents.c.attempts, documents.c.sent_at, documents.c.priority, documents.c.content_id,
+                documents.c.error_kind)
         with self._read() as conn:
             rows = conn.execute(select(*cols).where(
                 _prefix(documents.c.key, scope, self.engine.dialect.name))).all()
@@ -59,7 +60,8 @@ class DiscoveryMixin(LedgerBase):
                 ref, version = item.ref, (item.previous_version or 0) + 1
                 values = dict(
                     source=source_id, name=ref.name, locator=ref.locator, stamp=ref.stamp, size=ref.size,
-                    fingerprint=item.fingerprint, signature=item.signature, version=version, state="pending",
+                    fingerprint=item.fingerprint, content_id=None, signature=item.signature, version=version,
+                    state="pending",
                     stage="extract", attempts=0, error_kind=None, error=None, error_permanent=None, dead_letter=None,
                     pages=None, ocr_pages=None, ocr_remaining=None, chunks=None, sent_at=None,
                     metadata=json.dumps(dict(ref.metadata), default=str), priority=priority, job_id=job_id,
@@ -74,6 +76,13 @@ class DiscoveryMixin(LedgerBase):
                 add_item(conn, job_id, ref.key, version, "pending")
                 started.append((ref.key, version))
         return started
+
+    def restart(self, job_id: str, row: Row[Any]) -> list[tuple[str, int]]:
+        """Start a new version of a document from what the ledger knows of it, to extract it again."""
+        ref = DocumentRef(key=row.key, name=row.name, locator=row.locator, stamp=row.stamp, size=row.size,
+                          metadata=json.loads(row.metadata or "{}"))
+        return self.start_versions(job_id, row.source, [NewVersion(ref, row.fingerprint, row.signature,
+                                                                   row.version)], row.priority)
 
     def mark_sent(self, items: Sequence[tuple[str, int]]) -> None:
         """These versions' first messages are with the transport."""
@@ -95,6 +104,33 @@ class DiscoveryMixin(LedgerBase):
                         stamp=ref.stamp, name=ref.name, locator=ref.locator))
                 state = row.state if row.state in ("failed", "pending") else "skipped"
                 add_item(conn, job_id, ref.key, row.version, state, unchanged=state != "pending")
+
+    def start_relabels(self, job_id: str, items: Sequence[tuple[Row[Any], DocumentRef, str]],
+                       priority: int = 0) -> list[tuple[str, int]]:
+        """Documents whose file is unchanged but whose labels changed: (key, version) to relabel in the store.
+
+        The version stays; its stamp, fingerprint, name and metadata become
+        the new ones. A document without chunks (skipped: no text) has nothing
+        in the store to relabel and is only recorded.
+        """
+        now = time.time()
+        started = []
+        with self._write() as conn:
+            for row, ref, fingerprint in items:
+                values: dict[str, Any] = dict(name=ref.name, locator=ref.locator, stamp=ref.stamp, size=ref.size,
+                                              fingerprint=fingerprint, updated_at=now,
+                                              metadata=json.dumps(dict(ref.metadata), default=str))
+                if row.state == "done":
+                    values.update(state="pending", stage="relabel", attempts=0, priority=priority, job_id=job_id,
+                                  dead_letter=None, sent_at=None)
+                conn.execute(update(documents).where(documents.c.key == ref.key,
+                                                     documents.c.version == row.version).values(**values))
+                if row.state == "done":
+                    add_item(conn, job_id, ref.key, row.version, "pending", relabel=True)
+                    started.append((ref.key, row.version))
+                else:
+                    add_item(conn, job_id, ref.key, row.version, row.state, relabel=True)
+        return started
 
     def record_refused(self, job_id: str, source_id: str, ref: DocumentRef, previous: Row[Any] | None) -> None:
         """A document the source listed but will not serve: skipped, with its reason."""

@@ -33,6 +33,8 @@ class DocumentsMixin(LedgerBase):
         """
         if stage == "remove":
             guard = documents.c.state == "deleting"
+        elif stage == "relabel":
+            guard = and_(documents.c.state == "pending", documents.c.stage == "relabel")
         else:
             reachable = STAGE_ORDER[: STAGE_ORDER.index(stage) + 1]
             guard = and_(documents.c.state == "pending", documents.c.stage.in_(reachable))

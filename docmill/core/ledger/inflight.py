@@ -36,8 +36,11 @@ class InFlightMixin(LedgerBase):
     """Page texts, OCR ranges and staged chunks of versions being processed."""
 
     def save_pages(self, key: str, version: int, extracted: Sequence[Page], ocr_ranges: Sequence[Sequence[int]],
-                   seconds: float) -> None:
-        """Store extracted page texts and the OCR ranges (lists of page numbers) still to do."""
+                   seconds: float, content_id: str | None = None) -> None:
+        """Store extracted page texts and the OCR ranges (lists of page numbers) still to do.
+
+        ``content_id`` is the source's checksum of the bytes the pages came from (Blob.checksum).
+        """
         with self._write() as conn:
             lock_document(conn, key)
             clear_version(conn, key, version)
@@ -50,7 +53,7 @@ class InFlightMixin(LedgerBase):
                                                   "page_numbers": json.dumps(list(numbers)), "done": False}
                                                  for numbers in ocr_ranges])
             conn.execute(update(documents).where(documents.c.key == key, documents.c.version == version).values(
-                pages=len(extracted), ocr_pages=sum(p.needs_ocr for p in extracted),
+                pages=len(extracted), ocr_pages=sum(p.needs_ocr for p in extracted), content_id=content_id,
                 ocr_remaining=len(ocr_ranges), extract_seconds=documents.c.extract_seconds + seconds))
 
     def load_pages(self, key: str, version: int) -> list[Page]:

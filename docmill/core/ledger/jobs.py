@@ -43,13 +43,13 @@ def chunk_sums(conn: Connection, selectable: Any, *where: Any) -> dict[str, int]
 
 
 def add_item(conn: Connection, job_id: str, key: str, version: int, state: str, *,
-             unchanged: bool = False, finished: float | None = None) -> None:
+             unchanged: bool = False, relabel: bool = False, finished: float | None = None) -> None:
     """Record (or replace) what a job is doing with one document."""
     conn.execute(delete(job_items).where(job_items.c.job_id == job_id, job_items.c.key == key))
     if finished is None and state != "pending":
         finished = time.time()
     conn.execute(insert(job_items).values(job_id=job_id, key=key, version=version, state=state,
-                                          unchanged=unchanged, finished_at=finished))
+                                          unchanged=unchanged, relabel=relabel, finished_at=finished))
 
 
 class JobsMixin(LedgerBase):
@@ -143,16 +143,18 @@ class JobsMixin(LedgerBase):
                 "discovered_at": job.discovered_at, "error": job.error}
 
     def job_changes(self, job_id: str) -> dict[str, int]:
-        """What a sync job found: new, changed, deleted, unchanged, refused and failed documents."""
+        """What a sync job found: new, changed, relabelled, deleted, unchanged, refused and failed documents."""
         joined = job_items.join(documents, documents.c.key == job_items.c.key, isouter=True)
         with self._read() as conn:
             rows = conn.execute(select(job_items.c.state, job_items.c.unchanged, job_items.c.version,
-                                       documents.c.error_kind).select_from(joined)
+                                       documents.c.error_kind, job_items.c.relabel).select_from(joined)
                                 .where(job_items.c.job_id == job_id)).all()
-        found = {"new": 0, "changed": 0, "deleted": 0, "unchanged": 0, "refused": 0, "failed": 0}
-        for state, unchanged, version, error_kind in rows:
+        found = {"new": 0, "changed": 0, "relabelled": 0, "deleted": 0, "unchanged": 0, "refused": 0, "failed": 0}
+        for state, unchanged, version, error_kind, relabel in rows:
             if unchanged:
                 found["unchanged"] += 1
+            elif relabel and state != "failed":
+                found["relabelled"] += 1
             elif state == "skipped" and error_kind == "refused":  # listed, but the source will not serve it
                 found["refused"] += 1
             elif state == "deleted":

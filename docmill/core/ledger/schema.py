@@ -42,12 +42,14 @@ documents = Table(
     Column("stamp", String, nullable=False, default=""),
     Column("size", BigInteger),
     Column("fingerprint", String),
+    # The source's checksum of the bytes fetched for the current version (Blob.checksum), when it gives one.
+    Column("content_id", String),
     # Chunker and embedder settings the current version was made with.
     Column("signature", String),
     Column("version", Integer, nullable=False),
     # pending, done, skipped, failed, deleting
     Column("state", String, nullable=False),
-    # discover, extract, ocr, embed, store, remove
+    # discover, extract, ocr, embed, store, remove, relabel
     Column("stage", String, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("error_kind", String),
@@ -198,6 +200,8 @@ job_items = Table(
     # pending, done, skipped, failed, deleted
     Column("state", String, nullable=False),
     Column("unchanged", Boolean, nullable=False, default=False),
+    # Only the document's labels changed: its chunks' metadata was updated in place.
+    Column("relabel", Boolean, nullable=False, default=False),
     Column("finished_at", Float),
 )
 Index("job_items_key", job_items.c.key, job_items.c.version)

@@ -71,6 +71,29 @@ class VectorStoreContract:
         assert store.delete_document("missing") == 0
         assert [c.doc for c in store.iter_chunks()] == ["b"]
 
+    def test_relabelling_a_document_changes_its_name_and_metadata_and_nothing_else(self, store: VectorStore) -> None:
+        chunks = _chunks("k", ["alpha", "beta"], page=2)
+        vectors = [_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)]
+        store.upsert(chunks, vectors, doc="old title", version=3, metadata={"tags": ["inbox"]})
+        store.upsert(_chunks("other", ["gamma"]), [_unit(0, 0, 1, 0)], doc="other", version=1,
+                     metadata={"tags": ["inbox"]})
+        assert store.relabel("k", doc="new title", metadata={"tags": ["tax", "2024"], "title": "new title"}) == 2
+        assert store.relabel("missing", doc="x", metadata={}) == 0
+        chunks_now = {c.id: c for c in store.iter_chunks(with_vectors=True)}
+        assert len(chunks_now) == 3
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            now = chunks_now[chunk.id]
+            assert (now.doc, now.text, now.seq, now.page, dict(now.metadata)) == (
+                "new title", chunk.text, chunk.seq, 2, {"tags": ["tax", "2024"], "title": "new title"})
+            assert now.vector == pytest.approx(vector, abs=1e-5)
+        other = next(c for c in chunks_now.values() if c.doc_key == "other")
+        assert (other.doc, dict(other.metadata)) == ("other", {"tags": ["inbox"]})
+        hit = store.query(_unit(1, 0, 0, 0), 1)[0]
+        assert (hit.doc, hit.metadata["tags"]) == ("new title", ["tax", "2024"])
+        # the version is untouched: a later version's stale-tail deletion still finds these chunks
+        store.upsert(_chunks("k", ["alpha2"]), [_unit(1, 1, 0, 0)], doc="new title", version=4, metadata={})
+        assert store.delete_stale("k", keep_version=4) == 2
+
     def test_export_returns_every_chunk_with_its_vector(self, store: VectorStore) -> None:
         texts = [f"t{i}" for i in range(600)]
         vectors = [_unit(1, i, 0, 1) for i in range(600)]

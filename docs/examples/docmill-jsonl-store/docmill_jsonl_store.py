@@ -93,6 +93,15 @@ class JsonlStore:
     def delete_document(self, doc_key: str) -> int:
         return self._delete(lambda r: r["doc_key"] == doc_key)
 
+    def relabel(self, doc_key: str, *, doc: str, metadata: Mapping[str, Any]) -> int:
+        with self._lock:
+            records = [r for r in self._chunks.values() if r["doc_key"] == doc_key]
+            for record in records:
+                record["doc"], record["metadata"] = doc, dict(metadata)
+            if records:
+                self._save()
+            return len(records)
+
     def query(self, vector: Sequence[float], k: int) -> list[SearchHit]:
         with self._lock:
             records = list(self._chunks.values())
