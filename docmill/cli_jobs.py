@@ -88,10 +88,11 @@ def worker(queues: str, processes: int, threads: int | None) -> None:
     if threads is None:
         threads = settings.cpu_count if stages == ["ocr"] else 2
     client = _client(settings)  # checks RabbitMQ's queues once, before any process starts
+    isolated_waiting = client.isolated_waiting(stages)
     client.close()
     click.echo(f"docmill: {processes} worker process(es) x {threads} thread(s) for {','.join(stages)}; "
                "SIGTERM or Ctrl-C drains", err=True)
-    sys.exit(Supervisor(stages, processes, threads).run())
+    sys.exit(Supervisor(stages, processes, threads, isolated_waiting).run())
 
 
 @click.command()

@@ -74,8 +74,8 @@ class Settings(BaseSettings):
         None, ge=1, le=1000, description="Messages a worker process takes from each queue at once; "
         "default: one per thread (tasks are long).")
     max_redeliveries: int = Field(
-        3, ge=1, le=100, description="Times a document may kill the worker processing it before it is "
-        "quarantined as failed.")
+        3, ge=1, le=100, description="Times a document may kill the worker processing it, while running "
+        "alone, before it is quarantined as failed.")
     load_plugins: Annotated[list[str] | None, NoDecode] = Field(
         None,
         description="Comma-separated allow-list of third-party plugins to load (empty: none). Unset: all.",

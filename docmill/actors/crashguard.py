@@ -1,15 +1,25 @@
-"""Redelivery accounting: a document that keeps killing its worker is quarantined, not retried forever.
+"""Redelivery accounting: a document that keeps killing its worker is quarantined; its neighbours are not.
 
 RabbitMQ redelivers what a dead worker held. That is what makes a SIGKILL
 lose nothing, and also what lets one poison document (out of memory, a
 segfault in a C library) take down every worker in turn. Each document
-message is marked running in the ledger while a worker holds it; a
-redelivered message still marked running took its worker down with it. After
-``max_redeliveries`` such crashes the document fails as "worker crashed" and
-the message goes to the dead-letter queue.
+message is marked running in the ledger while a worker runs it; a
+redelivered message still marked running was in flight in a worker that
+died, and so is a suspect.
 
-Messages that were only prefetched when their worker died were never marked,
-so they are redelivered without counting against their document.
+A worker process runs several messages at once (a thread each), so a death
+there proves nothing about any one of them. Suspects are not charged:
+they are handed on to their stage's isolation queue (``.isolated``), which a
+single-threaded isolation process consumes one message at a time. Only a
+death there, where the message was the sole one in flight, counts against
+its document; after ``max_redeliveries`` of those the document fails as
+"worker crashed" and the message goes to the dead-letter queue. So a random
+kill, an OOM kill of a neighbour or a crash of another document never
+quarantines a bystander, and a real poison document still ends after a
+bounded number of deaths.
+
+Messages that were only prefetched when their worker died were never marked
+running, so they are redelivered without suspicion.
 """
 
 from __future__ import annotations
@@ -18,9 +28,11 @@ import logging
 from typing import Any
 
 import dramatiq
-from dramatiq.middleware import Middleware
+from dramatiq.common import q_name
+from dramatiq.middleware import Middleware, SkipMessage
 
 from ..core.ledger import Ledger
+from .stages import isolation_queue
 
 __all__ = ["CrashGuard"]
 
@@ -28,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 class CrashGuard(Middleware):
-    """Marks document messages running, and quarantines those that crashed ``limit`` workers."""
+    """Marks document messages running; isolates suspects of a death; quarantines those that die alone."""
 
     def __init__(self, ledger: Ledger, limit: int) -> None:
         self.ledger = ledger
@@ -41,20 +53,29 @@ class CrashGuard(Middleware):
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
         if not self._tracked(message):
             return
-        key, version = message.kwargs["key"], message.kwargs["version"]
-        crashes = self.ledger.delivery_started(message.message_id, key, version, message.actor_name,
-                                               redelivered=bool(getattr(message, "redelivered", False)))
-        if crashes == 0:
+        key, version, stage = message.kwargs["key"], message.kwargs["version"], message.actor_name
+        queue = q_name(message.queue_name)
+        alone = queue == isolation_queue(queue)  # only isolation processes consume isolation queues
+        delivery = self.ledger.delivery_started(message.message_id, key, version, stage,
+                                                redelivered=bool(getattr(message, "redelivered", False)),
+                                                charge=alone)
+        if not delivery.died:
             return
-        log.warning("%s %s: delivered again after its worker died (%d of %d)", message.actor_name, key,
-                    crashes, self.limit)
-        if crashes < self.limit:
+        if not alone:
+            log.warning("%s %s: its worker died while running it; running it again alone", stage, key)
+            # Same message id and priority: its crash count follows it. Published (and confirmed) before
+            # this delivery is acknowledged by the skip, so a death in between only redelivers it again.
+            broker.enqueue(message.copy(queue_name=isolation_queue(queue)))
+            raise SkipMessage("handed on to run alone")
+        log.warning("%s %s: delivered again after its worker died while running it alone (%d of %d)", stage, key,
+                    delivery.crashes, self.limit)
+        if delivery.crashes < self.limit:
             return
-        reason = (f"the worker processing this document died {crashes} times in stage {message.actor_name} "
+        reason = (f"killed its worker {delivery.crashes} times while running alone, in stage {stage} "
                   "(out of memory, or a crash inside a library); quarantined")
         log.error("%s: %s", key, reason)
-        self.ledger.finish(key, version, "failed", stage=message.actor_name, error_kind="worker crashed",
-                           reason=reason, permanent=True)
+        self.ledger.finish(key, version, "failed", stage=stage, error_kind="worker crashed", reason=reason,
+                           permanent=True)
         self.ledger.delivery_ended(message.message_id)
         message.fail()  # not processed; the worker dead-letters it
 
@@ -70,5 +91,5 @@ class CrashGuard(Middleware):
             return
         try:
             self.ledger.delivery_ended(message.message_id)
-        except Exception:  # the ledger is down: at worst a later redelivery counts one crash too many
+        except Exception:  # the ledger is down: at worst a later redelivery is suspected once too often
             log.warning("could not record the end of message %s", message.message_id, exc_info=True)

@@ -22,7 +22,7 @@ from ..settings import Settings
 from . import rabbitmq
 from .broker import build_broker
 from .embedded import SourceSpec
-from .stages import QUEUES, declare_actors, queue_names, sender
+from .stages import QUEUES, declare_actors, isolation_queue, queue_names, sender
 
 __all__ = ["DistributedClient"]
 
@@ -44,7 +44,9 @@ class DistributedClient:
         self.actors = declare_actors(self.broker, self.runtime, settings)
         self.runtime.connect(sender(self.actors))
         self.queues = queue_names()
-        rabbitmq.check_queues(self.broker, self.queues)  # type: ignore[arg-type]
+        # Dead letters are read from every queue's .XQ, the isolation queues' too (a quarantined message).
+        self.all_queues = queue_names(isolation=True)
+        rabbitmq.check_queues(self.broker, self.all_queues)  # type: ignore[arg-type]
         self._unconsumed_since: dict[str, float] = {}
         self._warned: set[str] = set()
         self._checked_at = 0.0
@@ -68,7 +70,8 @@ class DistributedClient:
         """Retry dead letters from their failed stage; their old messages leave the dead-letter queues."""
         job_id, rows = deadletters.retry(self.runtime, ids)
         if rows:
-            rabbitmq.drop_dead_messages(self.broker, self.queues, {(r.key, r.version) for r in rows})  # type: ignore[arg-type]
+            rabbitmq.drop_dead_messages(self.broker, self.all_queues,  # type: ignore[arg-type]
+                                        {(r.key, r.version) for r in rows})
         return job_id, rows
 
     def purge(self, rows: Sequence[Any], *, everything: bool = False) -> int:
@@ -79,11 +82,11 @@ class DistributedClient:
         discoveries).
         """
         versions = None if everything else {(r.key, r.version) for r in rows}
-        rabbitmq.drop_dead_messages(self.broker, self.queues, versions)  # type: ignore[arg-type]
+        rabbitmq.drop_dead_messages(self.broker, self.all_queues, versions)  # type: ignore[arg-type]
         return self.runtime.ledger.purge(rows)
 
     def dead_messages(self) -> list[rabbitmq.DeadMessage]:
-        return rabbitmq.dead_messages(self.broker, self.queues)  # type: ignore[arg-type]
+        return rabbitmq.dead_messages(self.broker, self.all_queues)  # type: ignore[arg-type]
 
     def progress(self, job_id: str, warn: Any = None) -> JobProgress:
         """The job's progress; ``warn`` hears once about each queue with messages and no consumer."""
@@ -110,6 +113,26 @@ class DistributedClient:
                 stage = next(s for s, q in QUEUES.items() if stat.name.startswith(q))
                 warn(f"{stat.messages} message(s) wait in {stat.name} and no worker consumes it: start one with "
                      f"`docmill worker --queues {stage}` (DOCMILL_BROKER_URL pointing at the same RabbitMQ)")
+
+    def isolated_waiting(self, stages: Sequence[str]) -> Any:
+        """A function telling how many messages wait in these stages' isolation queues (None: cannot say)."""
+        queues = {isolation_queue(q) for q in queue_names(stages)}
+        url = self.settings.broker_url
+
+        def waiting() -> int | None:
+            from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+            assert url is not None
+            probe = RabbitmqBroker(url=url.get_secret_value(), middleware=[])
+            try:
+                return sum(stat.messages for stat in rabbitmq.queue_stats(probe, queues))
+            except Exception as exc:
+                log.info("cannot read the isolation queues: %s", exc)
+                return None
+            finally:
+                probe.close()
+
+        return waiting
 
     def close(self) -> None:
         self.runtime.close()

@@ -51,7 +51,9 @@ class Retries(Middleware):
         if (throws and isinstance(exception, throws)) or retry_when is None or not retry_when(retries, exception):
             message.fail()
             return
-        broker.enqueue(message, delay=self.delay(actor, retries, exception))
+        # Back on the stage's own queue: a message re-run alone (see crashguard.py) that raised instead
+        # of killing its worker is cleared of suspicion.
+        broker.enqueue(message.copy(queue_name=actor.queue_name), delay=self.delay(actor, retries, exception))
 
     def delay(self, actor: dramatiq.Actor, retries: int, exception: BaseException) -> int:
         """Milliseconds before the next try: exponential with jitter, or what the service asked for."""

@@ -19,7 +19,7 @@ from ..core.models import Task
 from ..core.runtime import Runtime
 from ..settings import Settings
 
-__all__ = ["QUEUES", "WORK_STAGES", "declare_actors", "queue_names", "sender"]
+__all__ = ["QUEUES", "WORK_STAGES", "declare_actors", "isolation_queue", "queue_names", "sender"]
 
 #: Queue of each stage. Removals and relabels are store work, so they share its queue.
 QUEUES = {
@@ -63,13 +63,26 @@ def retry_policy(max_retries: int) -> Callable[[int, BaseException], bool]:
     return should_retry
 
 
-def queue_names(stages: Iterable[str] | None = None) -> set[str]:
-    """The queues of these stages (all when None); raises ValueError naming an unknown stage."""
+#: Suffix of the queues where messages suspected of killing their worker are re-run one at a time.
+ISOLATION = ".isolated"
+
+
+def isolation_queue(queue: str) -> str:
+    """The queue where suspects from ``queue`` run alone, in a process running nothing else."""
+    return queue if queue.endswith(ISOLATION) else queue + ISOLATION
+
+
+def queue_names(stages: Iterable[str] | None = None, *, isolation: bool = False) -> set[str]:
+    """The queues of these stages (all when None), and their isolation queues too with ``isolation``.
+
+    Raises ValueError naming an unknown stage.
+    """
     chosen = list(QUEUES) if stages is None else list(stages)
     unknown = [s for s in chosen if s not in QUEUES]
     if unknown:
         raise ValueError(f"no such stage: {', '.join(unknown)} (stages: {', '.join(dict.fromkeys(WORK_STAGES))})")
-    return {QUEUES[s] for s in chosen}
+    queues = {QUEUES[s] for s in chosen}
+    return queues | {isolation_queue(q) for q in queues} if isolation else queues
 
 
 def declare_actors(broker: dramatiq.Broker, runtime: Runtime, settings: Settings) -> dict[str, dramatiq.Actor]:

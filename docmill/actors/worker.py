@@ -7,6 +7,13 @@ SIGTERM (or Ctrl-C) drains: each process stops taking messages, finishes the
 ones it is running, and returns the ones it had only prefetched. A second
 signal stops at once. A process that cannot start because of bad settings
 (exit code 3) stops the supervisor instead of being restarted in a loop.
+
+Beside them, when there is work for it, runs one isolation process: a single
+thread taking one message at a time from the stages' isolation queues, where
+the messages that ran beside others in a worker that died wait to be run
+alone (see ``crashguard.py``). It starts after a worker process dies by a
+signal, or when those queues hold messages, and exits once they are empty
+and it has been idle a while.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["Supervisor", "run_worker_process"]
 
@@ -32,6 +40,10 @@ EXIT_UNAVAILABLE = 4
 QUICK_DEATH = 10.0
 #: Longest pause before restarting a process that keeps dying at once.
 MAX_RESTART_DELAY = 30.0
+#: Seconds an isolation process waits with nothing to do before it exits.
+ISOLATION_IDLE = 15.0
+#: Seconds between the supervisor's looks at the isolation queues while no isolation process runs.
+ISOLATION_POLL = 10.0
 
 
 @dataclass
@@ -41,19 +53,33 @@ class _Child:
     started: float = 0.0
     quick_deaths: int = 0
     restart_at: float = 0.0
+    #: The isolation process: started when needed, not restarted after it exits on its own.
+    isolation: bool = False
+    wanted: bool = True
 
 
 class Supervisor:
-    """Keeps ``processes`` worker processes running over ``stages`` until told to stop."""
+    """Keeps ``processes`` worker processes running over ``stages`` until told to stop.
 
-    def __init__(self, stages: Sequence[str], processes: int, threads: int) -> None:
+    ``isolated_waiting`` tells how many messages wait in the stages' isolation
+    queues (None when RabbitMQ cannot say); without it no isolation process runs.
+    """
+
+    def __init__(self, stages: Sequence[str], processes: int, threads: int,
+                 isolated_waiting: Callable[[], int | None] | None = None) -> None:
         self.stages = list(stages)
         self.threads = threads
         self.children = [_Child(i) for i in range(processes)]
+        self.isolation = _Child(processes, isolation=True, wanted=isolated_waiting is not None)
+        self._isolated_waiting = isolated_waiting
+        self._polled = 0.0
         self._stopping = threading.Event()
         self._signals = 0
 
-    def _command(self) -> list[str]:
+    def _command(self, child: _Child) -> list[str]:
+        if child.isolation:
+            return [sys.executable, "-m", "docmill.actors.worker", "--queues", ",".join(self.stages),
+                    "--threads", "1", "--isolation"]
         return [sys.executable, "-m", "docmill.actors.worker", "--queues", ",".join(self.stages),
                 "--threads", str(self.threads)]
 
@@ -61,14 +87,18 @@ class Supervisor:
         level = logging.getLogger().getEffectiveLevel()
         verbose = "2" if level <= logging.DEBUG else "1" if level <= logging.INFO else "0"
         env = {**os.environ, "DOCMILL_WORKER_INDEX": str(child.index), "DOCMILL_WORKER_VERBOSE": verbose}
-        child.process = subprocess.Popen(self._command(), env=env)
+        child.process = subprocess.Popen(self._command(child), env=env)
         child.started = time.monotonic()
-        log.info("worker process %d started (pid %d) for %s", child.index, child.process.pid, ",".join(self.stages))
+        what = "isolation process" if child.isolation else "worker process"
+        log.info("%s %d started (pid %d) for %s", what, child.index, child.process.pid, ",".join(self.stages))
+
+    def _all(self) -> list[_Child]:
+        return [*self.children, self.isolation]
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._signals += 1
         self._stopping.set()
-        for child in self.children:
+        for child in self._all():
             if child.process is not None and child.process.poll() is None:
                 # The first signal asks for a drain; a second one means now.
                 child.process.send_signal(signal.SIGTERM if self._signals == 1 else signal.SIGKILL)
@@ -87,6 +117,7 @@ class Supervisor:
                     self._on_signal(signal.SIGTERM, None)
                     self._wait_all()
                     return code
+            self._check_isolation(now)
             self._stopping.wait(0.5)
         log.info("draining: worker processes finish the messages they are running")
         self._wait_all()
@@ -105,6 +136,10 @@ class Supervisor:
             log.error("worker process %d cannot start (configuration error); stopping", child.index)
             return EXIT_CONFIGURATION
         how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        if code < 0 and self.isolation.wanted and self.isolation.process is None:
+            # What ran beside the dead process's messages will wait in the isolation queues.
+            self.isolation.restart_at = 0.0
+            self._start(self.isolation)
         # A process that exits on its own right after starting is in a crash loop (a broken
         # install, say): back off. One killed by a signal (OOM killer, an operator) comes back at once;
         # a document that keeps killing workers is the crash guard's business.
@@ -116,14 +151,44 @@ class Supervisor:
         child.process, child.restart_at = None, now + delay
         return None
 
+    def _check_isolation(self, now: float) -> None:
+        """Keep the isolation process running while there is work for it (a death by signal: at once)."""
+        child = self.isolation
+        if not child.wanted or self._stopping.is_set():
+            return
+        if child.process is not None:
+            code = child.process.poll()
+            if code is None:
+                return
+            pid, child.process = child.process.pid, None
+            if code < 0:  # killed while running a suspect alone: the crash guard counts it; start again
+                log.warning("isolation process (pid %d) died (signal %d); starting a new one", pid, -code)
+                self._start(child)
+                return
+            if code == EXIT_CONFIGURATION:
+                log.error("the isolation process cannot start (configuration error); not starting it again")
+                child.wanted = False
+                return
+            self._polled = 0.0  # it found nothing to do; look again now, a suspect may have just arrived
+        if now - self._polled < ISOLATION_POLL:
+            return
+        self._polled = now
+        assert self._isolated_waiting is not None
+        if self._isolated_waiting():
+            self._start(child)
+
     def _wait_all(self) -> None:
-        for child in self.children:
+        for child in self._all():
             if child.process is not None:
                 child.process.wait()
 
 
-def run_worker_process(stages: Sequence[str], threads: int) -> int:
-    """One worker process: Dramatiq worker threads over the stages' queues until SIGTERM."""
+def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = False) -> int:
+    """One worker process: Dramatiq worker threads over the stages' queues until SIGTERM.
+
+    With ``isolation``, one thread over the stages' isolation queues, one
+    message at a time, until they have been empty for ``ISOLATION_IDLE`` seconds.
+    """
     import dramatiq
 
     from ..core.errors import ConfigurationError, TransientError
@@ -131,7 +196,7 @@ def run_worker_process(stages: Sequence[str], threads: int) -> int:
     from ..settings import load_settings
     from . import rabbitmq
     from .broker import build_broker
-    from .stages import QUEUES, declare_actors, queue_names, sender
+    from .stages import QUEUES, declare_actors, isolation_queue, queue_names, sender
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -147,8 +212,13 @@ def run_worker_process(stages: Sequence[str], threads: int) -> int:
         actors = declare_actors(broker, runtime, settings)
         runtime.connect(sender(actors))
         queues = queue_names(stages)
-        rabbitmq.check_queues(broker, queue_names())  # type: ignore[arg-type]
-        if QUEUES["embed"] in queues:
+        rabbitmq.check_queues(broker, queue_names(isolation=True))  # type: ignore[arg-type]
+        if isolation:
+            queues = {isolation_queue(q) for q in queues}
+            threads = 1
+            for queue in queues:
+                broker.declare_queue(queue)
+        elif QUEUES["embed"] in queues:
             runtime.embedder.embed_query("warm-up")  # load the model before taking messages
     except ConfigurationError as exc:
         log.error("configuration error: %s", exc)
@@ -156,11 +226,17 @@ def run_worker_process(stages: Sequence[str], threads: int) -> int:
     except TransientError as exc:  # RabbitMQ or the ledger not up yet: the supervisor tries again, backing off
         log.error("%s", exc.reason)
         return EXIT_UNAVAILABLE
+    activity = _activity()
+    broker.add_middleware(activity)
     worker = dramatiq.Worker(broker, queues=queues, worker_threads=threads, worker_timeout=1000)
-    worker.queue_prefetch = settings.broker_prefetch or threads
+    worker.queue_prefetch = 1 if isolation else settings.broker_prefetch or threads
     worker.start()
-    log.info("worker process %d ready: %s, %d thread(s)", os.getpid(), ",".join(sorted(queues)), threads)
-    stop.wait()
+    log.info("%s %d ready: %s, %d thread(s)", "isolation process" if isolation else "worker process", os.getpid(),
+             ",".join(sorted(queues)), threads)
+    while not stop.wait(1.0):
+        if isolation and activity.idle_for() > ISOLATION_IDLE and not _waiting(broker, queues):
+            log.info("isolation process %d: nothing left to run alone; exiting", os.getpid())
+            break
     log.info("worker process %d draining", os.getpid())
     worker.stop(timeout=int(settings.stage_time_limit * 1000))
     runtime.close()
@@ -168,15 +244,60 @@ def run_worker_process(stages: Sequence[str], threads: int) -> int:
     return 0
 
 
+def _activity() -> Any:
+    """Dramatiq middleware that notes when this process last started or ended a message."""
+    from dramatiq.middleware import Middleware
+
+    class Activity(Middleware):
+        def __init__(self) -> None:
+            self.running = 0
+            self.last = time.monotonic()
+            self._lock = threading.Lock()
+
+        def idle_for(self) -> float:
+            with self._lock:
+                return 0.0 if self.running else time.monotonic() - self.last
+
+        def _change(self, by: int) -> None:
+            with self._lock:
+                self.running = max(0, self.running + by)  # a message skipped before it started ends uncounted
+                self.last = time.monotonic()
+
+        def before_process_message(self, broker: Any, message: Any) -> None:
+            self._change(+1)
+
+        def after_process_message(self, broker: Any, message: Any, *, result: Any = None,
+                                  exception: BaseException | None = None) -> None:
+            self._change(-1)
+
+        def after_skip_message(self, broker: Any, message: Any) -> None:
+            self._change(-1)
+
+    return Activity()
+
+
+def _waiting(broker: object, queues: set[str]) -> int:
+    """Messages ready in these queues and their delay queues (a large number when RabbitMQ cannot say)."""
+    from . import rabbitmq
+
+    try:
+        stats = rabbitmq.queue_stats(broker, queues)  # type: ignore[arg-type]
+    except Exception as exc:
+        log.info("cannot read the isolation queues: %s", exc)
+        return 1
+    return sum(stat.messages for stat in stats)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="docmill-worker-process")
     parser.add_argument("--queues", required=True)
     parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--isolation", action="store_true")
     args = parser.parse_args(argv)
     from ..logs import configure_logging
 
     configure_logging(int(os.environ.get("DOCMILL_WORKER_VERBOSE", "1")))
-    sys.exit(run_worker_process(args.queues.split(","), args.threads))
+    sys.exit(run_worker_process(args.queues.split(","), args.threads, args.isolation))
 
 
 if __name__ == "__main__":

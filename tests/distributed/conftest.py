@@ -51,8 +51,9 @@ def delete_queues(url: str) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(url))
     channel = connection.channel()
     for stage in STAGES:
-        for suffix in ("", ".DQ", ".XQ"):
-            channel.queue_delete(f"docmill.{stage}{suffix}")
+        for kind in ("", ".isolated"):
+            for suffix in ("", ".DQ", ".XQ"):
+                channel.queue_delete(f"docmill.{stage}{kind}{suffix}")
     connection.close()
 
 
@@ -104,10 +105,20 @@ class Workers:
         self.running.append(process)
         return process
 
-    def children(self, supervisor: subprocess.Popen[bytes]) -> list[int]:
-        """PIDs of the supervisor's live worker processes."""
+    def children(self, supervisor: subprocess.Popen[bytes], *, isolation: bool = True) -> list[int]:
+        """PIDs of the supervisor's live worker processes (and its isolation process, unless told not to)."""
         found = subprocess.run(["pgrep", "-P", str(supervisor.pid)], capture_output=True, text=True).stdout
-        return [int(pid) for pid in found.split()]
+        pids = [int(pid) for pid in found.split()]
+        if isolation:
+            return pids
+
+        def is_isolation(pid: int) -> bool:
+            try:
+                return b"--isolation" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                return False
+
+        return [pid for pid in pids if not is_isolation(pid)]
 
     def stop(self, process: subprocess.Popen[bytes], timeout: float = 120) -> int:
         process.send_signal(signal.SIGTERM)

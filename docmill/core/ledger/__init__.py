@@ -13,14 +13,14 @@ status), ``inflight`` (pages, OCR fan-in, staged vectors), ``deadletters``,
 
 from .base import FINAL_STATES, STAGE_ORDER
 from .deadletters import DeadLettersMixin
-from .deliveries import DeliveriesMixin
+from .deliveries import DeliveriesMixin, Delivery
 from .discovery import DiscoveryMixin, NewVersion
 from .documents import DocumentsMixin
 from .inflight import InFlightMixin
 from .jobs import JobProgress, JobsMixin
 from .leases import LeasesMixin
 
-__all__ = ["FINAL_STATES", "STAGE_ORDER", "JobProgress", "Ledger", "NewVersion"]
+__all__ = ["FINAL_STATES", "STAGE_ORDER", "Delivery", "JobProgress", "Ledger", "NewVersion"]
 
 
 class Ledger(DiscoveryMixin, DocumentsMixin, InFlightMixin, JobsMixin, DeadLettersMixin, DeliveriesMixin,

@@ -131,7 +131,10 @@ deliveries = Table(
     Column("version", Integer, nullable=False),
     Column("stage", String, nullable=False),
     Column("running", Boolean, nullable=False, default=False),
+    # Deaths of its worker while it ran alone, in an isolation process (only those count against it).
     Column("crashes", Integer, nullable=False, default=0),
+    # Whether this delivery found that the worker of the last one died holding it.
+    Column("died", Boolean, nullable=False, default=False),
     Column("updated_at", Float, nullable=False),
 )
 Index("deliveries_key", deliveries.c.key, deliveries.c.version)
@@ -232,6 +235,8 @@ def upgrade(conn: Connection) -> None:
             if default is not None and not callable(default):
                 ddl += f" DEFAULT {default!r}"
             conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {ddl}')
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
 
 
 def create_ledger_engine(url: str) -> Engine:
