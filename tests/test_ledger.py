@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from docmill.core.ledger import Ledger, NewVersion
+from docmill.core.ledger import Delivery, Ledger, NewVersion
 from docmill.core.models import Chunk, DocumentRef, Page
 
 
@@ -134,15 +134,20 @@ def test_a_failed_version_is_a_dead_letter_that_resumes_at_its_stage(ledger: Led
     assert ledger.job_progress(job).finished
 
 
-def test_only_a_message_still_running_when_redelivered_counts_as_a_crash(ledger: Ledger) -> None:
+def test_a_message_still_running_when_redelivered_died_with_its_worker_and_only_charged_deaths_count(
+        ledger: Ledger) -> None:
     _, version = _start(ledger)
-    assert ledger.delivery_started("m1", "file:///a.pdf", version, "extract", redelivered=False) == 0
-    # The worker died holding m1: it comes back marked redelivered and still running.
-    assert ledger.delivery_started("m1", "file:///a.pdf", version, "extract", redelivered=True) == 1
-    assert ledger.delivery_started("m1", "file:///a.pdf", version, "extract", redelivered=True) == 2
+    key = "file:///a.pdf"
+    assert ledger.delivery_started("m1", key, version, "extract", redelivered=False, charge=False) == Delivery(False, 0)
+    # Its worker died holding m1 beside other messages: a suspect, not charged.
+    assert ledger.delivery_started("m1", key, version, "extract", redelivered=True, charge=False) == Delivery(True, 0)
+    # Run alone (in an isolation process), it died again: charged, twice.
+    assert ledger.delivery_started("m1", key, version, "extract", redelivered=True, charge=True) == Delivery(True, 1)
+    assert ledger.delivery_started("m1", key, version, "extract", redelivered=True, charge=True) == Delivery(True, 2)
     ledger.delivery_ended("m1")
-    assert ledger.delivery_started("m1", "file:///a.pdf", version, "extract", redelivered=True) == 2
-    # Only prefetched when its worker died: redelivered, but never started, so no crash.
-    assert ledger.delivery_started("m2", "file:///a.pdf", version, "embed", redelivered=True) == 0
+    # Ended normally, then redelivered (an acknowledgement lost with the connection): no death.
+    assert ledger.delivery_started("m1", key, version, "extract", redelivered=True, charge=True) == Delivery(False, 2)
+    # Only prefetched when its worker died: redelivered, but never started, so no death.
+    assert ledger.delivery_started("m2", key, version, "embed", redelivered=True, charge=True) == Delivery(False, 0)
     ledger.delivery_ended("m2")
     ledger.delivery_ended("m2")  # ending twice is harmless
