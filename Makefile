@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .docmill-demo
 
-.PHONY: install demo test lint unit bench bench-distributed bench-paperless clean
+.PHONY: install demo test lint unit bench bench-distributed bench-paperless fresh-check clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,10 @@ bench-distributed: $(VENV)/.installed-test
 # Syncing a Paperless-ngx archive (a local look-alike server): first, incremental and full syncs.
 bench-paperless: install
 	$(BIN)/python benchmarks/paperless.py
+
+# The two commands of the quick start in a bare Debian container (podman), from a clone of HEAD; prints times.
+fresh-check:
+	scripts/fresh-check.sh
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .docmill .pytest_cache .mypy_cache .ruff_cache

@@ -41,8 +41,6 @@ from typing import Any
 
 import sqlalchemy
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
 RABBIT = "amqp://guest:guest@127.0.0.1:5672"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
@@ -169,10 +167,10 @@ def run_workers(env: dict[str, str], folder: Path, processes: int, threads: int)
 
 
 def throughput(work: Path, chroma_url: str, text: int) -> list[dict[str, Any]]:
-    from conftest import build_corpus
+    from docmill.testing.corpus import build
 
     corpus = work / "corpus"
-    build_corpus(corpus, "--text", str(text), "--scanned", "0")
+    build(corpus, text=text, scanned=0)
     results = []
     # Each model call uses every core by default; two processes on two cores then fight over them,
     # so the last run gives each process one thread for the model.

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/ingest.py [--text 40] [--scanned 12] [--rounds 2] [--out DIR]
 
-Builds a corpus with ../shared/corpus/build.py (or reuses one in --out), then:
+Generates a corpus with docmill.testing.corpus (or reuses one in --out), then:
 
 1. ingests the whole corpus (text PDFs, scans, plain files, bad files) into a
    fresh home: pages/s, chunks/s, peak RSS;
@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-BUILDERS = [os.environ.get("DOCMILL_CORPUS_BUILDER", ""), str(REPO.parent / "shared" / "corpus" / "build.py"),
-            "/work/shared/corpus/build.py"]
 EXCLUDES = ["--exclude", "*.truth.txt", "--exclude", "manifest.json"]
 
 BARE = r"""
@@ -79,15 +77,13 @@ def docmill(home: Path, *args: str) -> tuple[float, int, str]:
 
 
 def build_corpus(out: Path, text: int, scanned: int) -> dict[str, Any]:
+    from docmill.testing.corpus import build
+
     corpus = out / "corpus"
     marker = corpus / f".built-{text}-{scanned}"
     if not marker.exists():
-        builder = next((b for b in BUILDERS if b and Path(b).is_file()), None)
-        if builder is None:
-            sys.exit("corpus builder not found; set DOCMILL_CORPUS_BUILDER to ../shared/corpus/build.py")
         shutil.rmtree(corpus, ignore_errors=True)
-        subprocess.run([sys.executable, builder, str(corpus), "--text", str(text), "--scanned", str(scanned)],
-                       check=True)
+        build(corpus, text=text, scanned=scanned)
         marker.touch()
     manifest: dict[str, Any] = json.loads((corpus / "manifest.json").read_text())
     return manifest

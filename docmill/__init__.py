@@ -4,10 +4,14 @@ What a plugin author needs is here: ``hookimpl``, the error tree, and the
 models that cross plugin boundaries.
 """
 
-from .core import errors
-from .core.errors import *  # noqa: F403 - the error tree is part of the public surface
-from .core.hookspecs import hookimpl
-from .core.models import (
+from .privacy import switch_off
+
+switch_off()  # before any third-party import, in every docmill process (see privacy.py)
+
+from .core import errors  # noqa: E402
+from .core.errors import *  # noqa: E402, F403 - the error tree is part of the public surface
+from .core.hookspecs import hookimpl  # noqa: E402
+from .core.models import (  # noqa: E402
     Blob,
     Chunk,
     ChunkText,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what docmill needs on a Debian machine: Tesseract (with English),
 # Python 3.11+ with venv, and a virtual environment holding docmill, the
-# offline default model and, with --test, the test tools. Idempotent.
+# offline default model and, with --test, the test tools (and strace). Idempotent.
 #
 #   scripts/bootstrap.sh [--test] [VENV]      (default VENV: .venv)
 set -euo pipefail
@@ -15,6 +15,8 @@ command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
 if ! tesseract --list-langs 2>/dev/null | grep -qx eng; then missing+=(tesseract-ocr-eng); fi
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || missing+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# The tests watch what docmill tries on the network at the system-call level (tests/test_privacy.py).
+if [ "$extras" = "model,test" ]; then command -v strace >/dev/null 2>&1 || missing+=(strace); fi
 if ((${#missing[@]})); then
     if [ "$(id -u)" -ne 0 ]; then
         echo "docmill needs these Debian packages: ${missing[*]}" >&2
@@ -34,3 +36,10 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 echo "installing docmill[$extras] into $venv" >&2
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
+# An environment made by an older docmill holds the full pymupdf (with pymupdf.layout and onnxruntime's
+# telemetry): it and pymupdf-lite share the module's files, so remove it and put pymupdf-lite's back.
+if "$venv/bin/python" -m pip show --quiet pymupdf >/dev/null 2>&1; then
+    echo "replacing pymupdf with pymupdf-lite in $venv" >&2
+    "$venv/bin/python" -m pip uninstall --quiet --disable-pip-version-check -y pymupdf pymupdf-layout pymupdf4llm
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps pymupdf-lite
+fi

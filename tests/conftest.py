@@ -16,12 +16,6 @@ import pytest
 from docmill.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-#: Where ../shared/corpus/build.py may live, in order of preference.
-CORPUS_BUILDERS = [
-    os.environ.get("DOCMILL_CORPUS_BUILDER", ""),
-    str(REPO.parent / "shared" / "corpus" / "build.py"),
-    "/work/shared/corpus/build.py",
-]
 CORPUS_EXCLUDES = ["--exclude", "*.truth.txt", "--exclude", "manifest.json"]
 #: The PostgreSQL server the ledger tests use (trust auth; a database per test is created in it).
 POSTGRES = os.environ.get("DOCMILL_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
@@ -53,25 +47,19 @@ def settings(home: Path) -> Settings:
     return Settings(home=home, retry_min_backoff=0.05, retry_max_backoff=0.2)
 
 
-def _builder() -> str:
-    for candidate in CORPUS_BUILDERS:
-        if candidate and Path(candidate).is_file():
-            return candidate
-    raise RuntimeError(f"corpus builder not found in {CORPUS_BUILDERS}; set DOCMILL_CORPUS_BUILDER")
+def build_corpus(out: Path, *, text: int = 6, scanned: int = 2) -> dict[str, Any]:
+    """Generate the corpus (docmill.testing.corpus: from a seed, nothing outside the repository) and return
+    its manifest."""
+    from docmill.testing.corpus import build
 
-
-def build_corpus(out: Path, *args: str) -> dict[str, Any]:
-    """Run ../shared/corpus/build.py and return its manifest."""
-    subprocess.run([sys.executable, _builder(), str(out), *args], check=True, capture_output=True, text=True)
-    manifest: dict[str, Any] = json.loads((out / "manifest.json").read_text())
-    return manifest
+    return build(out, text=text, scanned=scanned)
 
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small corpus: 6 born-digital PDFs, 2 scans and a photo, plain text, and the bad files."""
     out = tmp_path_factory.mktemp("corpus")
-    build_corpus(out, "--text", "6", "--scanned", "2")
+    build_corpus(out)
     return out
 
 

@@ -12,6 +12,7 @@ from .conftest import Cli
 def test_bad_files_become_dead_letters_that_purge_forgets(cli: Cli, corpus: Path, tmp_path: Path,
                                                           manifest: list[dict[str, Any]]) -> None:
     bad = {Path(m["path"]).name: m["why"] for m in manifest if m["expect"] == "fail"}
+    skipped = [m for m in manifest if m["expect"] == "skip" and m["path"].startswith("bad/")]  # blank pages
     folder = tmp_path / "bad"
     shutil.copytree(corpus / "bad", folder)
     assert cli.json("dlq", "list") == []  # nothing ingested yet: no error, nothing listed
@@ -22,8 +23,9 @@ def test_bad_files_become_dead_letters_that_purge_forgets(cli: Cli, corpus: Path
     assert all(len(d["id"]) == 10 and d["stage"] == "extract" and d["attempts"] == 1 and d["reason"]
                for d in dead)
     job = cli.json("status", summary["job"])
-    assert job["finished"] and job["kind"] == "ingest" and job["counts"] == {"failed": len(bad)}
-    assert {i["doc"]: (i["state"], i["error"]) for i in job["items"]} == {n: ("failed", k) for n, k in bad.items()}
+    assert job["finished"] and job["kind"] == "ingest" and job["counts"] == {"failed": len(bad), "skipped": 1}
+    assert {i["doc"]: (i["state"], i["error"]) for i in job["items"]} == {
+        **{n: ("failed", k) for n, k in bad.items()}, **{Path(m["path"]).name: ("skipped", None) for m in skipped}}
     assert cli("dlq", "purge", "--older-than", "1h").stdout.strip() == "purged 0 dead letter(s)"  # none that old
     assert len(cli.json("dlq", "list")) == len(bad)
     assert cli("dlq", "purge").stdout.strip() == f"purged {len(bad)} dead letter(s)"

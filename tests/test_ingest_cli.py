@@ -74,17 +74,22 @@ def test_every_good_file_ends_done_and_every_bad_file_fails_with_its_kind(
     bad = _expected(manifest, "fail")
     assert {m["path"]: failures.get(m["path"], {}).get("error") for m in bad} == {m["path"]: m["why"] for m in bad}
     assert all(f["stage"] == "extract" and f["reason"] and "\n" not in f["reason"] for f in failures.values())
-    good = _expected(manifest, "ok")
-    assert status["documents"] == {"total": len(good) + len(bad), "done": len(good), "skipped": 0,
-                                   "failed": len(bad), "pending": 0}
+    good, skipped = _expected(manifest, "ok"), _expected(manifest, "skip")
+    assert status["documents"] == {"total": len(good) + len(bad) + len(skipped), "done": len(good),
+                                   "skipped": len(skipped), "failed": len(bad), "pending": 0}
     assert {c["doc"] for c in ingested.export()} == {m["path"] for m in good}
+    ledger = ingested.ledger()
+    for m in skipped:  # the blank PDF: skipped, and why
+        row = ledger.document("file://" + str((ingested.root / m["path"]).resolve()))
+        assert (row.state, row.error_kind) == ("skipped", m["why"]), m["path"]
+    ledger.close()
 
 
 def test_ingest_summary_agrees_with_status_and_store(ingested: Ingested, manifest: list[dict[str, Any]]) -> None:
     summary = ingested.summary
     assert summary["done"] == len(_expected(manifest, "ok"))
     assert summary["failed"] == len(_expected(manifest, "fail"))
-    assert summary["skipped"] == 0 and summary["seconds"] > 0
+    assert summary["skipped"] == len(_expected(manifest, "skip")) and summary["seconds"] > 0
     chunks = ingested.export()
     assert summary["chunks"] == ingested.json("status")["chunks"] == len(chunks) > 0
     assert len({c["id"] for c in chunks}) == len(chunks)
@@ -97,9 +102,11 @@ def test_bad_files_are_not_retried(ingested: Ingested, manifest: list[dict[str, 
         assert row is not None and row.state == "failed" and row.attempts == 1, m["path"]
 
 
-def _distinctive_line(truth: Path) -> str:
-    lines = [line.strip() for line in truth.read_text().splitlines()]
-    return max((line for line in lines if " " in line), key=lambda line: len(set(line.split())))
+def _distinctive_line(truth: Path) -> tuple[str, int]:
+    """The line of the true text with the most different words, and its page (pages end with a form feed)."""
+    lines = [(line.strip(), number) for number, page in enumerate(truth.read_text().split("\f"), start=1)
+             for line in page.splitlines()]
+    return max(((line, number) for line, number in lines if " " in line), key=lambda pair: len(set(pair[0].split())))
 
 
 def test_a_sentence_from_a_scan_finds_that_scan_first(ingested: Ingested, manifest: list[dict[str, Any]]) -> None:
@@ -107,9 +114,10 @@ def test_a_sentence_from_a_scan_finds_that_scan_first(ingested: Ingested, manife
     assert scans
     for scan in scans:
         same_truth = {m["path"] for m in scans if m["truth"] == scan["truth"]}
-        hits = ingested.json("search", _distinctive_line(ingested.root / scan["truth"]), "-k", "3")
+        line, page = _distinctive_line(ingested.root / scan["truth"])
+        hits = ingested.json("search", line, "-k", "3")
         assert hits[0]["doc"] in same_truth, (scan["path"], hits)
-        assert hits[0]["page"] == 1 and hits[0]["score"] > hits[-1]["score"] - 1e-9
+        assert hits[0]["page"] == page and hits[0]["score"] > hits[-1]["score"] - 1e-9
 
 
 def test_export_gives_each_chunk_with_place_metadata_and_unit_vector(ingested: Ingested) -> None:
@@ -132,7 +140,7 @@ def test_reingest_of_unchanged_corpus_redoes_nothing(ingested: Ingested, manifes
     before = {r.key: (r.version, r.finished_at) for r in _rows(ingested)}
     again = ingested.json("ingest", str(ingested.root), *CORPUS_EXCLUDES)
     assert again["done"] == 0 and again["chunks"] == 0 and again["deleted"] == 0
-    assert again["skipped"] == len(_expected(manifest, "ok"))
+    assert again["skipped"] == len(_expected(manifest, "ok")) + len(_expected(manifest, "skip"))
     assert again["failed"] == len(_expected(manifest, "fail"))
     assert again["unchanged"] == len(manifest)
     assert {r.key: (r.version, r.finished_at) for r in _rows(ingested)} == before
@@ -159,7 +167,7 @@ def test_editing_one_file_reprocesses_only_it_and_deleting_one_removes_its_chunk
     shutil.copytree(corpus / "plain", root / "plain")
     shutil.copytree(corpus / "text", root / "text")
     first = cli.json("ingest", str(root))
-    assert first["done"] == 9 and first["failed"] == 0
+    assert first["done"] == 11 and first["failed"] == 0  # 6 PDFs, 5 text files
     pdfs = sorted(p.name for p in (root / "text").iterdir())
     old_notes = [c for c in exported() if c["doc"] == "plain/notes.txt"]
     assert len(old_notes) > 1
@@ -167,14 +175,14 @@ def test_editing_one_file_reprocesses_only_it_and_deleting_one_removes_its_chunk
     (root / "plain" / "notes.txt").write_text("Zebras migrate across the Serengeti every autumn.\n")
     (root / "text" / pdfs[0]).unlink()
     second = cli.json("ingest", str(root))
-    assert (second["done"], second["skipped"], second["deleted"], second["failed"]) == (1, 7, 1, 0)
+    assert (second["done"], second["skipped"], second["deleted"], second["failed"]) == (1, 9, 1, 0)
 
     chunks = exported()
     notes = [c for c in chunks if c["doc"] == "plain/notes.txt"]
     assert [c["text"] for c in notes] == ["Zebras migrate across the Serengeti every autumn."]  # no stale tail
     assert not any(c["doc"] == f"text/{pdfs[0]}" for c in chunks)
     status = cli.json("status")
-    assert status["documents"]["total"] == 8 and status["chunks"] == len(chunks)
+    assert status["documents"]["total"] == 10 and status["chunks"] == len(chunks)
     assert cli.json("search", "animals crossing the savanna", "-k", "1")[0]["doc"] == "plain/notes.txt"
 
 
@@ -184,7 +192,7 @@ def test_changing_chunk_settings_reprocesses_documents(corpus: Path, tmp_path: P
     cli.json("ingest", str(root))
     before = len(exported())
     again = cli.json("ingest", str(root), env={"DOCMILL_CHUNK_SIZE": "300", "DOCMILL_CHUNK_OVERLAP": "50"})
-    assert again["done"] == 3 and again["skipped"] == 0
+    assert again["done"] == 5 and again["skipped"] == 0
     chunks = exported()
     assert len(chunks) > before and all(len(c["text"]) <= 300 for c in chunks)
 

@@ -12,7 +12,6 @@ retries with backoff and then fails the document with the reason.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -34,8 +33,7 @@ class ChromaStore:
     name = "chroma"
 
     def __init__(self, path: str, collection: str, *, dimension: int, model: str, url: str | None = None) -> None:
-        os.environ["ANONYMIZED_TELEMETRY"] = "False"  # belt and braces with the setting below
-        import chromadb
+        import chromadb  # its telemetry is off from the start of the process (docmill/privacy.py), and below
         from chromadb.config import Settings as ChromaSettings
 
         self._lock = threading.RLock()

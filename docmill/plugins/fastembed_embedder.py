@@ -3,13 +3,14 @@
 Texts are embedded in batches sorted by length: padding a short chunk to the
 length of a long one is wasted work, and on the int8 model unsorted large
 batches ran at half speed and used gigabytes. The model loads on first use,
-once per process, with onnxruntime's telemetry off; when the model is local
-(``DOCMILL_EMBED_MODEL_PATH``, or the bundled default) no hub is contacted.
+once per process. onnxruntime's telemetry is off and the model hub offline
+from the start of every docmill process (``docmill/privacy.py``): a model
+that is not local (``DOCMILL_EMBED_MODEL_PATH``, or the bundled default) is
+downloaded only when the user allows it with ``HF_HUB_OFFLINE=0``.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError
+from docmill.privacy import hub_allowed
 
 from .offline_model import DEFAULT_MODEL, bundled_model_dir
 
@@ -30,8 +32,7 @@ KNOWN_DIMENSIONS = {DEFAULT_MODEL: 384}
 
 
 def _quiet_onnxruntime() -> None:
-    """Turn off onnxruntime's telemetry before and after it is imported (invariant 9)."""
-    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    """Belt and braces with ORT_DISABLE_TELEMETRY, which docmill.privacy set before onnxruntime loaded."""
     import onnxruntime
 
     onnxruntime.disable_telemetry_events()
@@ -65,9 +66,12 @@ class FastEmbedder:
 
     def _load(self) -> Any:
         if self._model is None:
+            if self.path is None and not hub_allowed():
+                raise ConfigurationError(
+                    f"DOCMILL_EMBED_MODEL: {self.model} is not installed here, and docmill downloads no model "
+                    "unless you allow it: point DOCMILL_EMBED_MODEL_PATH at its files, or set HF_HUB_OFFLINE=0 "
+                    "to let fastembed fetch it from the Hugging Face hub")
             _quiet_onnxruntime()
-            if self.path is not None:
-                os.environ["HF_HUB_OFFLINE"] = "1"  # a local model needs no hub; make sure none is asked
             from fastembed import TextEmbedding
 
             try:

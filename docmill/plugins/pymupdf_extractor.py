@@ -90,6 +90,12 @@ class PyMuPdfExtractor:
             raise CorruptDocument("the file is empty (0 bytes)", kind="empty") from exc
         except Exception as exc:  # FileDataError, RuntimeError...: MuPDF could not parse it
             raise CorruptDocument(f"cannot be opened as {label}: {exc}") from exc
+        if filetype == "pdf" and doc.is_repaired and b"%%EOF" not in blob.data[-8192:]:
+            # MuPDF rebuilt what it could of a file cut short: indexing its first pages would pass a
+            # partial document off as whole. (A complete file with a broken index is repaired and read.)
+            doc.close()
+            raise CorruptDocument(f"the PDF is truncated: it stops after {len(blob.data):,} bytes without "
+                                  "its end marker, so part of it is missing")
         if doc.needs_pass:
             doc.close()
             raise EncryptedDocument(f"the {label} is password-protected; docmill has no password for it")

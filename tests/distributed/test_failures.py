@@ -32,7 +32,7 @@ def _pdf(text: str) -> bytes:
 def corpus40(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """At least 30 good documents, a few of them scans, and the corpus's bad files."""
     out = tmp_path_factory.mktemp("corpus40")
-    build_corpus(out, "--text", "30", "--scanned", "4")
+    build_corpus(out, text=30, scanned=4)
     return out
 
 
