@@ -4,9 +4,9 @@ What a plugin author needs is here: ``hookimpl``, the error tree, and the
 models that cross plugin boundaries.
 """
 
-from .privacy import switch_off
+from .privacy import switch_off as _switch_off
 
-switch_off()  # before any third-party import, in every docmill process (see privacy.py)
+_switch_off()  # before any third-party import, in every docmill process (see privacy.py)
 
 from .core import errors  # noqa: E402
 from .core.errors import *  # noqa: E402, F403 - the error tree is part of the public surface

@@ -175,7 +175,7 @@ def test_a_sync_indexes_documents_with_their_paperless_metadata_follows_changes_
         cli: Cli, isolated: Path, home: Path, exported: Any) -> None:
     env = {"DOCMILL_SOURCES__0__TOKEN": CANARY, "DOCMILL_MAX_RETRIES": "4"}
     with PaperlessServer(60, CANARY, tie=30) as server:
-        _toml(isolated, server.url, page_size=20, requests_per_second=50)
+        _toml(isolated, server.url, page_size=20, requests_per_second=50, backoff_seconds=0.05)
         server.fail_next(7, 429, retry_after=0.3)  # the listing: more than one request's 5 attempts
         server.fail_next(4, 503, retry_after=None, path="/api/documents/7/download/")
         server.fail_next(3, 429, retry_after=0.2, path="/api/documents/8/download/")

@@ -170,8 +170,20 @@ def test_two_schedulers_sharing_a_ledger_never_sync_one_source_at_once(isolated:
     logs = [tmp_path / f"scheduler-{i}.log" for i in range(2)]
     replicas = [subprocess.Popen([sys.executable, "-m", "docmill", "scheduler"], cwd=isolated, env=env,
                                  stdout=subprocess.DEVNULL, stderr=log.open("w")) for log in logs]
+    def released() -> int:
+        if not (home / "ledger.db").exists():
+            return 0
+        ledger = Ledger(f"sqlite:///{home.resolve() / 'ledger.db'}")
+        try:
+            return sum(outcome == "released" for *_, outcome in ledger.lease_history("source:archive"))
+        finally:
+            ledger.close()
+
     try:
-        time.sleep(20)
+        deadline = time.monotonic() + 120
+        while released() < 2 or "coalesced" not in "".join(log.read_text() for log in logs):
+            assert time.monotonic() < deadline, "the schedulers did not sync twice within 120 s"
+            time.sleep(0.5)
     finally:
         for replica in replicas:
             replica.terminate()

@@ -87,11 +87,12 @@ class PaperlessClient:
     """GET requests to one Paperless-ngx server, as one API user."""
 
     def __init__(self, base_url: str, token: str, *, per_second: float = 10.0, attempts: int = 5,
-                 timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+                 timeout: float = 30.0, backoff: float = 1.0, transport: httpx.BaseTransport | None = None) -> None:
         self.base = base_url.rstrip("/")
         self.host = urlsplit(self.base).netloc
         self.rate = RateLimit(per_second)
         self.attempts = max(1, attempts)
+        self.backoff = backoff  # seconds before the first try again, doubling (when no Retry-After says)
         self.client = httpx.Client(
             base_url=self.base, timeout=timeout, transport=transport, follow_redirects=False,
             headers={"Authorization": f"Token {token}", "Accept": "application/json",
@@ -159,7 +160,7 @@ class PaperlessClient:
         asked = retry_after(response) if response is not None else None
         if asked is not None:
             return min(asked, MAX_WAIT) * random.uniform(1.0, 1.1)
-        return min(2.0 ** attempt, MAX_WAIT) * random.uniform(0.5, 1.0)
+        return min(self.backoff * 2.0 ** attempt, MAX_WAIT) * random.uniform(0.5, 1.0)
 
     def send(self, path: str, params: Mapping[str, Any] | None = None, *, stream: bool = False) -> httpx.Response:
         """One GET in the negotiated API version, tried again on 429, 5xx and broken connections.

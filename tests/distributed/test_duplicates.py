@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -47,11 +48,20 @@ def _run(settings: Settings, folder: Path, *, twice: bool) -> tuple[set[Any], di
 
 def test_every_message_delivered_twice_gives_the_same_end_state(
         dist_env: dict[str, str], corpus: Path, tmp_path: Path) -> None:
+    # Every stage and ending: PDFs, a two-page scan read one page per OCR message (fan-out and fan-in),
+    # a text file, a corrupt file (failed) and blank pages (skipped).
+    folder = tmp_path / "docs"
+    for path in ("text/" + sorted(p.name for p in (corpus / "text").iterdir())[1], "scanned/scan-001.pdf",
+                 "plain/notes.txt", "bad/truncated.pdf", "bad/blank.pdf"):
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(corpus / path, folder / path)
+    common = {"ocr_pages_per_task": 1}
     once = Settings(home=tmp_path / "once", ledger_url=f"sqlite:///{tmp_path / 'once.db'}",
-                    collection="once-" + dist_env["DOCMILL_COLLECTION"])
-    twice = Settings(home=tmp_path / "twice", collection="twice-" + dist_env["DOCMILL_COLLECTION"])
-    chunks_once, docs_once = _run(once, corpus, twice=False)
-    chunks_twice, docs_twice = _run(twice, corpus, twice=True)
+                    collection="once-" + dist_env["DOCMILL_COLLECTION"], **common)
+    twice = Settings(home=tmp_path / "twice", collection="twice-" + dist_env["DOCMILL_COLLECTION"], **common)
+    chunks_once, docs_once = _run(once, folder, twice=False)
+    chunks_twice, docs_twice = _run(twice, folder, twice=True)
     assert docs_twice == docs_once
     assert chunks_twice == chunks_once
     assert len(chunks_once) == sum(d[2] or 0 for d in docs_once.values() if d[0] == "done") > 0
+    assert sorted(d[0] for d in docs_once.values()) == ["done", "done", "done", "failed", "skipped"]

@@ -27,11 +27,12 @@ def test_submit_returns_a_job_that_workers_finish_and_bad_files_become_dead_lett
     assert set(items[next(iter(items))]) >= {"doc", "state", "stage", "priority", "attempts", "finished_at"}
     bad = {m["path"]: m["why"] for m in manifest if m["expect"] == "fail"}
     assert bad and set(items) == {m["path"] for m in manifest}
+    skipped = {m["path"] for m in manifest if m["expect"] == "skip"}  # blank pages: no text
     for name, item in items.items():
         if name in bad:
             assert (item["state"], item["error"], item["stage"]) == ("failed", bad[name], "extract"), (name, item)
         else:
-            assert item["state"] == "done", (name, item)
+            assert item["state"] == ("skipped" if name in skipped else "done"), (name, item)
         assert isinstance(item["finished_at"], float) and item["priority"] == 0
     assert summary["counts"]["failed"] == len(bad)
     dead = dcli.json("dlq", "list")
