@@ -26,9 +26,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check docmill tests benchmarks
 	$(BIN)/mypy
 
+# Two pytest workers: the service tests (tests/distributed) in turn on one, the rest beside them.
 unit: $(VENV)/.installed-test
 	scripts/test-services.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 test: lint unit
 

@@ -25,6 +25,7 @@ from .cli_common import (
     folder_specs,
     handles_configuration,
     has_ledger,
+    printable,
 )
 from .settings import Settings, load_settings
 
@@ -42,20 +43,25 @@ def cli(verbose: int) -> None:
 @click.option("--include", multiple=True, metavar="GLOB", help="Only files matching (repeatable).")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Leave out files or folders matching (repeatable).")
 @click.option("--priority", default=0, type=click.IntRange(0, 9), help="Priority of these documents (9 first).")
+@click.option("--prune", is_flag=True,
+              help="Also remove indexed files that still exist but that --include/--exclude now leave out.")
+@click.option("--retry-failed", is_flag=True, help="Process failed files again even if they did not change.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @handles_configuration
 def ingest(paths: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str, ...], priority: int,
-           as_json: bool) -> None:
+           prune: bool, retry_failed: bool, as_json: bool) -> None:
     """Index files and folders; unchanged files are skipped, deleted ones removed.
 
-    With DOCMILL_BROKER_URL set, the work goes to `docmill worker` processes
-    and this waits for it (`docmill submit` returns at once instead).
+    Files the filters leave out are not indexed, and those indexed before stay
+    (counted as left out) unless --prune. With DOCMILL_BROKER_URL set, the
+    work goes to `docmill worker` processes and this waits for it (`docmill
+    submit` returns at once instead).
     """
     from .progress import format_summary
 
     settings = load_settings()
     started = time.monotonic()
-    specs = folder_specs(settings, paths, include, exclude)
+    specs = folder_specs(settings, paths, include, exclude, prune=prune, retry_failed=retry_failed)
     if settings.distributed:
         from .cli_jobs import submit_and_wait
 
@@ -69,7 +75,7 @@ def ingest(paths: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str,
             "done": counts.get("done", 0), "skipped": counts.get("skipped", 0), "failed": counts.get("failed", 0),
             "deleted": counts.get("deleted", 0), "chunks": summary["chunks"], "embedded": summary["embedded"],
             "reused": summary["reused"], "seconds": round(seconds, 3),
-            "unchanged": summary["unchanged"], "job": job_id,
+            "unchanged": summary["unchanged"], "left_out": summary["left_out"], "job": job_id,
         }))
     else:
         click.echo(format_summary(summary, seconds))
@@ -123,7 +129,7 @@ def search(query: str, k: int, as_json: bool) -> None:
     if not hits:
         click.echo(f"Nothing indexed in {settings.home} yet: run `docmill ingest PATH` first.")
     for rank, hit in enumerate(hits, start=1):
-        where = f"{hit.doc}" + (f", page {hit.page}" if hit.page is not None else "")
+        where = printable(hit.doc) + (f", page {hit.page}" if hit.page is not None else "")
         snippet = " ".join(hit.text.split())
         click.echo(f"{rank}. [{hit.score:.3f}] {where}\n   {snippet[:300]}{'...' if len(snippet) > 300 else ''}")
 
@@ -144,28 +150,33 @@ def status(job: str | None, as_json: bool) -> None:
         show_job(settings, job, as_json)
         return
     counts: dict[str, int] = {}
-    totals, failures = {"chunks": 0, "embedded": 0, "reused": 0}, []
+    totals, failures, skipped = {"chunks": 0, "embedded": 0, "reused": 0}, [], []
     syncs_by_id: dict[str, Any] = {}
     if has_ledger(settings):
         ledger = Ledger(settings.ledger_database_url)
         counts, totals = ledger.state_counts(), ledger.chunk_totals()
         failures = [{"doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error}
                     for r in ledger.failures()]
+        skipped = [{"doc": r.name, "error": r.error_kind, "reason": r.error} for r in ledger.skips()]
         syncs_by_id = ledger.last_syncs()
         ledger.close()
     documents = {"total": sum(counts.values()), "done": counts.get("done", 0), "skipped": counts.get("skipped", 0),
                  "failed": counts.get("failed", 0), "pending": counts.get("pending", 0) + counts.get("deleting", 0)}
     syncs = {source.name: syncs_by_id.get(source_id(source.name)) for source in settings.sources}
     if as_json:
-        click.echo(json.dumps({"documents": documents, **totals, "failures": failures, "sources": syncs},
-                              ensure_ascii=False))
+        click.echo(json.dumps({"documents": documents, **totals, "failures": failures, "skipped": skipped,
+                               "sources": syncs}, ensure_ascii=False))
         return
     where = "the ledger" if settings.ledger_url else str(settings.home)
     click.echo(f"{where}: {documents['total']} documents ({documents['done']} done, "
                f"{documents['skipped']} skipped, {documents['failed']} failed, {documents['pending']} pending), "
                f"{totals['chunks']:,} chunks ({totals['embedded']:,} embedded, {totals['reused']:,} reused)")
     for f in failures:
-        click.echo(f"  failed  {f['doc']}  [{f['stage']}] {f['error']}: {f['reason']}")
+        click.echo(f"  failed  {printable(f['doc'])}  [{f['stage']}] {f['error']}: {printable(f['reason'])}")
+    if skipped:
+        click.echo(f"  {len(skipped)} skipped, with a reason: " + "; ".join(
+            f"{printable(r['doc'])} ({r['error']}: {printable(r['reason'])})" for r in skipped[:10])
+            + (f"; ... and {len(skipped) - 10} more (docmill status --json)" if len(skipped) > 10 else ""))
     for name, last in syncs.items():
         click.echo(f"  source {name}: " + (format_sync(last) if last else "never synced"))
 

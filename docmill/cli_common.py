@@ -15,7 +15,7 @@ from .logs import configure_logging
 from .settings import Settings
 
 __all__ = ["EXIT_CONFIGURATION", "EXIT_INTERRUPTED", "EXIT_TIMEOUT", "EXIT_UNAVAILABLE", "FOLDER_SOURCE",
-           "configure_logging", "folder_specs", "handles_configuration", "has_ledger", "warn"]
+           "configure_logging", "folder_specs", "handles_configuration", "has_ledger", "printable", "warn"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,7 +47,7 @@ def handles_configuration(command: F) -> F:
 
 
 def folder_specs(settings: Settings, paths: Iterable[str], include: tuple[str, ...],
-                 exclude: tuple[str, ...]) -> list[Any]:
+                 exclude: tuple[str, ...], *, prune: bool = False, retry_failed: bool = False) -> list[Any]:
     """One folder source per path given on the command line."""
     from .actors.embedded import SourceSpec
 
@@ -56,13 +56,22 @@ def folder_specs(settings: Settings, paths: Iterable[str], include: tuple[str, .
         real = os.path.realpath(path)
         options = {"root": real, "label": path, "include": [*settings.include, *include],
                    "exclude": [*settings.exclude, *exclude]}
-        specs.append(SourceSpec(id=f"{FOLDER_SOURCE}:{real}", type=FOLDER_SOURCE, options=options))
+        specs.append(SourceSpec(id=f"{FOLDER_SOURCE}:{real}", type=FOLDER_SOURCE, options=options, prune=prune,
+                                retry_failed=retry_failed))
     return specs
 
 
 def has_ledger(settings: Settings) -> bool:
     """Whether there is a ledger to read: a database URL, or an embedded home that exists."""
     return settings.ledger_url is not None or settings.home.is_dir()
+
+
+def printable(text: str | None) -> str:
+    """``text`` for a terminal: control characters (a newline in a file name...) shown escaped, never acted on."""
+    if text is None:
+        return ""
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
 
 
 def warn(message: str) -> None:

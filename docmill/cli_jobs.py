@@ -10,7 +10,15 @@ from typing import Any
 
 import click
 
-from .cli_common import EXIT_INTERRUPTED, EXIT_TIMEOUT, folder_specs, handles_configuration, has_ledger, warn
+from .cli_common import (
+    EXIT_INTERRUPTED,
+    EXIT_TIMEOUT,
+    folder_specs,
+    handles_configuration,
+    has_ledger,
+    printable,
+    warn,
+)
 from .core.errors import ConfigurationError
 from .settings import Settings, load_settings
 
@@ -167,5 +175,5 @@ def show_job(settings: Settings, job_id: str, as_json: bool) -> None:
     click.echo(f"job {job_id} ({info['kind']}, priority {info['priority']}, {state}): {counts}")
     for item in items:
         where = item["stage"] or "-"
-        note = f"  {item['error']}: {item['reason']}" if item["state"] == "failed" else ""
-        click.echo(f"  {item['state']:<8} {where:<8} {_when(item['finished_at']):<19}  {item['doc']}{note}")
+        note = f"  {item['error']}: {printable(item['reason'])}" if item["error"] else ""
+        click.echo(f"  {item['state']:<8} {where:<8} {_when(item['finished_at']):<19}  {printable(item['doc'])}{note}")

@@ -26,12 +26,12 @@ def source_id(name: str) -> str:
     return f"source:{name}"
 
 
-def source_spec(config: SourceConfig, full: bool = False) -> Any:
+def source_spec(config: SourceConfig, full: bool = False, *, prune: bool = False, retry_failed: bool = False) -> Any:
     """How workers rebuild the source: its type and options, and its name (to find its token in their settings)."""
     from .actors.embedded import SourceSpec
 
     return SourceSpec(id=source_id(config.name), type=config.type, options={**config.options, "name": config.name},
-                      full=full)
+                      full=full, prune=prune, retry_failed=retry_failed)
 
 
 def format_sync(last: dict[str, Any]) -> str:
@@ -51,17 +51,19 @@ def _check_source(settings: Settings, spec: Any) -> None:
         close()
 
 
-def sync_source(settings: Settings, name: str, full: bool = False) -> dict[str, Any] | None:
+def sync_source(settings: Settings, name: str, full: bool = False, *, prune: bool = False,
+                retry_failed: bool = False) -> dict[str, Any] | None:
     """Sync one named source now; None when another holder is syncing it (the run is coalesced).
 
-    ``full`` lists every document of the source instead of what changed since its watermark.
+    ``full`` lists every document of the source instead of what changed since its watermark; ``prune``
+    removes documents its filters now leave out; ``retry_failed`` processes failed documents again.
     """
     from .cli import ingest_embedded
     from .core.leasing import SourceLease
     from .core.ledger import Ledger
 
     config = settings.source(name)
-    spec = source_spec(config, full)
+    spec = source_spec(config, full, prune=prune, retry_failed=retry_failed)
     _check_source(settings, spec)
     settings.home.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(settings.ledger_database_url)
@@ -89,12 +91,14 @@ def sync_source(settings: Settings, name: str, full: bool = False) -> dict[str, 
 @click.option("--full", is_flag=True,
               help="List every document of the source, not only what changed since its last sync "
                    "(unchanged documents are still not processed again).")
+@click.option("--prune", is_flag=True, help="Also remove documents that the source's filters now leave out.")
+@click.option("--retry-failed", is_flag=True, help="Process failed documents again even if they did not change.")
 @click.option("--json", "as_json", is_flag=True, help="Print what the sync found as JSON.")
 @handles_configuration
-def sync(name: str, full: bool, as_json: bool) -> None:
+def sync(name: str, full: bool, prune: bool, retry_failed: bool, as_json: bool) -> None:
     """Sync the named source (from [[sources]] in docmill.toml) once: new, changed, deleted, unchanged."""
     settings = load_settings()
-    found = sync_source(settings, name, full)
+    found = sync_source(settings, name, full, prune=prune, retry_failed=retry_failed)
     if found is None:
         click.echo(f"docmill: source {name!r} is being synced by another process; this run is coalesced "
                    "into that one", err=True)
@@ -105,7 +109,9 @@ def sync(name: str, full: bool, as_json: bool) -> None:
         click.echo(f"{name}: {found['new']} new, {found['changed']} changed, {found['relabelled']} relabelled, "
                    f"{found['deleted']} deleted, "
                    f"{found['unchanged']} unchanged, {found['refused']} refused, {found['failed']} failed "
-                   f"in {found['seconds']:.1f} s ({found['chunks']:,} chunks written)")
+                   f"in {found['seconds']:.1f} s ({found['chunks']:,} chunks written)"
+                   + (f"; {found['left_out']} left out by the filters, kept (--prune removes them)"
+                      if found["left_out"] else ""))
     if found["error"]:
         click.echo(f"docmill: the source could not be listed: {found['error']}", err=True)
         sys.exit(EXIT_DISCOVERY_FAILED)

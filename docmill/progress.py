@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
+from .cli_common import printable
 from .core.ledger import JobProgress
 
 __all__ = ["format_summary", "watch"]
@@ -95,6 +96,9 @@ def format_summary(summary: dict[str, Any], seconds: float) -> str:
              f"({summary['embedded']:,} embedded, {summary['reused']:,} reused from the index)."]
     if counts.get("deleted"):
         lines.append(f"{counts['deleted']} document(s) gone from the source were removed from the index.")
+    if summary.get("left_out"):
+        lines.append(f"{summary['left_out']} indexed document(s) that the filters now leave out were kept "
+                     "(--prune removes them).")
     if summary.get("error"):
         lines.append(f"Discovery problems: {summary['error']}")
     failures = summary["failures"]
@@ -103,7 +107,8 @@ def format_summary(summary: dict[str, Any], seconds: float) -> str:
         width = min(48, max(len(f["doc"]) for f in failures))
         for f in failures[:50]:
             note = " (unchanged since)" if f["unchanged"] else ""
-            lines.append(f"  {f['doc']:<{width}}  {f['stage']:<8} {f['error']}: {f['reason']}{note}")
+            lines.append(f"  {printable(f['doc']):<{width}}  {f['stage']:<8} {f['error']}: "
+                         f"{printable(f['reason'])}{note}")
         if len(failures) > 50:
             lines.append(f"  ... and {len(failures) - 50} more (docmill status)")
     return "\n".join(lines)

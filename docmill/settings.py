@@ -116,6 +116,14 @@ class Settings(BaseSettings):
     max_pages: int = Field(2000, ge=1, description="Most pages accepted in one document.")
     max_pixels: int = Field(100_000_000, ge=1, description="Most pixels in one image or rendered page.")
     ocr_timeout: float = Field(120.0, gt=0, description="Seconds of OCR allowed per page.")
+    max_text: int = Field(10_000_000, ge=1000, description="Most characters of text in one document.")
+    max_chunks: int = Field(20_000, ge=1, description="Most chunks of one document.")
+    max_parse_memory: ByteSize = Field(
+        ByteSize(4 * 2**30), ge=256 * 2**20,
+        description="Address space of each process that parses untrusted bytes (extraction, rendering for OCR).")
+    parse_timeout: float = Field(300.0, gt=0, description="Seconds one extraction or page rendering may take.")
+    parse_processes: int | None = Field(
+        None, ge=1, le=64, description="Processes parsing untrusted bytes; default: one per core.")
 
     # Folder sources.
     include: Annotated[list[str], NoDecode] = Field(

@@ -21,6 +21,14 @@ CORPUS_EXCLUDES = ["--exclude", "*.truth.txt", "--exclude", "manifest.json"]
 POSTGRES = os.environ.get("DOCMILL_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs two workers), the tests of the shared services run one after
+    another on one worker: one of them restarts RabbitMQ, which others must not see. The rest run beside them."""
+    for item in items:
+        if "distributed" in item.nodeid.split("/"):
+            item.add_marker(pytest.mark.xdist_group("services"))
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No DOCMILL_* variable, .env or docmill.toml of the developer's leaks into a test."""

@@ -24,8 +24,9 @@ def test_bad_files_become_dead_letters_that_purge_forgets(cli: Cli, corpus: Path
                for d in dead)
     job = cli.json("status", summary["job"])
     assert job["finished"] and job["kind"] == "ingest" and job["counts"] == {"failed": len(bad), "skipped": 1}
+    # Each item with its error kind: the failures', and the skip's reason too.
     assert {i["doc"]: (i["state"], i["error"]) for i in job["items"]} == {
-        **{n: ("failed", k) for n, k in bad.items()}, **{Path(m["path"]).name: ("skipped", None) for m in skipped}}
+        **{n: ("failed", k) for n, k in bad.items()}, **{Path(m["path"]).name: ("skipped", m["why"]) for m in skipped}}
     assert cli("dlq", "purge", "--older-than", "1h").stdout.strip() == "purged 0 dead letter(s)"  # none that old
     assert len(cli.json("dlq", "list")) == len(bad)
     assert cli("dlq", "purge").stdout.strip() == f"purged {len(bad)} dead letter(s)"

@@ -87,16 +87,31 @@ def test_retries_follow_the_error_class_and_failures_stay_contained(remote: Remo
     assert buggy.error == "KeyError: \"missing field 'content'\""
 
 
-def test_a_transient_failure_gets_another_chance_on_the_next_ingest(remote: RemoteSource, home: Any) -> None:
+def test_a_transient_failure_gets_another_chance_on_the_next_ingest_and_a_bug_waits_for_a_new_version(
+        remote: RemoteSource, home: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(home=home, max_retries=0, retry_min_backoff=0.02)
-    for attempt in (1, 2):
+
+    def ingest(**options: Any) -> tuple[Any, Any]:
         with EmbeddedPipeline(settings) as pipeline:
-            job = pipeline.submit([SourceSpec("remote", "remote", {})])
-            watch(lambda: pipeline.progress(job))  # noqa: B023 - used before the loop moves on
-            flaky = pipeline.runtime.ledger.document(remote.scope + "flaky")
-            buggy = pipeline.runtime.ledger.document(remote.scope + "buggy")
+            job = pipeline.submit([SourceSpec("remote", "remote", {}, **options)])
+            watch(lambda: pipeline.progress(job))
+            return (pipeline.runtime.ledger.document(remote.scope + "flaky"),
+                    pipeline.runtime.ledger.document(remote.scope + "buggy"))
+
+    for attempt in (1, 2):
+        flaky, buggy = ingest()
         assert flaky.state == "failed" and flaky.version == attempt  # retried: a new version each time
-        assert buggy.version == attempt  # a bug is not a permanent verdict on the document either
+        # A bug (an internal error) stays put, like a permanent failure: the file will not change by itself.
+        assert (buggy.state, buggy.error_kind, buggy.version) == ("failed", "internal error", 1)
+    _, buggy = ingest(retry_failed=True)  # docmill ingest --retry-failed
+    assert buggy.version == 2
+    from docmill.core.runtime import Runtime
+
+    monkeypatch.setattr(Runtime, "code_version", property(lambda self: "another release"))
+    _, buggy = ingest()  # docmill or a plugin upgraded: the bug may be fixed, so it is tried again
+    assert buggy.version == 3
+    _, buggy = ingest()
+    assert buggy.version == 3
 
 
 class LockedSource:

@@ -61,7 +61,7 @@ class DistributedClient:
             on_job(job_id)
         for spec in specs:
             try:
-                stages.discover(self.runtime, job_id=job_id, source_id=spec.id, priority=priority, full=spec.full)
+                stages.discover(self.runtime, **spec.discover_args(job_id, priority))
             except Exception as exc:
                 stages.record_failure(self.runtime, "discover", {"job_id": job_id, "source_id": spec.id}, exc)
         return job_id

@@ -41,13 +41,22 @@ LOST_AFTER = 5.0
 class SourceSpec:
     """A source to discover: its ledger id, plugin type and options (no secrets).
 
-    ``full`` makes an incremental source list everything, ignoring its saved state.
+    ``full`` makes an incremental source list everything, ignoring its saved state;
+    ``prune`` removes documents the source's filters now leave out (kept otherwise);
+    ``retry_failed`` processes failed documents again even when unchanged.
     """
 
     id: str
     type: str
     options: Mapping[str, Any]
     full: bool = False
+    prune: bool = False
+    retry_failed: bool = False
+
+    def discover_args(self, job_id: str, priority: int) -> dict[str, Any]:
+        """The discover stage's arguments for this source."""
+        return {"job_id": job_id, "source_id": self.id, "priority": priority, "full": self.full,
+                "prune": self.prune, "retry_failed": self.retry_failed}
 
 
 class EmbeddedPipeline:
@@ -81,7 +90,8 @@ class EmbeddedPipeline:
         return handle
 
     def start(self) -> None:
-        """Start the worker pools."""
+        """Start the worker pools, and the parsing processes in the background."""
+        self.runtime.parsers.warm()
         cores = self.settings.cpu_count
         pools = (
             ({QUEUES["embed"]}, 1),
@@ -99,8 +109,7 @@ class EmbeddedPipeline:
             self.runtime.ledger.put_source(spec.id, spec.type, spec.options)
         job_id = self.runtime.ledger.create_job(kind, discoveries=len(sources), priority=priority)
         for spec in sources:
-            args = {"job_id": job_id, "source_id": spec.id, "priority": priority, "full": spec.full}
-            self.runtime.send(Task("discover", args))
+            self.runtime.send(Task("discover", spec.discover_args(job_id, priority)))
         return job_id
 
     def idle(self) -> bool:

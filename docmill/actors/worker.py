@@ -220,6 +220,9 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
                 broker.declare_queue(queue)
         elif QUEUES["embed"] in queues:
             runtime.embedder.embed_query("warm-up")  # load the model before taking messages
+        if queues & {QUEUES["extract"], QUEUES["ocr"], isolation_queue(QUEUES["extract"]),
+                     isolation_queue(QUEUES["ocr"])}:
+            runtime.parsers.warm()
     except ConfigurationError as exc:
         log.error("configuration error: %s", exc)
         return EXIT_CONFIGURATION

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Documents per ledger transaction during discovery.
 BATCH = 200
+#: The error kind of an unexpected exception (a bug): tried again only with another docmill or plugin version.
+INTERNAL_ERROR = "internal error"
 #: Fingerprint prefix of a file that could not be read: checked again every time,
 #: since fixing permissions changes neither its size nor its mtime.
 UNREADABLE = "unreadable:"
@@ -52,13 +54,17 @@ def _fingerprint(source: Source, ref: DocumentRef, row: Any) -> str:
         return f"{UNREADABLE}{ref.stamp}:{exc.kind}"
 
 
-def _is_unchanged(rt: Runtime, row: Any, fingerprint: str) -> bool:
+def _is_unchanged(rt: Runtime, row: Any, fingerprint: str, retry_failed: bool = False) -> bool:
     if row.fingerprint != fingerprint or row.signature != rt.signature:
         return False
     if row.state == "pending":
         # In flight elsewhere, unless this process owns the ledger (then it was abandoned).
         return not rt.recover_pending
     if row.state == "failed":
+        if retry_failed:
+            return False
+        if row.error_kind == INTERNAL_ERROR:  # a bug: tried again once docmill or a plugin is another version
+            return bool(row.code_version == rt.code_version)
         return bool(row.error_permanent)  # transient failures get another chance
     return row.state in ("done", "skipped")
 
@@ -92,11 +98,14 @@ def _chunks(refs: Iterator[DocumentRef], size: int) -> Iterator[list[DocumentRef
         yield batch
 
 
-def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: bool = False) -> None:
+def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: bool = False,
+             prune: bool = False, retry_failed: bool = False) -> None:
     """List the source and start what changed; remove what disappeared.
 
     ``full`` ignores the state an incremental source saved (its watermark)
-    and lists everything.
+    and lists everything. ``prune`` also removes documents that still exist
+    but that the source's filters now leave out (kept otherwise).
+    ``retry_failed`` processes failed documents again even if unchanged.
     """
     source = rt.source(source_id)
     known = rt.ledger.known(source.scope)
@@ -106,6 +115,7 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
     else:
         listing = incremental({} if full else rt.ledger.source_state(source_id), full=full)
     seen: set[str] = set()
+    withdrawn: list[str] = []  # indexed before, refused now: their chunks go
     counts = {"new": 0, "changed": 0, "relabelled": 0, "unchanged": 0, "refused": 0}
     for batch in _chunks(iter(listing.refs), BATCH):
         starting: list[NewVersion] = []
@@ -120,13 +130,13 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
                 if row is not None and row.state not in ("skipped", "failed"):
                     # Indexed before, refused now: its chunks go first (below); the
                     # next discovery records the refusal.
-                    seen.discard(ref.key)
+                    withdrawn.append(ref.key)
                     continue
                 rt.ledger.record_refused(job_id, source_id, ref, row)
                 counts["refused"] += 1
                 continue
             fingerprint = _fingerprint(source, ref, row)
-            if row is not None and row.state != "deleting" and _is_unchanged(rt, row, fingerprint):
+            if row is not None and row.state != "deleting" and _is_unchanged(rt, row, fingerprint, retry_failed):
                 unchanged.append((row, ref))
                 continue
             if row is not None and _same_file(rt, source, ref, row):
@@ -150,18 +160,27 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
         if started or relabelled or unsent:
             rt.ledger.mark_sent([*started, *relabelled, *((row.key, row.version) for row in unsent)])
     unlisted = [key for key in known if key not in seen]
+    left_out: list[str] = []
     if listing.complete:
         gone = unlisted
     elif listing.gone is not None and unlisted:
         missing = set(listing.gone(unlisted))
         gone = [key for key in unlisted if key in missing]
+        if listing.filtered:  # still there, but the filters leave them out now: kept unless pruned
+            left_out = [key for key in unlisted if key not in missing and known[key].state != "deleting"]
+            if prune:
+                gone, left_out = gone + left_out, []
     else:
         gone = []
+    gone += [key for key in withdrawn if key not in gone]
+    if left_out:
+        rt.ledger.record_left_out(job_id, len(left_out))
     for key, version in rt.ledger.start_removals(job_id, gone):
         rt.send(Task("remove", {"job_id": job_id, "key": key, "version": version}, priority))
     if incremental is not None:
         rt.ledger.save_source_state(source_id, listing.state)
     rt.ledger.end_discovery(job_id)
-    log.info("discovered %s%s: %d new, %d changed, %d relabelled, %d unchanged, %d refused, %d gone", source_id,
-             "" if listing.complete else " (changes only)", counts["new"], counts["changed"],
-             counts["relabelled"], counts["unchanged"], counts["refused"], len(gone))
+    log.info("discovered %s%s: %d new, %d changed, %d relabelled, %d unchanged, %d refused, %d gone, %d left out "
+             "by the filters", source_id, "" if listing.complete else " (changes only)", counts["new"],
+             counts["changed"], counts["relabelled"], counts["unchanged"], counts["refused"], len(gone),
+             len(left_out))

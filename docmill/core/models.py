@@ -103,6 +103,9 @@ class Listing:
     complete: bool = True
     gone: Callable[[list[str]], Collection[str]] | None = None
     state: dict[str, Any] = field(default_factory=dict)
+    #: ``refs`` are every document the source's filters take now: a key not listed and not gone is one
+    #: the filters leave out. It stays in the index (filters never destroy) unless the user prunes.
+    filtered: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,13 +127,18 @@ class Blob:
 
 @dataclass(frozen=True)
 class Limits:
-    """The bounds every extractor and OCR engine must respect."""
+    """The bounds every extractor and OCR engine must respect.
+
+    ``max_text`` is the most characters of text an extractor may return for a
+    document: it stops and raises DocumentTooLarge as soon as it has more.
+    """
 
     max_file_size: int
     max_pages: int
     max_pixels: int
     ocr_timeout: float
     ocr_dpi: int
+    max_text: int = 10_000_000
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ..settings import Settings
 from .errors import UnsupportedDocument
 from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Source, VectorStore
 from .ledger import Ledger
-from .models import Blob, Limits, Task
+from .models import Blob, Limits, Page, PageImage, Task
 from .plugins import Plugins, load_plugins
+from .sandbox import ParsePool
 
 __all__ = ["Runtime"]
 
@@ -50,6 +51,7 @@ class Runtime:
             max_pixels=settings.max_pixels,
             ocr_timeout=settings.ocr_timeout,
             ocr_dpi=settings.ocr_dpi,
+            max_text=settings.max_text,
         )
         self._lock = threading.RLock()
         self._parts: dict[str, Any] = {}
@@ -89,6 +91,25 @@ class Runtime:
         return self._part("store", build)
 
     @property
+    def parsers(self) -> ParsePool:
+        """The child processes that parse untrusted bytes (started on first use)."""
+        return self._part("parsers", lambda: ParsePool(
+            self.settings.parse_processes or self.settings.cpu_count,
+            memory=int(self.settings.max_parse_memory), timeout=self.settings.parse_timeout))
+
+    def extract(self, blob: Blob) -> list[Page]:
+        """The blob's pages, read by its extractor in a parsing process (see ``core/sandbox.py``)."""
+        pages: list[Page] = self.parsers.run(self.extractor_for(blob), "extract", blob, self.limits,
+                                             what=f"this {blob.media_type} file")
+        return pages
+
+    def render(self, blob: Blob, pages: Sequence[int]) -> list[PageImage]:
+        """Images of these pages for OCR, rendered in a parsing process."""
+        images: list[PageImage] = self.parsers.run(self.extractor_for(blob), "render", blob, list(pages),
+                                                   self.limits, what=f"pages of this {blob.media_type} file")
+        return images
+
+    @property
     def ocr_engine(self) -> OcrEngine | None:
         """The OCR engine, or None when settings turn OCR off."""
         if self.settings.ocr == "none":
@@ -102,6 +123,15 @@ class Runtime:
         text = f"{s.chunker}:{s.chunk_size}:{s.chunk_overlap}|{s.embedder}:{s.embed_model}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    @property
+    def code_version(self) -> str:
+        """docmill's version and every loaded plugin's: a document that failed with a bug (an internal
+        error) is tried again when this changes, not on every ingest."""
+        from .. import __version__
+
+        parts = [f"docmill {__version__}", *sorted(f"{i.package} {i.version}" for i in self.plugins.infos)]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
     def check(self) -> None:
         """Build the cheap parts now so bad settings fail at start-up, not mid-run."""
         self.plugins.factory("store", self.settings.store, "DOCMILL_STORE")  # opening it would be slow
@@ -113,6 +143,9 @@ class Runtime:
             store = self._parts.pop("store", None)
             if store is not None:
                 store.close()
+            parsers = self._parts.pop("parsers", None)
+            if parsers is not None:
+                parsers.close()
             for source in self._sources.values():  # HTTP clients, for the sources that have them
                 close = getattr(source, "close", None)
                 if close is not None:

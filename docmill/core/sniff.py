@@ -8,11 +8,12 @@ it does not claim to be.
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 
 from .errors import CorruptDocument, UnsupportedDocument
 
-__all__ = ["media_type_of"]
+__all__ = ["image_size", "media_type_of", "utf16_order"]
 
 _BY_SUFFIX = {
     ".pdf": "application/pdf",
@@ -72,17 +73,42 @@ def _family(media_type: str) -> str:
     }.get(media_type, "binary")
 
 
+#: Bytes of an EPUB's ``mimetype`` entry read to recognise it: never the whole entry (it may be a bomb).
+MIMETYPE_READ = 64
+
+
 def _sniff_zip(data: bytes) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
-            if "mimetype" in names and archive.read("mimetype").strip() == b"application/epub+zip":
-                return "application/epub+zip"
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError):
+            if "mimetype" in names:
+                with archive.open("mimetype") as entry:
+                    if entry.read(MIMETYPE_READ).strip() == b"application/epub+zip":
+                        return "application/epub+zip"
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError, NotImplementedError, RuntimeError):
         return "application/zip"
     if any(name.endswith(".fdseq") or name.startswith("Documents/") for name in names):
         return "application/oxps"
     return "application/zip"
+
+
+def utf16_order(head: bytes) -> str | None:
+    """``"utf-16-le"`` or ``"utf-16-be"`` for text in UTF-16 without a byte-order mark, else None.
+
+    Text in a Latin or Cyrillic script is mostly one zero byte and one
+    printable byte per character: zeros on the odd positions (little-endian)
+    or the even ones (big-endian), and almost none on the others.
+    """
+    sample = head[: len(head) // 2 * 2][:4096]
+    if len(sample) < 16:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    for zeros, other, order in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if zeros.count(0) >= 0.9 * len(zeros) and other.count(0) <= 0.05 * len(other):
+            printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in other)
+            if printable >= 0.8 * len(other):
+                return order
+    return None
 
 
 def _sniff_markup(head: str) -> str | None:
@@ -116,11 +142,72 @@ def sniff(data: bytes) -> str:
         return "image/bmp"
     if head.startswith(b"PK\x03\x04"):
         return _sniff_zip(data)
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "text/plain"  # UTF-16 with a byte-order mark
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or utf16_order(head) is not None:
+        return "text/plain"  # UTF-16, with a byte-order mark or without
     if b"\x00" in head:
         return "application/octet-stream"
     return _sniff_markup(head.decode("utf-8", "replace")) or "text/plain"
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    at = 2
+    while at + 9 < len(data) and at < 1 << 20:  # markers before the frame header: within the first MiB
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            at += 2
+            continue
+        length = struct.unpack(">H", data[at + 2:at + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame: height, width
+            height, width = struct.unpack(">HH", data[at + 5:at + 9])
+            return width, height
+        at += 2 + length
+    return None
+
+
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    order = "<" if data[:2] == b"II" else ">"
+    try:
+        (offset,) = struct.unpack(order + "I", data[4:8])
+        (count,) = struct.unpack(order + "H", data[offset:offset + 2])
+        found: dict[int, int] = {}
+        for i in range(min(count, 512)):
+            tag, kind, _, value = struct.unpack(order + "HHI4s", data[offset + 2 + 12 * i:offset + 14 + 12 * i])
+            if tag in (256, 257):  # ImageWidth, ImageLength: a SHORT or a LONG
+                found[tag] = struct.unpack(order + ("H" if kind == 3 else "I"), value[:2 if kind == 3 else 4])[0]
+    except struct.error:
+        return None
+    return (found[256], found[257]) if 256 in found and 257 in found else None
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height an image file's header claims (PNG, JPEG, GIF, BMP, WebP, TIFF), before decoding."""
+    try:
+        if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
+            return struct.unpack(">II", data[16:24])
+        if data.startswith((b"GIF87a", b"GIF89a")):
+            return struct.unpack("<HH", data[6:10])
+        if data[:2] == b"BM":
+            width, height = struct.unpack("<ii", data[18:26])
+            return abs(width), abs(height)
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            chunk = data[12:16]
+            if chunk == b"VP8X":
+                return (int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1)
+            if chunk == b"VP8L":
+                bits = int.from_bytes(data[21:25], "little")
+                return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+            if chunk == b"VP8 ":
+                width, height = struct.unpack("<HH", data[26:30])
+                return width & 0x3FFF, height & 0x3FFF
+        if data.startswith(b"\xff\xd8\xff"):
+            return _jpeg_size(data)
+        if data[:4] in (b"II*\x00", b"MM\x00*"):
+            return _tiff_size(data)
+    except struct.error:
+        return None
+    return None
 
 
 def media_type_of(name: str, data: bytes) -> str:

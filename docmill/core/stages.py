@@ -40,7 +40,8 @@ def _fetch(rt: Runtime, source: Source, doc: Any) -> Blob:
                                    f"{rt.limits.max_file_size:,} (DOCMILL_MAX_FILE_SIZE)")
 
     check(doc.size)  # from the listing: refuse before reading
-    blob = source.fetch(DocumentRef(key=doc.key, name=doc.name, locator=doc.locator, size=doc.size))
+    blob = source.fetch(DocumentRef(key=doc.key, name=doc.name, locator=doc.locator, stamp=doc.stamp or "",
+                                    size=doc.size))
     check(len(blob.data))  # the source may not know the size, or the file grew
     return Blob(blob.name, blob.data, media_type_of(blob.name, blob.data), blob.path, blob.checksum)
 
@@ -59,10 +60,14 @@ def extract(rt: Runtime, job_id: str, key: str, version: int) -> None:
     started = time.monotonic()
     blob = _fetch(rt, rt.source(doc.source), doc)
     # NUL characters mean nothing in text, and PostgreSQL cannot store them.
-    extracted = [replace(p, text=p.text.replace("\x00", "")) for p in rt.extractor_for(blob).extract(blob, rt.limits)]
+    extracted = [replace(p, text=p.text.replace("\x00", "")) for p in rt.extract(blob)]
     if len(extracted) > rt.limits.max_pages:
         raise DocumentTooLarge(f"{len(extracted)} pages, over the limit of {rt.limits.max_pages} "
                                "(DOCMILL_MAX_PAGES)", kind="too many pages")
+    characters = sum(len(p.text) for p in extracted)
+    if characters > rt.limits.max_text:  # an extractor that did not stop at the limit itself
+        raise DocumentTooLarge(f"{characters:,} characters of text, over the limit of {rt.limits.max_text:,} "
+                               "(DOCMILL_MAX_TEXT)")
     ranges = _ocr_ranges(extracted, rt.settings.ocr_pages_per_task) if rt.ocr_engine is not None else []
     rt.ledger.save_pages(key, version, extracted, ranges, time.monotonic() - started, blob.checksum)
     if not ranges:
@@ -95,8 +100,7 @@ def ocr(rt: Runtime, job_id: str, key: str, version: int, first_page: int, pages
                              kind="ocr off")
     started = time.monotonic()
     blob = _fetch(rt, rt.source(doc.source), doc)
-    texts = {image.number: engine.recognize(image).replace("\x00", "")
-             for image in rt.extractor_for(blob).render(blob, pages, rt.limits)}
+    texts = {image.number: engine.recognize(image).replace("\x00", "") for image in rt.render(blob, pages)}
     remaining = rt.ledger.save_ocr(key, version, first_page, texts, time.monotonic() - started)
     if remaining == 0:
         rt.send(_task("embed", doc, job_id))
@@ -118,6 +122,9 @@ def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
         return
     started = time.monotonic()
     pieces = rt.chunker.chunk(rt.ledger.load_pages(key, version))
+    if len(pieces) > rt.settings.max_chunks:
+        raise DocumentTooLarge(f"{len(pieces):,} chunks, over the limit of {rt.settings.max_chunks:,} "
+                               "(DOCMILL_MAX_CHUNKS)")
     chunks = []
     for seq, piece in enumerate(pieces):
         digest = text_hash(piece.text)
@@ -190,10 +197,12 @@ def record_failure(rt: Runtime, stage: str, args: Mapping[str, Any], error: Base
     """Write down a failure that will not be retried: the document (or discovery) ends failed."""
     if isinstance(error, DocmillError):
         kind, reason = error.kind, error.reason
-    else:  # a bug or an untranslated library error: say what it was
-        kind, reason = "internal error", f"{type(error).__name__}: {' '.join(str(error).split())}"[:500]
+    else:  # a bug or an untranslated library error: say what it was (ParseFailed names the child's error)
+        name = getattr(error, "type_name", type(error).__name__)
+        kind, reason = "internal error", f"{name}: {' '.join(str(error).split())}"[:500]
     if stage == "discover":
         rt.ledger.end_discovery(args["job_id"], error=f"{args.get('source_id')}: {reason}")
         return
     rt.ledger.finish(args["key"], args["version"], "failed", stage=stage, error_kind=kind, reason=reason,
-                     permanent=isinstance(error, PermanentError))
+                     permanent=isinstance(error, PermanentError),
+                     code_version=rt.code_version if kind == "internal error" else None)

@@ -2,15 +2,28 @@
 
 Nothing outside the root is ever read. Symlinks are followed only when they
 stay inside the root; one that leaves it is listed as refused (so the user
-sees why it is missing), as are FIFOs, sockets and devices, which would
-block or make no sense to read. Keys are ``file://`` URIs of the real path,
-so the same file is one document whichever folder it was ingested through.
+sees why it is missing), as are symlink loops, entries that vanish or cannot
+be read while the folder is listed, FIFOs, sockets and devices: one bad entry
+is that entry's refusal, never the folder's failure. Keys are ``file://``
+URIs of the real path, so the same file is one document whichever folder it
+was ingested through.
+
+Reading is race-free: a file is opened without following a symlink
+(``O_NOFOLLOW``) and without blocking (``O_NONBLOCK``), and what was opened
+must be a regular file with the device and inode discovery saw, so swapping
+a symlink or a FIFO in after discovery reads nothing outside the folder and
+blocks nothing.
+
+A listing says which files are gone from disk (``gone``); files that still
+exist but that the include/exclude globs now leave out are kept in the index
+(filters never destroy), unless the user asks to prune them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import hashlib
 import os
 import re
@@ -22,7 +35,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError, PermanentError, SourceUnavailable
-from docmill.core.models import Blob, DocumentRef
+from docmill.core.models import Blob, DocumentRef, Listing
 
 __all__ = ["FolderSource", "GlobFilter"]
 
@@ -116,6 +129,24 @@ class FolderSource:
             return
         yield from self._walk(self._root)
 
+    def listing(self, state: Mapping[str, Any], *, full: bool) -> Listing:
+        """Every file under the root; of the indexed ones not listed, only those gone from disk are removed."""
+        return Listing(self.discover(), complete=False, gone=self._gone, state={}, filtered=True)
+
+    def _gone(self, keys: list[str]) -> list[str]:
+        """Of these keys (indexed, not listed: gone, or left out by the filters now), those no longer on disk."""
+        gone = []
+        for key in keys:
+            if not key.startswith("file://"):
+                continue
+            try:
+                os.lstat(unquote_to_bytes(key[len("file://"):]))
+            except FileNotFoundError:
+                gone.append(key)
+            except OSError:
+                pass  # there, but not readable now: refused on the next listing, not deleted
+        return gone
+
     def _walk(self, folder: bytes) -> Iterator[DocumentRef]:
         try:
             with os.scandir(folder) as it:
@@ -126,23 +157,40 @@ class FolderSource:
                               skip_reason=f"cannot list this folder: {exc.strerror}")
             return
         for entry in entries:
-            path = entry.path
-            rel = self._rel(path)
+            rel = self._rel(entry.path)
             if self._filter.excludes(rel):
                 continue
-            if entry.is_symlink():
-                target = os.path.realpath(path)
-                if not self._inside(target):
-                    if entry.is_dir() or self._filter.takes(rel):
-                        yield DocumentRef(key=_key(path), name=rel, locator=quote(path),
-                                          skip_reason=f"symlink to {_display(target)} leaves the ingested folder")
-                    continue
-                if entry.is_dir():
-                    continue  # its files are reached through their real folder
-            if entry.is_dir(follow_symlinks=False):
-                yield from self._walk(path)
-            elif self._filter.takes(rel):
-                yield self._ref(path, rel)
+            try:
+                yield from self._entry(entry, rel)
+            except OSError as exc:  # vanished, a loop, no permission: this entry only
+                if entry.is_dir(follow_symlinks=False) or self._filter.takes(rel):
+                    yield DocumentRef(key=_key(entry.path), name=rel, locator=quote(entry.path),
+                                      skip_reason=f"cannot be read: {exc.strerror or exc}")
+
+    def _entry(self, entry: os.DirEntry[bytes], rel: str) -> Iterator[DocumentRef]:
+        path = entry.path
+        if entry.is_symlink():
+            try:
+                target = os.path.realpath(path, strict=True)
+            except OSError as exc:
+                if self._filter.takes(rel):
+                    why = "a symlink loop" if exc.errno == errno.ELOOP else f"a broken symlink ({exc.strerror})"
+                    yield DocumentRef(key=_key(path), name=rel, locator=quote(path), skip_reason=why)
+                return
+            if not self._inside(target):
+                if os.path.isdir(target) or self._filter.takes(rel):
+                    yield DocumentRef(key=_key(path), name=rel, locator=quote(path),
+                                      skip_reason=f"symlink to {_display(target)} leaves the ingested folder")
+                return
+            if os.path.isdir(target):
+                return  # its files are reached through their real folder
+            if self._filter.takes(rel):
+                yield self._ref(path, rel, target)
+            return
+        if entry.is_dir(follow_symlinks=False):
+            yield from self._walk(path)
+        elif self._filter.takes(rel):
+            yield self._ref(path, rel)
 
     def _rel(self, path: bytes) -> str:
         return _display(os.path.relpath(path, self._root)).replace(os.sep, "/") if path != self._root else ""
@@ -151,27 +199,36 @@ class FolderSource:
         root = self._root.rstrip(b"/") + b"/"
         return real == self._root or real.startswith(root)
 
-    def _ref(self, path: bytes, name: str) -> DocumentRef:
+    def _ref(self, path: bytes, name: str, target: bytes | None = None) -> DocumentRef:
+        """The file at ``path`` (a symlink inside the root is read at its ``target``)."""
+        real = target or path
         try:
-            st = os.stat(path)
+            st = os.stat(real, follow_symlinks=False)
         except OSError as exc:
-            return DocumentRef(key=_key(path), name=name, locator=quote(path),
+            return DocumentRef(key=_key(path), name=name, locator=quote(real),
                                skip_reason=f"cannot read this file: {exc.strerror}")
         if not stat.S_ISREG(st.st_mode):
-            return DocumentRef(key=_key(path), name=name, locator=quote(path),
+            return DocumentRef(key=_key(path), name=name, locator=quote(real),
                                skip_reason="not a regular file (a pipe, socket or device)")
         modified = datetime.datetime.fromtimestamp(st.st_mtime, datetime.UTC).isoformat(timespec="seconds")
         return DocumentRef(
-            key=_key(path), name=name, locator=quote(path), stamp=f"{st.st_size}:{st.st_mtime_ns}",
-            size=st.st_size,
+            key=_key(path), name=name, locator=quote(real),
+            stamp=f"{st.st_size}:{st.st_mtime_ns}:{st.st_dev}:{st.st_ino}", size=st.st_size,
             metadata={"filename": _display(os.path.basename(path)), "modified": modified, "size": st.st_size},
         )
 
     # Reading -------------------------------------------------------------
 
     def _open_path(self, ref: DocumentRef) -> bytes:
+        """The path to open: its folder, resolved, must be inside the root (the file itself is opened with
+        O_NOFOLLOW, and checked against what discovery saw, in ``_reading``)."""
         path = unquote_to_bytes(ref.locator)
-        if not self._inside(os.path.realpath(path)):
+        folder, name = os.path.split(path)
+        try:
+            real = os.path.join(os.path.realpath(folder), name)
+        except OSError as exc:  # the folder is changing under us
+            raise SourceUnavailable(f"cannot read {ref.name} now: {exc.strerror}") from exc
+        if not self._inside(real):
             raise PermanentError(f"{ref.name} now leads outside the ingested folder; refusing to read it",
                                  kind="refused")
         return path
@@ -195,14 +252,30 @@ class FolderSource:
     def _reading(self, ref: DocumentRef) -> Iterator[BinaryIO]:
         path = self._open_path(ref)
         try:
-            with open(path, "rb") as fh:
-                yield fh
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError as exc:
             raise PermanentError("the file was removed before it could be read", kind="gone") from exc
         except (PermissionError, IsADirectoryError) as exc:
             raise PermanentError(f"cannot read the file: {exc.strerror}", kind="unreadable") from exc
         except OSError as exc:
+            if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink swapped in after discovery
+                raise PermanentError(f"{ref.name} became a symlink after it was listed; refusing to follow it",
+                                     kind="refused") from exc
             raise SourceUnavailable(f"cannot read the file now: {exc.strerror}") from exc
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise PermanentError(f"{ref.name} is no longer a regular file (a pipe, socket or device)",
+                                     kind="refused")
+            listed = ref.stamp.split(":")
+            if len(listed) == 4 and (listed[2], listed[3]) != (str(st.st_dev), str(st.st_ino)):
+                raise PermanentError(f"{ref.name} was replaced after it was listed; it is read again on the next "
+                                     "ingest", kind="refused")
+            os.set_blocking(fh.fileno(), True)
+            try:
+                yield fh
+            except OSError as exc:
+                raise SourceUnavailable(f"cannot read the file now: {exc.strerror}") from exc
 
 
 def make_folder_source(options: Mapping[str, Any], settings: Any) -> FolderSource:

@@ -22,6 +22,7 @@ from typing import Any
 from docmill import hookimpl
 from docmill.core.errors import CorruptDocument, DocmillError, DocumentTooLarge, EncryptedDocument
 from docmill.core.models import Blob, Limits, Page, PageImage
+from docmill.core.sniff import image_size
 
 __all__ = ["PyMuPdfExtractor"]
 
@@ -62,6 +63,16 @@ def _usable(text: str) -> bool:
     return alnum >= MIN_TEXT_CHARS and garbage < 0.3 * alnum
 
 
+def _translated(exc: Exception, doing: str) -> DocmillError:
+    """A MuPDF error as docmill's: running out of memory is ``too large``, anything else ``corrupt``."""
+    message = " ".join(str(exc).split())
+    if "malloc" in message or "out of memory" in message.lower():
+        return DocumentTooLarge(f"{doing}: MuPDF ran out of memory ({message[:200]}; DOCMILL_MAX_PARSE_MEMORY)")
+    if "too large" in message.lower():  # MuPDF's own bounds (a chapter of an EPUB bomb: "text too large")
+        return DocumentTooLarge(f"{doing}: {message[:300]}")
+    return CorruptDocument(f"{doing}: {message}")
+
+
 def _dpi(page: Any, default: int) -> int:
     """The resolution of the page's largest image, or ``default`` for pages with none."""
     best, best_area = 0.0, 0.0
@@ -80,26 +91,36 @@ class PyMuPdfExtractor:
 
     name = "pymupdf"
 
-    def _open(self, blob: Blob) -> Any:
+    def _open(self, blob: Blob, limits: Limits) -> Any:
         pymupdf = _lib()
         filetype = _FILETYPES[blob.media_type]
         label = _FORMAT_NAMES.get(filetype, "image")
+        claimed = image_size(blob.data) if label == "image" else None
+        if claimed is not None and claimed[0] * claimed[1] > limits.max_pixels:
+            # Refused from the header: MuPDF is never asked to decode (or even allocate) it.
+            pixels = claimed[0] * claimed[1]
+            raise DocumentTooLarge(f"the image claims {claimed[0]:,} x {claimed[1]:,} pixels ({pixels / 1e6:,.0f} "
+                                   f"megapixels), over the limit of {limits.max_pixels / 1e6:,.0f} "
+                                   "(DOCMILL_MAX_PIXELS)")
         try:
             doc = pymupdf.open(stream=blob.data, filetype=filetype)
+            pages, repaired, locked = doc.page_count, doc.is_repaired, doc.needs_pass
         except pymupdf.EmptyFileError as exc:
             raise CorruptDocument("the file is empty (0 bytes)", kind="empty") from exc
+        except MemoryError:
+            raise
         except Exception as exc:  # FileDataError, RuntimeError...: MuPDF could not parse it
-            raise CorruptDocument(f"cannot be opened as {label}: {exc}") from exc
-        if filetype == "pdf" and doc.is_repaired and b"%%EOF" not in blob.data[-8192:]:
+            raise _translated(exc, f"cannot be opened as {label}") from exc
+        if filetype == "pdf" and repaired and b"%%EOF" not in blob.data[-8192:]:
             # MuPDF rebuilt what it could of a file cut short: indexing its first pages would pass a
             # partial document off as whole. (A complete file with a broken index is repaired and read.)
             doc.close()
             raise CorruptDocument(f"the PDF is truncated: it stops after {len(blob.data):,} bytes without "
                                   "its end marker, so part of it is missing")
-        if doc.needs_pass:
+        if locked:
             doc.close()
             raise EncryptedDocument(f"the {label} is password-protected; docmill has no password for it")
-        if doc.page_count == 0:
+        if pages == 0:
             warnings = " ".join(pymupdf.TOOLS.mupdf_warnings().split())
             doc.close()
             detail = f" (MuPDF: {warnings[:200]})" if warnings else ""
@@ -121,31 +142,35 @@ class PyMuPdfExtractor:
                         f"{limits.max_pixels / 1e6:,.0f} (DOCMILL_MAX_PIXELS)")
 
     @contextlib.contextmanager
-    def _document(self, blob: Blob, failing: str) -> Iterator[Any]:
+    def _document(self, blob: Blob, limits: Limits, failing: str) -> Iterator[Any]:
         """The open document, under the lock; MuPDF errors become CorruptDocument."""
         with _LOCK:
             _lib().TOOLS.reset_mupdf_warnings()
-            doc = self._open(blob)
+            doc = self._open(blob, limits)
             try:
                 yield doc
-            except DocmillError:
+            except (DocmillError, MemoryError):
                 raise
             except Exception as exc:
-                raise CorruptDocument(f"{failing}: {exc}") from exc
+                raise _translated(exc, failing) from exc
             finally:
                 doc.close()
 
     def extract(self, blob: Blob, limits: Limits) -> list[Page]:
         is_image = blob.media_type.startswith("image/") and blob.media_type != "image/svg+xml"
         pymupdf = _lib()
-        with self._document(blob, "the document is damaged") as doc:
+        with self._document(blob, limits, "the document is damaged") as doc:
             self._check_limits(doc, blob, limits)
-            pages = []
+            pages, characters = [], 0
             for number, page in enumerate(doc, start=1):
                 if is_image:
                     pages.append(Page(number, "", needs_ocr=True))
                     continue
                 text = page.get_text("text", flags=pymupdf.TEXTFLAGS_TEXT | pymupdf.TEXT_DEHYPHENATE)
+                characters += len(text)
+                if characters > limits.max_text:
+                    raise DocumentTooLarge(f"more than {limits.max_text:,} characters of text by page {number} "
+                                           "(DOCMILL_MAX_TEXT)")
                 needs_ocr = not _usable(text) and bool(page.get_images())
                 pages.append(Page(number, "" if needs_ocr else text, needs_ocr))
             return pages
@@ -153,7 +178,7 @@ class PyMuPdfExtractor:
     def render(self, blob: Blob, pages: Sequence[int], limits: Limits) -> Iterator[PageImage]:
         images = []
         pymupdf = _lib()
-        with self._document(blob, "cannot render the page for OCR") as doc:
+        with self._document(blob, limits, "cannot render the page for OCR") as doc:
             for number in pages:
                 page = doc[number - 1]
                 dpi = _dpi(page, limits.ocr_dpi)

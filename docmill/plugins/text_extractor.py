@@ -16,8 +16,9 @@ from collections.abc import Iterator, Sequence
 from html.parser import HTMLParser
 
 from docmill import hookimpl
-from docmill.core.errors import CorruptDocument, UnsupportedDocument
+from docmill.core.errors import CorruptDocument, DocumentTooLarge, UnsupportedDocument
 from docmill.core.models import Blob, Limits, Page, PageImage
+from docmill.core.sniff import utf16_order
 
 __all__ = ["TextExtractor", "decode_text", "html_to_text"]
 
@@ -37,11 +38,14 @@ def decode_text(data: bytes, *, html: bool = False) -> str:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding, "replace")
+    order = utf16_order(data[:4096])
+    if order is not None:
+        return data.decode(order, "replace")
     if html and (match := _META_CHARSET.search(data[:4096])):
         try:
             return data.decode(match.group(1).decode("ascii"), "replace")
-        except LookupError:
-            pass  # an unknown charset name: detect instead
+        except (LookupError, UnicodeError, ValueError):
+            pass  # an unknown charset name, or one that is no text encoding (idna): detect instead
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -114,7 +118,13 @@ class TextExtractor:
 
     def extract(self, blob: Blob, limits: Limits) -> list[Page]:
         is_html = blob.media_type == "text/html"
+        if len(blob.data) > 4 * limits.max_text:  # more characters than the limit, whatever the encoding
+            raise DocumentTooLarge(f"{len(blob.data):,} bytes of text, more than {limits.max_text:,} characters "
+                                   "(DOCMILL_MAX_TEXT)")
         text = decode_text(blob.data, html=is_html)
+        if len(text) > limits.max_text:
+            raise DocumentTooLarge(f"{len(text):,} characters of text, over the limit of {limits.max_text:,} "
+                                   "(DOCMILL_MAX_TEXT)")
         if is_html:
             text = html_to_text(text)
         return [Page(None, text.replace("\r\n", "\n").replace("\x00", ""))]

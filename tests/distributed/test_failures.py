@@ -76,7 +76,7 @@ def test_workers_killed_every_few_seconds_lose_nothing_double_nothing_and_blame_
         path: ("failed" if m["expect"] == "fail" else "skipped", m["why"]) for path, m in expected.items()
         if m["expect"] != "ok"}  # each with its own kind: nobody was quarantined as "worker crashed"
     assert summary["counts"]["done"] == len(good)
-    assert len(kills) >= 12, f"only {len(kills)} kills: the run was too short to test anything"
+    assert len(kills) >= 8, f"only {len(kills)} kills: the run was too short to test anything"
     assert workers.log().count("died (signal 9); starting a new one") == len(kills)
     # Kills did hit running messages, which were re-run alone, and none was charged for it.
     assert "running it again alone" in workers.log() and "while running it alone" not in workers.log()

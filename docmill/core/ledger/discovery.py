@@ -44,7 +44,7 @@ class DiscoveryMixin(LedgerBase):
         cols = (documents.c.key, documents.c.stamp, documents.c.fingerprint, documents.c.signature,
                 documents.c.state, documents.c.version, documents.c.error_permanent, documents.c.stage,
                 documents.c.attempts, documents.c.sent_at, documents.c.priority, documents.c.content_id,
-                documents.c.error_kind)
+                documents.c.error_kind, documents.c.code_version)
         with self._read() as conn:
             rows = conn.execute(select(*cols).where(
                 _prefix(documents.c.key, scope, self.engine.dialect.name))).all()

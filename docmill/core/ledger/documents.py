@@ -52,7 +52,7 @@ class DocumentsMixin(LedgerBase):
 
     def finish(self, key: str, version: int, state: str, *, stage: str, chunks: int | None = None,
                seconds: float = 0.0, error_kind: str | None = None, reason: str | None = None,
-               permanent: bool | None = None) -> bool:
+               permanent: bool | None = None, code_version: str | None = None) -> bool:
         """End a version as done, skipped or failed; False if it had already ended.
 
         A failed version becomes a dead letter (with a short id for ``docmill dlq``)
@@ -63,6 +63,7 @@ class DocumentsMixin(LedgerBase):
         now = time.time()
         values: dict[str, Any] = dict(state=state, stage=stage, finished_at=now, updated_at=now,
                                       error_kind=error_kind, error=reason, error_permanent=permanent,
+                                      code_version=code_version,
                                       dead_letter=uuid.uuid4().hex[:10] if state == "failed" else None)
         if chunks is not None:
             values["chunks"] = chunks
@@ -107,6 +108,13 @@ class DocumentsMixin(LedgerBase):
         """Chunks the ledger believes are stored, and how many of them were embedded or reused."""
         with self._read() as conn:
             return chunk_sums(conn, documents, documents.c.state == "done")
+
+    def skips(self) -> list[Row[Any]]:
+        """Every skipped document with a reason (refused, no text), by name."""
+        with self._read() as conn:
+            return list(conn.execute(select(documents).where(documents.c.state == "skipped",
+                                                             documents.c.error_kind.is_not(None))
+                                     .order_by(documents.c.name)).all())
 
     def failures(self) -> list[Row[Any]]:
         """Every failed document, by name."""

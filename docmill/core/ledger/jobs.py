@@ -74,6 +74,11 @@ class JobsMixin(LedgerBase):
             conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.discoveries_remaining == 0,
                                             jobs.c.discovered_at.is_(None)).values(discovered_at=time.time()))
 
+    def record_left_out(self, job_id: str, count: int) -> None:
+        """Discovery found ``count`` indexed documents that the filters now leave out (kept in the index)."""
+        with self._write() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(left_out=jobs.c.left_out + count))
+
     def job_progress(self, job_id: str) -> JobProgress:
         """Counts of the job's documents by state."""
         with self._read() as conn:
@@ -95,10 +100,12 @@ class JobsMixin(LedgerBase):
                 job_items.c.job_id == job_id, job_items.c.state == "failed").order_by(documents.c.name)).all()
             unchanged = conn.execute(select(func.count()).where(job_items.c.job_id == job_id,
                                                                 job_items.c.unchanged.is_(True))).scalar_one()
+            left_out = conn.execute(select(jobs.c.left_out).where(jobs.c.id == job_id)).scalar()
         return {
             "counts": progress.counts,
             **totals,
             "unchanged": int(unchanged),
+            "left_out": int(left_out or 0),
             "failures": [{"doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error,
                           "unchanged": bool(r.unchanged)} for r in failed],
             "error": progress.error,
@@ -128,8 +135,9 @@ class JobsMixin(LedgerBase):
             items.append({
                 "doc": r.name, "state": r.state, "stage": r.stage if current else None,
                 "priority": r.priority, "attempts": r.attempts if current else None, "finished_at": r.finished_at,
-                "error": r.error_kind if r.state == "failed" else None,
-                "reason": r.error if r.state == "failed" else None,
+                # Why it failed, or why it was skipped (refused, no text); None when it simply ended.
+                "error": r.error_kind if r.state in ("failed", "skipped") and current else None,
+                "reason": r.error if r.state in ("failed", "skipped") and current else None,
             })
         return items
 
@@ -143,13 +151,16 @@ class JobsMixin(LedgerBase):
                 "discovered_at": job.discovered_at, "error": job.error}
 
     def job_changes(self, job_id: str) -> dict[str, int]:
-        """What a sync job found: new, changed, relabelled, deleted, unchanged, refused and failed documents."""
+        """What a sync job found: new, changed, relabelled, deleted, unchanged, refused, failed and left-out
+        documents."""
         joined = job_items.join(documents, documents.c.key == job_items.c.key, isouter=True)
         with self._read() as conn:
             rows = conn.execute(select(job_items.c.state, job_items.c.unchanged, job_items.c.version,
                                        documents.c.error_kind, job_items.c.relabel).select_from(joined)
                                 .where(job_items.c.job_id == job_id)).all()
-        found = {"new": 0, "changed": 0, "relabelled": 0, "deleted": 0, "unchanged": 0, "refused": 0, "failed": 0}
+            left_out = conn.execute(select(jobs.c.left_out).where(jobs.c.id == job_id)).scalar()
+        found = {"new": 0, "changed": 0, "relabelled": 0, "deleted": 0, "unchanged": 0, "refused": 0, "failed": 0,
+                 "left_out": int(left_out or 0)}
         for state, unchanged, version, error_kind, relabel in rows:
             if unchanged:
                 found["unchanged"] += 1

@@ -44,6 +44,8 @@ documents = Table(
     Column("fingerprint", String),
     # The source's checksum of the bytes fetched for the current version (Blob.checksum), when it gives one.
     Column("content_id", String),
+    # docmill's and its plugins' versions when the version failed with an internal error (a bug).
+    Column("code_version", String),
     # Chunker and embedder settings the current version was made with.
     Column("signature", String),
     Column("version", Integer, nullable=False),
@@ -191,6 +193,8 @@ jobs = Table(
     Column("discoveries_remaining", Integer, nullable=False),
     Column("discovered_at", Float),
     Column("error", Text),
+    # Indexed documents that still exist but that the filters now leave out (kept, not deleted).
+    Column("left_out", Integer, nullable=False, default=0),
 )
 
 #: What became of each document a job touched.
