@@ -231,6 +231,18 @@ class Settings(BaseSettings):
         """True when a broker is configured: work goes to `docmill worker` processes."""
         return self.broker_url is not None
 
+    def secret_values(self) -> list[str]:
+        """Every configured secret (source tokens, credentials in the broker URL, the Qdrant key), to redact."""
+        from urllib.parse import urlsplit
+
+        found = [s.token.get_secret_value() for s in self.sources if s.token is not None]
+        if self.broker_url is not None:
+            url = urlsplit(self.broker_url.get_secret_value())
+            found += [part for part in (url.password, url.username) if part and part != "guest"]
+        if self.qdrant_api_key is not None:
+            found.append(self.qdrant_api_key.get_secret_value())
+        return [value for value in found if value]
+
     @property
     def cpu_count(self) -> int:
         """Cores this process may use."""
@@ -254,7 +266,7 @@ def load_settings(**overrides: Any) -> Settings:
         if name.startswith(ENV_PREFIX) and name.split("__")[0] not in known:
             log.warning("%s is not a docmill setting and is ignored", name)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
@@ -263,3 +275,7 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigurationError("bad settings:\n  " + "\n  ".join(lines)) from None
     except (OSError, ValueError) as exc:  # an unreadable or malformed docmill.toml
         raise ConfigurationError(f"cannot read settings: {exc}") from None
+    from .logs import redact_secrets
+
+    redact_secrets(settings.secret_values())
+    return settings

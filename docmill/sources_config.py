@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
@@ -23,7 +24,18 @@ from .core.errors import ConfigurationError
 __all__ = ["Interval", "SourceConfig", "SourceOverrides"]
 
 #: Option names that would hold a secret: they belong in ``token`` (a SecretStr), not in plain options.
-SECRET_WORDS = ("password", "secret", "api_key", "apikey", "authorization", "credential")
+SECRET_WORDS = ("token", "key", "secret", "pass", "credential", "auth")
+
+
+def _has_credentials(text: str) -> bool:
+    """Whether ``text`` is a URL with ``user:password@`` (or ``user@``) before its host."""
+    if "://" not in text:
+        return False
+    try:
+        parts = urlsplit(text.strip())
+    except ValueError:
+        return False
+    return bool(parts.username or parts.password)
 
 
 class Interval(BaseModel):
@@ -59,6 +71,12 @@ class SourceConfig(BaseModel):
     schedule: str | Interval | None = Field(None, description="Cron line ('*/30 * * * *') or interval.")
     token: SecretStr | None = Field(None, description="The source's credential; never stored or logged.")
 
+    @field_validator("token")
+    @classmethod
+    def _strip_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # A token pasted with its line end (``$(cat token.txt)``, an editor's final newline) is the same token.
+        return SecretStr(value.get_secret_value().strip()) if value is not None else None
+
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str | Interval | None) -> str | Interval | None:
@@ -73,10 +91,15 @@ class SourceConfig(BaseModel):
 
     @model_validator(mode="after")
     def _no_plain_secrets(self) -> SourceConfig:
-        for key in self.model_extra or {}:
+        for key, value in (self.model_extra or {}).items():
             if any(word in key.lower() for word in SECRET_WORDS):
                 raise ValueError(f"option {key!r} looks like a secret: put it in 'token' "
                                  "(or DOCMILL_SOURCES__<n>__TOKEN), which is never stored or logged")
+            for text in value if isinstance(value, list) else [value]:
+                if isinstance(text, str) and _has_credentials(text):
+                    raise ValueError(f"option {key!r} holds a URL with a user name or password in it: put the "
+                                     "credential in 'token' (or DOCMILL_SOURCES__<n>__TOKEN), which is never "
+                                     "stored or logged, and give the URL without it")
         return self
 
     @property

@@ -32,7 +32,7 @@ from docmill.core.errors import (
 from docmill.core.models import Blob, DocumentRef, Listing
 
 from .http_body import read_limited, retry_after
-from .net_guard import Resolver, UrlGuard
+from .net_guard import Resolver, UrlGuard, guarded_client
 
 __all__ = ["HttpSource"]
 
@@ -47,13 +47,15 @@ class HttpSource:
 
     def __init__(self, name: str, urls: Sequence[str], *, max_bytes: int, allow_hosts: Sequence[str] = (),
                  content_types: Sequence[str] = CONTENT_TYPES, timeout: float = 30.0,
-                 client: httpx.Client | None = None, resolve: Resolver | None = None) -> None:
+                 client: httpx.Client | None = None, resolve: Resolver | None = None,
+                 proxy: str | None = None) -> None:
         self.scope = f"source:{name}/"
         self.urls = list(dict.fromkeys(urls))
         self.max_bytes = max_bytes
         self.content_types = tuple(t.lower() for t in content_types)
         self.guard = UrlGuard(allow_hosts, resolve)
-        self.client = client or httpx.Client(timeout=timeout, headers={"User-Agent": f"docmill/{__version__}"})
+        self.client = client or guarded_client(self.guard, timeout=timeout, proxy=proxy,
+                                               headers={"User-Agent": f"docmill/{__version__}"})
 
     def _send(self, method: str, url: str, headers: Mapping[str, str] | None = None) -> httpx.Response:
         """One request, following redirects by hand so that each hop is checked; the body is not read yet."""
@@ -182,12 +184,12 @@ def _urls(options: dict[str, Any]) -> list[str]:
 
 
 def make_http_source(options: Any, settings: Any) -> HttpSource:
-    """Build an HTTP source from its options: urls or urls_file, allow_hosts, content_types, timeout."""
+    """Build an HTTP source from its options: urls or urls_file, allow_hosts, content_types, timeout, proxy."""
     options = dict(options)
     return HttpSource(str(options.get("name", "http")), _urls(options), max_bytes=int(settings.max_file_size),
                       allow_hosts=options.get("allow_hosts", ()),
                       content_types=options.get("content_types", CONTENT_TYPES),
-                      timeout=float(options.get("timeout", 30.0)))
+                      timeout=float(options.get("timeout", 30.0)), proxy=options.get("proxy"))
 
 
 @hookimpl

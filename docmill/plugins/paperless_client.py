@@ -20,6 +20,7 @@ there is none, the error names both ranges and is never retried.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -31,7 +32,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import httpx
 
 from docmill import __version__
-from docmill.core.errors import PermanentError, RateLimited, SourceUnavailable
+from docmill.core.errors import DocumentTooLarge, PermanentError, RateLimited, SourceUnavailable
 
 from .http_body import read_limited, retry_after
 
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds: the longest wait between attempts, whatever Retry-After says.
 MAX_WAIT = 60.0
+#: Bytes of one JSON answer read at most (an id listing of 100,000 documents is about 2 MB).
+MAX_JSON = 64 * 2**20
 #: The Paperless-ngx REST API versions docmill reads, oldest first.
 API_VERSIONS = (9, 10)
 #: Versions probed at most when a server serves none of ``API_VERSIONS`` (to name its range).
@@ -87,16 +90,18 @@ class PaperlessClient:
     """GET requests to one Paperless-ngx server, as one API user."""
 
     def __init__(self, base_url: str, token: str, *, per_second: float = 10.0, attempts: int = 5,
-                 timeout: float = 30.0, backoff: float = 1.0, transport: httpx.BaseTransport | None = None) -> None:
+                 timeout: float = 30.0, backoff: float = 1.0, transport: httpx.BaseTransport | None = None,
+                 proxy: str | None = None) -> None:
         self.base = base_url.rstrip("/")
         self.host = urlsplit(self.base).netloc
         self.rate = RateLimit(per_second)
         self.attempts = max(1, attempts)
         self.backoff = backoff  # seconds before the first try again, doubling (when no Retry-After says)
+        # No proxy from the environment: the token goes to the configured server and nowhere else.
         self.client = httpx.Client(
-            base_url=self.base, timeout=timeout, transport=transport, follow_redirects=False,
-            headers={"Authorization": f"Token {token}", "Accept": "application/json",
-                     "User-Agent": f"docmill/{__version__}"})
+            base_url=self.base, timeout=timeout, transport=transport, follow_redirects=False, trust_env=False,
+            proxy=proxy, headers={"Authorization": f"Token {token}", "Accept": "application/json",
+                                  "User-Agent": f"docmill/{__version__}"})
         #: The API version asked for, once negotiated; the server's own version (``X-Version``).
         self.version: int | None = None
         self.server_version: str | None = None
@@ -226,13 +231,20 @@ class PaperlessClient:
         A page can fall past the end when documents are deleted while a list is read through its pages.
         """
         try:
-            response = self.send(path, params)
+            response = self.send(path, params, stream=True)
         except PermanentError as exc:
             if exc.kind == "gone" and str((params or {}).get("page", "1")) != "1":
                 return {"count": 0, "next": None, "previous": None, "results": []}
             raise
         try:
-            body = response.json()
+            data = read_limited(response, MAX_JSON, f"the answer of Paperless at {self.host} to {path}")
+        except DocumentTooLarge as exc:
+            raise PermanentError(f"{exc.reason}; docmill reads at most {MAX_JSON // 2**20} MiB of one JSON answer "
+                                 "(lower the source's page_size)", kind="answer too large") from exc
+        finally:
+            response.close()
+        try:
+            body = json.loads(data)
         except ValueError as exc:
             raise SourceUnavailable(f"Paperless at {self.host} answered {path} with something that is not JSON "
                                     "(a proxy's error page?)") from exc

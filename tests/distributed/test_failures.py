@@ -146,43 +146,49 @@ def test_a_store_outage_is_retried_through_and_dlq_retry_resumes_at_the_store_st
 
 
 POISON_PLUGIN = '''
-    """A test plugin: an extractor that kills its own process, as a segfault in a C library would."""
+    """A test plugin: a chunker that kills its own process on one document, as a crash in a library would.
+
+    Not an extractor: extraction runs in docmill's parsing processes, where such a crash fails the document
+    as 'crashed' without touching the worker (tests/hostile). A chunker runs in the worker itself.
+    """
     import os
     import signal
 
     from docmill import hookimpl
+    from docmill.plugins.chunker import TextChunker
 
 
-    class PoisonExtractor:
+    class PoisonChunker(TextChunker):
         name = "poison"
 
-        def extract(self, blob, limits):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-        def render(self, blob, pages, limits):
-            return iter(())
+        def chunk(self, pages):
+            if any("KILL-THE-WORKER" in page.text for page in pages):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return super().chunk(pages)
 
 
     @hookimpl
-    def docmill_extractor(blob):
-        return PoisonExtractor() if blob.name.endswith(".poison") else None
+    def docmill_register_chunkers(register):
+        register("poison", lambda settings: PoisonChunker(settings.chunk_size, settings.chunk_overlap))
 '''
 
 
 def test_a_document_that_kills_its_worker_is_quarantined_after_three_deaths_alone_and_nobody_else(
-        dcli: Cli, workers: Workers, tmp_path: Path, pg_url: str) -> None:
+        dcli: Cli, workers: Workers, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     plugins = plugin_dir(tmp_path / "plugins", "docmill_poison", POISON_PLUGIN)
+    monkeypatch.setenv("PYTHONPATH", str(plugins))  # for the workers and for the submitting command alike
+    monkeypatch.setenv("DOCMILL_CHUNKER", "poison")
     folder = tmp_path / "docs"
     folder.mkdir()
-    (folder / "killer.poison").write_text("this file kills whoever reads it")
+    (folder / "killer.txt").write_text("KILL-THE-WORKER: this document kills whoever chunks it")
     for i in range(12):  # enough that the poison document's first deaths take neighbours with it
         (folder / f"fine-{i}.pdf").write_bytes(_pdf(f"An ordinary document number {i}. " * 400))
-    workers.start("--processes", "2", env={"PYTHONPATH": str(plugins)})  # default DOCMILL_MAX_REDELIVERIES: 3
+    workers.start("--processes", "2")  # default DOCMILL_MAX_REDELIVERIES: 3
     job = dcli("submit", str(folder)).stdout.strip()
     summary = wait_job(dcli, job, timeout=300)
     assert summary["counts"] == {"done": 12, "failed": 1}
     [dead] = dcli.json("dlq", "list")
-    assert (dead["doc"], dead["stage"], dead["error"]) == ("killer.poison", "extract", "worker crashed")
+    assert (dead["doc"], dead["stage"], dead["error"]) == ("killer.txt", "embed", "worker crashed")
     assert "killed its worker 3 times while running alone" in dead["reason"]
     log = workers.log()
     assert log.count("died (signal 9)") >= 3
