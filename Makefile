@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .docmill-demo
 
-.PHONY: install demo test lint unit bench bench-distributed bench-paperless fresh-check clean
+.PHONY: install demo test lint unit bench bench-distributed bench-paperless bench-parsing fresh-check clean
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,10 @@ bench-distributed: $(VENV)/.installed-test
 # Syncing a Paperless-ngx archive (a local look-alike server): first, incremental and full syncs.
 bench-paperless: install
 	$(BIN)/python benchmarks/paperless.py
+
+# Parsing in the sandbox's child processes against in the pipeline's process (benchmarks/README.md).
+bench-parsing: install
+	$(BIN)/python benchmarks/parsing.py
 
 # The two commands of the quick start in a bare Debian container (podman), from a clone of HEAD; prints times.
 fresh-check:

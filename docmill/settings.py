@@ -123,7 +123,8 @@ class Settings(BaseSettings):
         description="Address space of each process that parses untrusted bytes (extraction, rendering for OCR).")
     parse_timeout: float = Field(300.0, gt=0, description="Seconds one extraction or page rendering may take.")
     parse_processes: int | None = Field(
-        None, ge=1, le=64, description="Processes parsing untrusted bytes; default: one per core.")
+        None, ge=0, le=64, description="Processes parsing untrusted bytes; default: one per core; 0 parses in "
+        "the pipeline's own process, without the memory and time limits (for debugging and benchmarks).")
 
     # Folder sources.
     include: Annotated[list[str], NoDecode] = Field(

@@ -93,8 +93,9 @@ class Runtime:
     @property
     def parsers(self) -> ParsePool:
         """The child processes that parse untrusted bytes (started on first use)."""
+        processes = self.settings.parse_processes
         return self._part("parsers", lambda: ParsePool(
-            self.settings.parse_processes or self.settings.cpu_count,
+            self.settings.cpu_count if processes is None else processes,
             memory=int(self.settings.max_parse_memory), timeout=self.settings.parse_timeout))
 
     def extract(self, blob: Blob) -> list[Page]:

@@ -112,10 +112,11 @@ class _Child:
 
 
 class ParsePool:
-    """Up to ``size`` child processes, each parsing one document at a time."""
+    """Up to ``size`` child processes, each parsing one document at a time (``size`` 0: in this process,
+    without limits, for debugging and benchmarks)."""
 
     def __init__(self, size: int, *, memory: int, timeout: float) -> None:
-        self.size = max(1, size)
+        self.size = max(0, size)
         self.memory = memory
         self.timeout = timeout
         self._idle: list[_Child] = []
@@ -166,6 +167,9 @@ class ParsePool:
 
     def warm(self) -> None:
         """Start the children now (in the background), so the first documents do not wait for them."""
+        if not self.size:
+            return
+
         def start() -> None:
             children = []
             try:
@@ -180,6 +184,9 @@ class ParsePool:
 
     def run(self, extractor: Any, method: str, *args: Any, what: str = "the document") -> Any:
         """``extractor.method(*args)`` in a child; its DocmillError is raised here, as are the limits' kinds."""
+        if not self.size:
+            result = getattr(extractor, method)(*args)
+            return list(result) if method == "render" else result
         try:
             payload = pickle.dumps((extractor, method, args), protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, AttributeError, TypeError):

@@ -12,6 +12,7 @@ import dramatiq
 from docmill.actors.distributed import DistributedClient
 from docmill.cli_common import folder_specs
 from docmill.settings import Settings
+from docmill.testing.stubs import StubPlugin
 
 from ..conftest import CORPUS_EXCLUDES
 
@@ -47,7 +48,8 @@ def _run(settings: Settings, folder: Path, *, twice: bool) -> tuple[set[Any], di
 
 
 def test_every_message_delivered_twice_gives_the_same_end_state(
-        dist_env: dict[str, str], corpus: Path, tmp_path: Path) -> None:
+        dist_env: dict[str, str], corpus: Path, tmp_path: Path, plugins_on: Any) -> None:
+    plugins_on(StubPlugin(), "stubs")  # the stub embedder: orchestration is checked here, not the model
     # Every stage and ending: PDFs, a two-page scan read one page per OCR message (fan-out and fan-in),
     # a text file, a corrupt file (failed) and blank pages (skipped).
     folder = tmp_path / "docs"
@@ -55,7 +57,7 @@ def test_every_message_delivered_twice_gives_the_same_end_state(
                  "plain/notes.txt", "bad/truncated.pdf", "bad/blank.pdf"):
         (folder / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(corpus / path, folder / path)
-    common = {"ocr_pages_per_task": 1}
+    common = {"ocr_pages_per_task": 1, "embedder": "stub"}
     once = Settings(home=tmp_path / "once", ledger_url=f"sqlite:///{tmp_path / 'once.db'}",
                     collection="once-" + dist_env["DOCMILL_COLLECTION"], **common)
     twice = Settings(home=tmp_path / "twice", collection="twice-" + dist_env["DOCMILL_COLLECTION"], **common)
