@@ -115,7 +115,7 @@ def docmill(env: dict[str, str], *args: str) -> str:
 
 def submit_latency(work: Path, chroma_url: str, count: int) -> dict[str, Any]:
     from docmill.actors.distributed import DistributedClient
-    from docmill.cli_common import folder_specs
+    from docmill.app import folder_specs
     from docmill.settings import load_settings
 
     files = work / "submits"

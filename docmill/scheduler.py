@@ -36,7 +36,7 @@ coalesced: Counter[str] = Counter()
 
 def run_sync(name: str) -> None:
     """The scheduled job: sync one source, unless another holder is syncing it."""
-    from .cli_sync import sync_source
+    from .app import sync_source
 
     found = sync_source(load_settings(), name)
     if found is None:

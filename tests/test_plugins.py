@@ -10,19 +10,19 @@ from typing import Any
 import pytest
 
 from docmill import hookimpl
-from docmill.actors.embedded import EmbeddedPipeline, SourceSpec
+from docmill.actors.embedded import EmbeddedPipeline
+from docmill.app import follow
 from docmill.core.errors import ConfigurationError
-from docmill.core.models import Blob, ChunkText, Page
+from docmill.core.models import Blob, ChunkText, Page, SourceSpec
 from docmill.core.plugins import ENTRY_POINT_GROUP, build_manager, load_plugins
 from docmill.core.runtime import Runtime
-from docmill.progress import watch
 from docmill.settings import Settings
 
 
 def _run(settings: Settings, root: Path) -> str:
     with EmbeddedPipeline(settings) as pipeline:
         job = pipeline.submit([SourceSpec(f"folder:{root}", "folder", {"root": str(root)})])
-        watch(lambda: pipeline.progress(job))
+        _ = list(follow(lambda: pipeline.progress(job)))
     return job
 
 

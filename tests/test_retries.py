@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from docmill import hookimpl
-from docmill.actors.embedded import EmbeddedPipeline, SourceSpec
+from docmill.actors.embedded import EmbeddedPipeline
+from docmill.app import follow
 from docmill.core.errors import PermanentError, SourceUnavailable
-from docmill.core.models import Blob, DocumentRef
-from docmill.progress import watch
+from docmill.core.models import Blob, DocumentRef, SourceSpec
 from docmill.settings import Settings
 
 BEHAVIOUR: dict[str, str] = {
@@ -43,6 +43,9 @@ class RemoteSource:
 
     def fingerprint(self, ref: DocumentRef) -> str:
         return "v1"
+
+    def close(self) -> None:
+        pass
 
     def fetch(self, ref: DocumentRef) -> Blob:
         with self._lock:
@@ -71,7 +74,7 @@ def test_retries_follow_the_error_class_and_failures_stay_contained(remote: Remo
     settings = Settings(home=home, max_retries=3, retry_min_backoff=0.02, retry_max_backoff=0.1)
     with EmbeddedPipeline(settings) as pipeline:
         job = pipeline.submit([SourceSpec("remote", "remote", {})])
-        watch(lambda: pipeline.progress(job))
+        _ = list(follow(lambda: pipeline.progress(job)))
         ledger = pipeline.runtime.ledger
         rows: Mapping[str, Any] = {name: ledger.document(remote.scope + name) for name in BEHAVIOUR}
         summary = ledger.job_summary(job)
@@ -94,7 +97,7 @@ def test_a_transient_failure_gets_another_chance_on_the_next_ingest_and_a_bug_wa
     def ingest(**options: Any) -> tuple[Any, Any]:
         with EmbeddedPipeline(settings) as pipeline:
             job = pipeline.submit([SourceSpec("remote", "remote", {}, **options)])
-            watch(lambda: pipeline.progress(job))
+            _ = list(follow(lambda: pipeline.progress(job)))
             return (pipeline.runtime.ledger.document(remote.scope + "flaky"),
                     pipeline.runtime.ledger.document(remote.scope + "buggy"))
 
@@ -133,6 +136,9 @@ class LockedSource:
         self._check()
         return "sha256:abc"
 
+    def close(self) -> None:
+        pass
+
     def fetch(self, ref: DocumentRef) -> Blob:
         self._check()
         return Blob(ref.name, b"Notes on the migration of cranes over the Baltic.")
@@ -153,7 +159,7 @@ def test_an_unreadable_file_is_read_again_once_its_permissions_are_fixed(plugins
         source.locked = locked
         with EmbeddedPipeline(settings) as pipeline:
             job = pipeline.submit([SourceSpec("locked", "locked", {})])
-            watch(lambda: pipeline.progress(job))  # noqa: B023
+            _ = list(follow(lambda: pipeline.progress(job)))  # noqa: B023
             row = pipeline.runtime.ledger.document(source.scope + "a")
             states.append((row.state, row.error_kind, row.version))
     assert states == [("failed", "unreadable", 1), ("failed", "unreadable", 1), ("done", None, 2)]
@@ -167,7 +173,7 @@ def test_retry_after_is_honoured_within_the_backoff_limit_and_messages_carry_no_
     settings = Settings(home=home, max_retries=1, retry_min_backoff=0.02, retry_max_backoff=0.1)
     with EmbeddedPipeline(settings) as pipeline:
         job = pipeline.submit([SourceSpec("remote", "remote", {})])
-        watch(lambda: pipeline.progress(job))
+        _ = list(follow(lambda: pipeline.progress(job)))
         dead = [m for q in pipeline.broker.dead_letters_by_queue.values() for m in q]
     # Dramatiq would store a formatted traceback in the message; docmill keeps one line.
     assert dead and all("traceback" not in m.options for m in dead)
@@ -189,14 +195,14 @@ def test_dlq_retry_resumes_a_transient_failure_once_its_cause_is_gone(remote: Re
     settings = Settings(home=home, max_retries=0, retry_min_backoff=0.02)
     with EmbeddedPipeline(settings) as pipeline:
         job = pipeline.submit([SourceSpec("remote", "remote", {})])
-        watch(lambda: pipeline.progress(job))
+        _ = list(follow(lambda: pipeline.progress(job)))
         ledger = pipeline.runtime.ledger
         dead = {row.name: row for row in ledger.dead_letters()}
         assert set(dead) == {"flaky.txt", "down.txt", "buggy.txt"}
         remote.fetches["flaky"] = 10  # the server is back for it
         retry_job, rows = deadletters.retry(pipeline.runtime, [dead["flaky.txt"].dead_letter])
         assert retry_job is not None and [r.name for r in rows] == ["flaky.txt"]
-        watch(lambda: pipeline.progress(retry_job))
+        _ = list(follow(lambda: pipeline.progress(retry_job)))
         assert ledger.job_progress(retry_job).counts == {"done": 1}
         assert ledger.document(remote.scope + "flaky").version == 1  # the same version, resumed
         assert {row.name for row in ledger.dead_letters()} == {"down.txt", "buggy.txt"}

@@ -129,6 +129,9 @@ SLOW_SOURCE = '''
         def fetch(self, ref):
             return self.inner.fetch(ref)
 
+        def close(self):
+            self.inner.close()
+
 
     @hookimpl
     def docmill_register_sources(register):

@@ -17,12 +17,11 @@ from typing import Any
 
 from ..core import deadletters, stages
 from ..core.ledger import JobProgress
-from ..core.runtime import Runtime
+from ..core.models import SourceSpec
 from ..settings import Settings
 from . import rabbitmq
-from .broker import build_broker
-from .embedded import SourceSpec
-from .stages import QUEUES, declare_actors, isolation_queue, queue_names, sender
+from .stages import QUEUES, isolation_queue, queue_names
+from .wiring import wire
 
 __all__ = ["DistributedClient"]
 
@@ -39,10 +38,8 @@ class DistributedClient:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.runtime = Runtime(settings)
-        self.broker = build_broker(settings, self.runtime)
-        self.actors = declare_actors(self.broker, self.runtime, settings)
-        self.runtime.connect(sender(self.actors))
+        self.pipeline = wire(settings, check=False)
+        self.runtime, self.broker = self.pipeline.runtime, self.pipeline.broker
         self.queues = queue_names()
         # Dead letters are read from every queue's .XQ, the isolation queues' too (a quarantined message).
         self.all_queues = queue_names(isolation=True)
@@ -135,5 +132,4 @@ class DistributedClient:
         return waiting
 
     def close(self) -> None:
-        self.runtime.close()
-        self.broker.close()
+        self.pipeline.close()

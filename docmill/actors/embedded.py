@@ -14,20 +14,18 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import IO, Any
 
 import dramatiq
 
 from ..core.ledger import JobProgress
-from ..core.models import Task
-from ..core.runtime import Runtime
+from ..core.models import SourceSpec, Task
 from ..settings import Settings
-from .broker import build_broker
-from .stages import QUEUES, declare_actors, sender
+from .stages import QUEUES
+from .wiring import wire
 
-__all__ = ["EmbeddedPipeline", "SourceSpec"]
+__all__ = ["EmbeddedPipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -37,28 +35,6 @@ POLL_MS = 20
 LOST_AFTER = 5.0
 
 
-@dataclass(frozen=True)
-class SourceSpec:
-    """A source to discover: its ledger id, plugin type and options (no secrets).
-
-    ``full`` makes an incremental source list everything, ignoring its saved state;
-    ``prune`` removes documents the source's filters now leave out (kept otherwise);
-    ``retry_failed`` processes failed documents again even when unchanged.
-    """
-
-    id: str
-    type: str
-    options: Mapping[str, Any]
-    full: bool = False
-    prune: bool = False
-    retry_failed: bool = False
-
-    def discover_args(self, job_id: str, priority: int) -> dict[str, Any]:
-        """The discover stage's arguments for this source."""
-        return {"job_id": job_id, "source_id": self.id, "priority": priority, "full": self.full,
-                "prune": self.prune, "retry_failed": self.retry_failed}
-
-
 class EmbeddedPipeline:
     """Runs jobs to completion inside this process."""
 
@@ -66,11 +42,8 @@ class EmbeddedPipeline:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
         self._lock_file = self._lock_home(settings, on_wait)
-        self.runtime = Runtime(settings, recover_pending=True)
-        self.runtime.check()
-        self.broker = build_broker(settings, self.runtime)
-        self.actors = declare_actors(self.broker, self.runtime, settings)
-        self.runtime.connect(sender(self.actors))
+        self.pipeline = wire(settings, recover_pending=True)  # this process owns the ledger: it holds the home
+        self.runtime, self.broker = self.pipeline.runtime, self.pipeline.broker
         self.workers: list[dramatiq.Worker] = []
         self._idle_since: dict[str, float] = {}  # job -> when the broker was first seen idle with it unfinished
 

@@ -192,11 +192,10 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
     import dramatiq
 
     from ..core.errors import ConfigurationError, TransientError
-    from ..core.runtime import Runtime
     from ..settings import load_settings
     from . import rabbitmq
-    from .broker import build_broker
-    from .stages import QUEUES, declare_actors, isolation_queue, queue_names, sender
+    from .stages import QUEUES, isolation_queue, queue_names
+    from .wiring import wire
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -206,11 +205,8 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
         if settings.broker_url is None:
             raise ConfigurationError("DOCMILL_BROKER_URL is not set: `docmill worker` serves a RabbitMQ broker "
                                      "(embedded mode needs no workers)")
-        runtime = Runtime(settings)
-        runtime.check()
-        broker = build_broker(settings, runtime)
-        actors = declare_actors(broker, runtime, settings)
-        runtime.connect(sender(actors))
+        pipeline = wire(settings)
+        runtime, broker = pipeline.runtime, pipeline.broker
         queues = queue_names(stages)
         rabbitmq.check_queues(broker, queue_names(isolation=True))  # type: ignore[arg-type]
         if isolation:
@@ -242,8 +238,7 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
             break
     log.info("worker process %d draining", os.getpid())
     worker.stop(timeout=int(settings.stage_time_limit * 1000))
-    runtime.close()
-    broker.close()
+    pipeline.close()
     return 0
 
 

@@ -56,6 +56,10 @@ class Source(Protocol):
         """The document's bytes. Raises PermanentError or TransientError."""
         ...
 
+    def close(self) -> None:
+        """Release clients and files; called when the process is done with the source."""
+        ...
+
 
 class IncrementalSource(Source, Protocol):
     """A source that can list only what changed since its last discovery.

@@ -25,6 +25,7 @@ __all__ = [
     "Page",
     "PageImage",
     "SearchHit",
+    "SourceSpec",
     "StoredChunk",
     "Task",
     "chunk_id",
@@ -209,3 +210,25 @@ class StoredChunk:
     text: str
     metadata: Mapping[str, Any]
     vector: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A source to discover: its ledger id, plugin type and options (no secrets), and how.
+
+    ``full`` makes an incremental source list everything, ignoring its saved state;
+    ``prune`` removes documents the source's filters now leave out (kept otherwise);
+    ``retry_failed`` processes failed documents again even when unchanged.
+    """
+
+    id: str
+    type: str
+    options: Mapping[str, Any]
+    full: bool = False
+    prune: bool = False
+    retry_failed: bool = False
+
+    def discover_args(self, job_id: str, priority: int) -> dict[str, Any]:
+        """The discover stage's arguments for this source."""
+        return {"job_id": job_id, "source_id": self.id, "priority": priority, "full": self.full,
+                "prune": self.prune, "retry_failed": self.retry_failed}

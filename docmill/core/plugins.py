@@ -141,6 +141,10 @@ class Plugins:
         store: VectorStore = factory(settings, dimension, model)
         return store
 
+    def store_is_remote(self, settings: Any) -> bool:
+        """Whether the selected vector store is a server (it may hold an index without a local ledger)."""
+        return bool(settings.chroma_url or settings.qdrant_url)
+
     def catalog(self, settings: Any, source_types: Collection[str] = ()) -> list[dict[str, Any]]:
         """Every plugin's contributions: kind, name, plugin, package, version, active, error.
 

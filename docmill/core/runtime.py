@@ -147,10 +147,8 @@ class Runtime:
             parsers = self._parts.pop("parsers", None)
             if parsers is not None:
                 parsers.close()
-            for source in self._sources.values():  # HTTP clients, for the sources that have them
-                close = getattr(source, "close", None)
-                if close is not None:
-                    close()
+            for source in self._sources.values():  # HTTP clients, files
+                source.close()
             self._sources.clear()
         self.ledger.close()
 

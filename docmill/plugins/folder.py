@@ -233,6 +233,9 @@ class FolderSource:
                                  kind="refused")
         return path
 
+    def close(self) -> None:
+        pass  # nothing is held open between calls
+
     def fingerprint(self, ref: DocumentRef) -> str:
         if self._max_file_size is not None and ref.size is not None and ref.size > self._max_file_size:
             return f"stat:{ref.stamp}"  # too large to read; extract will say so

@@ -56,6 +56,9 @@ class StubSource:
     def fingerprint(self, ref: DocumentRef) -> str:
         return hashlib.sha256(self.fetch(ref).data).hexdigest()
 
+    def close(self) -> None:
+        pass
+
     def fetch(self, ref: DocumentRef) -> Blob:
         if ref.locator not in self.documents:
             raise PermanentError(f"{ref.name} is no longer at the source", kind="gone")

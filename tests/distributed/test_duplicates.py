@@ -10,7 +10,7 @@ from typing import Any
 import dramatiq
 
 from docmill.actors.distributed import DistributedClient
-from docmill.cli_common import folder_specs
+from docmill.app import folder_specs
 from docmill.settings import Settings
 from docmill.testing.stubs import StubPlugin
 

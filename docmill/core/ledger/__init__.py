@@ -11,6 +11,8 @@ status), ``inflight`` (pages, OCR fan-in, staged vectors), ``deadletters``,
 ``deliveries`` (crash accounting) and ``leases`` (one sync per source); ``schema`` holds the tables.
 """
 
+from __future__ import annotations
+
 from .base import FINAL_STATES, STAGE_ORDER
 from .deadletters import DeadLettersMixin
 from .deliveries import DeliveriesMixin, Delivery
@@ -25,4 +27,7 @@ __all__ = ["FINAL_STATES", "STAGE_ORDER", "Delivery", "JobProgress", "Ledger", "
 
 class Ledger(DiscoveryMixin, DocumentsMixin, InFlightMixin, JobsMixin, DeadLettersMixin, DeliveriesMixin,
              LeasesMixin):
-    """Documents, jobs and in-flight data, over one SQLAlchemy engine."""
+    """Documents, jobs and in-flight data, over one SQLAlchemy engine; a context manager that closes it."""
+
+    def __enter__(self) -> Ledger:
+        return self

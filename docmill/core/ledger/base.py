@@ -12,16 +12,17 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import StoreUnavailable
+from ..records import PIPELINE, State
 from .schema import create_ledger_engine, sources, upgrade
 
-FINAL_STATES = ("done", "skipped", "failed")
+#: States a version ends in.
+FINAL_STATES = tuple(state for state in State if state.final)
+#: Stages a version passes through, in order; a stage never moves backwards.
+STAGE_ORDER = PIPELINE
 
 
 class LedgerError(RuntimeError):
     """The database rejected a statement: a bug, not an outage (it is not retried as one)."""
-
-#: Stages a version passes through, in order; a stage never moves backwards.
-STAGE_ORDER = ("discover", "extract", "ocr", "embed", "store")
 
 
 @contextlib.contextmanager
@@ -50,6 +51,12 @@ class LedgerBase:
     def close(self) -> None:
         """Release every connection."""
         self.engine.dispose()
+
+    def __enter__(self) -> LedgerBase:  # the mixins make it a Ledger; typed as what callers use
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:

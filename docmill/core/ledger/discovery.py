@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, insert, select, update
-from sqlalchemy.engine import Row
 
 from ..models import DocumentRef
+from ..records import Document, KnownDocument, Stage, State
 from .base import LedgerBase
 from .inflight import clear_version
 from .jobs import add_item
@@ -39,16 +39,13 @@ def _prefix(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
 class DiscoveryMixin(LedgerBase):
     """The discover stage's reads and writes."""
 
-    def known(self, scope: str) -> dict[str, Any]:
-        """Every document row whose key starts with ``scope``."""
-        cols = (documents.c.key, documents.c.stamp, documents.c.fingerprint, documents.c.signature,
-                documents.c.state, documents.c.version, documents.c.error_permanent, documents.c.stage,
-                documents.c.attempts, documents.c.sent_at, documents.c.priority, documents.c.content_id,
-                documents.c.error_kind, documents.c.code_version)
+    def known(self, scope: str) -> dict[str, KnownDocument]:
+        """Every document whose key starts with ``scope``, as much of it as discovery needs."""
+        cols = [documents.c[f] for f in KnownDocument.__dataclass_fields__]
         with self._read() as conn:
             rows = conn.execute(select(*cols).where(
                 _prefix(documents.c.key, scope, self.engine.dialect.name))).all()
-        return {row.key: row for row in rows}
+        return {row.key: KnownDocument.from_row(row) for row in rows}
 
     def start_versions(self, job_id: str, source_id: str, items: Sequence[NewVersion],
                        priority: int = 0) -> list[tuple[str, int]]:
@@ -61,8 +58,8 @@ class DiscoveryMixin(LedgerBase):
                 values = dict(
                     source=source_id, name=ref.name, locator=ref.locator, stamp=ref.stamp, size=ref.size,
                     fingerprint=item.fingerprint, content_id=None, signature=item.signature, version=version,
-                    state="pending",
-                    stage="extract", attempts=0, error_kind=None, error=None, error_permanent=None, dead_letter=None,
+                    state=State.PENDING, stage=Stage.EXTRACT, attempts=0, error_kind=None, error=None,
+                    error_permanent=None, dead_letter=None,
                     pages=None, ocr_pages=None, ocr_remaining=None, chunks=None, sent_at=None,
                     metadata=json.dumps(dict(ref.metadata), default=str), priority=priority, job_id=job_id,
                     updated_at=now, started_at=None, finished_at=None, extract_seconds=0.0,
@@ -73,15 +70,15 @@ class DiscoveryMixin(LedgerBase):
                     conn.execute(insert(documents).values(key=ref.key, created_at=now, **values))
                 else:
                     conn.execute(update(documents).where(documents.c.key == ref.key).values(**values))
-                add_item(conn, job_id, ref.key, version, "pending")
+                add_item(conn, job_id, ref.key, version, State.PENDING)
                 started.append((ref.key, version))
         return started
 
-    def restart(self, job_id: str, row: Row[Any]) -> list[tuple[str, int]]:
+    def restart(self, job_id: str, row: Document) -> list[tuple[str, int]]:
         """Start a new version of a document from what the ledger knows of it, to extract it again."""
         ref = DocumentRef(key=row.key, name=row.name, locator=row.locator, stamp=row.stamp, size=row.size,
                           metadata=json.loads(row.metadata or "{}"))
-        return self.start_versions(job_id, row.source, [NewVersion(ref, row.fingerprint, row.signature,
+        return self.start_versions(job_id, row.source, [NewVersion(ref, row.fingerprint or "", row.signature or "",
                                                                    row.version)], row.priority)
 
     def mark_sent(self, items: Sequence[tuple[str, int]]) -> None:
@@ -92,7 +89,7 @@ class DiscoveryMixin(LedgerBase):
                 conn.execute(update(documents).where(documents.c.key == key, documents.c.version == version)
                              .values(sent_at=now))
 
-    def record_unchanged(self, job_id: str, rows: Iterable[tuple[Row[Any], DocumentRef]]) -> None:
+    def record_unchanged(self, job_id: str, rows: Iterable[tuple[KnownDocument, DocumentRef]]) -> None:
         """Documents discovery found unchanged: their job items end as they stand.
 
         A version still in flight (elsewhere) joins the job as pending and ends with it.
@@ -102,10 +99,10 @@ class DiscoveryMixin(LedgerBase):
                 if row.stamp != ref.stamp:  # touched but identical: remember the new stamp
                     conn.execute(update(documents).where(documents.c.key == ref.key).values(
                         stamp=ref.stamp, name=ref.name, locator=ref.locator))
-                state = row.state if row.state in ("failed", "pending") else "skipped"
-                add_item(conn, job_id, ref.key, row.version, state, unchanged=state != "pending")
+                state = row.state if row.state in (State.FAILED, State.PENDING) else State.SKIPPED
+                add_item(conn, job_id, ref.key, row.version, state, unchanged=state != State.PENDING)
 
-    def start_relabels(self, job_id: str, items: Sequence[tuple[Row[Any], DocumentRef, str]],
+    def start_relabels(self, job_id: str, items: Sequence[tuple[KnownDocument, DocumentRef, str]],
                        priority: int = 0) -> list[tuple[str, int]]:
         """Documents whose file is unchanged but whose labels changed: (key, version) to relabel in the store.
 
@@ -120,23 +117,23 @@ class DiscoveryMixin(LedgerBase):
                 values: dict[str, Any] = dict(name=ref.name, locator=ref.locator, stamp=ref.stamp, size=ref.size,
                                               fingerprint=fingerprint, updated_at=now,
                                               metadata=json.dumps(dict(ref.metadata), default=str))
-                if row.state == "done":
-                    values.update(state="pending", stage="relabel", attempts=0, priority=priority, job_id=job_id,
-                                  dead_letter=None, sent_at=None)
+                if row.state == State.DONE:
+                    values.update(state=State.PENDING, stage=Stage.RELABEL, attempts=0, priority=priority,
+                                  job_id=job_id, dead_letter=None, sent_at=None)
                 conn.execute(update(documents).where(documents.c.key == ref.key,
                                                      documents.c.version == row.version).values(**values))
-                if row.state == "done":
-                    add_item(conn, job_id, ref.key, row.version, "pending", relabel=True)
+                if row.state == State.DONE:
+                    add_item(conn, job_id, ref.key, row.version, State.PENDING, relabel=True)
                     started.append((ref.key, row.version))
                 else:
                     add_item(conn, job_id, ref.key, row.version, row.state, relabel=True)
         return started
 
-    def record_refused(self, job_id: str, source_id: str, ref: DocumentRef, previous: Row[Any] | None) -> None:
+    def record_refused(self, job_id: str, source_id: str, ref: DocumentRef, previous: KnownDocument | None) -> None:
         """A document the source listed but will not serve: skipped, with its reason."""
         now = time.time()
-        values = dict(source=source_id, name=ref.name, locator=ref.locator, stamp=ref.stamp, state="skipped",
-                      stage="discover", error_kind="refused", error=ref.skip_reason, error_permanent=True,
+        values = dict(source=source_id, name=ref.name, locator=ref.locator, stamp=ref.stamp, state=State.SKIPPED,
+                      stage=Stage.DISCOVER, error_kind="refused", error=ref.skip_reason, error_permanent=True,
                       chunks=0, updated_at=now, finished_at=now, job_id=job_id)
         with self._write() as conn:
             if previous is None:
@@ -145,7 +142,7 @@ class DiscoveryMixin(LedgerBase):
             else:
                 version = previous.version
                 conn.execute(update(documents).where(documents.c.key == ref.key).values(**values))
-            add_item(conn, job_id, ref.key, version, "skipped", finished=now)
+            add_item(conn, job_id, ref.key, version, State.SKIPPED, finished=now)
 
     def start_removals(self, job_id: str, keys: Iterable[str]) -> list[tuple[str, int]]:
         """Documents gone from their source: mark them for removal from the store."""
@@ -156,8 +153,8 @@ class DiscoveryMixin(LedgerBase):
                 if row is None:
                     continue
                 conn.execute(update(documents).where(documents.c.key == key).values(
-                    state="deleting", stage="remove", attempts=0, updated_at=time.time(), job_id=job_id,
+                    state=State.DELETING, stage=Stage.REMOVE, attempts=0, updated_at=time.time(), job_id=job_id,
                     dead_letter=None))
-                add_item(conn, job_id, key, row.version, "pending")
+                add_item(conn, job_id, key, row.version, State.PENDING)
                 started.append((key, row.version))
         return started

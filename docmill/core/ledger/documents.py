@@ -7,9 +7,9 @@ import uuid
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, select, update
-from sqlalchemy.engine import Row
 
-from .base import FINAL_STATES, STAGE_ORDER, LedgerBase
+from ..records import PIPELINE, Document, Stage, State
+from .base import FINAL_STATES, LedgerBase
 from .inflight import clear_version
 from .jobs import chunk_sums
 from .schema import documents, job_items
@@ -25,19 +25,19 @@ _STAGE_SECONDS = {
 class DocumentsMixin(LedgerBase):
     """Claiming, finishing and forgetting document versions, and what status reports of them."""
 
-    def begin(self, key: str, version: int, stage: str) -> Row[Any] | None:
+    def begin(self, key: str, version: int, stage: str) -> Document | None:
         """Claim ``stage`` of this version; None when the message is stale or replayed after the end.
 
         A version only moves forward: a replayed OCR message arriving after
         embedding began finds nothing to claim.
         """
-        if stage == "remove":
-            guard = documents.c.state == "deleting"
-        elif stage == "relabel":
-            guard = and_(documents.c.state == "pending", documents.c.stage == "relabel")
+        if stage == Stage.REMOVE:
+            guard = documents.c.state == State.DELETING
+        elif stage == Stage.RELABEL:
+            guard = and_(documents.c.state == State.PENDING, documents.c.stage == Stage.RELABEL)
         else:
-            reachable = STAGE_ORDER[: STAGE_ORDER.index(stage) + 1]
-            guard = and_(documents.c.state == "pending", documents.c.stage.in_(reachable))
+            reachable = PIPELINE[: PIPELINE.index(Stage(stage)) + 1]
+            guard = and_(documents.c.state == State.PENDING, documents.c.stage.in_(reachable))
         now = time.time()
         with self._write() as conn:
             changed = conn.execute(update(documents).where(
@@ -48,7 +48,7 @@ class DocumentsMixin(LedgerBase):
             )).rowcount
             if not changed:
                 return None
-            return conn.execute(select(documents).where(documents.c.key == key)).first()
+            return Document.from_row(conn.execute(select(documents).where(documents.c.key == key)).one())
 
     def finish(self, key: str, version: int, state: str, *, stage: str, chunks: int | None = None,
                seconds: float = 0.0, error_kind: str | None = None, reason: str | None = None,
@@ -64,7 +64,7 @@ class DocumentsMixin(LedgerBase):
         values: dict[str, Any] = dict(state=state, stage=stage, finished_at=now, updated_at=now,
                                       error_kind=error_kind, error=reason, error_permanent=permanent,
                                       code_version=code_version,
-                                      dead_letter=uuid.uuid4().hex[:10] if state == "failed" else None)
+                                      dead_letter=uuid.uuid4().hex[:10] if state == State.FAILED else None)
         if chunks is not None:
             values["chunks"] = chunks
         if stage in _STAGE_SECONDS:
@@ -72,12 +72,13 @@ class DocumentsMixin(LedgerBase):
         with self._write() as conn:
             changed = conn.execute(update(documents).where(
                 documents.c.key == key, documents.c.version == version,
-                documents.c.state.in_(("pending", "deleting"))).values(**values)).rowcount
+                documents.c.state.in_((State.PENDING, State.DELETING))).values(**values)).rowcount
             if not changed:
                 return False
             conn.execute(update(job_items).where(job_items.c.key == key, job_items.c.version == version,
-                                                 job_items.c.state == "pending").values(state=state, finished_at=now))
-            if state != "failed":
+                                                 job_items.c.state == State.PENDING)
+                         .values(state=state, finished_at=now))
+            if state != State.FAILED:
                 clear_version(conn, key, version)
         return True
 
@@ -85,18 +86,19 @@ class DocumentsMixin(LedgerBase):
         """The document's chunks are gone from the store: forget it."""
         with self._write() as conn:
             gone = conn.execute(delete(documents).where(documents.c.key == key, documents.c.version == version,
-                                                        documents.c.state == "deleting")).rowcount
+                                                        documents.c.state == State.DELETING)).rowcount
             if gone:
                 conn.execute(update(job_items).where(job_items.c.key == key, job_items.c.version == version,
-                                                     job_items.c.state == "pending").values(
+                                                     job_items.c.state == State.PENDING).values(
                     state="deleted", finished_at=time.time()))
                 clear_version(conn, key, version)
         return bool(gone)
 
-    def document(self, key: str) -> Row[Any] | None:
-        """One document's row."""
+    def document(self, key: str) -> Document | None:
+        """One document, or None."""
         with self._read() as conn:
-            return conn.execute(select(documents).where(documents.c.key == key)).first()
+            row = conn.execute(select(documents).where(documents.c.key == key)).first()
+        return Document.from_row(row) if row is not None else None
 
     def state_counts(self) -> dict[str, int]:
         """How many documents are in each state."""
@@ -107,17 +109,19 @@ class DocumentsMixin(LedgerBase):
     def chunk_totals(self) -> dict[str, int]:
         """Chunks the ledger believes are stored, and how many of them were embedded or reused."""
         with self._read() as conn:
-            return chunk_sums(conn, documents, documents.c.state == "done")
+            return chunk_sums(conn, documents, documents.c.state == State.DONE)
 
-    def skips(self) -> list[Row[Any]]:
+    def skips(self) -> list[Document]:
         """Every skipped document with a reason (refused, no text), by name."""
         with self._read() as conn:
-            return list(conn.execute(select(documents).where(documents.c.state == "skipped",
-                                                             documents.c.error_kind.is_not(None))
-                                     .order_by(documents.c.name)).all())
+            rows = conn.execute(select(documents).where(documents.c.state == State.SKIPPED,
+                                                        documents.c.error_kind.is_not(None))
+                                .order_by(documents.c.name)).all()
+        return [Document.from_row(row) for row in rows]
 
-    def failures(self) -> list[Row[Any]]:
+    def failures(self) -> list[Document]:
         """Every failed document, by name."""
         with self._read() as conn:
-            return list(conn.execute(select(documents).where(documents.c.state == "failed")
-                                     .order_by(documents.c.name)).all())
+            rows = conn.execute(select(documents).where(documents.c.state == State.FAILED)
+                                .order_by(documents.c.name)).all()
+        return [Document.from_row(row) for row in rows]

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from ..records import State
 from .base import LedgerBase
 from .schema import documents, job_items, jobs
 
@@ -27,7 +28,7 @@ class JobProgress:
 
     @property
     def pending(self) -> int:
-        return self.counts.get("pending", 0)
+        return self.counts.get(State.PENDING, 0)
 
     @property
     def finished(self) -> bool:
@@ -46,7 +47,7 @@ def add_item(conn: Connection, job_id: str, key: str, version: int, state: str, 
              unchanged: bool = False, relabel: bool = False, finished: float | None = None) -> None:
     """Record (or replace) what a job is doing with one document."""
     conn.execute(delete(job_items).where(job_items.c.job_id == job_id, job_items.c.key == key))
-    if finished is None and state != "pending":
+    if finished is None and state != State.PENDING:
         finished = time.time()
     conn.execute(insert(job_items).values(job_id=job_id, key=key, version=version, state=state,
                                           unchanged=unchanged, relabel=relabel, finished_at=finished))
@@ -94,10 +95,10 @@ class JobsMixin(LedgerBase):
         progress = self.job_progress(job_id)
         with self._read() as conn:
             joined = job_items.join(documents, documents.c.key == job_items.c.key)
-            totals = chunk_sums(conn, joined, job_items.c.job_id == job_id, job_items.c.state == "done")
+            totals = chunk_sums(conn, joined, job_items.c.job_id == job_id, job_items.c.state == State.DONE)
             failed = conn.execute(select(documents.c.name, documents.c.stage, documents.c.error_kind,
                                          documents.c.error, job_items.c.unchanged).select_from(joined).where(
-                job_items.c.job_id == job_id, job_items.c.state == "failed").order_by(documents.c.name)).all()
+                job_items.c.job_id == job_id, job_items.c.state == State.FAILED).order_by(documents.c.name)).all()
             unchanged = conn.execute(select(func.count()).where(job_items.c.job_id == job_id,
                                                                 job_items.c.unchanged.is_(True))).scalar_one()
             left_out = conn.execute(select(jobs.c.left_out).where(jobs.c.id == job_id)).scalar()
@@ -115,7 +116,7 @@ class JobsMixin(LedgerBase):
         """(key, version) of the job's documents that have not ended."""
         with self._read() as conn:
             rows = conn.execute(select(job_items.c.key, job_items.c.version).where(
-                job_items.c.job_id == job_id, job_items.c.state == "pending")).all()
+                job_items.c.job_id == job_id, job_items.c.state == State.PENDING)).all()
         return [(r.key, r.version) for r in rows]
 
     def job_items(self, job_id: str) -> list[dict[str, Any]]:
@@ -136,8 +137,8 @@ class JobsMixin(LedgerBase):
                 "doc": r.name, "state": r.state, "stage": r.stage if current else None,
                 "priority": r.priority, "attempts": r.attempts if current else None, "finished_at": r.finished_at,
                 # Why it failed, or why it was skipped (refused, no text); None when it simply ended.
-                "error": r.error_kind if r.state in ("failed", "skipped") and current else None,
-                "reason": r.error if r.state in ("failed", "skipped") and current else None,
+                "error": r.error_kind if r.state in (State.FAILED, State.SKIPPED) and current else None,
+                "reason": r.error if r.state in (State.FAILED, State.SKIPPED) and current else None,
             })
         return items
 

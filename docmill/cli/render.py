@@ -1,4 +1,4 @@
-"""Watching a job: a rich progress bar on a terminal, plain lines otherwise, and the final summary."""
+"""Showing a job's progress (a rich bar on a terminal, a line every few seconds otherwise) and its summary."""
 
 from __future__ import annotations
 
@@ -7,21 +7,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
-from .cli_common import printable
-from .core.ledger import JobProgress
+from ..core.ledger import JobProgress
+from .common import printable
 
-__all__ = ["format_summary", "watch"]
+__all__ = ["format_summary", "progress_bar"]
 
-#: Seconds between polls of the ledger: quick at first (a run with nothing to do ends
-#: at once), then backing off to a steady rate for long runs.
-POLL_FIRST, POLL_MAX = 0.02, 0.25
-
-
-def _pauses() -> Iterator[float]:
-    pause = POLL_FIRST
-    while True:
-        yield pause
-        pause = min(pause * 1.5, POLL_MAX)
 #: Seconds between lines when the output is not a terminal.
 PLAIN_EVERY = 10.0
 
@@ -36,14 +26,19 @@ def _counts(progress: JobProgress) -> str:
     return text + (f", {c['deleted']} removed" if c.get("deleted") else "")
 
 
-def watch(poll: Callable[[], JobProgress], *, stream: TextIO = sys.stderr, label: str = "Ingesting") -> JobProgress:
-    """Poll until the job finishes, showing progress on ``stream``; return the last progress."""
-    if stream.isatty():
-        return _watch_bar(poll, stream, label)
-    return _watch_plain(poll, stream, label)
+def progress_bar(label: str = "Ingesting", stream: TextIO = sys.stderr) -> Callable[[Iterator[JobProgress]], None]:
+    """A ``watch`` for ``docmill.app``: renders the progress snapshots it is given on ``stream``."""
+
+    def watch(snapshots: Iterator[JobProgress]) -> None:
+        if stream.isatty():
+            _bar(snapshots, stream, label)
+        else:
+            _plain(snapshots, stream, label)
+
+    return watch
 
 
-def _watch_bar(poll: Callable[[], JobProgress], stream: TextIO, label: str) -> JobProgress:
+def _bar(snapshots: Iterator[JobProgress], stream: TextIO, label: str) -> None:
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -59,31 +54,21 @@ def _watch_bar(poll: Callable[[], JobProgress], stream: TextIO, label: str) -> J
                TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(f"{label} (discovering)", total=None, counts="")
-        for pause in _pauses():
-            progress = poll()
+        for progress in snapshots:
             description = label if progress.discovered else f"{label} (discovering)"
             bar.update(task, description=description, completed=_finished(progress),
                        total=progress.total if progress.discovered else None, counts=_counts(progress))
-            if progress.finished:
-                return progress
-            time.sleep(pause)
-    raise AssertionError("unreachable")
 
 
-def _watch_plain(poll: Callable[[], JobProgress], stream: TextIO, label: str) -> JobProgress:
+def _plain(snapshots: Iterator[JobProgress], stream: TextIO, label: str) -> None:
     started = last = time.monotonic()
-    for pause in _pauses():
-        progress = poll()
+    for progress in snapshots:
         now = time.monotonic()
-        if progress.finished:
-            return progress
-        if now - last >= PLAIN_EVERY:
+        if not progress.finished and now - last >= PLAIN_EVERY:
             total = str(progress.total) if progress.discovered else f"{progress.total}+"
             print(f"{label.lower()}: {_finished(progress)}/{total} documents ({_counts(progress)}), "
                   f"{now - started:.0f} s", file=stream, flush=True)
             last = now
-        time.sleep(pause)
-    raise AssertionError("unreachable")
 
 
 def format_summary(summary: dict[str, Any], seconds: float) -> str:

@@ -1,0 +1,106 @@
+"""What the index holds and what became of each document: the reports every front end shows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..core.models import SearchHit, StoredChunk
+from ..settings import Settings
+from .specs import has_ledger, source_id
+
+__all__ = ["dead_letters", "export", "index_status", "job_status", "search"]
+
+
+def index_status(settings: Settings) -> dict[str, Any]:
+    """Documents by state, chunk totals, every failure and skip with its reason, and each source's last sync."""
+    from ..core.ledger import Ledger
+
+    counts: dict[str, int] = {}
+    totals: dict[str, int] = {"chunks": 0, "embedded": 0, "reused": 0}
+    failures: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    syncs: dict[str, Any] = {}
+    if has_ledger(settings):
+        with Ledger(settings.ledger_database_url) as ledger:
+            counts, totals = ledger.state_counts(), ledger.chunk_totals()
+            failures = [{"doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error}
+                        for r in ledger.failures()]
+            skipped = [{"doc": r.name, "error": r.error_kind, "reason": r.error} for r in ledger.skips()]
+            syncs = ledger.last_syncs()
+    documents = {"total": sum(counts.values()), "done": counts.get("done", 0), "skipped": counts.get("skipped", 0),
+                 "failed": counts.get("failed", 0), "pending": counts.get("pending", 0) + counts.get("deleting", 0)}
+    return {"documents": documents, **totals, "failures": failures, "skipped": skipped,
+            "sources": {s.name: syncs.get(source_id(s.name)) for s in settings.sources}}
+
+
+def job_status(settings: Settings, job_id: str) -> dict[str, Any]:
+    """One job: its kind, priority and times, whether it finished, counts, and every document; KeyError if
+    there is no such job."""
+    from ..core.ledger import Ledger
+
+    if not has_ledger(settings):
+        raise KeyError(job_id)
+    with Ledger(settings.ledger_database_url) as ledger:
+        info, items = ledger.job_info(job_id), ledger.job_items(job_id)
+        progress = ledger.job_progress(job_id)
+    return {**info, "finished": progress.finished, "counts": progress.counts, "items": items}
+
+
+def dead_letters(settings: Settings) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
+    """Each dead letter, and (distributed mode) how many of RabbitMQ's dead messages match one and how many
+    no failed document stands for."""
+    from ..core.ledger import Ledger
+
+    if not has_ledger(settings):
+        return [], None
+    with Ledger(settings.ledger_database_url) as ledger:
+        rows = ledger.dead_letters()
+    entries = [{"id": r.dead_letter, "doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error,
+                "attempts": r.attempts, "failed_at": r.finished_at} for r in rows]
+    if not settings.distributed:
+        return entries, None
+    from ..actors.distributed import DistributedClient
+
+    versions = {(r.key, r.version) for r in rows}
+    client = DistributedClient(settings)
+    try:
+        found = [(m.kwargs.get("key"), m.kwargs.get("version")) in versions for m in client.dead_messages()]
+    finally:
+        client.close()
+    return entries, (sum(found), len(found) - sum(found))
+
+
+def _has_index(settings: Settings) -> bool:
+    """Whether there is an index to read without creating one: a ledger, or a store on a server."""
+    from ..core.plugins import load_plugins
+
+    return has_ledger(settings) or load_plugins(settings.load_plugins).store_is_remote(settings)
+
+
+def search(settings: Settings, query: str, k: int = 5) -> list[SearchHit]:
+    """The ``k`` chunks closest in meaning to ``query`` (none when nothing is indexed)."""
+    if not _has_index(settings):
+        return []
+    from ..core.runtime import Runtime
+
+    runtime = Runtime(settings)
+    try:
+        if not runtime.store.count():
+            return []
+        return runtime.store.query(runtime.embedder.embed_query(query), k)
+    finally:
+        runtime.close()
+
+
+def export(settings: Settings, *, vectors: bool = False) -> Iterator[StoredChunk]:
+    """Every stored chunk (with its vector when asked)."""
+    if not _has_index(settings):
+        return
+    from ..core.runtime import Runtime
+
+    runtime = Runtime(settings)
+    try:
+        yield from runtime.store.iter_chunks(with_vectors=vectors)
+    finally:
+        runtime.close()

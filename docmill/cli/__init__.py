@@ -1,0 +1,40 @@
+"""The command line: thin commands over ``docmill.app``, and the rendering of what they report.
+
+Exit codes: 0 when the work ended (documents that failed are reported, not an
+error of the command), 2 for usage errors, 3 for configuration errors,
+4 when a service docmill needs (RabbitMQ, the ledger database) is unreachable,
+5 when `wait --timeout` gives up, 6 when `sync` could not list its source,
+130 when interrupted. Nothing outside this package imports it.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from ..logs import configure_logging
+from .dlq import dlq
+from .index import export, ingest, search
+from .jobs import submit, wait, worker
+from .plugins import plugins
+from .status import status
+from .sync import scheduler, sync
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debugging).")
+@click.version_option(__version__, prog_name="docmill")
+def cli(verbose: int) -> None:
+    """docmill turns documents into searchable, chunked vectors and keeps them in sync."""
+    configure_logging(verbose)
+
+
+for _command in (ingest, search, status, export, plugins, worker, submit, wait, dlq, sync, scheduler):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    """Entry point of the ``docmill`` command."""
+    cli()

@@ -1,0 +1,75 @@
+"""`docmill status` and `docmill status JOB`: what the index holds, and where each document of a job is."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from typing import Any
+
+import click
+
+from .. import app
+from ..settings import Settings, load_settings
+from .common import handles_configuration, printable
+
+__all__ = ["format_sync", "status"]
+
+
+def format_sync(last: dict[str, Any]) -> str:
+    """A source's last sync, in a line."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last["at"]))
+    return (f"last synced {when} in {last['seconds']:.1f} s: {last['new']} new, {last['changed']} changed, "
+            f"{last.get('relabelled', 0)} relabelled, {last['deleted']} deleted, {last['unchanged']} unchanged, "
+            f"{last.get('refused', 0)} refused, {last['failed']} failed")
+
+
+def _when(epoch: float | None) -> str:
+    return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S") if epoch else "-"
+
+
+def _show_job(settings: Settings, job_id: str, as_json: bool) -> None:
+    try:
+        report = app.job_status(settings, job_id)
+    except KeyError:
+        raise click.BadParameter(f"no job {job_id!r} in the ledger", param_hint="JOB") from None
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+        return
+    state = "finished" if report["finished"] else "running"
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(report["counts"].items())) or "no documents yet"
+    click.echo(f"job {job_id} ({report['kind']}, priority {report['priority']}, {state}): {counts}")
+    for item in report["items"]:
+        where = item["stage"] or "-"
+        note = f"  {item['error']}: {printable(item['reason'])}" if item["error"] else ""
+        click.echo(f"  {item['state']:<8} {where:<8} {_when(item['finished_at']):<19}  {printable(item['doc'])}{note}")
+
+
+@click.command()
+@click.argument("job", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@handles_configuration
+def status(job: str | None, as_json: bool) -> None:
+    """What the index holds and what failed; with JOB, where each of that job's documents is."""
+    settings = load_settings()
+    if job is not None:
+        _show_job(settings, job, as_json)
+        return
+    report = app.index_status(settings)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+        return
+    documents = report["documents"]
+    where = "the ledger" if settings.ledger_url else str(settings.home)
+    click.echo(f"{where}: {documents['total']} documents ({documents['done']} done, "
+               f"{documents['skipped']} skipped, {documents['failed']} failed, {documents['pending']} pending), "
+               f"{report['chunks']:,} chunks ({report['embedded']:,} embedded, {report['reused']:,} reused)")
+    for f in report["failures"]:
+        click.echo(f"  failed  {printable(f['doc'])}  [{f['stage']}] {f['error']}: {printable(f['reason'])}")
+    skipped = report["skipped"]
+    if skipped:
+        click.echo(f"  {len(skipped)} skipped, with a reason: " + "; ".join(
+            f"{printable(r['doc'])} ({r['error']}: {printable(r['reason'])})" for r in skipped[:10])
+            + (f"; ... and {len(skipped) - 10} more (docmill status --json)" if len(skipped) > 10 else ""))
+    for name, last in report["sources"].items():
+        click.echo(f"  source {name}: " + (format_sync(last) if last else "never synced"))

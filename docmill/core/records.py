@@ -1,0 +1,125 @@
+"""What the ledger says about a document, as typed records, and the names of states and stages.
+
+``State`` and ``Stage`` are string enums: they compare equal to the strings
+stored in the ledger, so a record read from any release compares as expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["PIPELINE", "Document", "KnownDocument", "Stage", "State"]
+
+
+class State(StrEnum):
+    """Where a document version stands."""
+
+    PENDING = "pending"    # in flight
+    DONE = "done"
+    SKIPPED = "skipped"    # nothing to index (no text), or refused, or unchanged in a job
+    FAILED = "failed"
+    DELETING = "deleting"  # gone from its source; its chunks are being removed
+
+    @property
+    def final(self) -> bool:
+        """Whether a version in this state has ended."""
+        return self in (State.DONE, State.SKIPPED, State.FAILED)
+
+
+class Stage(StrEnum):
+    """The steps of a document, and the tasks that carry them out."""
+
+    DISCOVER = "discover"
+    EXTRACT = "extract"
+    OCR = "ocr"
+    EMBED = "embed"
+    STORE = "store"
+    REMOVE = "remove"    # a document gone from its source: its chunks are deleted
+    RELABEL = "relabel"  # only its labels changed: its chunks' metadata is updated
+
+
+#: The stages a version passes through, in order; a stage never moves backwards.
+PIPELINE = (Stage.DISCOVER, Stage.EXTRACT, Stage.OCR, Stage.EMBED, Stage.STORE)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One row of the ledger's documents table: a source document and where its current version stands."""
+
+    key: str
+    source: str
+    name: str
+    locator: str
+    stamp: str
+    size: int | None
+    fingerprint: str | None
+    content_id: str | None
+    code_version: str | None
+    signature: str | None
+    version: int
+    state: State
+    stage: Stage
+    attempts: int
+    error_kind: str | None
+    error: str | None
+    error_permanent: bool | None
+    pages: int | None
+    ocr_pages: int | None
+    ocr_remaining: int | None
+    chunks: int | None
+    embedded_chunks: int | None
+    reused_chunks: int | None
+    metadata: str | None
+    dead_letter: str | None
+    priority: int
+    job_id: str | None
+    sent_at: float | None
+    created_at: float
+    updated_at: float
+    started_at: float | None
+    finished_at: float | None
+    extract_seconds: float
+    ocr_seconds: float
+    embed_seconds: float
+    store_seconds: float
+
+    @classmethod
+    def from_row(cls, row: Any) -> Document:
+        """The record of a row of the documents table."""
+        values = row._mapping
+        return cls(**{f.name: _typed(f.name, values[f.name]) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class KnownDocument:
+    """What discovery needs of an indexed document to decide whether it changed."""
+
+    key: str
+    stamp: str
+    fingerprint: str | None
+    signature: str | None
+    state: State
+    version: int
+    error_permanent: bool | None
+    stage: Stage
+    attempts: int
+    sent_at: float | None
+    priority: int
+    content_id: str | None
+    error_kind: str | None
+    code_version: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> KnownDocument:
+        values = row._mapping
+        return cls(**{f.name: _typed(f.name, values[f.name]) for f in fields(cls)})
+
+
+def _typed(name: str, value: Any) -> Any:
+    if name == "state":
+        return State(value)
+    if name == "stage":
+        return Stage(value)
+    return value

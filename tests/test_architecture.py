@@ -1,0 +1,140 @@
+"""The package's shape, read from its source: no import cycles, the CLI on top of everything, a core that knows
+no transport and no concrete plugin."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "docmill"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def _is_type_checking(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _imports(module: str, *, top_level_only: bool) -> Iterator[str]:
+    """The docmill modules ``module`` imports (at import time only, with ``top_level_only``)."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    tree = ast.parse(path.read_text())
+    nodes: list[ast.AST] = []
+    if top_level_only:
+        pending: list[ast.stmt] = list(tree.body)
+        while pending:
+            node = pending.pop()
+            if _is_type_checking(node):
+                continue
+            nodes.append(node)
+            if isinstance(node, ast.If | ast.Try):
+                pending += [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
+                            *(s for h in getattr(node, "handlers", []) for s in h.body)]
+    else:
+        nodes = list(ast.walk(tree))
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names if alias.name.startswith("docmill"))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            if not target.startswith("docmill"):
+                continue
+            for alias in node.names:  # `from . import app` imports the submodule docmill.app
+                sub = f"{target}.{alias.name}"
+                yield sub if sub in MODULES else target
+
+
+def _graph(*, top_level_only: bool) -> dict[str, set[str]]:
+    graph = {}
+    for module in MODULES:
+        targets = set()
+        for target in _imports(module, top_level_only=top_level_only):
+            # Importing a.b.c runs a/__init__ and a/b/__init__ first.
+            parts = target.split(".")
+            targets |= {".".join(parts[:i]) for i in range(1, len(parts) + 1) if ".".join(parts[:i]) in MODULES}
+        graph[module] = targets - {module}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _is_package_parent(a: str, b: str) -> bool:
+    return b.startswith(a + ".") or a.startswith(b + ".")
+
+
+def test_no_module_imports_itself_back() -> None:
+    graph = _graph(top_level_only=False)  # imports inside functions too: a lazy cycle is still a tangle
+    # A package's __init__ importing its own submodules, which import their package, is how packages work;
+    # any other loop is a cycle.
+    pruned = {m: {t for t in targets if not _is_package_parent(m, t)} for m, targets in graph.items()}
+    assert _cycles(pruned) == []
+
+
+def test_nothing_outside_the_command_line_imports_it() -> None:
+    graph = _graph(top_level_only=False)  # function-level imports too
+    offenders = sorted(m for m, targets in graph.items()
+                       if not m.startswith("docmill.cli") and m != "docmill.__main__"
+                       and any(t == "docmill.cli" or t.startswith("docmill.cli.") for t in targets))
+    assert offenders == []
+
+
+def test_the_core_knows_no_transport_and_no_concrete_plugin() -> None:
+    for module, path in MODULES.items():
+        if not module.startswith("docmill.core"):
+            continue
+        tree = ast.parse(path.read_text())
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}
+        imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module and not node.level}
+        assert not imported & {"dramatiq", "pika", "click", "chromadb", "qdrant_client", "fastembed", "pymupdf",
+                               "pytesseract", "httpx"}, (module, imported)
+        assert not any(t.startswith(("docmill.actors", "docmill.plugins", "docmill.cli", "docmill.app"))
+                       for t in _imports(module, top_level_only=False)), module
+
+
+def test_the_check_sees_a_cycle_when_there_is_one() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c"]]
