@@ -32,6 +32,7 @@ from dramatiq.common import q_name
 from dramatiq.middleware import Middleware, SkipMessage
 
 from ..core.ledger import Ledger
+from ..core.records import Stage, State
 from .stages import isolation_queue
 
 __all__ = ["CrashGuard"]
@@ -53,7 +54,7 @@ class CrashGuard(Middleware):
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
         if not self._tracked(message):
             return
-        key, version, stage = message.kwargs["key"], message.kwargs["version"], message.actor_name
+        key, version, stage = message.kwargs["key"], message.kwargs["version"], Stage(message.actor_name)
         queue = q_name(message.queue_name)
         alone = queue == isolation_queue(queue)  # only isolation processes consume isolation queues
         delivery = self.ledger.delivery_started(message.message_id, key, version, stage,
@@ -74,7 +75,7 @@ class CrashGuard(Middleware):
         reason = (f"killed its worker {delivery.crashes} times while running alone, in stage {stage} "
                   "(out of memory, or a crash inside a library); quarantined")
         log.error("%s: %s", key, reason)
-        self.ledger.finish(key, version, "failed", stage=stage, error_kind="worker crashed", reason=reason,
+        self.ledger.finish(key, version, State.FAILED, stage=stage, error_kind="worker crashed", reason=reason,
                            permanent=True)
         self.ledger.delivery_ended(message.message_id)
         message.fail()  # not processed; the worker dead-letters it

@@ -18,6 +18,7 @@ from typing import Any
 from ..core import deadletters, stages
 from ..core.ledger import JobProgress
 from ..core.models import SourceSpec
+from ..core.records import Stage
 from ..settings import Settings
 from . import rabbitmq
 from .stages import QUEUES, isolation_queue, queue_names
@@ -58,9 +59,9 @@ class DistributedClient:
             on_job(job_id)
         for spec in specs:
             try:
-                stages.discover(self.runtime, **spec.discover_args(job_id, priority))
+                stages.discover(self.runtime, **spec.discover_task(job_id, priority).args)
             except Exception as exc:
-                stages.record_failure(self.runtime, "discover", {"job_id": job_id, "source_id": spec.id}, exc)
+                stages.record_failure(self.runtime, Stage.DISCOVER, {"job_id": job_id, "source_id": spec.id}, exc)
         return job_id
 
     def retry(self, ids: Sequence[str] | None) -> tuple[str | None, list[Any]]:

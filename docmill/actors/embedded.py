@@ -20,7 +20,8 @@ from typing import IO, Any
 import dramatiq
 
 from ..core.ledger import JobProgress
-from ..core.models import SourceSpec, Task
+from ..core.models import SourceSpec
+from ..core.records import Stage, State
 from ..settings import Settings
 from .stages import QUEUES
 from .wiring import wire
@@ -67,9 +68,9 @@ class EmbeddedPipeline:
         self.runtime.parsers.warm()
         cores = self.settings.cpu_count
         pools = (
-            ({QUEUES["embed"]}, 1),
-            ({QUEUES["ocr"]}, self.settings.ocr_workers or cores),
-            ({QUEUES["discover"], QUEUES["extract"], QUEUES["store"]}, self.settings.workers or 2),
+            ({QUEUES[Stage.EMBED]}, 1),
+            ({QUEUES[Stage.OCR]}, self.settings.ocr_workers or cores),
+            ({QUEUES[Stage.DISCOVER], QUEUES[Stage.EXTRACT], QUEUES[Stage.STORE]}, self.settings.workers or 2),
         )
         for queues, threads in pools:
             worker = dramatiq.Worker(self.broker, queues=queues, worker_threads=threads, worker_timeout=POLL_MS)
@@ -82,7 +83,7 @@ class EmbeddedPipeline:
             self.runtime.ledger.put_source(spec.id, spec.type, spec.options)
         job_id = self.runtime.ledger.create_job(kind, discoveries=len(sources), priority=priority)
         for spec in sources:
-            self.runtime.send(Task("discover", spec.discover_args(job_id, priority)))
+            self.runtime.send(spec.discover_task(job_id, priority))
         return job_id
 
     def idle(self) -> bool:
@@ -104,9 +105,9 @@ class EmbeddedPipeline:
     def _fail_lost(self, job_id: str, progress: JobProgress) -> None:
         for key, version in self.runtime.ledger.pending_items(job_id):
             doc = self.runtime.ledger.document(key)
-            stage = doc.stage if doc is not None else "discover"
+            stage = doc.stage if doc is not None else Stage.DISCOVER
             log.error("%s was left without an outcome at %s; marking it failed", key, stage)
-            self.runtime.ledger.finish(key, version, "failed", stage=stage, error_kind="internal error",
+            self.runtime.ledger.finish(key, version, State.FAILED, stage=stage, error_kind="internal error",
                                        reason="processing stopped without an outcome (a docmill bug)")
         if not progress.discovered:
             self.runtime.ledger.end_discovery(job_id, error="discovery stopped without an outcome")

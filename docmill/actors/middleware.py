@@ -10,6 +10,7 @@ from dramatiq.middleware import Middleware
 
 from ..core import stages
 from ..core.errors import DocmillError
+from ..core.records import Stage
 from ..core.runtime import Runtime
 
 __all__ = ["FailureRecorder", "describe"]
@@ -44,6 +45,6 @@ class FailureRecorder(Middleware):
             return
         log.info("%s failed: %s", where, describe(exception))
         try:
-            stages.record_failure(self.runtime, message.actor_name, message.kwargs, exception)
+            stages.record_failure(self.runtime, Stage(message.actor_name), message.kwargs, exception)
         except Exception:  # the ledger itself is down: the message stays dead-lettered
             log.exception("could not record the failure of %s", where)

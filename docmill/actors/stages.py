@@ -16,37 +16,33 @@ import dramatiq
 from ..core import stages
 from ..core.errors import ConfigurationError, PermanentError, TransientError
 from ..core.models import Task
+from ..core.records import PIPELINE, Stage
 from ..core.runtime import Runtime
 from ..settings import Settings
 
 __all__ = ["QUEUES", "WORK_STAGES", "declare_actors", "isolation_queue", "queue_names", "sender"]
 
-#: Queue of each stage. Removals and relabels are store work, so they share its queue.
-QUEUES = {
-    "discover": "docmill.discover",
-    "extract": "docmill.extract",
-    "ocr": "docmill.ocr",
-    "embed": "docmill.embed",
-    "store": "docmill.store",
-    "remove": "docmill.store",
-    "relabel": "docmill.store",
-}
+#: Queue of each stage: ``docmill.<stage>``. Removals and relabels are store work, so they share its queue.
+QUEUES: dict[Stage, str] = {stage: f"docmill.{stage}" for stage in PIPELINE} | {
+    Stage.REMOVE: "docmill.store", Stage.RELABEL: "docmill.store"}
 
 #: The stages a worker can be told to run, in pipeline order.
-WORK_STAGES = ("discover", "extract", "ocr", "embed", "store")
+WORK_STAGES = PIPELINE
 
 #: Worker-side priority (lower runs first): finish documents before starting new ones,
 #: which keeps memory flat and results arriving steadily.
-PRIORITIES = {"store": 0, "remove": 0, "relabel": 0, "embed": 10, "ocr": 20, "extract": 30, "discover": 40}
+PRIORITIES = {Stage.STORE: 0, Stage.REMOVE: 0, Stage.RELABEL: 0, Stage.EMBED: 10, Stage.OCR: 20,
+              Stage.EXTRACT: 30, Stage.DISCOVER: 40}
 
-STAGE_FUNCTIONS: dict[str, Callable[..., None]] = {
-    "discover": stages.discover,
-    "extract": stages.extract,
-    "ocr": stages.ocr,
-    "embed": stages.embed,
-    "store": stages.store,
-    "remove": stages.remove,
-    "relabel": stages.relabel,
+#: What carries out each stage; the actor of a stage is named after it.
+STAGE_FUNCTIONS: dict[Stage, Callable[..., None]] = {
+    Stage.DISCOVER: stages.discover,
+    Stage.EXTRACT: stages.extract,
+    Stage.OCR: stages.ocr,
+    Stage.EMBED: stages.embed,
+    Stage.STORE: stages.store,
+    Stage.REMOVE: stages.remove,
+    Stage.RELABEL: stages.relabel,
 }
 
 
@@ -80,8 +76,8 @@ def queue_names(stages: Iterable[str] | None = None, *, isolation: bool = False)
     chosen = list(QUEUES) if stages is None else list(stages)
     unknown = [s for s in chosen if s not in QUEUES]
     if unknown:
-        raise ValueError(f"no such stage: {', '.join(unknown)} (stages: {', '.join(dict.fromkeys(WORK_STAGES))})")
-    queues = {QUEUES[s] for s in chosen}
+        raise ValueError(f"no such stage: {', '.join(unknown)} (stages: {', '.join(WORK_STAGES)})")
+    queues = {QUEUES[Stage(s)] for s in chosen}
     return queues | {isolation_queue(q) for q in queues} if isolation else queues
 
 
@@ -94,7 +90,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: Runtime, settings: Settings
         "throws": (PermanentError, ConfigurationError),
         "time_limit": int(settings.stage_time_limit * 1000),
     }
-    actors: dict[str, dramatiq.Actor] = {}
+    actors: dict[str, dramatiq.Actor] = {}  # by stage
     for stage, function in STAGE_FUNCTIONS.items():
 
         def run(_function: Callable[..., None] = function, **kwargs: Any) -> None:

@@ -192,6 +192,7 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
     import dramatiq
 
     from ..core.errors import ConfigurationError, TransientError
+    from ..core.records import Stage
     from ..settings import load_settings
     from . import rabbitmq
     from .stages import QUEUES, isolation_queue, queue_names
@@ -214,10 +215,10 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
             threads = 1
             for queue in queues:
                 broker.declare_queue(queue)
-        elif QUEUES["embed"] in queues:
+        elif QUEUES[Stage.EMBED] in queues:
             runtime.embedder.embed_query("warm-up")  # load the model before taking messages
-        if queues & {QUEUES["extract"], QUEUES["ocr"], isolation_queue(QUEUES["extract"]),
-                     isolation_queue(QUEUES["ocr"])}:
+        if queues & {QUEUES[Stage.EXTRACT], QUEUES[Stage.OCR], isolation_queue(QUEUES[Stage.EXTRACT]),
+                     isolation_queue(QUEUES[Stage.OCR])}:
             runtime.parsers.warm()
     except ConfigurationError as exc:
         log.error("configuration error: %s", exc)

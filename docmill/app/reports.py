@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..core.models import SearchHit, StoredChunk
+from ..core.records import State
 from ..settings import Settings
 from .specs import has_ledger, source_id
 
@@ -28,8 +29,8 @@ def index_status(settings: Settings) -> dict[str, Any]:
                         for r in ledger.failures()]
             skipped = [{"doc": r.name, "error": r.error_kind, "reason": r.error} for r in ledger.skips()]
             syncs = ledger.last_syncs()
-    documents = {"total": sum(counts.values()), "done": counts.get("done", 0), "skipped": counts.get("skipped", 0),
-                 "failed": counts.get("failed", 0), "pending": counts.get("pending", 0) + counts.get("deleting", 0)}
+    documents = {"total": sum(counts.values()), **{state.value: counts.get(state, 0) for state in State if state.final},
+                 "pending": counts.get(State.PENDING, 0) + counts.get(State.DELETING, 0)}
     return {"documents": documents, **totals, "failures": failures, "skipped": skipped,
             "sources": {s.name: syncs.get(source_id(s.name)) for s in settings.sources}}
 

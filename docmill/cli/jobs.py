@@ -9,6 +9,7 @@ import time
 import click
 
 from .. import app
+from ..core.records import PIPELINE, Stage
 from ..settings import load_settings
 from .common import EXIT_INTERRUPTED, EXIT_TIMEOUT, handles_configuration, warn
 from .render import format_summary, progress_bar
@@ -17,7 +18,7 @@ __all__ = ["submit", "wait", "worker"]
 
 
 @click.command()
-@click.option("--queues", default="discover,extract,ocr,embed,store", show_default=True, metavar="STAGES",
+@click.option("--queues", default=",".join(PIPELINE), show_default=True, metavar="STAGES",
               help="Comma-separated stages whose queues this worker serves.")
 @click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 256),
               help="Worker processes; a process that dies is replaced.")
@@ -37,7 +38,7 @@ def worker(queues: str, processes: int, threads: int | None) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--queues") from None
     if threads is None:
-        threads = settings.cpu_count if stages == ["ocr"] else 2
+        threads = settings.cpu_count if stages == [Stage.OCR] else 2
     banner = (f"docmill: {processes} worker process(es) x {threads} thread(s) for {','.join(stages)}; "
               "SIGTERM or Ctrl-C drains")
     sys.exit(app.serve_workers(settings, stages, processes, threads, on_ready=lambda: click.echo(banner, err=True)))

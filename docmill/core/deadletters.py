@@ -9,35 +9,37 @@ read yet. Where that data is gone, the retry starts as early as it must.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from .models import Task
+from .records import Document, Stage
 from .runtime import Runtime
 
 __all__ = ["resume_tasks", "retry"]
 
 
-def resume_tasks(rt: Runtime, row: Any, job_id: str) -> tuple[str, list[Task]]:
+def resume_tasks(rt: Runtime, row: Document, job_id: str) -> tuple[Stage, list[Task]]:
     """The stage a dead letter resumes at, and the messages that restart it."""
-    args = {"job_id": job_id, "key": row.key, "version": row.version}
+    def task(stage: Stage, **extra: object) -> Task:
+        return Task.for_version(stage, job_id, row.key, row.version, row.priority, **extra)
+
     stage = row.stage
-    if stage in ("remove", "relabel"):
-        return stage, [Task(stage, args, row.priority)]
-    if stage == "ocr":
+    if stage in (Stage.REMOVE, Stage.RELABEL):
+        return stage, [task(stage)]
+    if stage == Stage.OCR:
         ranges = rt.ledger.ocr_ranges_left(row.key, row.version)
-        if ranges and rt.ledger.has_inflight(row.key, row.version, "ocr"):
-            return stage, [Task("ocr", {**args, "first_page": r[0], "pages": r}, row.priority) for r in ranges]
-        stage = "embed"
-    if stage == "store" and not rt.ledger.has_inflight(row.key, row.version, "store"):
-        stage = "embed"
-    if stage == "embed" and not rt.ledger.has_inflight(row.key, row.version, "embed"):
-        stage = "extract"
-    if stage not in ("embed", "store"):
-        stage = "extract"
-    return stage, [Task(stage, args, row.priority)]
+        if ranges and rt.ledger.has_inflight(row.key, row.version, Stage.OCR):
+            return stage, [task(Stage.OCR, first_page=r[0], pages=r) for r in ranges]
+        stage = Stage.EMBED
+    if stage == Stage.STORE and not rt.ledger.has_inflight(row.key, row.version, Stage.STORE):
+        stage = Stage.EMBED
+    if stage == Stage.EMBED and not rt.ledger.has_inflight(row.key, row.version, Stage.EMBED):
+        stage = Stage.EXTRACT
+    if stage not in (Stage.EMBED, Stage.STORE):
+        stage = Stage.EXTRACT
+    return stage, [task(stage)]
 
 
-def retry(rt: Runtime, ids: Sequence[str] | None) -> tuple[str | None, list[Any]]:
+def retry(rt: Runtime, ids: Sequence[str] | None) -> tuple[str | None, list[Document]]:
     """Re-run the chosen dead letters (all when ``ids`` is None) as one new job; return it and the rows."""
     rows = rt.ledger.dead_letters(ids)
     if not rows:

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 from .errors import PermanentError
-from .interfaces import ContentCheckedSource, Source
+from .interfaces import ContentCheckedSource, IncrementalSource, Source
 from .ledger import NewVersion
 from .models import DocumentRef, Listing, Task
+from .records import KnownDocument, Stage, State
 from .runtime import Runtime
 
 __all__ = ["discover"]
@@ -42,10 +42,10 @@ INTERNAL_ERROR = "internal error"
 UNREADABLE = "unreadable:"
 
 
-def _fingerprint(source: Source, ref: DocumentRef, row: Any) -> str:
-    trusted = row is not None and row.fingerprint and not row.fingerprint.startswith(UNREADABLE)
-    if trusted and ref.stamp and row.stamp == ref.stamp:
-        return str(row.fingerprint)  # same size and mtime: trust the recorded content hash
+def _fingerprint(source: Source, ref: DocumentRef, row: KnownDocument | None) -> str:
+    if row is not None and row.fingerprint and not row.fingerprint.startswith(UNREADABLE) \
+            and ref.stamp and row.stamp == ref.stamp:
+        return row.fingerprint  # same size and mtime: trust the recorded content hash
     try:
         return source.fingerprint(ref)
     except PermanentError as exc:
@@ -54,26 +54,26 @@ def _fingerprint(source: Source, ref: DocumentRef, row: Any) -> str:
         return f"{UNREADABLE}{ref.stamp}:{exc.kind}"
 
 
-def _is_unchanged(rt: Runtime, row: Any, fingerprint: str, retry_failed: bool = False) -> bool:
+def _is_unchanged(rt: Runtime, row: KnownDocument, fingerprint: str, retry_failed: bool = False) -> bool:
     if row.fingerprint != fingerprint or row.signature != rt.signature:
         return False
-    if row.state == "pending":
+    if row.state == State.PENDING:
         # In flight elsewhere, unless this process owns the ledger (then it was abandoned).
         return not rt.recover_pending
-    if row.state == "failed":
+    if row.state == State.FAILED:
         if retry_failed:
             return False
         if row.error_kind == INTERNAL_ERROR:  # a bug: tried again once docmill or a plugin is another version
             return bool(row.code_version == rt.code_version)
         return bool(row.error_permanent)  # transient failures get another chance
-    return row.state in ("done", "skipped")
+    return row.state in (State.DONE, State.SKIPPED)
 
 
-def _same_file(rt: Runtime, source: Source, ref: DocumentRef, row: Any) -> bool:
+def _same_file(rt: Runtime, source: Source, ref: DocumentRef, row: KnownDocument) -> bool:
     """Whether a document whose stamp moved still has the file its indexed version was made from."""
     if not isinstance(source, ContentCheckedSource) or not row.content_id or row.signature != rt.signature:
         return False
-    if row.state not in ("done", "skipped") or row.error_kind == "refused":
+    if row.state not in (State.DONE, State.SKIPPED) or row.error_kind == "refused":
         return False
     try:
         return source.content_id(ref) == row.content_id
@@ -81,9 +81,9 @@ def _same_file(rt: Runtime, source: Source, ref: DocumentRef, row: Any) -> bool:
         return False  # processed again, and the extract stage records why it cannot be read
 
 
-def _never_sent(row: Any) -> bool:
+def _never_sent(row: KnownDocument) -> bool:
     """A version a discovery committed but whose first message never went out (that process died)."""
-    return bool(row.state == "pending" and row.stage in ("extract", "relabel") and not row.attempts
+    return bool(row.state == State.PENDING and row.stage in (Stage.EXTRACT, Stage.RELABEL) and not row.attempts
                 and row.sent_at is None)
 
 
@@ -109,11 +109,10 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
     """
     source = rt.source(source_id)
     known = rt.ledger.known(source.scope)
-    incremental = getattr(source, "listing", None)
-    if incremental is None:
-        listing = Listing(source.discover())
+    if isinstance(source, IncrementalSource):
+        listing = source.listing({} if full else rt.ledger.source_state(source_id), full=full)
     else:
-        listing = incremental({} if full else rt.ledger.source_state(source_id), full=full)
+        listing = Listing(source.discover())
     seen: set[str] = set()
     withdrawn: list[str] = []  # indexed before, refused now: their chunks go
     counts = {"new": 0, "changed": 0, "relabelled": 0, "unchanged": 0, "refused": 0}
@@ -127,7 +126,7 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
             seen.add(ref.key)
             row = known.get(ref.key)
             if ref.skip_reason:
-                if row is not None and row.state not in ("skipped", "failed"):
+                if row is not None and row.state not in (State.SKIPPED, State.FAILED):
                     # Indexed before, refused now: its chunks go first (below); the
                     # next discovery records the refusal.
                     withdrawn.append(ref.key)
@@ -136,7 +135,7 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
                 counts["refused"] += 1
                 continue
             fingerprint = _fingerprint(source, ref, row)
-            if row is not None and row.state != "deleting" and _is_unchanged(rt, row, fingerprint, retry_failed):
+            if row is not None and row.state != State.DELETING and _is_unchanged(rt, row, fingerprint, retry_failed):
                 unchanged.append((row, ref))
                 continue
             if row is not None and _same_file(rt, source, ref, row):
@@ -150,13 +149,13 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
         relabelled = rt.ledger.start_relabels(job_id, relabels, priority) if relabels else []
         counts["relabelled"] += len(relabels)
         for key, version in relabelled:
-            rt.send(Task("relabel", {"job_id": job_id, "key": key, "version": version}, priority))
+            rt.send(Task.for_version(Stage.RELABEL, job_id, key, version, priority))
         started = rt.ledger.start_versions(job_id, source_id, starting, priority)
         for key, version in started:
-            rt.send(Task("extract", {"job_id": job_id, "key": key, "version": version}, priority))
+            rt.send(Task.for_version(Stage.EXTRACT, job_id, key, version, priority))
         unsent = [row for row, _ in unchanged if _never_sent(row)]
         for row in unsent:  # committed by a discovery that died before sending them
-            rt.send(Task(row.stage, {"job_id": job_id, "key": row.key, "version": row.version}, row.priority))
+            rt.send(Task.for_version(row.stage, job_id, row.key, row.version, row.priority))
         if started or relabelled or unsent:
             rt.ledger.mark_sent([*started, *relabelled, *((row.key, row.version) for row in unsent)])
     unlisted = [key for key in known if key not in seen]
@@ -167,7 +166,7 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
         missing = set(listing.gone(unlisted))
         gone = [key for key in unlisted if key in missing]
         if listing.filtered:  # still there, but the filters leave them out now: kept unless pruned
-            left_out = [key for key in unlisted if key not in missing and known[key].state != "deleting"]
+            left_out = [key for key in unlisted if key not in missing and known[key].state != State.DELETING]
             if prune:
                 gone, left_out = gone + left_out, []
     else:
@@ -176,8 +175,8 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
     if left_out:
         rt.ledger.record_left_out(job_id, len(left_out))
     for key, version in rt.ledger.start_removals(job_id, gone):
-        rt.send(Task("remove", {"job_id": job_id, "key": key, "version": version}, priority))
-    if incremental is not None:
+        rt.send(Task.for_version(Stage.REMOVE, job_id, key, version, priority))
+    if isinstance(source, IncrementalSource):
         rt.ledger.save_source_state(source_id, listing.state)
     rt.ledger.end_discovery(job_id)
     log.info("discovered %s%s: %d new, %d changed, %d relabelled, %d unchanged, %d refused, %d gone, %d left out "

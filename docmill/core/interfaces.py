@@ -29,6 +29,7 @@ __all__ = [
     "IncrementalSource",
     "OcrEngine",
     "OcrEngineFactory",
+    "RelabellingStore",
     "Source",
     "SourceFactory",
     "VectorStore",
@@ -61,10 +62,11 @@ class Source(Protocol):
         ...
 
 
-class IncrementalSource(Source, Protocol):
+@runtime_checkable
+class IncrementalSource(Protocol):
     """A source that can list only what changed since its last discovery.
 
-    Discovery calls ``listing`` instead of ``discover`` when a source has it,
+    Discovery calls ``listing`` instead of ``Source.discover`` when a source has it,
     with the state the source returned after its last successful listing
     (empty the first time). ``full`` asks for every document (``docmill sync
     --full``): the listing should then be complete, ignoring the state.
@@ -157,14 +159,6 @@ class VectorStore(Protocol):
         """Delete the document's chunks of any other version; return how many."""
         ...
 
-    def relabel(self, doc_key: str, *, doc: str, metadata: Mapping[str, Any]) -> int:
-        """Give every chunk of the document this name and metadata, in place; return how many.
-
-        Texts, vectors and IDs stay as they are: this is how a change of a
-        document's labels alone (its tags, its title) reaches the index.
-        """
-        ...
-
     def delete_document(self, doc_key: str) -> int:
         """Delete every chunk of the document; return how many."""
         ...
@@ -187,6 +181,23 @@ class VectorStore(Protocol):
 
     def close(self) -> None:
         """Release clients, files and locks; the store is not used afterwards."""
+        ...
+
+
+@runtime_checkable
+class RelabellingStore(Protocol):
+    """A vector store that can change a document's labels in place (all built-in stores can).
+
+    A store without ``relabel`` still works: a document whose labels alone
+    changed is then processed again in full.
+    """
+
+    def relabel(self, doc_key: str, *, doc: str, metadata: Mapping[str, Any]) -> int:
+        """Give every chunk of the document this name and metadata, in place; return how many.
+
+        Texts, vectors and IDs stay as they are: this is how a change of a
+        document's labels alone (its tags, its title) reaches the index.
+        """
         ...
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .records import Stage
+
 __all__ = [
     "Blob",
     "Chunk",
@@ -54,13 +56,20 @@ def chunk_id(doc_key: str, seq: int, digest: str) -> str:
 class Task:
     """The next step of a document, for the transport to deliver.
 
-    ``stage`` is one of ``discover``, ``extract``, ``ocr``, ``embed``, ``store``,
-    ``remove`` or ``relabel``; ``args`` must be JSON-serialisable and hold no secrets.
+    ``stage`` names the stage function that carries it out; ``args`` are that
+    function's keyword arguments and must be JSON-serialisable and hold no
+    secrets. Build a document's tasks with :meth:`for_version`.
     """
 
-    stage: str
+    stage: Stage
     args: Mapping[str, Any]
     priority: int = 0
+
+    @classmethod
+    def for_version(cls, stage: Stage, job_id: str, key: str, version: int, priority: int = 0,
+                    **extra: Any) -> Task:
+        """The task of one document version's stage: the one way document task arguments are made."""
+        return cls(Stage(stage), {"job_id": job_id, "key": key, "version": version, **extra}, priority)
 
 
 @dataclass(frozen=True)
@@ -228,7 +237,7 @@ class SourceSpec:
     prune: bool = False
     retry_failed: bool = False
 
-    def discover_args(self, job_id: str, priority: int) -> dict[str, Any]:
-        """The discover stage's arguments for this source."""
-        return {"job_id": job_id, "source_id": self.id, "priority": priority, "full": self.full,
-                "prune": self.prune, "retry_failed": self.retry_failed}
+    def discover_task(self, job_id: str, priority: int) -> Task:
+        """The discover stage's task for this source."""
+        return Task(Stage.DISCOVER, {"job_id": job_id, "source_id": self.id, "priority": priority,
+                                     "full": self.full, "prune": self.prune, "retry_failed": self.retry_failed})

@@ -21,6 +21,7 @@ class State(StrEnum):
     SKIPPED = "skipped"    # nothing to index (no text), or refused, or unchanged in a job
     FAILED = "failed"
     DELETING = "deleting"  # gone from its source; its chunks are being removed
+    DELETED = "deleted"    # an outcome in a job only: the document's chunks and its row are gone
 
     @property
     def final(self) -> bool:

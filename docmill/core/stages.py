@@ -18,8 +18,9 @@ from typing import Any
 
 from .discovery import discover
 from .errors import DocmillError, DocumentTooLarge, PermanentError, StoreUnavailable
-from .interfaces import Source
+from .interfaces import RelabellingStore, Source
 from .models import Blob, Chunk, DocumentRef, Page, Task, chunk_id, text_hash
+from .records import Document, Stage, State
 from .runtime import Runtime
 from .sniff import media_type_of
 
@@ -28,11 +29,7 @@ __all__ = ["discover", "embed", "extract", "ocr", "record_failure", "relabel", "
 log = logging.getLogger(__name__)
 
 
-def _task(stage: str, doc: Any, job_id: str, **extra: Any) -> Task:
-    return Task(stage, {"job_id": job_id, "key": doc.key, "version": doc.version, **extra}, priority=doc.priority)
-
-
-def _fetch(rt: Runtime, source: Source, doc: Any) -> Blob:
+def _fetch(rt: Runtime, source: Source, doc: Document) -> Blob:
     """The document's bytes, within the size limit, with their real media type."""
     def check(size: int | None) -> None:
         if size is not None and size > rt.limits.max_file_size:
@@ -53,7 +50,7 @@ def _ocr_ranges(pages: Sequence[Page], per_task: int) -> list[list[int]]:
 
 def extract(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Read the document's text; send its scanned pages to OCR, or the text to embedding."""
-    doc = rt.ledger.begin(key, version, "extract")
+    doc = rt.ledger.begin(key, version, Stage.EXTRACT)
     if doc is None:
         _resend_ocr(rt, job_id, key, version)
         return
@@ -71,9 +68,10 @@ def extract(rt: Runtime, job_id: str, key: str, version: int) -> None:
     ranges = _ocr_ranges(extracted, rt.settings.ocr_pages_per_task) if rt.ocr_engine is not None else []
     rt.ledger.save_pages(key, version, extracted, ranges, time.monotonic() - started, blob.checksum)
     if not ranges:
-        rt.send(_task("embed", doc, job_id))
+        rt.send(Task.for_version(Stage.EMBED, job_id, doc.key, doc.version, doc.priority))
     for numbers in ranges:
-        rt.send(_task("ocr", doc, job_id, first_page=numbers[0], pages=numbers))
+        rt.send(Task.for_version(Stage.OCR, job_id, doc.key, doc.version, doc.priority,
+                                 first_page=numbers[0], pages=numbers))
 
 
 def _resend_ocr(rt: Runtime, job_id: str, key: str, version: int) -> None:
@@ -83,15 +81,16 @@ def _resend_ocr(rt: Runtime, job_id: str, key: str, version: int) -> None:
     so a fan-out cut short cannot leave the document waiting forever.
     """
     doc = rt.ledger.document(key)
-    if doc is None or doc.version != version or doc.state != "pending" or doc.stage != "ocr":
+    if doc is None or doc.version != version or doc.state != State.PENDING or doc.stage != Stage.OCR:
         return
     for numbers in rt.ledger.ocr_ranges_left(key, version):
-        rt.send(_task("ocr", doc, job_id, first_page=numbers[0], pages=numbers))
+        rt.send(Task.for_version(Stage.OCR, job_id, doc.key, doc.version, doc.priority,
+                                 first_page=numbers[0], pages=numbers))
 
 
 def ocr(rt: Runtime, job_id: str, key: str, version: int, first_page: int, pages: list[int]) -> None:
     """Read one range of scanned pages; the last range to finish sends the document to embedding."""
-    doc = rt.ledger.begin(key, version, "ocr")
+    doc = rt.ledger.begin(key, version, Stage.OCR)
     if doc is None:
         return
     engine = rt.ocr_engine
@@ -103,7 +102,7 @@ def ocr(rt: Runtime, job_id: str, key: str, version: int, first_page: int, pages
     texts = {image.number: engine.recognize(image).replace("\x00", "") for image in rt.render(blob, pages)}
     remaining = rt.ledger.save_ocr(key, version, first_page, texts, time.monotonic() - started)
     if remaining == 0:
-        rt.send(_task("embed", doc, job_id))
+        rt.send(Task.for_version(Stage.EMBED, job_id, doc.key, doc.version, doc.priority))
 
 
 def _stored_vectors(rt: Runtime, hashes: list[str]) -> Mapping[str, Any]:
@@ -117,7 +116,7 @@ def _stored_vectors(rt: Runtime, hashes: list[str]) -> Mapping[str, Any]:
 
 def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Chunk the document's pages and embed the chunks whose text has no stored vector yet."""
-    doc = rt.ledger.begin(key, version, "embed")
+    doc = rt.ledger.begin(key, version, Stage.EMBED)
     if doc is None:
         return
     started = time.monotonic()
@@ -136,10 +135,10 @@ def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
     embedded = iter(rt.embedder.embed_documents([c.text for c in fresh]) if fresh else [])
     vectors = [known[c.hash] if c.hash in known else next(embedded) for c in chunks]
     rt.ledger.stage_chunks(key, version, chunks, vectors, time.monotonic() - started, embedded=len(fresh))
-    rt.send(_task("store", doc, job_id))
+    rt.send(Task.for_version(Stage.STORE, job_id, doc.key, doc.version, doc.priority))
 
 
-def _no_text_reason(doc: Any, ocr_off: bool) -> str:
+def _no_text_reason(doc: Document, ocr_off: bool) -> str:
     pages = doc.pages or 0
     if ocr_off and doc.ocr_pages:
         return f"no text layer on {doc.ocr_pages} of {pages} pages, and OCR is off (DOCMILL_OCR=none)"
@@ -150,7 +149,7 @@ def _no_text_reason(doc: Any, ocr_off: bool) -> str:
 
 def store(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Write the version's chunks, then delete chunks of older versions: no gap, no stale tail."""
-    doc = rt.ledger.begin(key, version, "store")
+    doc = rt.ledger.begin(key, version, Stage.STORE)
     if doc is None:
         return
     started = time.monotonic()
@@ -161,48 +160,48 @@ def store(rt: Runtime, job_id: str, key: str, version: int) -> None:
     rt.store.delete_stale(key, keep_version=version)
     seconds = time.monotonic() - started
     if chunks:
-        rt.ledger.finish(key, version, "done", stage="store", chunks=len(chunks), seconds=seconds)
+        rt.ledger.finish(key, version, State.DONE, stage=Stage.STORE, chunks=len(chunks), seconds=seconds)
     else:
-        rt.ledger.finish(key, version, "skipped", stage="store", chunks=0, seconds=seconds, error_kind="no text",
-                         reason=_no_text_reason(doc, rt.ocr_engine is None), permanent=True)
+        rt.ledger.finish(key, version, State.SKIPPED, stage=Stage.STORE, chunks=0, seconds=seconds,
+                         error_kind="no text", reason=_no_text_reason(doc, rt.ocr_engine is None), permanent=True)
 
 
 def relabel(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Give the chunks of a document whose labels alone changed its new name and metadata, in place."""
-    doc = rt.ledger.begin(key, version, "relabel")
+    doc = rt.ledger.begin(key, version, Stage.RELABEL)
     if doc is None:
         return
     started = time.monotonic()
     store = rt.store
-    if not callable(getattr(store, "relabel", None)):  # a store plugin written before relabel existed
+    if not isinstance(store, RelabellingStore):  # a store plugin that cannot update chunks in place
         log.info("the %s store cannot relabel chunks; processing %s again", store.name, doc.name)
         restarted = rt.ledger.restart(job_id, doc)
         for new_key, new_version in restarted:
-            rt.send(Task("extract", {"job_id": job_id, "key": new_key, "version": new_version}, doc.priority))
+            rt.send(Task.for_version(Stage.EXTRACT, job_id, new_key, new_version, doc.priority))
         rt.ledger.mark_sent(restarted)
         return
     store.relabel(key, doc=doc.name, metadata=json.loads(doc.metadata or "{}"))
-    rt.ledger.finish(key, version, "done", stage="relabel", seconds=time.monotonic() - started)
+    rt.ledger.finish(key, version, State.DONE, stage=Stage.RELABEL, seconds=time.monotonic() - started)
 
 
 def remove(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Delete the chunks of a document that left its source, then forget it."""
-    if rt.ledger.begin(key, version, "remove") is None:
+    if rt.ledger.begin(key, version, Stage.REMOVE) is None:
         return
     rt.store.delete_document(key)
     rt.ledger.removed(key, version)
 
 
-def record_failure(rt: Runtime, stage: str, args: Mapping[str, Any], error: BaseException) -> None:
+def record_failure(rt: Runtime, stage: Stage, args: Mapping[str, Any], error: BaseException) -> None:
     """Write down a failure that will not be retried: the document (or discovery) ends failed."""
     if isinstance(error, DocmillError):
         kind, reason = error.kind, error.reason
     else:  # a bug or an untranslated library error: say what it was (ParseFailed names the child's error)
         name = getattr(error, "type_name", type(error).__name__)
         kind, reason = "internal error", f"{name}: {' '.join(str(error).split())}"[:500]
-    if stage == "discover":
+    if stage == Stage.DISCOVER:
         rt.ledger.end_discovery(args["job_id"], error=f"{args.get('source_id')}: {reason}")
         return
-    rt.ledger.finish(args["key"], args["version"], "failed", stage=stage, error_kind=kind, reason=reason,
+    rt.ledger.finish(args["key"], args["version"], State.FAILED, stage=stage, error_kind=kind, reason=reason,
                      permanent=isinstance(error, PermanentError),
                      code_version=rt.code_version if kind == "internal error" else None)

@@ -22,12 +22,13 @@ import pika
 import pytest
 import sqlalchemy
 
+from docmill.core.records import PIPELINE
 from docmill.testing import ChromaServer
 
 from ..conftest import Cli
 
 RABBIT = os.environ.get("DOCMILL_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
-STAGES = ("discover", "extract", "ocr", "embed", "store")
+STAGES = PIPELINE
 
 
 def rabbitmqctl(*args: str) -> str:

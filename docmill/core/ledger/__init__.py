@@ -13,7 +13,7 @@ status), ``inflight`` (pages, OCR fan-in, staged vectors), ``deadletters``,
 
 from __future__ import annotations
 
-from .base import FINAL_STATES, STAGE_ORDER
+from .base import FINAL_STATES
 from .deadletters import DeadLettersMixin
 from .deliveries import DeliveriesMixin, Delivery
 from .discovery import DiscoveryMixin, NewVersion
@@ -22,7 +22,7 @@ from .inflight import InFlightMixin
 from .jobs import JobProgress, JobsMixin
 from .leases import LeasesMixin
 
-__all__ = ["FINAL_STATES", "STAGE_ORDER", "Delivery", "JobProgress", "Ledger", "NewVersion"]
+__all__ = ["FINAL_STATES", "Delivery", "JobProgress", "Ledger", "NewVersion"]
 
 
 class Ledger(DiscoveryMixin, DocumentsMixin, InFlightMixin, JobsMixin, DeadLettersMixin, DeliveriesMixin,

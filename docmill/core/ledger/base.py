@@ -12,14 +12,11 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import StoreUnavailable
-from ..records import PIPELINE, State
+from ..records import State
 from .schema import create_ledger_engine, sources, upgrade
 
 #: States a version ends in.
 FINAL_STATES = tuple(state for state in State if state.final)
-#: Stages a version passes through, in order; a stage never moves backwards.
-STAGE_ORDER = PIPELINE
-
 
 class LedgerError(RuntimeError):
     """The database rejected a statement: a bug, not an outage (it is not retried as one)."""

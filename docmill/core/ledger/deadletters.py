@@ -27,7 +27,7 @@ class DeadLettersMixin(LedgerBase):
             rows = conn.execute(query.order_by(documents.c.finished_at, documents.c.name)).all()
         return [Document.from_row(row) for row in rows]
 
-    def reopen(self, job_id: str, row: Document, stage: str) -> bool:
+    def reopen(self, job_id: str, row: Document, stage: Stage) -> bool:
         """Put a dead letter back in flight at ``stage``, as part of ``job_id``; False if it moved meanwhile."""
         now = time.time()
         with self._write() as conn:

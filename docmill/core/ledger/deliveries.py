@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import case, false, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..records import Stage
 from .base import LedgerBase
 from .schema import deliveries
 
@@ -35,7 +36,7 @@ class Delivery:
 class DeliveriesMixin(LedgerBase):
     """Running marks and crash counts of messages."""
 
-    def delivery_started(self, message_id: str, key: str, version: int, stage: str, *, redelivered: bool,
+    def delivery_started(self, message_id: str, key: str, version: int, stage: Stage, *, redelivered: bool,
                          charge: bool) -> Delivery:
         """Mark the message running; say whether a worker died holding it (counted when ``charge``)."""
         dialect: Any = postgresql if self.engine.dialect.name == "postgresql" else sqlite

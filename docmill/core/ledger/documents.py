@@ -25,7 +25,7 @@ _STAGE_SECONDS = {
 class DocumentsMixin(LedgerBase):
     """Claiming, finishing and forgetting document versions, and what status reports of them."""
 
-    def begin(self, key: str, version: int, stage: str) -> Document | None:
+    def begin(self, key: str, version: int, stage: Stage) -> Document | None:
         """Claim ``stage`` of this version; None when the message is stale or replayed after the end.
 
         A version only moves forward: a replayed OCR message arriving after
@@ -50,7 +50,7 @@ class DocumentsMixin(LedgerBase):
                 return None
             return Document.from_row(conn.execute(select(documents).where(documents.c.key == key)).one())
 
-    def finish(self, key: str, version: int, state: str, *, stage: str, chunks: int | None = None,
+    def finish(self, key: str, version: int, state: State, *, stage: Stage, chunks: int | None = None,
                seconds: float = 0.0, error_kind: str | None = None, reason: str | None = None,
                permanent: bool | None = None, code_version: str | None = None) -> bool:
         """End a version as done, skipped or failed; False if it had already ended.
@@ -90,7 +90,7 @@ class DocumentsMixin(LedgerBase):
             if gone:
                 conn.execute(update(job_items).where(job_items.c.key == key, job_items.c.version == version,
                                                      job_items.c.state == State.PENDING).values(
-                    state="deleted", finished_at=time.time()))
+                    state=State.DELETED, finished_at=time.time()))
                 clear_version(conn, key, version)
         return bool(gone)
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from ..models import Chunk, Page
+from ..records import Stage
 from .base import LedgerBase
 from .schema import deliveries, documents, ocr_tasks, pages, staged_chunks
 
@@ -124,9 +125,9 @@ class InFlightMixin(LedgerBase):
                 .order_by(ocr_tasks.c.first_page)).all()
         return [json.loads(r.page_numbers) if r.page_numbers else [r.first_page] for r in rows]
 
-    def has_inflight(self, key: str, version: int, stage: str) -> bool:
+    def has_inflight(self, key: str, version: int, stage: Stage) -> bool:
         """Whether the data ``stage`` starts from (pages, or staged chunks) is still held."""
-        table = staged_chunks if stage == "store" else pages
+        table = staged_chunks if stage == Stage.STORE else pages
         with self._read() as conn:
             return conn.execute(select(table.c.key).where(table.c.key == key, table.c.version == version)
                                 .limit(1)).first() is not None

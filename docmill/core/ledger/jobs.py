@@ -43,7 +43,7 @@ def chunk_sums(conn: Connection, selectable: Any, *where: Any) -> dict[str, int]
     return {"chunks": int(row[0]), "embedded": int(row[1]), "reused": int(row[2])}
 
 
-def add_item(conn: Connection, job_id: str, key: str, version: int, state: str, *,
+def add_item(conn: Connection, job_id: str, key: str, version: int, state: State, *,
              unchanged: bool = False, relabel: bool = False, finished: float | None = None) -> None:
     """Record (or replace) what a job is doing with one document."""
     conn.execute(delete(job_items).where(job_items.c.job_id == job_id, job_items.c.key == key))
@@ -165,13 +165,13 @@ class JobsMixin(LedgerBase):
         for state, unchanged, version, error_kind, relabel in rows:
             if unchanged:
                 found["unchanged"] += 1
-            elif relabel and state != "failed":
+            elif relabel and state != State.FAILED:
                 found["relabelled"] += 1
-            elif state == "skipped" and error_kind == "refused":  # listed, but the source will not serve it
+            elif state == State.SKIPPED and error_kind == "refused":  # listed, but the source will not serve it
                 found["refused"] += 1
-            elif state == "deleted":
+            elif state == State.DELETED:
                 found["deleted"] += 1
-            elif state == "failed":
+            elif state == State.FAILED:
                 found["failed"] += 1
             else:
                 found["new" if version == 1 else "changed"] += 1
