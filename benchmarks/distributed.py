@@ -12,7 +12,7 @@ RabbitMQ vhost, ledger database and collection.
    not included (it is printed separately, once).
 2. **throughput, real pipeline**: born-digital PDFs of the corpus through
    ``docmill worker --processes 1``, then ``2``, then ``2`` with
-   ``DOCMILL_EMBED_THREADS=1`` (fastembed, Chroma server): documents and
+   ``DOCMILL_PLUGINS__FASTEMBED__THREADS=1`` (fastembed, Chroma server): documents and
    chunks per second.
 3. **orchestration scaling**: ``--docs`` small text files through 1, 2, 4 and
    8 worker processes (one thread each) whose embedder and store are
@@ -72,12 +72,12 @@ STANDINS = '''
 
     @hookimpl
     def docmill_register_embedders(register):
-        register("sleepy", lambda settings: SleepyEmbedder())
+        register("sleepy", lambda context: SleepyEmbedder())
 
 
     @hookimpl
     def docmill_register_vector_stores(register):
-        register("sleepy", lambda settings, dimension, model: SleepyStore(dimension, model, {}))
+        register("sleepy", lambda context, dimension, model: SleepyStore(dimension, model, {}))
 '''
 
 
@@ -96,7 +96,7 @@ def services(work: Path, chroma_url: str, **extra: str) -> Iterator[dict[str, st
         conn.exec_driver_sql(f"CREATE DATABASE {database}")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")},
            "DOCMILL_BROKER_URL": f"{RABBIT}/{vhost}", "DOCMILL_LEDGER_URL": f"{POSTGRES}/{database}",
-           "DOCMILL_CHROMA_URL": chroma_url, "DOCMILL_COLLECTION": f"bench-{uuid.uuid4().hex[:8]}",
+           "DOCMILL_PLUGINS__CHROMA__URL": chroma_url, "DOCMILL_COLLECTION": f"bench-{uuid.uuid4().hex[:8]}",
            "DOCMILL_HOME": str(work / "home"), **extra}
     try:
         yield env
@@ -175,7 +175,7 @@ def throughput(work: Path, chroma_url: str, text: int) -> list[dict[str, Any]]:
     # Each model call uses every core by default; two processes on two cores then fight over them,
     # so the last run gives each process one thread for the model.
     for processes, embed_threads in ((1, None), (2, None), (2, 1)):
-        extra = {"DOCMILL_EMBED_THREADS": str(embed_threads)} if embed_threads else {}
+        extra = {"DOCMILL_PLUGINS__FASTEMBED__THREADS": str(embed_threads)} if embed_threads else {}
         with services(work, chroma_url, **extra) as env:
             result = run_workers(env, corpus / "text", processes, 1)
             results.append({**result, "embed_threads": embed_threads or "all cores"})

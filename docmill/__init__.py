@@ -22,6 +22,7 @@ from .core.models import (  # noqa: E402
     SearchHit,
     StoredChunk,
 )
+from .core.plugin_context import PluginContext  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,7 @@ __all__ = [
     "Limits",
     "Page",
     "PageImage",
+    "PluginContext",
     "SearchHit",
     "StoredChunk",
     "__version__",

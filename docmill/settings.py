@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import ByteSize, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import ByteSize, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -23,7 +23,9 @@ from pydantic_settings import (
 )
 
 from .core.errors import ConfigurationError
-from .sources_config import SourceConfig, SourceOverrides
+from .core.models import Limits
+from .renamed_settings import RENAMED, RenamedSettings, move_renamed
+from .sources_config import SECRET_WORDS, SourceConfig, SourceOverrides
 
 __all__ = ["Settings", "load_settings"]
 
@@ -45,7 +47,7 @@ class _StrictToml(TomlConfigSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         data = super().__call__()
-        unknown = sorted(set(data) - set(self.settings_cls.model_fields))
+        unknown = sorted(set(data) - set(self.settings_cls.model_fields) - set(RENAMED))
         if unknown:
             raise ConfigurationError(f"{self.toml_file_path}: unknown setting(s): {', '.join(unknown)}")
         return data
@@ -86,28 +88,14 @@ class Settings(BaseSettings):
     collection: str = Field(
         "docmill", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]$",
         description="Collection (index) name inside the vector store: 3-128 letters, digits, '.', '_' or '-'.")
-    chroma_url: str | None = Field(
-        None, description="Chroma server URL (http://host:8000), shared by worker processes; unset: a "
-        "persistent store in the home directory.")
-    qdrant_url: str | None = Field(None, description="Qdrant server URL (DOCMILL_STORE=qdrant); unset: local mode.")
-    qdrant_api_key: SecretStr | None = Field(None, description="API key of the Qdrant server; sent as a header only.")
-    qdrant_path: Path | None = Field(None, description="Local-mode Qdrant directory; default: qdrant/ in the home.")
-    qdrant_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the Qdrant server per request.")
     embedder: str = Field("fastembed", description="Embedder plugin.")
-    embed_model: str = Field("sentence-transformers/all-MiniLM-L6-v2", description="Embedding model name.")
-    embed_model_path: Path | None = Field(
-        None,
-        description="Directory with the model's files; default: the bundled offline model when installed.",
-    )
-    embed_batch_size: int = Field(
-        1, ge=1, le=256,
-        description="Chunks per model call, sorted by length (1 was fastest on a 2-core CPU; measure yours).")
-    embed_threads: int | None = Field(None, ge=1, description="Threads per model call; default: all cores.")
     chunker: str = Field("text", description="Chunker plugin.")
     chunk_size: int = Field(800, ge=100, le=20000, description="Largest chunk, in characters.")
     chunk_overlap: int = Field(100, ge=0, description="Characters a chunk repeats from the one before.")
     ocr: str = Field("tesseract", description="OCR engine plugin, or 'none' to index text layers only.")
-    ocr_languages: str = Field("eng", description="Tesseract languages, joined with '+', e.g. 'eng+deu'.")
+    plugins: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Each plugin's own settings: [plugins.NAME] in docmill.toml, or "
+        "DOCMILL_PLUGINS__NAME__FIELD (`docmill plugins --json` shows every plugin's settings).")
     ocr_dpi: int = Field(300, ge=72, le=1200, description="Render resolution for pages without a scanned image.")
     ocr_pages_per_task: int = Field(4, ge=1, le=100, description="Pages of a scan per OCR message.")
 
@@ -169,13 +157,18 @@ class Settings(BaseSettings):
             raise ValueError("must be an amqp:// or amqps:// URL of a RabbitMQ server")
         return value
 
-    @field_validator("ocr_languages")
+    @model_validator(mode="before")
     @classmethod
-    def _check_languages(cls, value: str) -> str:
-        langs = [lang for lang in value.split("+") if lang]
-        if not langs or any(not lang.replace("_", "").isalnum() for lang in langs):
-            raise ValueError("expected Tesseract language codes joined with '+', such as 'eng' or 'eng+deu'")
-        return "+".join(langs)
+    def _renamed(cls, data: Any) -> Any:
+        return move_renamed(data) if isinstance(data, dict) else data
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _plugin_names(cls, value: Any) -> Any:
+        # DOCMILL_PLUGINS__MY_STORE__URL reaches us as "my_store"; a plugin named "my-store" reads it too.
+        if isinstance(value, dict):
+            return {str(name).lower(): section for name, section in value.items()}
+        return value
 
     # Cross-field checks sit on the later field, so the error names the setting to change.
     @field_validator("chunk_overlap")
@@ -210,6 +203,7 @@ class Settings(BaseSettings):
             SourceOverrides(settings_cls, toml, Path(".env")),
             env_settings,
             dotenv_settings,
+            RenamedSettings(settings_cls, Path(".env")),
             toml,
         )
 
@@ -233,16 +227,24 @@ class Settings(BaseSettings):
         return self.broker_url is not None
 
     def secret_values(self) -> list[str]:
-        """Every configured secret (source tokens, credentials in the broker URL, the Qdrant key), to redact."""
+        """Every configured secret (source tokens, credentials in the broker URL, plugin settings named like
+        secrets), to redact. A plugin's SecretStr settings are added when its settings are read."""
         from urllib.parse import urlsplit
 
         found = [s.token.get_secret_value() for s in self.sources if s.token is not None]
         if self.broker_url is not None:
             url = urlsplit(self.broker_url.get_secret_value())
             found += [part for part in (url.password, url.username) if part and part != "guest"]
-        if self.qdrant_api_key is not None:
-            found.append(self.qdrant_api_key.get_secret_value())
+        for section in self.plugins.values():
+            found += [str(value) for key, value in section.items()
+                      if any(word in key.lower() for word in SECRET_WORDS) and isinstance(value, str)]
         return [value for value in found if value]
+
+    @property
+    def limits(self) -> Limits:
+        """The bounds every extractor and OCR engine respects."""
+        return Limits(max_file_size=int(self.max_file_size), max_pages=self.max_pages, max_pixels=self.max_pixels,
+                      ocr_timeout=self.ocr_timeout, ocr_dpi=self.ocr_dpi, max_text=self.max_text)
 
     @property
     def cpu_count(self) -> int:
@@ -262,7 +264,7 @@ def load_settings(**overrides: Any) -> Settings:
     config = os.environ.get("DOCMILL_CONFIG")
     if config and not Path(config).is_file():
         raise ConfigurationError(f"DOCMILL_CONFIG: no such file: {config}")
-    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | _NON_FIELD_ENV
+    known = {ENV_PREFIX + name.upper() for name in [*Settings.model_fields, *RENAMED]} | _NON_FIELD_ENV
     for name in sorted(os.environ):
         if name.startswith(ENV_PREFIX) and name.split("__")[0] not in known:
             log.warning("%s is not a docmill setting and is ignored", name)

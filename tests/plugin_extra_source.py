@@ -7,4 +7,4 @@ from docmill import hookimpl
 
 @hookimpl
 def docmill_register_sources(register: Any) -> None:
-    register("extra", lambda options, settings: None)
+    register("extra", lambda options, context: None)

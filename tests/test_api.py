@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import docmill
 from docmill.core import errors, hookspecs
@@ -51,3 +53,44 @@ def test_every_setting_is_in_the_readme_configuration_table() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     missing = [name for name in Settings.model_fields if f"| `DOCMILL_{name.upper()}` |" not in readme]
     assert missing == []
+
+
+def test_every_built_in_plugin_setting_is_in_the_readme() -> None:
+    from docmill.core.plugins import REGISTRY_HOOKS, load_plugins
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    plugins = load_plugins(None)
+    builtin = {info.name for info in plugins.infos if info.builtin}
+    documented = 0
+    for kind in REGISTRY_HOOKS:
+        for name, entry in plugins.registry(kind).items():
+            if entry.plugin in builtin and entry.settings is not None:
+                for field in entry.settings.model_fields:
+                    assert f"| `DOCMILL_PLUGINS__{name.upper()}__{field.upper()}` |" in readme, (name, field)
+                    documented += 1
+    assert documented >= 10
+
+
+def _block(text: str, after: str, language: str) -> str:
+    start = text.index(f"```{language}\n", text.index(after)) + len(language) + 4
+    return text[start:text.index("```", start)]
+
+
+def test_the_plugin_settings_guide_works_as_written(plugins_on: Any, isolated: Path) -> None:
+    """The example in docs/plugins.md registers its model, and its docmill.toml configures it."""
+    from docmill.core.plugin_context import PluginContext
+    from docmill.core.plugins import load_plugins
+    from docmill.settings import load_settings
+
+    guide = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text()
+    module: dict[str, Any] = {}
+    exec(compile(_block(guide, "## Settings of your own", "python"), "plugins.md", "exec", dont_inherit=True), module)
+    plugins_on(SimpleNamespace(docmill_register_vector_stores=module["docmill_register_vector_stores"]),
+               "guide-example")
+    (isolated / "docmill.toml").write_text(_block(guide, "## Settings of your own", "toml"))
+    settings = load_settings()
+    values = load_plugins(None).plugin_settings("store", settings.store, settings)
+    assert (settings.store, values.url, values.timeout) == ("mystore", "https://vectors.example.lan", 10.0)
+    table = guide[guide.index("Besides `settings`, the `PluginContext`"):guide.index("## Testing a plugin")]
+    for field in PluginContext.__dataclass_fields__:
+        assert f"`{field}`" in table, f"the PluginContext table in docs/plugins.md has no row for {field}"

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from docmill.core.models import Blob, DocumentRef
+from docmill.core.plugins import load_plugins
 from docmill.core.sniff import media_type_of
 from docmill.plugins.chroma_store import ChromaStore
 from docmill.plugins.chunker import TextChunker
-from docmill.plugins.fastembed_embedder import make_fastembed
 from docmill.plugins.folder import FolderSource
 from docmill.plugins.pymupdf_extractor import PyMuPdfExtractor
 from docmill.plugins.qdrant_store import QdrantStore
@@ -72,7 +72,7 @@ class TestFastEmbedder(contracts.EmbedderContract):
     @pytest.fixture(scope="class")
     @classmethod
     def embedder(cls, tmp_path_factory: pytest.TempPathFactory) -> Any:
-        return make_fastembed(Settings(home=tmp_path_factory.mktemp("home")))
+        return load_plugins(None).embedder(Settings(home=tmp_path_factory.mktemp("home")))
 
 
 class TestStubEmbedder(contracts.EmbedderContract):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from docmill.core.errors import ConfigurationError
-from docmill.plugins.fastembed_embedder import make_fastembed
+from docmill.core.plugins import load_plugins
 from docmill.settings import Settings
 from docmill.testing import ConnectionAudit
 
@@ -23,7 +23,8 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> object:
-    return make_fastembed(Settings(home=tmp_path_factory.mktemp("home"), embed_batch_size=2))
+    settings = Settings(home=tmp_path_factory.mktemp("home"), plugins={"fastembed": {"batch_size": 2}})
+    return load_plugins(None).embedder(settings)
 
 
 def test_the_default_model_is_bundled_and_loads_without_any_connection(embedder: object) -> None:
@@ -46,5 +47,5 @@ def test_length_sorted_batches_return_vectors_in_input_order(embedder: object) -
 
 
 def test_a_model_path_without_a_model_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="DOCMILL_EMBED_MODEL_PATH"):
-        make_fastembed(Settings(home=tmp_path, embed_model_path=tmp_path))
+    with pytest.raises(ConfigurationError, match="DOCMILL_PLUGINS__FASTEMBED__MODEL_PATH"):
+        load_plugins(None).embedder(Settings(home=tmp_path, plugins={"fastembed": {"model_path": str(tmp_path)}}))

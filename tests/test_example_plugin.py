@@ -30,12 +30,16 @@ def _jsonl_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if r["plugin"] == "jsonl"]
 
 
-def test_the_installed_example_is_discovered_used_and_switched_off(site: Path, tmp_path: Path, cli: Any,
-                                                                   home: Path) -> None:
+def test_the_installed_example_is_discovered_configured_used_and_switched_off(
+        site: Path, tmp_path: Path, cli: Any, home: Path, isolated: Path) -> None:
     env = {"PYTHONPATH": str(site)}
-    listed = _jsonl_rows(cli.json("plugins", env=env))
-    assert listed == [{"kind": "store", "name": "jsonl", "plugin": "jsonl", "package": "docmill-jsonl-store",
-                       "version": "0.1.0", "active": False, "error": None}]
+    vectors = tmp_path / "vectors"
+    (isolated / "docmill.toml").write_text(f'[plugins.jsonl]\ndirectory = "{vectors}"\n')
+    [listed] = _jsonl_rows(cli.json("plugins", env=env))
+    settings = listed.pop("settings")
+    assert listed == {"kind": "store", "name": "jsonl", "plugin": "jsonl", "package": "docmill-jsonl-store",
+                      "version": "0.1.0", "active": False, "error": None}
+    assert settings["values"] == {"directory": str(vectors)} and "directory" in settings["schema"]["properties"]
 
     notes = tmp_path / "notes"
     notes.mkdir()
@@ -44,7 +48,7 @@ def test_the_installed_example_is_discovered_used_and_switched_off(site: Path, t
     env["DOCMILL_STORE"] = "jsonl"
     assert cli.json("ingest", str(notes), env=env)["done"] == 2
     assert _jsonl_rows(cli.json("plugins", env=env))[0]["active"] is True
-    assert (home / "jsonl" / "docmill.jsonl").is_file()
+    assert (vectors / "docmill.jsonl").is_file() and not (home / "jsonl").exists()
     assert cli.json("search", "when should I water the tomatoes", "-k", "1", env=env)[0]["doc"] == "garden.txt"
 
     env["DOCMILL_LOAD_PLUGINS"] = ""

@@ -70,7 +70,7 @@ class StampOcr:
 class StampPlugin:
     @hookimpl
     def docmill_register_ocr_engines(self, register: Any) -> None:
-        register("stamp", lambda settings: StampOcr())
+        register("stamp", lambda context: StampOcr())
 
 
 def test_settings_select_a_third_party_ocr_engine_for_scans(plugins_on: Any, corpus: Path, tmp_path: Path,
@@ -96,7 +96,7 @@ class SentenceChunker:
 class ChunkerPlugin:
     @hookimpl
     def docmill_register_chunkers(self, register: Any) -> None:
-        register("sentences", lambda settings: SentenceChunker())
+        register("sentences", lambda context: SentenceChunker())
 
 
 def test_settings_select_a_third_party_chunker(plugins_on: Any, tmp_path: Path, settings: Settings) -> None:
@@ -113,11 +113,11 @@ def test_settings_select_a_third_party_chunker(plugins_on: Any, tmp_path: Path, 
 class ClashingPlugin:
     @hookimpl
     def docmill_register_embedders(self, register: Any) -> None:
-        register("fastembed", lambda settings: None)
+        register("fastembed", lambda context: None)
 
     @hookimpl
     def docmill_register_vector_stores(self, register: Any) -> None:
-        register("chroma", lambda settings, dimension, model: None)
+        register("chroma", lambda context, dimension, model: None)
 
 
 def test_two_plugins_registering_one_name_is_an_error_naming_both(plugins_on: Any) -> None:

@@ -64,7 +64,7 @@ def remote(plugins_on: Any) -> RemoteSource:
     class Plugin:
         @hookimpl
         def docmill_register_sources(self, register: Any) -> None:
-            register("remote", lambda options, settings: source)
+            register("remote", lambda options, context: source)
 
     plugins_on(Plugin(), "remote-test")
     return source
@@ -150,7 +150,7 @@ def test_an_unreadable_file_is_read_again_once_its_permissions_are_fixed(plugins
     class Plugin:
         @hookimpl
         def docmill_register_sources(self, register: Any) -> None:
-            register("locked", lambda options, settings: source)
+            register("locked", lambda options, context: source)
 
     plugins_on(Plugin(), "locked-test")
     settings = Settings(home=home, retry_min_backoff=0.02, retry_max_backoff=0.1)

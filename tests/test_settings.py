@@ -18,13 +18,15 @@ def test_defaults_are_sane_and_home_is_local() -> None:
 
 
 def test_environment_beats_dotenv_which_beats_toml(monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:
-    (isolated / "docmill.toml").write_text('chunk_size = 500\nocr_languages = "eng"\nexclude = ["*.tmp"]\n')
-    (isolated / ".env").write_text("DOCMILL_CHUNK_SIZE=600\nDOCMILL_OCR_LANGUAGES=eng+deu\nOTHER_TOOL=1\n")
+    (isolated / "docmill.toml").write_text('chunk_size = 500\nexclude = ["*.tmp"]\n'
+                                           '[plugins.tesseract]\nlanguages = "eng"\n')
+    (isolated / ".env").write_text("DOCMILL_CHUNK_SIZE=600\nDOCMILL_PLUGINS__TESSERACT__LANGUAGES=eng+deu\n"
+                                   "OTHER_TOOL=1\n")
     monkeypatch.setenv("DOCMILL_CHUNK_SIZE", "700")
     monkeypatch.setenv("DOCMILL_LOAD_PLUGINS", "alpha, beta")
     s = load_settings()
-    assert (s.chunk_size, s.ocr_languages, s.exclude, s.load_plugins) == (700, "eng+deu", ["*.tmp"],
-                                                                          ["alpha", "beta"])
+    assert (s.chunk_size, s.plugins["tesseract"]["languages"], s.exclude, s.load_plugins) == (
+        700, "eng+deu", ["*.tmp"], ["alpha", "beta"])
 
 
 def test_docmill_config_points_at_another_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -42,7 +44,6 @@ def test_docmill_config_points_at_another_toml(monkeypatch: pytest.MonkeyPatch, 
     ("DOCMILL_CHUNK_SIZE", "big", "DOCMILL_CHUNK_SIZE"),
     ("DOCMILL_CHUNK_OVERLAP", "900", "chunk_overlap (900) must be smaller than chunk_size (800)"),
     ("DOCMILL_MAX_PIXELS", "0", "DOCMILL_MAX_PIXELS"),
-    ("DOCMILL_OCR_LANGUAGES", "eng deu", "joined with '+'"),
     ("DOCMILL_MAX_FILE_SIZE", "lots", "DOCMILL_MAX_FILE_SIZE"),
     ("DOCMILL_COLLECTION", "my papers", "DOCMILL_COLLECTION"),
 ])

@@ -135,7 +135,7 @@ SLOW_SOURCE = '''
 
     @hookimpl
     def docmill_register_sources(register):
-        register("slowfolder", lambda options, settings: SlowFolder(make_folder_source(options, settings)))
+        register("slowfolder", lambda options, context: SlowFolder(make_folder_source(options, context)))
 '''
 
 

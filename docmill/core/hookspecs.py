@@ -12,10 +12,14 @@ A plugin is a module (or object) with functions decorated by
 
     @hookimpl
     def docmill_register_ocr_engines(register):
-        register("myocr", lambda settings: MyOcr(settings))
+        register("myocr", lambda context: MyOcr(context.settings.languages), settings=MyOcrSettings)
 
-Registry hooks (``docmill_register_*``) receive a ``register(name, factory)``
-callback; each factory receives the :class:`docmill.settings.Settings` and
+Registry hooks (``docmill_register_*``) receive a ``register(name, factory,
+*, settings=None)`` callback; ``settings`` is the plugin's own pydantic
+settings model, read from ``[plugins.NAME]`` in docmill.toml and
+``DOCMILL_PLUGINS__NAME__FIELD``. Each factory receives a
+:class:`~docmill.core.plugin_context.PluginContext` (the validated settings
+and the few facts every plugin shares, never docmill's whole settings) and
 returns an object following the protocol in :mod:`docmill.core.interfaces`.
 Settings choose which registered name is used (``DOCMILL_STORE=...``). Two
 plugins registering the same name is a ConfigurationError naming both.
@@ -50,7 +54,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def docmill_register_sources(register: Callable[[str, SourceFactory], None]) -> None:
     """Register source types by name (``folder``, ``paperless``...).
 
-    Called once when the plugin manager starts. ``factory(options, settings)``
+    Called once when the plugin manager starts. ``factory(options, context)``
     gets the source's options (a mapping; never holding secrets) and returns a
     :class:`~docmill.core.interfaces.Source`. It may raise ConfigurationError
     for bad options, and is called again on any worker that handles the
@@ -74,7 +78,7 @@ def docmill_extractor(blob: Blob) -> Extractor | None:
 def docmill_register_ocr_engines(register: Callable[[str, OcrEngineFactory], None]) -> None:
     """Register OCR engines by name; ``DOCMILL_OCR`` selects one.
 
-    ``factory(settings)`` returns an :class:`~docmill.core.interfaces.OcrEngine`
+    ``factory(context)`` returns an :class:`~docmill.core.interfaces.OcrEngine`
     and should check its own prerequisites (binary installed, languages
     available), raising ConfigurationError with the fix, so a broken set-up
     is reported at start-up rather than on the first scanned page.
@@ -85,7 +89,8 @@ def docmill_register_ocr_engines(register: Callable[[str, OcrEngineFactory], Non
 def docmill_register_chunkers(register: Callable[[str, ChunkerFactory], None]) -> None:
     """Register chunkers by name; ``DOCMILL_CHUNKER`` selects one.
 
-    ``factory(settings)`` returns a :class:`~docmill.core.interfaces.Chunker`.
+    ``factory(context)`` returns a :class:`~docmill.core.interfaces.Chunker`
+    stating its ``signature`` (what decides the chunks).
     Chunking must be deterministic: the same pages must give the same chunks,
     or unchanged documents will look changed.
     """
@@ -95,7 +100,8 @@ def docmill_register_chunkers(register: Callable[[str, ChunkerFactory], None]) -
 def docmill_register_embedders(register: Callable[[str, EmbedderFactory], None]) -> None:
     """Register embedders by name; ``DOCMILL_EMBEDDER`` selects one.
 
-    ``factory(settings)`` returns an :class:`~docmill.core.interfaces.Embedder`.
+    ``factory(context)`` returns an :class:`~docmill.core.interfaces.Embedder`
+    stating its ``signature`` (what decides the vectors).
     Creating it must be cheap (load the model on first use): commands such as
     ``status`` build the pipeline without embedding anything. ``dimension``
     must be known without loading the model. Never reach a network when the
@@ -107,7 +113,7 @@ def docmill_register_embedders(register: Callable[[str, EmbedderFactory], None])
 def docmill_register_vector_stores(register: Callable[[str, VectorStoreFactory], None]) -> None:
     """Register vector stores by name; ``DOCMILL_STORE`` selects one.
 
-    ``factory(settings, dimension, model)`` returns a
+    ``factory(context, dimension, model)`` returns a
     :class:`~docmill.core.interfaces.VectorStore` for vectors of that size from
     that model, and raises ConfigurationError if the configured collection
     already holds vectors of another model. Raise StoreUnavailable when the

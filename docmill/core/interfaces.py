@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from .models import Blob, Chunk, ChunkText, DocumentRef, Limits, Listing, Page, PageImage, SearchHit, StoredChunk
+from .plugin_context import PluginContext
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "OcrEngine",
     "OcrEngineFactory",
     "RelabellingStore",
+    "Signed",
     "Source",
     "SourceFactory",
     "VectorStore",
@@ -119,8 +121,21 @@ class OcrEngine(Protocol):
         ...
 
 
+@runtime_checkable
+class Signed(Protocol):
+    """A chunker or embedder that states what decides its output.
+
+    ``signature`` is a short string that changes whenever the chunks or
+    vectors would (another chunk size, another model) and stays the same
+    otherwise (a batch size, a thread count): documents indexed under another
+    signature are processed again. Without one, only the plugin's name counts.
+    """
+
+    signature: str
+
+
 class Chunker(Protocol):
-    """Cuts page texts into chunks that remember their page."""
+    """Cuts page texts into chunks that remember their page; states its ``signature`` (see :class:`Signed`)."""
 
     name: str
 
@@ -130,7 +145,7 @@ class Chunker(Protocol):
 
 
 class Embedder(Protocol):
-    """Turns texts into vectors; one model, one dimension."""
+    """Turns texts into vectors; one model, one dimension; states its ``signature`` (see :class:`Signed`)."""
 
     name: str
     model: str
@@ -201,9 +216,10 @@ class RelabellingStore(Protocol):
         ...
 
 
-# Factories are what plugins register. Each receives the Settings object.
-SourceFactory = Callable[[Mapping[str, Any], Any], Source]
-OcrEngineFactory = Callable[[Any], OcrEngine]
-ChunkerFactory = Callable[[Any], Chunker]
-EmbedderFactory = Callable[[Any], Embedder]
-VectorStoreFactory = Callable[[Any, int, str], VectorStore]
+# Factories are what plugins register. Each receives a PluginContext: the plugin's own settings and the
+# facts every plugin shares (see core/plugin_context.py); a source's factory gets its options first.
+SourceFactory = Callable[[Mapping[str, Any], PluginContext], Source]
+OcrEngineFactory = Callable[[PluginContext], OcrEngine]
+ChunkerFactory = Callable[[PluginContext], Chunker]
+EmbedderFactory = Callable[[PluginContext], Embedder]
+VectorStoreFactory = Callable[[PluginContext, int, str], VectorStore]

@@ -1,5 +1,11 @@
 """The one PluginManager, and the registries the pipeline builds from it.
 
+Registry hooks are called through pluggy's hook caller (so hook wrappers and
+call monitoring see them); each registration is credited to the plugin whose
+hook implementation made it. A factory is called with a
+:class:`~docmill.core.plugin_context.PluginContext` holding the plugin's own
+validated settings, never docmill's whole settings.
+
 Plugins arrive through the ``docmill`` entry-point group; docmill's own
 built-ins are declared there too, in its ``pyproject.toml``, so they load
 exactly like third-party packages and this module names no concrete plugin.
@@ -12,17 +18,21 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import sys
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import CodeType
 from typing import Any
 
 import pluggy
+from pydantic import BaseModel
 
 from . import hookspecs
 from .errors import ConfigurationError
 from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Source, VectorStore
 from .models import Blob
+from .plugin_context import PluginContext, RemoteSettings, env_name, masked, secrets_of, validate_settings
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "Plugins", "load_plugins"]
 
@@ -53,10 +63,16 @@ class PluginInfo:
     error: str | None = None
 
 
+#: The setting that selects a plugin of each kind (sources are chosen by their ``type``).
+SELECTED_BY = {"ocr": "DOCMILL_OCR", "chunker": "DOCMILL_CHUNKER", "embedder": "DOCMILL_EMBEDDER",
+               "store": "DOCMILL_STORE", "source": "source type"}
+
+
 @dataclass(frozen=True)
 class _Entry:
     factory: Callable[..., Any]
     plugin: str
+    settings: type[BaseModel] | None = None
 
 
 class Plugins:
@@ -90,60 +106,110 @@ class Plugins:
     def _build_registry(self, kind: str) -> dict[str, _Entry]:
         entries: dict[str, _Entry] = {}
         caller = getattr(self.manager.hook, REGISTRY_HOOKS[kind])
-        for impl in caller.get_hookimpls():
-            plugin_name = self.manager.get_name(impl.plugin) or repr(impl.plugin)
+        authors = {_code(impl.function): self.manager.get_name(impl.plugin) or repr(impl.plugin)
+                   for impl in caller.get_hookimpls()}
 
-            def register(name: str, factory: Callable[..., Any], _plugin: str = plugin_name) -> None:
-                if name in entries:
-                    raise ConfigurationError(
-                        f"two plugins register the {kind} {name!r}: {entries[name].plugin} and {_plugin}; "
-                        "remove one, or leave one out with DOCMILL_LOAD_PLUGINS"
-                    )
-                entries[name] = _Entry(factory, _plugin)
+        def register(name: str, factory: Callable[..., Any], *, settings: type[BaseModel] | None = None) -> None:
+            plugin = _caller_plugin(authors)
+            if name in entries:
+                raise ConfigurationError(
+                    f"two plugins register the {kind} {name!r}: {entries[name].plugin} and {plugin}; "
+                    "remove one, or leave one out with DOCMILL_LOAD_PLUGINS"
+                )
+            if settings is not None and not (isinstance(settings, type) and issubclass(settings, BaseModel)):
+                raise ConfigurationError(f"the {plugin} plugin registers the {kind} {name!r} with settings that "
+                                         "are not a pydantic model class")
+            entries[name] = _Entry(factory, plugin, settings)
 
-            impl.function(register)
+        caller(register=register)
         return entries
 
     def names(self, kind: str) -> list[str]:
         """Registered names of one kind, sorted."""
         return sorted(self.registry(kind))
 
-    def factory(self, kind: str, name: str, setting: str) -> Callable[..., Any]:
+    def entry(self, kind: str, name: str) -> _Entry:
+        """The registration of ``name`` among plugins of ``kind``; a ConfigurationError lists the others."""
         entry = self.registry(kind).get(name)
         if entry is None:
             known = ", ".join(self.names(kind)) or "none"
-            raise ConfigurationError(f"{setting}: no {kind} plugin named {name!r} (installed: {known})")
-        return entry.factory
+            raise ConfigurationError(f"{SELECTED_BY[kind]}: no {kind} plugin named {name!r} (installed: {known})")
+        return entry
 
-    def source(self, type_name: str, options: dict[str, Any], settings: Any) -> Source:
-        """A source of the given type."""
-        source: Source = self.factory("source", type_name, "source type")(options, settings)
+    def factory(self, kind: str, name: str) -> Callable[..., Any]:
+        """The factory registered as ``name`` among plugins of ``kind``."""
+        return self.entry(kind, name).factory
+
+    def plugin_settings(self, kind: str, name: str, settings: Any) -> BaseModel | None:
+        """The validated settings of the plugin registered as ``name`` (None when it declares none)."""
+        model = self.entry(kind, name).settings
+        if model is None:
+            return None
+        values = validate_settings(model, name, settings.plugins.get(name, {}))
+        _redact(secrets_of(values))
+        return values
+
+    def context(self, kind: str, name: str, settings: Any) -> PluginContext:
+        """What the factory of ``name`` is given: its own settings and the shared facts."""
+        return PluginContext(
+            name=name, settings=self.plugin_settings(kind, name, settings), home=settings.home,
+            collection=settings.collection, cpu_count=settings.cpu_count, limits=settings.limits,
+            chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, ocr_workers=settings.ocr_workers,
+            include=tuple(settings.include), exclude=tuple(settings.exclude))
+
+    def source(self, type_name: str, options: Mapping[str, Any], settings: Any) -> Source:
+        """A source of the given type; a named source (``options["name"]``) gets its token from the settings."""
+        named = {s.name: s for s in settings.sources}.get(str(options.get("name", "")))
+        context = replace(self.context("source", type_name, settings), source=options.get("name"),
+                          token=named.token if named is not None else None)
+        source: Source = self.factory("source", type_name)(dict(options), context)
         return source
 
     def ocr_engine(self, settings: Any) -> OcrEngine:
         """The OCR engine the settings select."""
-        engine: OcrEngine = self.factory("ocr", settings.ocr, "DOCMILL_OCR")(settings)
+        engine: OcrEngine = self.factory("ocr", settings.ocr)(self.context("ocr", settings.ocr, settings))
         return engine
 
     def chunker(self, settings: Any) -> Chunker:
         """The chunker the settings select."""
-        chunker: Chunker = self.factory("chunker", settings.chunker, "DOCMILL_CHUNKER")(settings)
+        chunker: Chunker = self.factory("chunker", settings.chunker)(
+            self.context("chunker", settings.chunker, settings))
         return chunker
 
     def embedder(self, settings: Any) -> Embedder:
         """The embedder the settings select."""
-        embedder: Embedder = self.factory("embedder", settings.embedder, "DOCMILL_EMBEDDER")(settings)
+        embedder: Embedder = self.factory("embedder", settings.embedder)(
+            self.context("embedder", settings.embedder, settings))
         return embedder
 
     def vector_store(self, settings: Any, dimension: int, model: str) -> VectorStore:
         """The vector store the settings select, for vectors of this model."""
-        factory = self.factory("store", settings.store, "DOCMILL_STORE")
-        store: VectorStore = factory(settings, dimension, model)
+        factory = self.factory("store", settings.store)
+        store: VectorStore = factory(self.context("store", settings.store, settings), dimension, model)
         return store
 
     def store_is_remote(self, settings: Any) -> bool:
         """Whether the selected vector store is a server (it may hold an index without a local ledger)."""
-        return bool(settings.chroma_url or settings.qdrant_url)
+        values = self.plugin_settings("store", settings.store, settings)
+        return isinstance(values, RemoteSettings) and bool(values.remote)
+
+    def check_settings(self, settings: Any) -> None:
+        """Validate every ``[plugins.NAME]`` section now, so a bad value stops start-up.
+
+        A section that no loaded plugin declares is reported and ignored: it may
+        belong to a plugin switched off with DOCMILL_LOAD_PLUGINS.
+        """
+        declared: dict[str, str] = {}
+        for kind in REGISTRY_HOOKS:
+            for name, entry in self.registry(kind).items():
+                if entry.settings is not None:
+                    declared[name] = kind
+        for name in settings.plugins:
+            if name in declared:
+                self.plugin_settings(declared[name], name, settings)
+            else:
+                log.warning("[plugins.%s] / %s__*: no loaded plugin named %r has settings, so these are ignored "
+                            "(plugins with settings: %s)", name, env_name(name), name, ", ".join(sorted(declared)))
 
     def catalog(self, settings: Any, source_types: Collection[str] = ()) -> list[dict[str, Any]]:
         """Every plugin's contributions: kind, name, plugin, package, version, active, error.
@@ -162,6 +228,18 @@ class Plugins:
                     "package": info.package if info else "(registered at run time)",
                     "version": info.version if info else None, "active": active, "error": error}
 
+        def with_settings(kind: str, name: str, entry: _Entry) -> dict[str, Any]:
+            found = row(kind, name, entry.plugin, name in selected[kind])
+            if entry.settings is not None:
+                found["settings"] = {"section": f"[plugins.{name}]", "environment": f"{env_name(name)}__<FIELD>",
+                                     "schema": entry.settings.model_json_schema()}
+                try:
+                    values = self.plugin_settings(kind, name, settings)
+                    found["settings"]["values"] = masked(values) if values is not None else None
+                except ConfigurationError as exc:
+                    found["error"] = str(exc)
+            return found
+
         rows = []
         for kind in REGISTRY_HOOKS:
             try:
@@ -169,7 +247,7 @@ class Plugins:
             except ConfigurationError as exc:
                 rows.append(row(kind, "", "", False, str(exc)))
                 continue
-            rows += [row(kind, name, entry.plugin, name in selected[kind]) for name, entry in sorted(entries.items())]
+            rows += [with_settings(kind, name, entry) for name, entry in sorted(entries.items())]
         for impl in self.manager.hook.docmill_extractor.get_hookimpls():
             name = self.manager.get_name(impl.plugin) or repr(impl.plugin)
             rows.append(row("extractor", name, name, True))
@@ -180,6 +258,27 @@ class Plugins:
         """The first extractor that claims this blob, or None."""
         extractor: Extractor | None = self.manager.hook.docmill_extractor(blob=blob)
         return extractor
+
+
+def _code(function: Callable[..., Any]) -> CodeType | None:
+    return getattr(function, "__code__", None)
+
+
+def _caller_plugin(authors: Mapping[CodeType | None, str]) -> str:
+    """The plugin whose hook implementation is calling ``register`` (found on the call stack)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code in authors:
+            return authors[frame.f_code]
+        frame = frame.f_back  # type: ignore[assignment]
+    return "(unknown plugin)"
+
+
+def _redact(secrets: Sequence[str]) -> None:
+    if secrets:
+        from ..logs import redact_secrets
+
+        redact_secrets(secrets)
 
 
 def _allowed(ep: importlib.metadata.EntryPoint, allow: set[str] | None) -> bool:

@@ -8,21 +8,36 @@ never loads a model, and two threads never load it twice.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ..settings import Settings
 from .errors import UnsupportedDocument
-from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Source, VectorStore
+from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Signed, Source, VectorStore
 from .ledger import Ledger
-from .models import Blob, Limits, Page, PageImage, Task
+from .models import Blob, Page, PageImage, Task
 from .plugins import Plugins, load_plugins
 from .sandbox import ParsePool
 
 __all__ = ["Runtime"]
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
+
+_unsigned: set[str] = set()  # plugins already warned about
+
+
+def _signature(part: Chunker | Embedder, kind: str) -> str:
+    if isinstance(part, Signed):
+        return part.signature
+    if part.name not in _unsigned:
+        _unsigned.add(part.name)
+        log.warning("the %s %r states no signature: changing its options will not process documents again",
+                    kind, part.name)
+    return part.name
 
 
 class Runtime:
@@ -45,14 +60,7 @@ class Runtime:
         self.ledger = ledger or Ledger(settings.ledger_database_url)
         self._send = send
         self.recover_pending = recover_pending
-        self.limits = Limits(
-            max_file_size=int(settings.max_file_size),
-            max_pages=settings.max_pages,
-            max_pixels=settings.max_pixels,
-            ocr_timeout=settings.ocr_timeout,
-            ocr_dpi=settings.ocr_dpi,
-            max_text=settings.max_text,
-        )
+        self.limits = settings.limits
         self._lock = threading.RLock()
         self._parts: dict[str, Any] = {}
         self._sources: dict[str, Source] = {}
@@ -119,9 +127,9 @@ class Runtime:
 
     @property
     def signature(self) -> str:
-        """Identifies the chunking and embedding settings: changing them re-processes documents."""
-        s = self.settings
-        text = f"{s.chunker}:{s.chunk_size}:{s.chunk_overlap}|{s.embedder}:{s.embed_model}"
+        """Identifies the chunker's and the embedder's settings, as each states them: changing them
+        re-processes documents."""
+        text = f"{_signature(self.chunker, 'chunker')}|{_signature(self.embedder, 'embedder')}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
@@ -135,7 +143,8 @@ class Runtime:
 
     def check(self) -> None:
         """Build the cheap parts now so bad settings fail at start-up, not mid-run."""
-        self.plugins.factory("store", self.settings.store, "DOCMILL_STORE")  # opening it would be slow
+        self.plugins.check_settings(self.settings)
+        self.plugins.factory("store", self.settings.store)  # opening it would be slow
         _ = self.chunker, self.embedder, self.ocr_engine
 
     def close(self) -> None:

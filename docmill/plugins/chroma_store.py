@@ -1,7 +1,8 @@
 """The Chroma vector store: persistent in ``DOCMILL_HOME/chroma``, or a Chroma server; telemetry off.
 
 One process at a time may open the persistent store; worker processes on
-several hosts (or several on one host) share a server (``DOCMILL_CHROMA_URL``).
+several hosts (or several on one host) share a server (``url`` in ``[plugins.chroma]``,
+or ``DOCMILL_PLUGINS__CHROMA__URL``).
 
 The collection records which model made its vectors; opening it with another
 model is a ConfigurationError rather than a silent mix of incompatible
@@ -17,11 +18,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError, StoreUnavailable
 from docmill.core.models import Chunk, SearchHit, StoredChunk
+from docmill.core.plugin_context import PluginContext
 
-__all__ = ["ChromaStore"]
+__all__ = ["ChromaSettings", "ChromaStore"]
 
 #: Chunks per Chroma call (its own limit is a few thousand).
 BATCH = 500
@@ -155,12 +159,25 @@ class ChromaStore:
             self._client = None
 
 
-def make_chroma(settings: Any, dimension: int, model: str) -> ChromaStore:
-    """The Chroma server at DOCMILL_CHROMA_URL, or else the persistent store in the home directory."""
-    return ChromaStore(str(settings.home / "chroma"), settings.collection, dimension=dimension, model=model,
-                       url=settings.chroma_url)
+class ChromaSettings(BaseModel):
+    """``[plugins.chroma]`` in docmill.toml, or ``DOCMILL_PLUGINS__CHROMA__<FIELD>``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(None, description="Chroma server URL (http://host:8000), shared by worker processes; "
+                            "unset: a persistent store in the home directory.")
+
+    @property
+    def remote(self) -> bool:
+        return self.url is not None
+
+
+def make_chroma(context: PluginContext, dimension: int, model: str) -> ChromaStore:
+    """The Chroma server at ``url``, or else the persistent store in the home directory."""
+    return ChromaStore(str(context.home / "chroma"), context.collection, dimension=dimension, model=model,
+                       url=context.settings.url)
 
 
 @hookimpl
 def docmill_register_vector_stores(register: Any) -> None:
-    register("chroma", make_chroma)
+    register("chroma", make_chroma, settings=ChromaSettings)

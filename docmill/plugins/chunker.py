@@ -18,6 +18,7 @@ from typing import Any
 
 from docmill import hookimpl
 from docmill.core.models import ChunkText, Page
+from docmill.core.plugin_context import PluginContext
 
 __all__ = ["TextChunker"]
 
@@ -85,6 +86,11 @@ class TextChunker:
         self.size = size
         self.overlap = overlap
 
+    @property
+    def signature(self) -> str:
+        """What decides the chunks: another size or overlap re-processes documents."""
+        return f"{self.name}:{self.size}:{self.overlap}"
+
     def _page_chunks(self, text: str) -> Iterator[str]:
         current = ""
         fresh = False  # does current hold more than the overlap carried over?
@@ -113,9 +119,9 @@ class TextChunker:
         return chunks
 
 
-def make_text_chunker(settings: Any) -> TextChunker:
-    """Build the chunker from ``chunk_size`` and ``chunk_overlap``."""
-    return TextChunker(settings.chunk_size, settings.chunk_overlap)
+def make_text_chunker(context: PluginContext) -> TextChunker:
+    """Build the chunker from ``DOCMILL_CHUNK_SIZE`` and ``DOCMILL_CHUNK_OVERLAP``."""
+    return TextChunker(context.chunk_size, context.chunk_overlap)
 
 
 @hookimpl

@@ -5,7 +5,7 @@ length of a long one is wasted work, and on the int8 model unsorted large
 batches ran at half speed and used gigabytes. The model loads on first use,
 once per process. onnxruntime's telemetry is off and the model hub offline
 from the start of every docmill process (``docmill/privacy.py``): a model
-that is not local (``DOCMILL_EMBED_MODEL_PATH``, or the bundled default) is
+that is not local (``model_path`` in ``[plugins.fastembed]``, or the bundled default) is
 downloaded only when the user allows it with ``HF_HUB_OFFLINE=0``.
 """
 
@@ -16,8 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError
+from docmill.core.plugin_context import PluginContext
 from docmill.privacy import hub_allowed
 
 from .offline_model import DEFAULT_MODEL, bundled_model_dir
@@ -25,7 +28,7 @@ from .offline_model import DEFAULT_MODEL, bundled_model_dir
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["FastEmbedder"]
+__all__ = ["FastEmbedder", "FastembedSettings"]
 
 #: Dimensions of models we know without asking fastembed (which would import onnxruntime).
 KNOWN_DIMENSIONS = {DEFAULT_MODEL: 384}
@@ -41,10 +44,9 @@ def _quiet_onnxruntime() -> None:
 class FastEmbedder:
     """One fastembed model, shared by the threads of a process."""
 
-    name = "fastembed"
-
     def __init__(self, model: str, *, path: Path | None, batch_size: int, threads: int | None,
-                 cache_dir: Path) -> None:
+                 cache_dir: Path, name: str = "fastembed") -> None:
+        self.name = name
         self.model = model
         self.path = path
         self.batch_size = batch_size
@@ -54,6 +56,11 @@ class FastEmbedder:
         self._lock = threading.Lock()
         self.dimension = KNOWN_DIMENSIONS.get(model) or self._dimension_from_fastembed(model)
 
+    @property
+    def signature(self) -> str:
+        """What decides the vectors: another model re-processes documents (batch size and threads do not)."""
+        return f"{self.name}:{self.model}"
+
     @staticmethod
     def _dimension_from_fastembed(model: str) -> int:
         _quiet_onnxruntime()
@@ -62,14 +69,14 @@ class FastEmbedder:
         for described in TextEmbedding.list_supported_models():
             if described["model"].lower() == model.lower():
                 return int(described["dim"])
-        raise ConfigurationError(f"DOCMILL_EMBED_MODEL: fastembed does not know the model {model!r}")
+        raise ConfigurationError(f"{MODEL_SETTING}: fastembed does not know the model {model!r}")
 
     def _load(self) -> Any:
         if self._model is None:
             if self.path is None and not hub_allowed():
                 raise ConfigurationError(
-                    f"DOCMILL_EMBED_MODEL: {self.model} is not installed here, and docmill downloads no model "
-                    "unless you allow it: point DOCMILL_EMBED_MODEL_PATH at its files, or set HF_HUB_OFFLINE=0 "
+                    f"{MODEL_SETTING}: {self.model} is not installed here, and docmill downloads no model "
+                    f"unless you allow it: point {PATH_SETTING} at its files, or set HF_HUB_OFFLINE=0 "
                     "to let fastembed fetch it from the Hugging Face hub")
             _quiet_onnxruntime()
             from fastembed import TextEmbedding
@@ -81,7 +88,7 @@ class FastEmbedder:
                 )
             except Exception as exc:
                 where = f"from {self.path}" if self.path else "from the model hub"
-                raise ConfigurationError(f"DOCMILL_EMBED_MODEL: cannot load {self.model} {where}: {exc}") from exc
+                raise ConfigurationError(f"{MODEL_SETTING}: cannot load {self.model} {where}: {exc}") from exc
         return self._model
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -106,18 +113,37 @@ class FastEmbedder:
         return vector
 
 
-def make_fastembed(settings: Any) -> FastEmbedder:
-    """The embedder settings ask for; the bundled offline model when it is the default and installed."""
-    cache = settings.home / "models"
-    path = settings.embed_model_path
+class FastembedSettings(BaseModel):
+    """``[plugins.fastembed]`` in docmill.toml, or ``DOCMILL_PLUGINS__FASTEMBED__<FIELD>``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(DEFAULT_MODEL, description="Embedding model name.")
+    model_path: Path | None = Field(
+        None, description="Directory with the model's files; default: the bundled offline model when installed.")
+    batch_size: int = Field(
+        1, ge=1, le=256,
+        description="Chunks per model call, sorted by length (1 was fastest on a 2-core CPU; measure yours).")
+    threads: int | None = Field(None, ge=1, description="Threads per model call; default: all cores.")
+
+
+MODEL_SETTING = "DOCMILL_PLUGINS__FASTEMBED__MODEL"
+PATH_SETTING = "DOCMILL_PLUGINS__FASTEMBED__MODEL_PATH"
+
+
+def make_fastembed(context: PluginContext) -> FastEmbedder:
+    """The embedder its settings ask for; the bundled offline model when it is the default and installed."""
+    settings: FastembedSettings = context.settings
+    cache = context.home / "models"
+    path = settings.model_path
     if path is not None and not (Path(path) / "model.onnx").is_file() and not any(Path(path).glob("**/*.onnx")):
-        raise ConfigurationError(f"DOCMILL_EMBED_MODEL_PATH: no ONNX model in {path}")
-    if path is None and settings.embed_model == DEFAULT_MODEL:
+        raise ConfigurationError(f"{PATH_SETTING}: no ONNX model in {path}")
+    if path is None and settings.model == DEFAULT_MODEL:
         path = bundled_model_dir(cache)
-    return FastEmbedder(settings.embed_model, path=path, batch_size=settings.embed_batch_size,
-                        threads=settings.embed_threads, cache_dir=cache)
+    return FastEmbedder(settings.model, path=path, batch_size=settings.batch_size, threads=settings.threads,
+                        cache_dir=cache, name=context.name)
 
 
 @hookimpl
 def docmill_register_embedders(register: Any) -> None:
-    register("fastembed", make_fastembed)
+    register("fastembed", make_fastembed, settings=FastembedSettings)

@@ -36,6 +36,7 @@ from urllib.parse import quote, unquote_to_bytes
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError, PermanentError, SourceUnavailable
 from docmill.core.models import Blob, DocumentRef, Listing
+from docmill.core.plugin_context import PluginContext
 
 __all__ = ["FolderSource", "GlobFilter"]
 
@@ -281,7 +282,7 @@ class FolderSource:
                 raise SourceUnavailable(f"cannot read the file now: {exc.strerror}") from exc
 
 
-def make_folder_source(options: Mapping[str, Any], settings: Any) -> FolderSource:
+def make_folder_source(options: Mapping[str, Any], context: PluginContext) -> FolderSource:
     """Build a folder source from its options: root (``path`` in a named source), label, include, exclude."""
     root = options.get("root") or options.get("path")
     if not root:
@@ -290,9 +291,9 @@ def make_folder_source(options: Mapping[str, Any], settings: Any) -> FolderSourc
         return FolderSource(
             os.path.realpath(str(root)),
             label=options.get("label"),
-            include=options.get("include", settings.include),
-            exclude=options.get("exclude", settings.exclude),
-            max_file_size=int(settings.max_file_size),
+            include=options.get("include", list(context.include)),
+            exclude=options.get("exclude", list(context.exclude)),
+            max_file_size=context.limits.max_file_size,
         )
     except KeyError as exc:
         raise ConfigurationError(f"a folder source needs the option {exc.args[0]!r}") from None

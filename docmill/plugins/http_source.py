@@ -30,6 +30,7 @@ from docmill.core.errors import (
     UnsupportedDocument,
 )
 from docmill.core.models import Blob, DocumentRef, Listing
+from docmill.core.plugin_context import PluginContext
 
 from .http_body import read_limited, retry_after
 from .net_guard import Resolver, UrlGuard, guarded_client
@@ -183,10 +184,10 @@ def _urls(options: dict[str, Any]) -> list[str]:
     return urls
 
 
-def make_http_source(options: Any, settings: Any) -> HttpSource:
+def make_http_source(options: Any, context: PluginContext) -> HttpSource:
     """Build an HTTP source from its options: urls or urls_file, allow_hosts, content_types, timeout, proxy."""
     options = dict(options)
-    return HttpSource(str(options.get("name", "http")), _urls(options), max_bytes=int(settings.max_file_size),
+    return HttpSource(str(options.get("name", "http")), _urls(options), max_bytes=context.limits.max_file_size,
                       allow_hosts=options.get("allow_hosts", ()),
                       content_types=options.get("content_types", CONTENT_TYPES),
                       timeout=float(options.get("timeout", 30.0)), proxy=options.get("proxy"))

@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError, PermanentError, SourceUnavailable
 from docmill.core.models import Blob, DocumentRef, Listing
+from docmill.core.plugin_context import PluginContext
 
 from .paperless_client import PaperlessClient
 
@@ -330,14 +331,14 @@ def _number(options: Mapping[str, Any], key: str, default: float, low: float, hi
     return float(value)
 
 
-def make_paperless_source(options: Any, settings: Any) -> PaperlessSource:
-    """Build a Paperless-ngx source from its options and its token in the settings."""
+def make_paperless_source(options: Any, context: PluginContext) -> PaperlessSource:
+    """Build a Paperless-ngx source from its options and the token of its [[sources]] entry."""
     options = dict(options)
     name, url = str(options.get("name", "paperless")), str(options.get("url", ""))
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
         raise ConfigurationError(f"the paperless source {name!r} needs url = \"https://paperless.example.lan\" "
                                  f"(got {url!r})")
-    token = settings.source(name).token if name in {s.name for s in settings.sources} else None
+    token = context.token
     if token is None or not token.get_secret_value():
         raise ConfigurationError(f"the paperless source {name!r} has no token: set token in its [[sources]] entry "
                                  "or DOCMILL_SOURCES__<n>__TOKEN (a Paperless API token)")
@@ -350,7 +351,7 @@ def make_paperless_source(options: Any, settings: Any) -> PaperlessSource:
                              timeout=_number(options, "timeout", 30, 1, 600),
                              backoff=_number(options, "backoff_seconds", 1, 0.01, 60), proxy=options.get("proxy"))
     return PaperlessSource(
-        name, url, client, max_bytes=int(settings.max_file_size), original=download == "original",
+        name, url, client, max_bytes=context.limits.max_file_size, original=download == "original",
         page_size=int(_number(options, "page_size", 100, 1, 100_000)),
         id_page_size=int(_number(options, "id_page_size", 100_000, 1, 100_000)),
         lookback=_number(options, "lookback_seconds", 60, 0, 86_400),

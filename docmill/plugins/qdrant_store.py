@@ -1,4 +1,4 @@
-"""The Qdrant vector store: a server (``DOCMILL_QDRANT_URL``) or local mode in the home directory.
+"""The Qdrant vector store: a server (``url`` in ``[plugins.qdrant]``) or local mode in the home directory.
 
 Point IDs are docmill's chunk UUIDs; the payload carries the document key,
 version, page, position, text hash and the source's metadata. Writes are
@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError, StoreUnavailable
 from docmill.core.models import Chunk, SearchHit, StoredChunk
+from docmill.core.plugin_context import PluginContext
 
-__all__ = ["QdrantStore"]
+__all__ = ["QdrantSettings", "QdrantStore"]
 
 #: Points per Qdrant call.
 BATCH = 256
@@ -63,7 +67,8 @@ class QdrantStore:
                 return fn(**kwargs)
             except UnexpectedResponse as exc:
                 if exc.status_code in (401, 403):
-                    raise ConfigurationError(f"DOCMILL_QDRANT_API_KEY: Qdrant refused it ({exc.status_code})") from exc
+                    raise ConfigurationError(f"DOCMILL_PLUGINS__QDRANT__API_KEY: Qdrant refused it "
+                                             f"({exc.status_code})") from exc
                 raise StoreUnavailable(f"Qdrant could not {what}: HTTP {exc.status_code}") from exc
             except Exception as exc:
                 raise StoreUnavailable(f"Qdrant could not {what}: {exc}") from exc
@@ -174,14 +179,30 @@ class QdrantStore:
             self._client.close()
 
 
-def make_qdrant(settings: Any, dimension: int, model: str) -> QdrantStore:
-    """A Qdrant server when DOCMILL_QDRANT_URL is set, local mode in the home directory otherwise."""
-    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    path = settings.qdrant_path or settings.home / "qdrant"
-    return QdrantStore(settings.collection, dimension=dimension, model=model, url=settings.qdrant_url,
-                       api_key=key, path=str(path), timeout=settings.qdrant_timeout)
+class QdrantSettings(BaseModel):
+    """``[plugins.qdrant]`` in docmill.toml, or ``DOCMILL_PLUGINS__QDRANT__<FIELD>``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(None, description="Qdrant server URL; unset: local mode in the home directory.")
+    api_key: SecretStr | None = Field(None, description="API key of the Qdrant server; sent as a header only.")
+    path: Path | None = Field(None, description="Local-mode Qdrant directory; default: qdrant/ in the home.")
+    timeout: float = Field(30.0, gt=0, description="Seconds to wait for the Qdrant server per request.")
+
+    @property
+    def remote(self) -> bool:
+        return self.url is not None
+
+
+def make_qdrant(context: PluginContext, dimension: int, model: str) -> QdrantStore:
+    """A Qdrant server when ``url`` is set, local mode in the home directory otherwise."""
+    settings: QdrantSettings = context.settings
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    path = settings.path or context.home / "qdrant"
+    return QdrantStore(context.collection, dimension=dimension, model=model, url=settings.url,
+                       api_key=key, path=str(path), timeout=settings.timeout)
 
 
 @hookimpl
 def docmill_register_vector_stores(register: Any) -> None:
-    register("qdrant", make_qdrant)
+    register("qdrant", make_qdrant, settings=QdrantSettings)

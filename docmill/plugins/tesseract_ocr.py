@@ -21,14 +21,19 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError, CorruptDocument, DocumentTooLarge
 from docmill.core.models import PageImage
+from docmill.core.plugin_context import PluginContext
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["TesseractOcr"]
+__all__ = ["TesseractOcr", "TesseractSettings"]
+
+LANGUAGES_SETTING = "DOCMILL_PLUGINS__TESSERACT__LANGUAGES"
 
 #: Fewer letters than this in a page's OCR text means "read it again, despeckled".
 MIN_LETTERS = 20
@@ -67,7 +72,7 @@ class TesseractOcr:
         if missing:
             packages = " ".join(f"tesseract-ocr-{lang.lower().replace('_', '-')}" for lang in missing)
             raise ConfigurationError(
-                f"DOCMILL_OCR_LANGUAGES: tesseract has no data for {', '.join(missing)} "
+                f"{LANGUAGES_SETTING}: tesseract has no data for {', '.join(missing)} "
                 f"(installed: {', '.join(sorted(installed - {'osd'})) or 'none'}); "
                 f"install it with: apt-get install {packages}")
         self.languages = languages
@@ -105,12 +110,28 @@ class TesseractOcr:
         return text
 
 
-def make_tesseract(settings: Any) -> TesseractOcr:
-    """Build the engine from settings, checking the binary and languages now."""
-    return TesseractOcr(settings.ocr_languages, timeout=settings.ocr_timeout,
-                        concurrency=settings.ocr_workers or settings.cpu_count)
+class TesseractSettings(BaseModel):
+    """``[plugins.tesseract]`` in docmill.toml, or ``DOCMILL_PLUGINS__TESSERACT__<FIELD>``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    languages: str = Field("eng", description="Tesseract languages, joined with '+', e.g. 'eng+deu'.")
+
+    @field_validator("languages")
+    @classmethod
+    def _check_languages(cls, value: str) -> str:
+        langs = [lang for lang in value.split("+") if lang]
+        if not langs or any(not lang.replace("_", "").isalnum() for lang in langs):
+            raise ValueError("expected Tesseract language codes joined with '+', such as 'eng' or 'eng+deu'")
+        return "+".join(langs)
+
+
+def make_tesseract(context: PluginContext) -> TesseractOcr:
+    """Build the engine, checking the binary and languages now."""
+    return TesseractOcr(context.settings.languages, timeout=context.limits.ocr_timeout,
+                        concurrency=context.ocr_workers or context.cpu_count)
 
 
 @hookimpl
 def docmill_register_ocr_engines(register: Any) -> None:
-    register("tesseract", make_tesseract)
+    register("tesseract", make_tesseract, settings=TesseractSettings)

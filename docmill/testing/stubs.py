@@ -103,6 +103,10 @@ class StubChunker:
     def __init__(self, words: int = 50) -> None:
         self.words = words
 
+    @property
+    def signature(self) -> str:
+        return f"{self.name}:{self.words}"
+
     def chunk(self, pages: Sequence[Page]) -> list[ChunkText]:
         out = []
         for page in pages:
@@ -120,6 +124,10 @@ class StubEmbedder:
     def __init__(self, dimension: int = 32, model: str = "stub-bag-of-words") -> None:
         self.dimension = dimension
         self.model = model
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}:{self.model}:{self.dimension}"
 
     def _vector(self, text: str) -> list[float]:
         vector = [0.0] * self.dimension
@@ -215,7 +223,7 @@ class StubPlugin:
 
     @hookimpl
     def docmill_register_sources(self, register: Any) -> None:
-        register("stub", lambda options, settings: self.source)
+        register("stub", lambda options, context: self.source)
 
     @hookimpl
     def docmill_extractor(self, blob: Blob) -> StubExtractor | None:
@@ -223,16 +231,16 @@ class StubPlugin:
 
     @hookimpl
     def docmill_register_ocr_engines(self, register: Any) -> None:
-        register("stub", lambda settings: StubOcrEngine())
+        register("stub", lambda context: StubOcrEngine())
 
     @hookimpl
     def docmill_register_chunkers(self, register: Any) -> None:
-        register("stub", lambda settings: StubChunker())
+        register("stub", lambda context: StubChunker())
 
     @hookimpl
     def docmill_register_embedders(self, register: Any) -> None:
-        register("stub", lambda settings: StubEmbedder())
+        register("stub", lambda context: StubEmbedder())
 
     @hookimpl
     def docmill_register_vector_stores(self, register: Any) -> None:
-        register("stub", lambda settings, dimension, model: StubVectorStore(dimension, model, self.space))
+        register("stub", lambda context, dimension, model: StubVectorStore(dimension, model, self.space))

@@ -82,7 +82,7 @@ def dist_env(broker_url: str, pg_url: str, chroma_server: ChromaServer, home: Pa
     env = {
         "DOCMILL_BROKER_URL": broker_url,
         "DOCMILL_LEDGER_URL": pg_url,
-        "DOCMILL_CHROMA_URL": chroma_server.url,
+        "DOCMILL_PLUGINS__CHROMA__URL": chroma_server.url,
         "DOCMILL_COLLECTION": f"t-{uuid.uuid4().hex[:12]}",
         "DOCMILL_RETRY_MIN_BACKOFF": "0.2",
         "DOCMILL_RETRY_MAX_BACKOFF": "2",
@@ -164,7 +164,7 @@ STUB_EMBEDDER = '''
 
     @hookimpl
     def docmill_register_embedders(register):
-        register("stub", lambda settings: StubEmbedder())
+        register("stub", lambda context: StubEmbedder())
 '''
 
 

@@ -106,7 +106,7 @@ def test_a_store_outage_is_retried_through_and_dlq_retry_resumes_at_the_store_st
         dcli: Cli, workers: Workers, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     server = ChromaServer(tmp_path / "outage-chroma")
     server.start()
-    monkeypatch.setenv("DOCMILL_CHROMA_URL", server.url)
+    monkeypatch.setenv("DOCMILL_PLUGINS__CHROMA__URL", server.url)
     folder = tmp_path / "docs"
     folder.mkdir()
     for i in range(6):
@@ -172,7 +172,7 @@ POISON_PLUGIN = '''
 
     @hookimpl
     def docmill_register_chunkers(register):
-        register("poison", lambda settings: PoisonChunker(settings.chunk_size, settings.chunk_overlap))
+        register("poison", lambda context: PoisonChunker(context.chunk_size, context.chunk_overlap))
 '''
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, select, update
+from sqlalchemy import ColumnElement, and_, insert, select, true, update
 
 from ..models import DocumentRef
 from ..records import Document, KnownDocument, Stage, State
@@ -29,6 +29,8 @@ class NewVersion:
 
 
 def _prefix(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
+    if not prefix:
+        return true()
     if dialect == "sqlite":
         # Byte-wise range: SQLite's LIKE ignores ASCII case.
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)

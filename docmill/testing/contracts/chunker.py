@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from docmill.core.interfaces import Chunker
+from docmill.core.interfaces import Chunker, Signed
 from docmill.core.models import Page
 
 __all__ = ["ChunkerContract"]
@@ -36,6 +36,10 @@ class ChunkerContract:
 
     def test_the_same_pages_give_the_same_chunks(self, chunker: Chunker) -> None:
         assert chunker.chunk(PAGES) == chunker.chunk(list(PAGES))
+
+    def test_it_states_a_signature_for_re_processing(self, chunker: Chunker) -> None:
+        assert isinstance(chunker, Signed), "state a `signature`: what decides the chunks (see core.interfaces)"
+        assert isinstance(chunker.signature, str) and chunker.signature and chunker.signature == chunker.signature
 
     def test_no_text_gives_no_chunks(self, chunker: Chunker) -> None:
         assert chunker.chunk([Page(1, ""), Page(2, "  \n ")]) == []

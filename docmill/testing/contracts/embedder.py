@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from docmill.core.interfaces import Embedder
+from docmill.core.interfaces import Embedder, Signed
 
 __all__ = ["EmbedderContract"]
 
@@ -37,6 +37,10 @@ class EmbedderContract:
             assert all(math.isfinite(x) for x in vector)
             assert math.sqrt(sum(x * x for x in vector)) == pytest.approx(1.0, abs=1e-3)
         assert list(embedder.embed_documents([])) == []
+
+    def test_it_states_a_signature_naming_its_model(self, embedder: Embedder) -> None:
+        assert isinstance(embedder, Signed), "state a `signature`: what decides the vectors (see core.interfaces)"
+        assert embedder.model in embedder.signature
 
     def test_order_and_batching_do_not_change_a_vector(self, embedder: Embedder) -> None:
         together = [list(v) for v in embedder.embed_documents(TEXTS)]

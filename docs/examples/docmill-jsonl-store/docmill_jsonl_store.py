@@ -8,6 +8,9 @@ suits small collections and tests, not archives.
 
     pip install ./docs/examples/docmill-jsonl-store
     DOCMILL_STORE=jsonl docmill ingest ~/notes
+
+Its one setting, ``directory``, is read from ``[plugins.jsonl]`` in
+docmill.toml or ``DOCMILL_PLUGINS__JSONL__DIRECTORY``.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-from docmill import Chunk, ConfigurationError, SearchHit, StoredChunk, StoreUnavailable, hookimpl
+from docmill import Chunk, ConfigurationError, PluginContext, SearchHit, StoredChunk, StoreUnavailable, hookimpl
 
-__all__ = ["JsonlStore"]
+__all__ = ["JsonlSettings", "JsonlStore"]
 
 
 class JsonlStore:
@@ -131,11 +135,21 @@ class JsonlStore:
         pass  # nothing is held open between calls
 
 
-def make_store(settings: Any, dimension: int, model: str) -> JsonlStore:
-    """The store docmill builds when DOCMILL_STORE=jsonl: one file per collection in the home directory."""
-    return JsonlStore(settings.home / "jsonl" / f"{settings.collection}.jsonl", dimension=dimension, model=model)
+class JsonlSettings(BaseModel):
+    """``[plugins.jsonl]`` in docmill.toml, or ``DOCMILL_PLUGINS__JSONL__DIRECTORY`` in the environment."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, not silently ignored
+
+    directory: Path | None = Field(None, description="Where the files go; default: jsonl/ in docmill's home.")
+
+
+def make_store(context: PluginContext, dimension: int, model: str) -> JsonlStore:
+    """The store docmill builds when DOCMILL_STORE=jsonl: one file per collection."""
+    settings: JsonlSettings = context.settings
+    directory = settings.directory or context.home / "jsonl"
+    return JsonlStore(directory / f"{context.collection}.jsonl", dimension=dimension, model=model)
 
 
 @hookimpl
 def docmill_register_vector_stores(register: Any) -> None:
-    register("jsonl", make_store)
+    register("jsonl", make_store, settings=JsonlSettings)
