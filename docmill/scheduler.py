@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -58,6 +59,26 @@ def _trigger(source: SourceConfig) -> Any:
     return CronTrigger.from_crontab(str(source.schedule))
 
 
+def _create_job_table(store: Any, attempts: int = 5) -> None:
+    """Create the job store's table unless it exists, tolerating a replica that creates it at the same moment.
+
+    APScheduler checks for the table and then creates it; two schedulers
+    started together on a fresh ledger both see none, and the second CREATE
+    fails ("table scheduler_jobs already exists"). Trying again finds it.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            store.jobs_t.create(store.engine, checkfirst=True)
+            return
+        except DBAPIError as exc:
+            if attempt == attempts:
+                raise
+            log.info("creating the job table raced another scheduler (%s); trying again", exc.orig)
+            time.sleep(0.1 * attempt)
+
+
 class Scheduler:
     """APScheduler over the settings' scheduled sources, with its job store in the ledger."""
 
@@ -70,6 +91,7 @@ class Scheduler:
         self.sources = [s for s in settings.sources if s.schedule is not None]
         settings.home.mkdir(parents=True, exist_ok=True)
         store = SQLAlchemyJobStore(url=settings.ledger_database_url, tablename=JOBS_TABLE)
+        _create_job_table(store)
         self.scheduler = BackgroundScheduler(
             jobstores={"default": store},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": MISFIRE_GRACE})

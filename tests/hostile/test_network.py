@@ -22,7 +22,7 @@ from ..conftest import Cli
 @pytest.mark.parametrize(("address", "why"), [
     ("100.100.100.200", "non-public"),     # shared address space: a cloud's metadata service lives here
     ("100.64.0.1", "non-public"),
-    ("192.0.0.8", "non-public"),           # IETF protocol assignments
+    ("192.0.0.8", "non-public|private"),   # IETF protocol assignments (private to Python before 3.11.10)
     ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 carrying 169.254.169.254
     ("10.1.2.3", "private"),
     ("169.254.169.254", "link-local"),
@@ -34,7 +34,7 @@ from ..conftest import Cli
 ])
 def test_only_public_internet_addresses_pass_the_guard(address: str, why: str) -> None:
     reason = net_guard.forbidden(address)
-    assert reason is not None and why in reason, reason
+    assert reason is not None and any(word in reason for word in why.split("|")), reason
 
 
 @pytest.mark.parametrize("address", ["93.184.216.34", "2606:4700:4700::1111", "8.8.8.8"])
