@@ -20,7 +20,9 @@ store relabels its chunks in place instead of processing it again.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from .errors import PermanentError
 from .interfaces import ContentCheckedSource, IncrementalSource, Source
@@ -98,6 +100,91 @@ def _chunks(refs: Iterator[DocumentRef], size: int) -> Iterator[list[DocumentRef
         yield batch
 
 
+@dataclass
+class _Discovery:
+    """One discovery of one source: what it has seen so far, and what it decided."""
+
+    rt: Runtime
+    source: Source
+    job_id: str
+    source_id: str
+    priority: int
+    retry_failed: bool
+    known: dict[str, KnownDocument]
+    seen: set[str] = field(default_factory=set)
+    withdrawn: list[str] = field(default_factory=list)  # indexed before, refused now: their chunks go
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def take(self, batch: list[DocumentRef]) -> None:
+        """Sort a batch of listed documents: refused, unchanged, relabelled, or new or changed; start them."""
+        starting: list[NewVersion] = []
+        unchanged: list[tuple[KnownDocument, DocumentRef]] = []
+        relabels: list[tuple[KnownDocument, DocumentRef, str]] = []
+        for ref in batch:
+            if ref.key in self.seen:
+                continue
+            self.seen.add(ref.key)
+            row = self.known.get(ref.key)
+            if ref.skip_reason:
+                self._refused(ref, row)
+                continue
+            fingerprint = _fingerprint(self.source, ref, row)
+            if row is not None and row.state != State.DELETING and _is_unchanged(self.rt, row, fingerprint,
+                                                                                 self.retry_failed):
+                unchanged.append((row, ref))
+            elif row is not None and _same_file(self.rt, self.source, ref, row):
+                relabels.append((row, ref, fingerprint))
+            else:
+                self.counts["new" if row is None else "changed"] += 1
+                starting.append(NewVersion(ref, fingerprint, self.rt.signature, row.version if row else None))
+        self._start(starting, unchanged, relabels)
+
+    def _refused(self, ref: DocumentRef, row: KnownDocument | None) -> None:
+        if row is not None and row.state not in (State.SKIPPED, State.FAILED):
+            # Indexed before, refused now: its chunks go first (with the removals);
+            # the next discovery records the refusal.
+            self.withdrawn.append(ref.key)
+            return
+        self.rt.ledger.record_refused(self.job_id, self.source_id, ref, row)
+        self.counts["refused"] += 1
+
+    def _start(self, starting: list[NewVersion], unchanged: list[tuple[KnownDocument, DocumentRef]],
+               relabels: list[tuple[KnownDocument, DocumentRef, str]]) -> None:
+        rt, job_id, priority = self.rt, self.job_id, self.priority
+        if unchanged:
+            rt.ledger.record_unchanged(job_id, unchanged)
+            self.counts["unchanged"] += len(unchanged)
+        relabelled = rt.ledger.start_relabels(job_id, relabels, priority) if relabels else []
+        self.counts["relabelled"] += len(relabels)
+        for key, version in relabelled:
+            rt.send(Task.for_version(Stage.RELABEL, job_id, key, version, priority))
+        started = rt.ledger.start_versions(job_id, self.source_id, starting, priority)
+        for key, version in started:
+            rt.send(Task.for_version(Stage.EXTRACT, job_id, key, version, priority))
+        unsent = [row for row, _ in unchanged if _never_sent(row)]
+        for row in unsent:  # committed by a discovery that died before sending them
+            rt.send(Task.for_version(row.stage, job_id, row.key, row.version, row.priority))
+        if started or relabelled or unsent:
+            rt.ledger.mark_sent([*started, *relabelled, *((row.key, row.version) for row in unsent)])
+
+    def removals(self, listing: Listing, prune: bool) -> tuple[list[str], list[str]]:
+        """The keys to remove from the index, and those kept although the filters now leave them out."""
+        unlisted = [key for key in self.known if key not in self.seen]
+        left_out: list[str] = []
+        if listing.complete:
+            gone = unlisted
+        elif listing.gone is not None and unlisted:
+            missing = set(listing.gone(unlisted))
+            gone = [key for key in unlisted if key in missing]
+            if listing.filtered:  # still there, but the filters leave them out now: kept unless pruned
+                left_out = [key for key in unlisted if key not in missing and self.known[key].state != State.DELETING]
+                if prune:
+                    gone, left_out = gone + left_out, []
+        else:
+            gone = []
+        return gone + [key for key in self.withdrawn if key not in gone], left_out
+
+
 def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: bool = False,
              prune: bool = False, retry_failed: bool = False) -> None:
     """List the source and start what changed; remove what disappeared.
@@ -108,70 +195,14 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
     ``retry_failed`` processes failed documents again even if unchanged.
     """
     source = rt.source(source_id)
-    known = rt.ledger.known(source.scope)
+    found = _Discovery(rt, source, job_id, source_id, priority, retry_failed, rt.ledger.known(source.scope))
     if isinstance(source, IncrementalSource):
         listing = source.listing({} if full else rt.ledger.source_state(source_id), full=full)
     else:
         listing = Listing(source.discover())
-    seen: set[str] = set()
-    withdrawn: list[str] = []  # indexed before, refused now: their chunks go
-    counts = {"new": 0, "changed": 0, "relabelled": 0, "unchanged": 0, "refused": 0}
     for batch in _chunks(iter(listing.refs), BATCH):
-        starting: list[NewVersion] = []
-        unchanged = []
-        relabels = []
-        for ref in batch:
-            if ref.key in seen:
-                continue
-            seen.add(ref.key)
-            row = known.get(ref.key)
-            if ref.skip_reason:
-                if row is not None and row.state not in (State.SKIPPED, State.FAILED):
-                    # Indexed before, refused now: its chunks go first (below); the
-                    # next discovery records the refusal.
-                    withdrawn.append(ref.key)
-                    continue
-                rt.ledger.record_refused(job_id, source_id, ref, row)
-                counts["refused"] += 1
-                continue
-            fingerprint = _fingerprint(source, ref, row)
-            if row is not None and row.state != State.DELETING and _is_unchanged(rt, row, fingerprint, retry_failed):
-                unchanged.append((row, ref))
-                continue
-            if row is not None and _same_file(rt, source, ref, row):
-                relabels.append((row, ref, fingerprint))
-                continue
-            counts["new" if row is None else "changed"] += 1
-            starting.append(NewVersion(ref, fingerprint, rt.signature, row.version if row else None))
-        if unchanged:
-            rt.ledger.record_unchanged(job_id, unchanged)
-            counts["unchanged"] += len(unchanged)
-        relabelled = rt.ledger.start_relabels(job_id, relabels, priority) if relabels else []
-        counts["relabelled"] += len(relabels)
-        for key, version in relabelled:
-            rt.send(Task.for_version(Stage.RELABEL, job_id, key, version, priority))
-        started = rt.ledger.start_versions(job_id, source_id, starting, priority)
-        for key, version in started:
-            rt.send(Task.for_version(Stage.EXTRACT, job_id, key, version, priority))
-        unsent = [row for row, _ in unchanged if _never_sent(row)]
-        for row in unsent:  # committed by a discovery that died before sending them
-            rt.send(Task.for_version(row.stage, job_id, row.key, row.version, row.priority))
-        if started or relabelled or unsent:
-            rt.ledger.mark_sent([*started, *relabelled, *((row.key, row.version) for row in unsent)])
-    unlisted = [key for key in known if key not in seen]
-    left_out: list[str] = []
-    if listing.complete:
-        gone = unlisted
-    elif listing.gone is not None and unlisted:
-        missing = set(listing.gone(unlisted))
-        gone = [key for key in unlisted if key in missing]
-        if listing.filtered:  # still there, but the filters leave them out now: kept unless pruned
-            left_out = [key for key in unlisted if key not in missing and known[key].state != State.DELETING]
-            if prune:
-                gone, left_out = gone + left_out, []
-    else:
-        gone = []
-    gone += [key for key in withdrawn if key not in gone]
+        found.take(batch)
+    gone, left_out = found.removals(listing, prune)
     if left_out:
         rt.ledger.record_left_out(job_id, len(left_out))
     for key, version in rt.ledger.start_removals(job_id, gone):
@@ -179,6 +210,7 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
     if isinstance(source, IncrementalSource):
         rt.ledger.save_source_state(source_id, listing.state)
     rt.ledger.end_discovery(job_id)
+    counts = found.counts
     log.info("discovered %s%s: %d new, %d changed, %d relabelled, %d unchanged, %d refused, %d gone, %d left out "
              "by the filters", source_id, "" if listing.complete else " (changes only)", counts["new"],
              counts["changed"], counts["relabelled"], counts["unchanged"], counts["refused"], len(gone),
