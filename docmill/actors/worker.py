@@ -207,6 +207,7 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
             raise ConfigurationError("DOCMILL_BROKER_URL is not set: `docmill worker` serves a RabbitMQ broker "
                                      "(embedded mode needs no workers)")
         pipeline = wire(settings)
+        pipeline.runtime.plugins.check_store_writers(settings, stages)
         runtime, broker = pipeline.runtime, pipeline.broker
         queues = queue_names(stages)
         rabbitmq.check_queues(broker, queue_names(isolation=True))  # type: ignore[arg-type]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-from ..core.ledger import JobProgress
+if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only by the commands that open it
+    from ..core.ledger import JobProgress
 
 __all__ = ["follow"]
 

@@ -80,18 +80,23 @@ def _has_index(settings: Settings) -> bool:
 
 
 def search(settings: Settings, query: str, k: int = 5) -> list[SearchHit]:
-    """The ``k`` chunks closest in meaning to ``query`` (none when nothing is indexed)."""
+    """The ``k`` chunks closest in meaning to ``query`` (none when nothing is indexed).
+
+    Only the embedder and the store are built: a search opens no ledger.
+    """
     if not _has_index(settings):
         return []
-    from ..core.runtime import Runtime
+    from ..core.plugins import load_plugins
 
-    runtime = Runtime(settings)
+    plugins = load_plugins(settings.load_plugins)
+    embedder = plugins.embedder(settings)
+    store = plugins.vector_store(settings, embedder.dimension, embedder.model)
     try:
-        if not runtime.store.count():
+        if not store.count():
             return []
-        return runtime.store.query(runtime.embedder.embed_query(query), k)
+        return store.query(embedder.embed_query(query), k)
     finally:
-        runtime.close()
+        store.close()
 
 
 def export(settings: Settings, *, vectors: bool = False) -> Iterator[StoredChunk]:

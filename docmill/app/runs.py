@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import ConfigurationError
-from ..core.ledger import JobProgress
 from ..core.models import SourceSpec
 from ..settings import Settings
 from .progress import follow
 from .specs import has_ledger
 
+if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only where a command opens it
+    from ..core.ledger import JobProgress
+
 __all__ = ["Watch", "purge_dead_letters", "retry_dead_letters", "run", "submit", "wait"]
 
 #: What a front end does with a job's progress: consume the snapshots (render a bar, log, stream events).
-Watch = Callable[[Iterator[JobProgress]], Any]
+Watch = Callable[[Iterator["JobProgress"]], Any]
 
 
 def _drain(progress: Iterator[JobProgress]) -> None:

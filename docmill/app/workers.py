@@ -19,9 +19,12 @@ def check_stages(stages: Sequence[str]) -> None:
 
 def serve_workers(settings: Settings, stages: Sequence[str], processes: int, threads: int,
                   on_ready: Callable[[], None] | None = None) -> int:
-    """Check RabbitMQ's queues once, then supervise the worker processes until a signal; the exit code."""
+    """Check the store and RabbitMQ's queues once, then supervise the worker processes until a signal; the
+    exit code."""
     from ..actors.worker import Supervisor
+    from ..core.plugins import load_plugins
 
+    load_plugins(settings.load_plugins).check_store_writers(settings, stages)
     client = _client(settings)  # declares and checks every queue before any process starts
     try:
         isolated_waiting = client.isolated_waiting(stages)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ..core.ledger import JobProgress
 from .common import printable
+
+if TYPE_CHECKING:
+    from ..core.ledger import JobProgress
 
 __all__ = ["format_summary", "progress_bar"]
 

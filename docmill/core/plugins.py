@@ -33,6 +33,7 @@ from .errors import ConfigurationError
 from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Source, VectorStore
 from .models import Blob
 from .plugin_context import PluginContext, RemoteSettings, env_name, masked, secrets_of, validate_settings
+from .records import Stage
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "Plugins", "load_plugins"]
 
@@ -192,6 +193,31 @@ class Plugins:
         """Whether the selected vector store is a server (it may hold an index without a local ledger)."""
         values = self.plugin_settings("store", settings.store, settings)
         return isinstance(values, RemoteSettings) and bool(values.remote)
+
+    def store_is_local(self, settings: Any) -> bool:
+        """Whether the selected vector store says it lives in files that one process at a time may write."""
+        values = self.plugin_settings("store", settings.store, settings)
+        return isinstance(values, RemoteSettings) and not values.remote
+
+    def check_store_writers(self, settings: Any, stages: Collection[str]) -> None:
+        """Raise ConfigurationError when workers of these stages would write a store only one process may write.
+
+        A worker is always several processes (its processes, the isolation
+        process that re-runs the suspects of a crash alone, other workers),
+        and a persistent Chroma directory or a local-mode Qdrant path takes
+        one writer. Stages that never open the store (extract, OCR) may run
+        anywhere.
+        """
+        writing = [stage for stage in stages if stage in (Stage.EMBED, Stage.STORE)]
+        if not writing or not self.store_is_local(settings):
+            return
+        name = settings.store
+        raise ConfigurationError(
+            f"the {' and '.join(writing)} stage(s) write the vector store, and the {name} store is local (in "
+            f"{settings.home}), which only one process may write, while a worker is several (its processes, the "
+            f"isolation process, other workers): serve it from a server every worker reaches "
+            f"({env_name(name, 'url')}; for Chroma, `chroma run --path DIR`), or run `docmill ingest` in one "
+            "process instead")
 
     def check_settings(self, settings: Any) -> None:
         """Validate every ``[plugins.NAME]`` section now, so a bad value stops start-up.

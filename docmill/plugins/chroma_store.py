@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError, StoreUnavailable
@@ -166,6 +166,13 @@ class ChromaSettings(BaseModel):
 
     url: str | None = Field(None, description="Chroma server URL (http://host:8000), shared by worker processes; "
                             "unset: a persistent store in the home directory.")
+
+    @field_validator("url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():  # DOCMILL_PLUGINS__X__URL= (empty) means no server
+            return None
+        return value.strip()
 
     @property
     def remote(self) -> bool:

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError, StoreUnavailable
@@ -188,6 +188,13 @@ class QdrantSettings(BaseModel):
     api_key: SecretStr | None = Field(None, description="API key of the Qdrant server; sent as a header only.")
     path: Path | None = Field(None, description="Local-mode Qdrant directory; default: qdrant/ in the home.")
     timeout: float = Field(30.0, gt=0, description="Seconds to wait for the Qdrant server per request.")
+
+    @field_validator("url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():  # DOCMILL_PLUGINS__X__URL= (empty) means no server
+            return None
+        return value.strip()
 
     @property
     def remote(self) -> bool:
