@@ -1,4 +1,5 @@
-"""One writer per local store: processes on one home take turns, and workers refuse a local store."""
+"""One writer per local store: processes on one home take turns (workers refusing a local store are in
+tests/distributed/test_workers.py)."""
 
 from __future__ import annotations
 
@@ -44,13 +45,3 @@ def test_two_processes_on_one_local_store_end_with_the_chunks_one_process_writes
     assert any("waiting" in err for _, err in outcomes)
     alone, together = _chunks(cli, tmp_path / "alone"), _chunks(cli, shared)
     assert together == alone and len({chunk_id for chunk_id, _, _ in together}) == len(together) > 6
-
-
-def test_workers_refuse_to_write_a_local_store(cli: Cli) -> None:
-    env = {"DOCMILL_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/%2F"}  # never reached: refused before
-    for queues in ("discover,extract,ocr,embed,store", "embed", "store"):
-        done = cli("worker", "--queues", queues, "--processes", "2", check=False, env=env)
-        assert done.returncode == 3, done.stderr
-        assert "only one process may write" in done.stderr and "DOCMILL_PLUGINS__CHROMA__URL" in done.stderr
-    qdrant = cli("worker", "--queues", "embed", check=False, env={**env, "DOCMILL_STORE": "qdrant"})
-    assert qdrant.returncode == 3 and "DOCMILL_PLUGINS__QDRANT__URL" in qdrant.stderr

@@ -98,8 +98,9 @@ def test_a_scheduler_syncing_scans_for_over_a_minute_and_a_search_reach_nothing(
 
 
 def test_no_docmill_process_imports_pymupdf_layout_or_pymupdf4llm(tmp_path: Path, isolated: Path) -> None:
-    probe = ("import sys, runpy; sys.argv = ['docmill', 'ingest', sys.argv[1], '--json'];\n"
-             "try:\n    runpy.run_module('docmill', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    # The command's click group, not `python -m docmill`, whose entry point leaves with os._exit.
+    probe = ("import sys\nfrom docmill.cli import cli\n"
+             "try:\n    cli(['ingest', sys.argv[1], '--json'])\nexcept SystemExit:\n    pass\n"
              "loaded = [m for m in sys.modules if m.startswith(('pymupdf.layout', 'pymupdf4llm', 'onnxruntime'))"
              " and sys.modules[m] is not None]\nprint(loaded, file=sys.stderr)\n")
     docs = tmp_path / "docs"

@@ -24,9 +24,9 @@ def serve_workers(settings: Settings, stages: Sequence[str], processes: int, thr
     from ..actors.worker import Supervisor
     from ..core.plugins import load_plugins
 
-    load_plugins(settings.load_plugins).check_store_writers(settings, stages)
     client = _client(settings)  # declares and checks every queue before any process starts
     try:
+        load_plugins(settings.load_plugins).check_store_writers(settings, stages)
         isolated_waiting = client.isolated_waiting(stages)
     finally:
         client.close()

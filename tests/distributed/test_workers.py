@@ -115,6 +115,16 @@ def test_ingest_with_a_broker_submits_and_waits(dcli: Cli, workers: Workers, tmp
     assert_exactly_once(dcli, pg_url)
 
 
+def test_workers_refuse_to_write_a_local_store(dcli: Cli) -> None:
+    local = {"DOCMILL_PLUGINS__CHROMA__URL": ""}  # blank: Chroma's persistent store in the home
+    for queues in ("discover,extract,ocr,embed,store", "embed", "store"):
+        done = dcli("worker", "--queues", queues, "--processes", "2", check=False, env=local)
+        assert done.returncode == 3, done.stderr
+        assert "only one process may write" in done.stderr and "DOCMILL_PLUGINS__CHROMA__URL" in done.stderr
+    qdrant = dcli("worker", "--queues", "store", check=False, env={**local, "DOCMILL_STORE": "qdrant"})
+    assert qdrant.returncode == 3 and "DOCMILL_PLUGINS__QDRANT__URL" in qdrant.stderr
+
+
 def test_a_wrong_broker_password_is_a_configuration_error(cli: Cli, broker_url: str, tmp_path: Path) -> None:
     wrong = broker_url.replace("guest:guest@", "guest:not-the-password@")
     for command in (("submit", str(tmp_path)), ("worker",)):
