@@ -21,9 +21,14 @@ CORPUS_EXCLUDES = ["--exclude", "*.truth.txt", "--exclude", "manifest.json"]
 POSTGRES = os.environ.get("DOCMILL_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (`make test` runs two workers), the tests of the shared services run one after
-    another on one worker: one of them restarts RabbitMQ, which others must not see. The rest run beside them."""
+    another on one worker: one of them restarts RabbitMQ, which others must not see. The rest run beside them.
+
+    First of all such hooks: xdist's worker names each item's group from its mark in its own hook, and
+    a mark added after that put the service tests on both workers (a RabbitMQ restart under a kill test).
+    """
     for item in items:
         if "distributed" in item.nodeid.split("/"):
             item.add_marker(pytest.mark.xdist_group("services"))

@@ -3,7 +3,8 @@
 Embedded mode: Dramatiq's in-process StubBroker. Distributed mode
 (``DOCMILL_BROKER_URL``): RabbitMQ with publisher confirms and durable queues
 declared with ``x-max-priority``, so a document's priority orders it in every
-stage's queue.
+stage's queue, and consumers that never acknowledge a message on a channel
+other than the one that delivered it (:mod:`.acks`).
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ def build_broker(settings: Settings, runtime: Runtime) -> dramatiq.Broker:
         broker = StubBroker(middleware=middleware)
         broker.emit_after("process_boot")  # starts TimeLimit's watchdog, as `dramatiq` would in a worker process
         return broker
-    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+    from .acks import ChannelBoundBroker
 
     # Only RabbitMQ redelivers what a dead worker held; in one process there is nothing to count.
     middleware.insert(-2, CrashGuard(runtime.ledger, settings.max_redeliveries))  # before FailureRecorder
-    return RabbitmqBroker(url=settings.broker_url.get_secret_value(), confirm_delivery=True,
+    return ChannelBoundBroker(url=settings.broker_url.get_secret_value(), confirm_delivery=True,
                           max_priority=MAX_PRIORITY, middleware=middleware)
