@@ -159,3 +159,4 @@ def plugins_on() -> Iterator[Any]:
     finally:
         for name in names:
             plugins.unregister(name)
+
