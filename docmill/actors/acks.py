@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 _DELIVERED_BY = "_docmill_delivered_by"
 
 
-class _ChannelBoundConsumer(_RabbitmqConsumer):  # type: ignore[misc]
+class _ChannelBoundConsumer(_RabbitmqConsumer):
     """Dramatiq's RabbitMQ consumer, refusing to settle messages another channel delivered."""
 
     def __next__(self) -> Any:
@@ -55,7 +55,7 @@ class _ChannelBoundConsumer(_RabbitmqConsumer):  # type: ignore[misc]
             super().nack(message)
 
 
-class ChannelBoundBroker(RabbitmqBroker):  # type: ignore[misc]
+class ChannelBoundBroker(RabbitmqBroker):
     """Dramatiq's RabbitMQ broker whose consumers never settle a delivery of an older channel."""
 
     @property
