@@ -142,6 +142,30 @@ def exported(cli: Cli) -> Any:
     return run
 
 
+STUB_EMBEDDER = '''
+    """A test plugin: docmill.testing's stub embedder, for tests where the model is not what is checked (it
+    loads in every command and worker process a test starts, and embeds slowly on two cores). A hashed bag of
+    words: a search still finds the chunks that share its words."""
+    from docmill import hookimpl
+    from docmill.testing.stubs import StubEmbedder
+
+
+    @hookimpl
+    def docmill_register_embedders(register):
+        register("stub", lambda context: StubEmbedder())
+'''
+
+
+@pytest.fixture
+def stub_embedder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands and workers of this test embed with the stub embedder (a plugin on PYTHONPATH)."""
+    from docmill.testing import plugin_dir
+
+    plugins = plugin_dir(tmp_path / "stub-plugins", "docmill_stub_embedder", STUB_EMBEDDER)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(plugins), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("DOCMILL_EMBEDDER", "stub")
+
+
 @pytest.fixture
 def plugins_on() -> Iterator[Any]:
     """Register test plugins on the process's plugin manager; unregister them afterwards."""

@@ -6,9 +6,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .conftest import Cli
 
 
+@pytest.mark.usefixtures("stub_embedder")
 def test_bad_files_become_dead_letters_that_purge_forgets(cli: Cli, corpus: Path, tmp_path: Path,
                                                           manifest: list[dict[str, Any]]) -> None:
     bad = {Path(m["path"]).name: m["why"] for m in manifest if m["expect"] == "fail"}

@@ -30,6 +30,7 @@ def _chunks(cli: Cli, home: Path) -> list[tuple[str, str, str]]:
     return sorted((c["id"], c["doc"], c["text"]) for c in map(json.loads, exported))
 
 
+@pytest.mark.usefixtures("stub_embedder")
 def test_two_processes_on_one_local_store_end_with_the_chunks_one_process_writes(cli: Cli, tmp_path: Path) -> None:
     folder = _docs(tmp_path / "notes")
     cli("ingest", str(folder), env={"DOCMILL_HOME": str(tmp_path / "alone")})

@@ -325,6 +325,7 @@ def test_an_offset_page_that_fell_past_the_end_ends_the_pages_and_the_group_is_r
         assert [r.query.get("page") for r in server.asked("/api/documents/", status=404)] == ["2"]
 
 
+@pytest.mark.usefixtures("stub_embedder")
 def test_a_change_of_tags_on_100_documents_relabels_their_chunks_without_downloading_them(
         cli: Cli, isolated: Path, home: Path, exported: Any) -> None:
     env = {"DOCMILL_SOURCES__0__TOKEN": CANARY}

@@ -163,29 +163,6 @@ def workers(isolated: Path, tmp_path: Path) -> Iterator[Workers]:
     running.close()
 
 
-STUB_EMBEDDER = '''
-    """A test plugin: docmill.testing's stub embedder, for tests of orchestration, where the model is not what
-    is checked (it loads in every worker process a test starts, and embeds slowly on two cores)."""
-    from docmill import hookimpl
-    from docmill.testing.stubs import StubEmbedder
-
-
-    @hookimpl
-    def docmill_register_embedders(register):
-        register("stub", lambda context: StubEmbedder())
-'''
-
-
-@pytest.fixture
-def stub_embedder(tmp_path: Path, dist_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Workers and commands of this test embed with the stub embedder (a plugin on PYTHONPATH)."""
-    from docmill.testing import plugin_dir
-
-    plugins = plugin_dir(tmp_path / "stub-plugins", "docmill_stub_embedder", STUB_EMBEDDER)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(plugins), os.environ.get("PYTHONPATH")])))
-    monkeypatch.setenv("DOCMILL_EMBEDDER", "stub")
-
-
 @pytest.fixture
 def dcli(isolated: Path, dist_env: dict[str, str]) -> Cli:
     return Cli(isolated)

@@ -56,7 +56,7 @@ def test_workers_killed_every_few_seconds_lose_nothing_double_nothing_and_blame_
     # isolation process, never charged, so no innocent document is quarantined. The kills stop after
     # KILLING seconds: a message that runs longer than the gap between kills (embedding a long PDF) could
     # otherwise never finish.
-    killing = 60.0
+    killing = 40.0
     env = {"DOCMILL_OCR_PAGES_PER_TASK": "1"}
     supervisor = workers.start("--processes", "2", env=env)
     job = dcli("submit", str(corpus36), *CORPUS_EXCLUDES).stdout.strip()
