@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pika
+import pytest
 import sqlalchemy
 
 from docmill.testing.paperless import TAGS, PaperlessServer
@@ -42,6 +43,7 @@ def _queued_bodies(broker_url: str, queue: str) -> list[bytes]:
     return bodies
 
 
+@pytest.mark.usefixtures("stub_embedder")
 def test_workers_sync_a_paperless_archive_and_the_token_stays_secret(
         dcli: Cli, workers: Workers, isolated: Path, dist_env: dict[str, str], pg_url: str) -> None:
     env = {"DOCMILL_SOURCES__0__TOKEN": CANARY}

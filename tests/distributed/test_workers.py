@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pika
+import pytest
 
 from ..conftest import CORPUS_EXCLUDES, Cli
 from .conftest import Workers, assert_exactly_once, wait_job
 
 
+@pytest.mark.usefixtures("stub_embedder")
 def test_submit_returns_a_job_that_workers_finish_and_bad_files_become_dead_letters(
         dcli: Cli, workers: Workers, corpus: Path, manifest: list[dict[str, Any]], pg_url: str) -> None:
     workers.start("--queues", "extract,ocr", "--processes", "2")
@@ -70,6 +72,7 @@ def test_a_queue_declared_with_other_arguments_stops_the_worker_at_start_up(
     assert "'docmill.ocr'" in log and "x-max-priority" in log and "rabbitmqctl delete_queue docmill.ocr" in log
 
 
+@pytest.mark.usefixtures("stub_embedder")
 def test_sigterm_drains_a_running_scan_and_a_restarted_worker_finishes_the_job(
         dcli: Cli, workers: Workers, pg_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "scans"
@@ -102,6 +105,7 @@ def test_worker_needs_a_broker(cli: Cli) -> None:
     assert done.returncode == 3 and "DOCMILL_BROKER_URL is not set" in done.stderr
 
 
+@pytest.mark.usefixtures("stub_embedder")
 def test_ingest_with_a_broker_submits_and_waits(dcli: Cli, workers: Workers, tmp_path: Path, pg_url: str) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
