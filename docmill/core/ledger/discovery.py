@@ -8,13 +8,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, select, true, update
+from sqlalchemy import ColumnElement, and_, bindparam, insert, select, true, update
 
 from ..models import DocumentRef
 from ..records import Document, KnownDocument, Stage, State
 from .base import LedgerBase
-from .inflight import clear_version
-from .jobs import add_item
+from .inflight import clear_documents
+from .jobs import add_item, add_items
+from .jobs import item as job_item
 from .schema import documents
 
 
@@ -51,30 +52,41 @@ class DiscoveryMixin(LedgerBase):
 
     def start_versions(self, job_id: str, source_id: str, items: Sequence[NewVersion],
                        priority: int = 0) -> list[tuple[str, int]]:
-        """Begin a new version of each document; return (key, version) to extract."""
+        """Begin a new version of each document; return (key, version) to extract.
+
+        A few statements for the whole batch, whatever its size: what older
+        versions kept in flight (for a retry) goes, new documents are inserted
+        in one statement and known ones updated in another.
+        """
         now = time.time()
-        started = []
+        rows: list[dict[str, Any]] = []
+        known: list[bool] = []
+        for item in items:
+            ref, version = item.ref, (item.previous_version or 0) + 1
+            rows.append(dict(
+                key=ref.key, source=source_id, name=ref.name, locator=ref.locator, stamp=ref.stamp, size=ref.size,
+                fingerprint=item.fingerprint, content_id=None, signature=item.signature, version=version,
+                state=State.PENDING, stage=Stage.EXTRACT, attempts=0, error_kind=None, error=None,
+                error_permanent=None, dead_letter=None,
+                pages=None, ocr_pages=None, ocr_remaining=None, chunks=None, sent_at=None,
+                metadata=json.dumps(dict(ref.metadata), default=str), priority=priority, job_id=job_id,
+                updated_at=now, started_at=None, finished_at=None, extract_seconds=0.0,
+                ocr_seconds=0.0, embed_seconds=0.0, store_seconds=0.0,
+            ))
+            known.append(item.previous_version is not None)
+        if not rows:
+            return []
         with self._write() as conn:
-            for item in items:
-                ref, version = item.ref, (item.previous_version or 0) + 1
-                values = dict(
-                    source=source_id, name=ref.name, locator=ref.locator, stamp=ref.stamp, size=ref.size,
-                    fingerprint=item.fingerprint, content_id=None, signature=item.signature, version=version,
-                    state=State.PENDING, stage=Stage.EXTRACT, attempts=0, error_kind=None, error=None,
-                    error_permanent=None, dead_letter=None,
-                    pages=None, ocr_pages=None, ocr_remaining=None, chunks=None, sent_at=None,
-                    metadata=json.dumps(dict(ref.metadata), default=str), priority=priority, job_id=job_id,
-                    updated_at=now, started_at=None, finished_at=None, extract_seconds=0.0,
-                    ocr_seconds=0.0, embed_seconds=0.0, store_seconds=0.0,
-                )
-                clear_version(conn, ref.key, version - 1)  # what a failed version kept for a retry
-                if item.previous_version is None:
-                    conn.execute(insert(documents).values(key=ref.key, created_at=now, **values))
-                else:
-                    conn.execute(update(documents).where(documents.c.key == ref.key).values(**values))
-                add_item(conn, job_id, ref.key, version, State.PENDING)
-                started.append((ref.key, version))
-        return started
+            clear_documents(conn, [row["key"] for row, was in zip(rows, known, strict=True) if was])
+            fresh = [{**row, "created_at": now} for row, was in zip(rows, known, strict=True) if not was]
+            if fresh:
+                conn.execute(insert(documents), fresh)
+            again = [{"b_key": row["key"], **{k: v for k, v in row.items() if k != "key"}}
+                     for row, was in zip(rows, known, strict=True) if was]
+            if again:
+                conn.execute(update(documents).where(documents.c.key == bindparam("b_key")), again)
+            add_items(conn, job_id, [job_item(row["key"], row["version"], State.PENDING) for row in rows])
+        return [(row["key"], row["version"]) for row in rows]
 
     def restart(self, job_id: str, row: Document) -> list[tuple[str, int]]:
         """Start a new version of a document from what the ledger knows of it, to extract it again."""
@@ -85,24 +97,29 @@ class DiscoveryMixin(LedgerBase):
 
     def mark_sent(self, items: Sequence[tuple[str, int]]) -> None:
         """These versions' first messages are with the transport."""
-        now = time.time()
+        if not items:
+            return
         with self._write() as conn:
-            for key, version in items:
-                conn.execute(update(documents).where(documents.c.key == key, documents.c.version == version)
-                             .values(sent_at=now))
+            conn.execute(update(documents).where(documents.c.key == bindparam("b_key"),
+                                                 documents.c.version == bindparam("b_version"))
+                         .values(sent_at=time.time()), [{"b_key": key, "b_version": version} for key, version in items])
 
     def record_unchanged(self, job_id: str, rows: Iterable[tuple[KnownDocument, DocumentRef]]) -> None:
         """Documents discovery found unchanged: their job items end as they stand.
 
         A version still in flight (elsewhere) joins the job as pending and ends with it.
         """
+        rows = list(rows)
+        touched = [{"b_key": ref.key, "stamp": ref.stamp, "name": ref.name, "locator": ref.locator}
+                   for row, ref in rows if row.stamp != ref.stamp]  # touched but identical: the new stamp
+        items = []
+        for row, ref in rows:
+            state = row.state if row.state in (State.FAILED, State.PENDING) else State.SKIPPED
+            items.append(job_item(ref.key, row.version, state, unchanged=state != State.PENDING))
         with self._write() as conn:
-            for row, ref in rows:
-                if row.stamp != ref.stamp:  # touched but identical: remember the new stamp
-                    conn.execute(update(documents).where(documents.c.key == ref.key).values(
-                        stamp=ref.stamp, name=ref.name, locator=ref.locator))
-                state = row.state if row.state in (State.FAILED, State.PENDING) else State.SKIPPED
-                add_item(conn, job_id, ref.key, row.version, state, unchanged=state != State.PENDING)
+            if touched:
+                conn.execute(update(documents).where(documents.c.key == bindparam("b_key")), touched)
+            add_items(conn, job_id, items)
 
     def start_relabels(self, job_id: str, items: Sequence[tuple[KnownDocument, DocumentRef, str]],
                        priority: int = 0) -> list[tuple[str, int]]:

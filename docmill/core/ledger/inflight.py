@@ -25,6 +25,13 @@ def clear_version(conn: Connection, key: str, version: int) -> None:
         conn.execute(delete(table).where(table.c.key == key, table.c.version <= version))
 
 
+def clear_documents(conn: Connection, keys: Sequence[str]) -> None:
+    """Drop all in-flight data of these documents (before their new versions start), one statement a table."""
+    if keys:
+        for table in (pages, staged_chunks, ocr_tasks, deliveries):
+            conn.execute(delete(table).where(table.c.key.in_(keys)))
+
+
 def lock_document(conn: Connection, key: str) -> None:
     """Hold the document's row until the transaction ends: two copies of one message write in turn.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,14 +44,29 @@ def chunk_sums(conn: Connection, selectable: Any, *where: Any) -> dict[str, int]
     return {"chunks": int(row[0]), "embedded": int(row[1]), "reused": int(row[2])}
 
 
+def item(key: str, version: int, state: State, *, unchanged: bool = False, relabel: bool = False,
+         finished: float | None = None) -> dict[str, Any]:
+    """One document's row for :func:`add_items`."""
+    if finished is None and state != State.PENDING:
+        finished = time.time()
+    return {"key": key, "version": version, "state": state, "unchanged": unchanged, "relabel": relabel,
+            "finished_at": finished}
+
+
+def add_items(conn: Connection, job_id: str, items: Sequence[dict[str, Any]]) -> None:
+    """Record (or replace) what a job is doing with each of these documents (rows made by :func:`item`),
+    in two statements whatever their number."""
+    if not items:
+        return
+    conn.execute(delete(job_items).where(job_items.c.job_id == job_id,
+                                         job_items.c.key.in_([i["key"] for i in items])))
+    conn.execute(insert(job_items), [{"job_id": job_id, **i} for i in items])
+
+
 def add_item(conn: Connection, job_id: str, key: str, version: int, state: State, *,
              unchanged: bool = False, relabel: bool = False, finished: float | None = None) -> None:
     """Record (or replace) what a job is doing with one document."""
-    conn.execute(delete(job_items).where(job_items.c.job_id == job_id, job_items.c.key == key))
-    if finished is None and state != State.PENDING:
-        finished = time.time()
-    conn.execute(insert(job_items).values(job_id=job_id, key=key, version=version, state=state,
-                                          unchanged=unchanged, relabel=relabel, finished_at=finished))
+    add_items(conn, job_id, [item(key, version, state, unchanged=unchanged, relabel=relabel, finished=finished)])
 
 
 class JobsMixin(LedgerBase):

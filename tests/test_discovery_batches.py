@@ -1,0 +1,86 @@
+"""Discovery writes the ledger a batch at a time: its statements grow with the batches, not the documents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from docmill.app import folder_specs
+from docmill.core import stages
+from docmill.core.discovery import BATCH
+from docmill.core.ledger import Ledger
+from docmill.core.models import Task
+from docmill.core.records import Stage
+from docmill.core.runtime import Runtime
+from docmill.settings import Settings
+
+FILES = 3 * BATCH
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    for i in range(FILES):
+        (root / f"d{i % 7}").mkdir(parents=True, exist_ok=True)
+        (root / f"d{i % 7}" / f"note-{i}.txt").write_text(f"Note {i}.")
+    return root
+
+
+@pytest.fixture
+def statements(ledger: Ledger) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(ledger.engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(ledger.engine, "before_cursor_execute", count)
+
+
+def _discover(rt: Runtime, settings: Settings, folder: Path) -> str:
+    [spec] = folder_specs(settings, [str(folder)])
+    rt.ledger.put_source(spec.id, spec.type, spec.options)
+    job = rt.ledger.create_job("ingest", discoveries=1)
+    stages.discover(rt, job, spec.id)
+    return job
+
+
+def test_discovering_a_folder_costs_a_few_statements_per_batch_and_every_document_once(
+        ledger: Ledger, statements: list[str], folder: Path, settings: Settings) -> None:
+    sent: list[Task] = []
+    rt = Runtime(settings, ledger=ledger, send=sent.append)
+
+    # Given a folder of 600 new files (three batches), when it is discovered:
+    statements.clear()
+    job = _discover(rt, settings, folder)
+    # then each file is started and sent once, in a bounded number of statements per batch.
+    assert sorted(t.args["key"] for t in sent) == sorted(f"file://{p}" for p in folder.rglob("*.txt"))
+    assert {t.stage for t in sent} == {Stage.EXTRACT} and len(sent) == FILES
+    assert len(statements) <= 12 * (FILES // BATCH) + 12, len(statements)  # one by one it was 7 a file
+    assert ledger.job_progress(job).counts == {"pending": FILES}
+    assert all(d.sent_at is not None for d in map(ledger.document, (t.args["key"] for t in sent)))
+
+    # Given they were processed, and then three of them edited and one deleted, when discovered again:
+    with ledger.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE documents SET state = 'done', stage = 'store', chunks = 1")
+    edited = sorted(folder.rglob("*.txt"))[:3]
+    for path in edited:
+        path.write_text("Edited, and longer than before.")
+    deleted = sorted(folder.rglob("*.txt"))[-1]
+    deleted.unlink()
+    sent.clear()
+    statements.clear()
+    again = _discover(rt, settings, folder)
+    # then exactly those are started or removed, and the unchanged ones cost a few statements per batch too.
+    assert sorted((t.stage, t.args["key"]) for t in sent) == sorted(
+        [(Stage.EXTRACT, f"file://{p}") for p in edited] + [(Stage.REMOVE, f"file://{deleted}")])
+    assert len(statements) <= 12 * (FILES // BATCH) + 20, len(statements)
+    counts = ledger.job_progress(again).counts
+    assert counts == {"pending": 4, "skipped": FILES - 4}
+    versions = {ledger.document(f"file://{p}").version for p in edited}
+    assert versions == {2}
