@@ -40,3 +40,39 @@ def test_bad_files_become_dead_letters_that_purge_forgets(cli: Cli, corpus: Path
     usage = cli("dlq", "retry", check=False)
     assert usage.returncode == 2 and "give dead-letter ids" in usage.stderr
     assert cli("dlq", "purge", "--older-than", "soon", check=False).returncode == 2
+
+
+def test_status_of_a_job_pages_through_its_documents_in_key_order(cli: Cli, home: Path) -> None:
+    from docmill.core.ledger import Ledger, NewVersion
+    from docmill.core.models import DocumentRef
+    from docmill.settings import Settings
+
+    # Given a job of 250 documents, 10 of them failed:
+    home.mkdir()
+    with Ledger(Settings().ledger_database_url) as ledger:
+        job = ledger.create_job("ingest", discoveries=0)
+        refs = [DocumentRef(key=f"file:///docs/n-{i:03}.txt", name=f"n-{i:03}.txt", locator="", stamp="1",
+                            size=1) for i in range(250)]
+        ledger.start_versions(job, "folder:/docs", [NewVersion(ref, "fp", "sig", None) for ref in refs])
+        for ref in refs[::25]:
+            ledger.finish(ref.key, 1, "failed", stage="extract", error_kind="corrupt", reason="cut short")
+
+    # When its status is asked for, then the first 100 come, with how many more and where to go on:
+    first = cli.json("status", job)
+    assert [i["key"] for i in first["items"]] == [r.key for r in refs[:100]]
+    assert (first["more"], first["next"], first["counts"]) == (150, refs[99].key, {"pending": 240, "failed": 10})
+    # and the next pages follow on from it, to the end.
+    second = cli.json("status", job, "--after", first["next"], "--limit", "120")
+    assert [i["key"] for i in second["items"]] == [r.key for r in refs[100:220]] and second["more"] == 30
+    last = cli.json("status", job, "--after", second["next"])
+    assert [i["key"] for i in last["items"]] == [r.key for r in refs[220:]] and last["next"] is None
+    assert len(cli.json("status", job, "--limit", "0")["items"]) == 250
+    # Filters narrow the pages: the failed documents alone, with their reason.
+    failed = cli.json("status", job, "--state", "failed", "--limit", "4")
+    assert [i["doc"] for i in failed["items"]] == ["n-000.txt", "n-025.txt", "n-050.txt", "n-075.txt"]
+    assert failed["more"] == 6 and all(i["reason"] == "cut short" for i in failed["items"])
+    assert cli.json("status", job, "--stage", "extract")["more"] == 150
+    # The plain output says how to see the rest.
+    plain = cli("status", job).stdout
+    assert f"... 150 more: docmill status {job} --after {refs[99].key}" in plain
+    assert cli("status", "--state", "failed", check=False).returncode == 2

@@ -10,7 +10,7 @@ from ..core.records import State
 from ..settings import Settings
 from .specs import has_ledger, source_id
 
-__all__ = ["dead_letters", "export", "index_status", "job_status", "search"]
+__all__ = ["JOB_PAGE", "dead_letters", "export", "index_status", "job_status", "search"]
 
 
 def index_status(settings: Settings) -> dict[str, Any]:
@@ -35,17 +35,29 @@ def index_status(settings: Settings) -> dict[str, Any]:
             "sources": {s.name: syncs.get(source_id(s.name)) for s in settings.sources}}
 
 
-def job_status(settings: Settings, job_id: str) -> dict[str, Any]:
-    """One job: its kind, priority and times, whether it finished, counts, and every document; KeyError if
-    there is no such job."""
+#: Items of a job shown unless a front end asks for another page size.
+JOB_PAGE = 100
+
+
+def job_status(settings: Settings, job_id: str, *, limit: int | None = JOB_PAGE, after: str | None = None,
+               state: str | None = None, stage: str | None = None) -> dict[str, Any]:
+    """One job: its kind, priority and times, whether it finished, counts, and a page of its documents.
+
+    ``items`` are the first ``limit`` documents (None: all) in key order after
+    ``after``, of the ``state`` and ``stage`` asked for; ``more`` counts those
+    that match after them, and ``next`` is the ``after`` of the next page
+    (None when there is none). KeyError if there is no such job.
+    """
     from ..core.ledger import Ledger
 
     if not has_ledger(settings):
         raise KeyError(job_id)
     with Ledger(settings.ledger_database_url) as ledger:
-        info, items = ledger.job_info(job_id), ledger.job_items(job_id)
+        info = ledger.job_info(job_id)
+        items, more = ledger.job_items(job_id, limit=limit, after=after, state=state, stage=stage)
         progress = ledger.job_progress(job_id)
-    return {**info, "finished": progress.finished, "counts": progress.counts, "items": items}
+    return {**info, "finished": progress.finished, "counts": progress.counts, "items": items, "more": more,
+            "next": items[-1]["key"] if more else None}
 
 
 def dead_letters(settings: Settings) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import click
 
 from .. import app
+from ..core.records import Stage, State
 from ..settings import Settings, load_settings
 from .common import handles_configuration, printable
 
@@ -28,9 +30,9 @@ def _when(epoch: float | None) -> str:
     return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S") if epoch else "-"
 
 
-def _show_job(settings: Settings, job_id: str, as_json: bool) -> None:
+def _show_job(settings: Settings, job_id: str, as_json: bool, page: dict[str, Any]) -> None:
     try:
-        report = app.job_status(settings, job_id)
+        report = app.job_status(settings, job_id, **page)
     except KeyError:
         raise click.BadParameter(f"no job {job_id!r} in the ledger", param_hint="JOB") from None
     if as_json:
@@ -43,18 +45,29 @@ def _show_job(settings: Settings, job_id: str, as_json: bool) -> None:
         where = item["stage"] or "-"
         note = f"  {item['error']}: {printable(item['reason'])}" if item["error"] else ""
         click.echo(f"  {item['state']:<8} {where:<8} {_when(item['finished_at']):<19}  {printable(item['doc'])}{note}")
+    if report["more"]:
+        click.echo(f"  ... {report['more']:,} more: docmill status {job_id} --after {shlex.quote(report['next'])}")
 
 
 @click.command()
 @click.argument("job", required=False)
+@click.option("--limit", type=click.IntRange(min=0), default=app.JOB_PAGE, show_default=True,
+              help="With JOB: documents to show (0: all).")
+@click.option("--after", metavar="KEY", help="With JOB: start after this document key (the next page).")
+@click.option("--state", type=click.Choice([s.value for s in State if s != State.DELETING]),
+              help="With JOB: only documents in this state.")
+@click.option("--stage", type=click.Choice([s.value for s in Stage]), help="With JOB: only documents at this stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @handles_configuration
-def status(job: str | None, as_json: bool) -> None:
-    """What the index holds and what failed; with JOB, where each of that job's documents is."""
+def status(job: str | None, limit: int, after: str | None, state: str | None, stage: str | None,
+           as_json: bool) -> None:
+    """What the index holds and what failed; with JOB, where each of that job's documents is, a page at a time."""
     settings = load_settings()
     if job is not None:
-        _show_job(settings, job, as_json)
+        _show_job(settings, job, as_json, {"limit": limit or None, "after": after, "state": state, "stage": stage})
         return
+    if after is not None or state is not None or stage is not None:
+        raise click.UsageError("--after, --state and --stage page the documents of a JOB")
     report = app.index_status(settings)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from ..records import State
 from .base import LedgerBase
@@ -135,28 +135,45 @@ class JobsMixin(LedgerBase):
                 job_items.c.job_id == job_id, job_items.c.state == State.PENDING)).all()
         return [(r.key, r.version) for r in rows]
 
-    def job_items(self, job_id: str) -> list[dict[str, Any]]:
-        """One entry per document of the job: where it stands now."""
+    def job_items(self, job_id: str, *, limit: int | None = None, after: str | None = None,
+                  state: str | None = None, stage: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        """The job's documents, where each stands now, in key order; and how many more match after them.
+
+        A page at a time: ``limit`` items (None: all) whose key comes after
+        ``after``, of the ``state`` and the current ``stage`` asked for. The
+        job's own key order serves it (the primary key), so a page costs the
+        same at the start of a million items as at the end.
+        """
         joined = job_items.join(documents, documents.c.key == job_items.c.key)
+        where = [job_items.c.job_id == job_id]
+        if state is not None:
+            where.append(job_items.c.state == state)
+        if stage is not None:
+            where.append(and_(documents.c.stage == stage, documents.c.version == job_items.c.version))
         with self._read() as conn:
             if conn.execute(select(jobs.c.id).where(jobs.c.id == job_id)).first() is None:
                 raise KeyError(job_id)
-            rows = conn.execute(select(
-                documents.c.name, documents.c.key, job_items.c.state, job_items.c.version, documents.c.version,
+            query = select(
+                documents.c.name, job_items.c.key, job_items.c.state, job_items.c.version, documents.c.version,
                 documents.c.stage, documents.c.priority, documents.c.attempts, job_items.c.finished_at,
                 documents.c.error_kind, documents.c.error,
-            ).select_from(joined).where(job_items.c.job_id == job_id).order_by(documents.c.name)).all()
+            ).select_from(joined).where(*where, *([job_items.c.key > after] if after is not None else []))
+            rows = conn.execute(query.order_by(job_items.c.key).limit(limit)).all()
+            more = 0
+            if limit is not None and len(rows) == limit:
+                more = int(conn.execute(select(func.count()).select_from(joined).where(
+                    *where, job_items.c.key > rows[-1].key)).scalar_one())
         items = []
         for r in rows:
             current = r[4] == r.version  # the job's version is still the document's latest
             items.append({
-                "doc": r.name, "state": r.state, "stage": r.stage if current else None,
+                "doc": r.name, "key": r.key, "state": r.state, "stage": r.stage if current else None,
                 "priority": r.priority, "attempts": r.attempts if current else None, "finished_at": r.finished_at,
                 # Why it failed, or why it was skipped (refused, no text); None when it simply ended.
                 "error": r.error_kind if r.state in (State.FAILED, State.SKIPPED) and current else None,
                 "reason": r.error if r.state in (State.FAILED, State.SKIPPED) and current else None,
             })
-        return items
+        return items, more
 
     def job_info(self, job_id: str) -> dict[str, Any]:
         """The job's own row: kind, priority, when it was created and discovered."""
