@@ -3,9 +3,10 @@
 ``submit`` registers the sources, creates the job and discovers the given
 paths right here (so ``docmill submit`` works whatever stages the workers
 run); the documents it finds go to the ``extract`` queue at the job's
-priority. Watching a job reads the ledger, and asks RabbitMQ whether any
-worker consumes the queues that hold messages, so a job nobody can process
-is reported within seconds instead of waiting forever.
+priority, a discovery batch in one round trip (:mod:`.batches`). Watching
+a job reads the ledger, and asks RabbitMQ whether any worker consumes the
+queues that hold messages, so a job nobody can process is reported within
+seconds instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from ..core.models import SourceSpec
 from ..core.records import Stage
 from ..settings import Settings
 from . import rabbitmq
-from .stages import QUEUES, isolation_queue, queue_names
+from .batches import BatchPublisher
+from .stages import QUEUES, isolation_queue, queue_names, sender
 from .wiring import wire
 
 __all__ = ["DistributedClient"]
@@ -45,6 +47,8 @@ class DistributedClient:
         # Dead letters are read from every queue's .XQ, the isolation queues' too (a quarantined message).
         self.all_queues = queue_names(isolation=True)
         rabbitmq.check_queues(self.broker, self.all_queues)  # type: ignore[arg-type]
+        self.publisher = BatchPublisher(self.broker, self.pipeline.actors)
+        self.runtime.connect(sender(self.pipeline.actors), self.publisher.send_all)
         self._unconsumed_since: dict[str, float] = {}
         self._warned: set[str] = set()
         self._checked_at = 0.0
@@ -133,4 +137,5 @@ class DistributedClient:
         return waiting
 
     def close(self) -> None:
+        self.publisher.close()
         self.pipeline.close()

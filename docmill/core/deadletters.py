@@ -45,11 +45,11 @@ def retry(rt: Runtime, ids: Sequence[str] | None) -> tuple[str | None, list[Docu
     if not rows:
         return None, []
     job_id = rt.ledger.create_job("retry", discoveries=0, priority=max(r.priority for r in rows))
-    retried = []
+    retried, resumed = [], []
     for row in rows:
         stage, tasks = resume_tasks(rt, row, job_id)
         if rt.ledger.reopen(job_id, row, stage):
             retried.append(row)
-            for task in tasks:
-                rt.send(task)
+            resumed.extend(tasks)
+    rt.send_all(resumed)
     return job_id, retried

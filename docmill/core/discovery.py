@@ -156,15 +156,13 @@ class _Discovery:
             self.counts["unchanged"] += len(unchanged)
         relabelled = rt.ledger.start_relabels(job_id, relabels, priority) if relabels else []
         self.counts["relabelled"] += len(relabels)
-        for key, version in relabelled:
-            rt.send(Task.for_version(Stage.RELABEL, job_id, key, version, priority))
         started = rt.ledger.start_versions(job_id, self.source_id, starting, priority)
-        for key, version in started:
-            rt.send(Task.for_version(Stage.EXTRACT, job_id, key, version, priority))
-        unsent = [row for row, _ in unchanged if _never_sent(row)]
-        for row in unsent:  # committed by a discovery that died before sending them
-            rt.send(Task.for_version(row.stage, job_id, row.key, row.version, row.priority))
-        if started or relabelled or unsent:
+        unsent = [row for row, _ in unchanged if _never_sent(row)]  # committed by a discovery that died first
+        tasks = [*(Task.for_version(Stage.RELABEL, job_id, key, version, priority) for key, version in relabelled),
+                 *(Task.for_version(Stage.EXTRACT, job_id, key, version, priority) for key, version in started),
+                 *(Task.for_version(row.stage, job_id, row.key, row.version, row.priority) for row in unsent)]
+        if tasks:
+            rt.send_all(tasks)  # with the transport before the ledger says so: a version marked sent was sent
             rt.ledger.mark_sent([*started, *relabelled, *((row.key, row.version) for row in unsent)])
 
     def removals(self, listing: Listing, prune: bool) -> tuple[list[str], list[str]]:
@@ -205,8 +203,8 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
     gone, left_out = found.removals(listing, prune)
     if left_out:
         rt.ledger.record_left_out(job_id, len(left_out))
-    for key, version in rt.ledger.start_removals(job_id, gone):
-        rt.send(Task.for_version(Stage.REMOVE, job_id, key, version, priority))
+    rt.send_all([Task.for_version(Stage.REMOVE, job_id, key, version, priority)
+                 for key, version in rt.ledger.start_removals(job_id, gone)])
     if isinstance(source, IncrementalSource):
         rt.ledger.save_source_state(source_id, listing.state)
     rt.ledger.end_discovery(job_id)

@@ -45,6 +45,8 @@ class Runtime:
 
     ``send`` delivers a :class:`~docmill.core.models.Task` to the next stage;
     the transport (Dramatiq) supplies it, so the core never imports one.
+    ``send_all`` delivers several at once, in one round trip where the
+    transport can (discovery sends a batch of documents that way).
     ``recover_pending`` says that no other process can hold in-flight work on
     this ledger (embedded mode holds a lock on the home directory), so a
     document left pending by an interrupted run is restarted by discovery.
@@ -59,21 +61,32 @@ class Runtime:
             settings.home.mkdir(parents=True, exist_ok=True)  # the default ledger lives in the home
         self.ledger = ledger or Ledger(settings.ledger_database_url)
         self._send = send
+        self._send_all: Callable[[Sequence[Task]], None] | None = None
         self.recover_pending = recover_pending
         self.limits = settings.limits
         self._lock = threading.RLock()
         self._parts: dict[str, Any] = {}
         self._sources: dict[str, Source] = {}
 
-    def connect(self, send: Callable[[Task], None]) -> None:
-        """Attach the transport that delivers tasks to the next stage."""
-        self._send = send
+    def connect(self, send: Callable[[Task], None], send_all: Callable[[Sequence[Task]], None] | None = None) -> None:
+        """Attach the transport that delivers tasks to the next stage (``send_all``: several in one go)."""
+        self._send, self._send_all = send, send_all
 
     def send(self, task: Task) -> None:
         """Hand a task to the transport."""
         if self._send is None:
             raise RuntimeError("this Runtime was built without a transport and cannot send tasks")
         self._send(task)
+
+    def send_all(self, tasks: Sequence[Task]) -> None:
+        """Hand several tasks to the transport: all of them are with it when this returns, or it raised."""
+        if not tasks:
+            return
+        if self._send_all is not None:
+            self._send_all(tasks)
+            return
+        for task in tasks:
+            self.send(task)
 
     def _part(self, name: str, build: Callable[[], T]) -> T:
         with self._lock:
@@ -128,9 +141,12 @@ class Runtime:
     @property
     def signature(self) -> str:
         """Identifies the chunker's and the embedder's settings, as each states them: changing them
-        re-processes documents."""
-        text = f"{_signature(self.chunker, 'chunker')}|{_signature(self.embedder, 'embedder')}"
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        re-processes documents. Computed once: discovery asks for every document."""
+        def build() -> str:
+            text = f"{_signature(self.chunker, 'chunker')}|{_signature(self.embedder, 'embedder')}"
+            return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+        return self._part("signature", build)
 
     @property
     def code_version(self) -> str:

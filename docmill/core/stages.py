@@ -176,8 +176,7 @@ def relabel(rt: Runtime, job_id: str, key: str, version: int) -> None:
     if not isinstance(store, RelabellingStore):  # a store plugin that cannot update chunks in place
         log.info("the %s store cannot relabel chunks; processing %s again", store.name, doc.name)
         restarted = rt.ledger.restart(job_id, doc)
-        for new_key, new_version in restarted:
-            rt.send(Task.for_version(Stage.EXTRACT, job_id, new_key, new_version, doc.priority))
+        rt.send_all([Task.for_version(Stage.EXTRACT, job_id, key, version, doc.priority) for key, version in restarted])
         rt.ledger.mark_sent(restarted)
         return
     store.relabel(key, doc=doc.name, metadata=json.loads(doc.metadata or "{}"))

@@ -10,6 +10,7 @@ from typing import Any
 import dramatiq
 
 from docmill.actors.distributed import DistributedClient
+from docmill.actors.stages import sender
 from docmill.app import folder_specs
 from docmill.settings import Settings
 from docmill.testing.stubs import StubPlugin
@@ -27,6 +28,13 @@ def _run(settings: Settings, folder: Path, *, twice: bool) -> tuple[set[Any], di
             return enqueue(message, delay=delay)
 
         client.broker.enqueue = enqueue_twice  # type: ignore[method-assign]
+        send_all = client.publisher.send_all  # how discovery in the submitting process publishes a batch
+
+        def send_all_twice(tasks: Any) -> None:
+            send_all(tasks)
+            send_all(tasks)
+
+        client.runtime.connect(sender(client.pipeline.actors), send_all_twice)
     worker = dramatiq.Worker(client.broker, worker_threads=4, worker_timeout=100)
     worker.start()
     try:
