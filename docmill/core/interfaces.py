@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from .models import Blob, Chunk, ChunkText, DocumentRef, Limits, Listing, Page, PageImage, SearchHit, StoredChunk
-from .plugin_context import PluginContext
 
 if TYPE_CHECKING:
     import numpy as np
+
+    # pydantic, which PluginContext needs, costs a process that only parses (core/sandbox.py) 0.2 s to import.
+    from .plugin_context import PluginContext
 
 #: Vectors as plugins may return them: a 2-D float array, or a list of lists.
 Vectors: TypeAlias = "np.ndarray | Sequence[Sequence[float]]"
@@ -218,8 +220,8 @@ class RelabellingStore(Protocol):
 
 # Factories are what plugins register. Each receives a PluginContext: the plugin's own settings and the
 # facts every plugin shares (see core/plugin_context.py); a source's factory gets its options first.
-SourceFactory = Callable[[Mapping[str, Any], PluginContext], Source]
-OcrEngineFactory = Callable[[PluginContext], OcrEngine]
-ChunkerFactory = Callable[[PluginContext], Chunker]
-EmbedderFactory = Callable[[PluginContext], Embedder]
-VectorStoreFactory = Callable[[PluginContext, int, str], VectorStore]
+SourceFactory: TypeAlias = "Callable[[Mapping[str, Any], PluginContext], Source]"
+OcrEngineFactory: TypeAlias = "Callable[[PluginContext], OcrEngine]"
+ChunkerFactory: TypeAlias = "Callable[[PluginContext], Chunker]"
+EmbedderFactory: TypeAlias = "Callable[[PluginContext], Embedder]"
+VectorStoreFactory: TypeAlias = "Callable[[PluginContext, int, str], VectorStore]"
