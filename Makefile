@@ -31,7 +31,9 @@ unit: $(VENV)/.installed-test
 	scripts/test-services.sh
 	$(BIN)/pytest -n 2 --dist loadgroup
 
-test: lint unit
+# Both at once: mypy runs beside the suite (scripts/test.sh).
+test: $(VENV)/.installed-test
+	scripts/test.sh $(BIN)
 
 # The ingest benchmark over a generated corpus (see benchmarks/README.md).
 bench: install

@@ -32,6 +32,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "distributed" in item.nodeid.split("/"):
             item.add_marker(pytest.mark.xdist_group("services"))
+    # The long ones first, so that no worker is left alone with one at the end: the services (one unit, given
+    # out first), then the end-to-end runs marked slow, then the rest, each in its own order.
+    items.sort(key=lambda item: 0 if "distributed" in item.nodeid.split("/") else
+               1 if item.get_closest_marker("slow") else 2)
 
 
 @pytest.fixture(autouse=True)

@@ -142,6 +142,7 @@ def _config(work: Path, base: str, pages: list[str], allow: bool = True) -> None
     (work / "docmill.toml").write_text(f'[[sources]]\nname = "wiki"\ntype = "http"\nurls = [{urls}]\n{allow_line}\n')
 
 
+@pytest.mark.slow
 def test_an_http_source_syncs_and_unchanged_pages_cost_a_304(cli: Cli, isolated: Path, site: str) -> None:
     pages = ["/p0.txt", "/p1.txt", "/p2.txt"]
     _config(isolated, site, pages, allow=False)

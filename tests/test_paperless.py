@@ -73,6 +73,7 @@ def big() -> Iterator[PaperlessServer]:
         yield server
 
 
+@pytest.mark.slow
 def test_a_first_sync_of_5000_documents_enqueues_each_once_with_few_list_requests(
         recorder: Recorder, big: PaperlessServer) -> None:
     assert recorder.sync() == {"extract": 5000}
@@ -171,6 +172,7 @@ def test_downloads_take_the_archived_version_unless_the_original_is_asked_for(cl
         assert refused.value.kind == "unauthorized" and "not-the-token" not in refused.value.reason
 
 
+@pytest.mark.slow
 def test_a_sync_indexes_documents_with_their_paperless_metadata_follows_changes_and_survives_429s(
         cli: Cli, isolated: Path, home: Path, exported: Any) -> None:
     env = {"DOCMILL_SOURCES__0__TOKEN": CANARY, "DOCMILL_MAX_RETRIES": "4"}
@@ -325,6 +327,7 @@ def test_an_offset_page_that_fell_past_the_end_ends_the_pages_and_the_group_is_r
         assert [r.query.get("page") for r in server.asked("/api/documents/", status=404)] == ["2"]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("stub_embedder")
 def test_a_change_of_tags_on_100_documents_relabels_their_chunks_without_downloading_them(
         cli: Cli, isolated: Path, home: Path, exported: Any) -> None:

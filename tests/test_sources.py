@@ -160,6 +160,7 @@ def test_two_syncs_of_one_source_never_overlap(isolated: Path, tmp_path: Path, h
     assert held[0][0] <= coalesced_at <= held[0][1]  # refused while the other held it, not after
 
 
+@pytest.mark.slow
 def test_two_schedulers_sharing_a_ledger_never_sync_one_source_at_once(isolated: Path, tmp_path: Path,
                                                                        home: Path) -> None:
     folder = tmp_path / "archive"
