@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .docmill-demo
 
-.PHONY: install demo test lint unit bench bench-distributed bench-paperless bench-parsing fresh-check clean
+.PHONY: install demo test lint unit bench bench-distributed bench-paperless bench-parsing bench-ocr fresh-check clean
 
 install: $(VENV)/.installed
 
@@ -50,6 +50,10 @@ bench-paperless: install
 # Parsing in the sandbox's child processes against in the pipeline's process (benchmarks/README.md).
 bench-parsing: install
 	$(BIN)/python benchmarks/parsing.py
+
+# OCR: docmill's engine and a whole ingest of scans against bare tesseract processes (benchmarks/ocr.py).
+bench-ocr: install
+	$(BIN)/python benchmarks/ocr.py
 
 # The two commands of the quick start in a bare Debian container (podman), from a clone of HEAD; prints times.
 fresh-check:
