@@ -22,11 +22,10 @@ def serve_workers(settings: Settings, stages: Sequence[str], processes: int, thr
     """Check the store and RabbitMQ's queues once, then supervise the worker processes until a signal; the
     exit code."""
     from ..actors.worker import Supervisor
-    from ..core.plugins import load_plugins
 
     client = _client(settings)  # declares and checks every queue before any process starts
     try:
-        load_plugins(settings.load_plugins).check_store_writers(settings, stages)
+        client.runtime.plugins.check_store_writers(settings, stages)
         isolated_waiting = client.isolated_waiting(stages)
     finally:
         client.close()
