@@ -241,6 +241,7 @@ def test_commands_on_an_empty_home_report_nothing(cli: Any, home: Path) -> None:
     assert not home.exists()
 
 
+@pytest.mark.usefixtures("stub_embedder")
 def test_a_file_replaced_by_an_escaping_symlink_loses_its_chunks(tmp_path: Path, cli: Any, exported: Any) -> None:
     root = tmp_path / "docs"
     root.mkdir()

@@ -67,6 +67,7 @@ def test_bad_source_settings_are_refused_with_the_reason(isolated: Path, tmp_pat
         load_settings()
 
 
+@pytest.mark.usefixtures("stub_embedder")
 def test_sync_reports_new_changed_deleted_and_unchanged_and_keeps_the_token_out(
         cli: Cli, isolated: Path, tmp_path: Path, home: Path) -> None:
     folder = tmp_path / "handbook"
@@ -139,13 +140,14 @@ SLOW_SOURCE = '''
 '''
 
 
+@pytest.mark.usefixtures("stub_embedder")
 def test_two_syncs_of_one_source_never_overlap(isolated: Path, tmp_path: Path, home: Path) -> None:
     folder = tmp_path / "archive"
     folder.mkdir()
     (folder / "a.txt").write_text("An archived letter about the harbour.")
     (isolated / "docmill.toml").write_text(f'[[sources]]\nname = "archive"\ntype = "slowfolder"\npath = "{folder}"\n')
     plugins = plugin_dir(tmp_path / "plugins", "docmill_slow_source", SLOW_SOURCE)
-    env = {**os.environ, "PYTHONPATH": str(plugins)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), os.environ["PYTHONPATH"]])}
     runs = [subprocess.Popen([sys.executable, "-m", "docmill", "sync", "archive"], cwd=isolated, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [run.communicate(timeout=300) for run in runs]
@@ -161,6 +163,7 @@ def test_two_syncs_of_one_source_never_overlap(isolated: Path, tmp_path: Path, h
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("stub_embedder")
 def test_two_schedulers_sharing_a_ledger_never_sync_one_source_at_once(isolated: Path, tmp_path: Path,
                                                                        home: Path) -> None:
     folder = tmp_path / "archive"
@@ -170,7 +173,7 @@ def test_two_schedulers_sharing_a_ledger_never_sync_one_source_at_once(isolated:
     (isolated / "docmill.toml").write_text(
         f'[[sources]]\nname = "archive"\ntype = "slowfolder"\npath = "{folder}"\nschedule = {{ seconds = 2 }}\n')
     plugins = plugin_dir(tmp_path / "plugins", "docmill_slow_source", SLOW_SOURCE)
-    env = {**os.environ, "PYTHONPATH": str(plugins)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), os.environ["PYTHONPATH"]])}
     logs = [tmp_path / f"scheduler-{i}.log" for i in range(2)]
     replicas = [subprocess.Popen([sys.executable, "-m", "docmill", "scheduler"], cwd=isolated, env=env,
                                  stdout=subprocess.DEVNULL, stderr=log.open("w")) for log in logs]
