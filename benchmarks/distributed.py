@@ -147,23 +147,62 @@ def submit_latency(work: Path, chroma_url: str, count: int) -> dict[str, Any]:
             "max_ms": round(1000 * times[-1], 1), "cli_process_s": round(cli_seconds, 2)}
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user and system) used so far by the live processes of ``root``'s tree."""
+    parents: dict[int, int] = {}
+    spent: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        spent[pid] = (int(fields[11]) + int(fields[12])) / TICK
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(spent.get(pid, 0.0) for pid in tree)
+
+
+def machine_cpu() -> float:
+    """CPU seconds the whole machine has been busy (every process: RabbitMQ and PostgreSQL too)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / TICK
+
+
 def run_workers(env: dict[str, str], folder: Path, processes: int, threads: int) -> dict[str, Any]:
+    """One job through ``docmill worker``: its rate, and the CPU its workers (and the machine) spent per document.
+
+    The workers' CPU is counted from their tree in /proc once they consume, so their start-up is left out;
+    the machine's CPU adds the submitting and waiting commands, RabbitMQ and PostgreSQL.
+    """
     worker = subprocess.Popen([sys.executable, "-m", "docmill", "worker", "--processes", str(processes),
                                "--threads", str(threads)], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
         time.sleep(3)  # processes up and consuming (their start-up is not the pipeline's throughput)
-        started = time.perf_counter()
+        cpu, machine, started = tree_cpu(worker.pid), machine_cpu(), time.perf_counter()
         job = docmill(env, "submit", str(folder)).strip()
         summary = json.loads(docmill(env, "wait", job, "--json"))
         seconds = time.perf_counter() - started
+        cpu, machine = tree_cpu(worker.pid) - cpu, machine_cpu() - machine
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(300)
     done = summary["counts"].get("done", 0)
     return {"processes": processes, "threads": threads, "seconds": round(seconds, 2), "done": done,
             "chunks": summary["chunks"], "docs_per_s": round(done / seconds, 2),
-            "chunks_per_s": round(summary["chunks"] / seconds, 2)}
+            "chunks_per_s": round(summary["chunks"] / seconds, 2),
+            "worker_cpu_ms_per_doc": round(1000 * cpu / max(done, 1), 1),
+            "machine_cpu_ms_per_doc": round(1000 * machine / max(done, 1), 1)}
 
 
 def throughput(work: Path, chroma_url: str, text: int) -> list[dict[str, Any]]:
@@ -182,7 +221,7 @@ def throughput(work: Path, chroma_url: str, text: int) -> list[dict[str, Any]]:
     return results
 
 
-def scaling(work: Path, chroma_url: str, docs: int) -> list[dict[str, Any]]:
+def scaling(work: Path, chroma_url: str, docs: int, counts: list[int]) -> list[dict[str, Any]]:
     from docmill.testing import plugin_dir
 
     plugins = plugin_dir(work / "standins", "docmill_standins", STANDINS)
@@ -191,9 +230,9 @@ def scaling(work: Path, chroma_url: str, docs: int) -> list[dict[str, Any]]:
     for i in range(docs):
         (folder / f"note-{i:04}.txt").write_text(f"Note {i}. " + "Some words to chunk and embed. " * 30)
     results = []
-    for processes in (1, 2, 4, 8):
-        extra = {"PYTHONPATH": str(plugins), "DOCMILL_EMBEDDER": "sleepy", "DOCMILL_STORE": "sleepy",
-                 "DOCMILL_CHUNKER": "text"}
+    for processes in counts:
+        path = os.pathsep.join(filter(None, [str(plugins), os.environ.get("PYTHONPATH")]))
+        extra = {"PYTHONPATH": path, "DOCMILL_EMBEDDER": "sleepy", "DOCMILL_STORE": "sleepy", "DOCMILL_CHUNKER": "text"}
         with services(work, chroma_url, **extra) as env:
             results.append(run_workers(env, folder, processes, 1))
     base = results[0]["docs_per_s"]
@@ -208,6 +247,7 @@ def main() -> None:
     parser.add_argument("--submits", type=int, default=200)
     parser.add_argument("--text", type=int, default=16, help="Born-digital PDFs for the throughput run.")
     parser.add_argument("--docs", type=int, default=160, help="Small files for the scaling run.")
+    parser.add_argument("--processes", default="1,2,4,8", help="Worker process counts of the scaling run.")
     parser.add_argument("--skip", action="append", default=[], choices=["submit", "throughput", "scaling"])
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -228,7 +268,7 @@ def main() -> None:
             for r in results["throughput"]:
                 print("throughput:", r, flush=True)
         if "scaling" not in args.skip:
-            results["scaling"] = scaling(work, chroma.url, args.docs)
+            results["scaling"] = scaling(work, chroma.url, args.docs, [int(n) for n in args.processes.split(",")])
             for r in results["scaling"]:
                 print("scaling:", r, flush=True)
     finally:

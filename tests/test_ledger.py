@@ -151,3 +151,42 @@ def test_a_message_still_running_when_redelivered_died_with_its_worker_and_only_
     assert ledger.delivery_started("m2", key, version, "embed", redelivered=True, charge=True) == Delivery(False, 0)
     ledger.delivery_ended("m2")
     ledger.delivery_ended("m2")  # ending twice is harmless
+
+
+def test_a_delivery_shares_its_transactions_with_its_stage_a_claim_with_the_mark_the_mark_with_the_last_write(
+        ledger: Ledger) -> None:
+    from sqlalchemy import event, select
+
+    from docmill.core.ledger.schema import deliveries
+
+    _, version = _start(ledger)
+    key = "file:///a.pdf"
+    commits: list[object] = []
+    event.listen(ledger.engine, "commit", commits.append)
+
+    def running(message_id: str) -> bool:
+        with ledger.engine.connect() as conn:
+            return bool(conn.execute(select(deliveries.c.running).where(
+                deliveries.c.message_id == message_id)).scalar())  # no row: the version's data was cleared
+
+    ledger.delivery_started("m1", key, version, "extract", redelivered=False, charge=False, claim=True)
+    assert len(commits) == 1 and running("m1")
+    doc = ledger.begin(key, version, "extract")  # the claim made with the mark: no transaction of its own
+    assert doc is not None and (doc.stage, doc.attempts) == ("extract", 1) and len(commits) == 1
+    ledger.save_pages(key, version, [Page(1, "text")], [], 0.1)  # the last write clears the mark with it
+    assert len(commits) == 2 and not running("m1")
+    ledger.delivery_ended("m1")  # nothing left to do
+    assert len(commits) == 2
+
+    # A suspect handed on (its worker died holding it; not charged) is not claimed: it does not run here.
+    with Ledger(ledger.url) as dead:  # the worker that died, marking it running
+        dead.delivery_started("m2", key, version, "embed", redelivered=False, charge=False, claim=True)
+    ledger.delivery_started("m2", key, version, "embed", redelivered=True, charge=False, claim=True)
+    assert running("m2") and ledger.document(key).attempts == 1  # the dead worker's claim, not a second
+    assert ledger.begin(key, version, "embed").attempts == 2  # claimed now, by a transaction of its own
+    ledger.delivery_ended("m2")  # the stage raised before its last write: the mark is cleared on its own
+    assert not running("m2")
+    # A stale message claims nothing, with the mark or without.
+    ledger.delivery_started("m3", key, version, "extract", redelivered=False, charge=False, claim=True)
+    assert ledger.begin(key, version, "extract") is None
+    ledger.delivery_ended("m3")

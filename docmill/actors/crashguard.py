@@ -59,7 +59,7 @@ class CrashGuard(Middleware):
         alone = queue == isolation_queue(queue)  # only isolation processes consume isolation queues
         delivery = self.ledger.delivery_started(message.message_id, key, version, stage,
                                                 redelivered=bool(getattr(message, "redelivered", False)),
-                                                charge=alone)
+                                                charge=alone, claim=True)  # the stage's claim: one transaction
         if not delivery.died:
             return
         if not alone:

@@ -218,6 +218,8 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
                 broker.declare_queue(queue)
         elif QUEUES[Stage.EMBED] in queues:
             runtime.embedder.embed_query("warm-up")  # load the model before taking messages
+        if queues & {QUEUES[Stage.EMBED], QUEUES[Stage.STORE]}:
+            import numpy  # noqa: F401 - staged vectors are arrays: imported before the first message, not in it
         if queues & {QUEUES[Stage.EXTRACT], QUEUES[Stage.OCR], isolation_queue(QUEUES[Stage.EXTRACT]),
                      isolation_queue(QUEUES[Stage.OCR])}:
             runtime.parsers.warm()

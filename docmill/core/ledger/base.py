@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import StoreUnavailable
 from ..records import State
-from .schema import create_ledger_engine, sources, upgrade
+from .schema import create_ledger_engine, deliveries, sources, upgrade
 
 #: States a version ends in.
 FINAL_STATES = tuple(state for state in State if state.final)
@@ -42,6 +43,13 @@ class LedgerBase:
         self.url = url
         self.engine = create_ledger_engine(url)
         self._writer = self.engine.execution_options(docmill_write=True)
+        # PostgreSQL reads outside a transaction: the same snapshots as its READ COMMITTED (one per statement)
+        # without the BEGIN and ROLLBACK round trips around each read.
+        self._reader = (self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                        if self.engine.dialect.name == "postgresql" else self.engine)
+        # The message this thread runs, when a worker marked it running (deliveries.py): its claim, made in
+        # the mark's transaction, and its mark, cleared in the stage's last write instead of one of its own.
+        self._delivery = threading.local()
         with self._write() as conn:
             upgrade(conn)
 
@@ -61,8 +69,28 @@ class LedgerBase:
             yield conn
 
     @contextlib.contextmanager
+    def _final_write(self) -> Iterator[Connection]:
+        """A stage's last write. The message this thread runs has survived its work: its running mark is
+        cleared in the same transaction (and, once that commits, ``delivery_ended`` has nothing left to do)."""
+        running = getattr(self._delivery, "running", None)
+        with self._write() as conn:
+            yield conn
+            if running is not None:
+                conn.execute(update(deliveries).where(deliveries.c.message_id == running).values(running=False))
+        if running is not None:
+            self._delivery.running, self._delivery.settled = None, running
+
+    def _take_claim(self, key: str, version: int, stage: str) -> tuple[Any] | None:
+        """The claim made for this stage with its message's running mark, once: ``(document or None,)``."""
+        made = getattr(self._delivery, "claim", None)
+        self._delivery.claim = None
+        if made is None or made[0] != (key, version, stage):
+            return None
+        return (made[1],)
+
+    @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
-        with _unavailable_when_down(), self.engine.connect() as conn:
+        with _unavailable_when_down(), self._reader.connect() as conn:
             yield conn
 
     def put_source(self, source_id: str, type_name: str, options: Mapping[str, Any]) -> None:

@@ -8,7 +8,9 @@ decides what that means (see ``docmill/actors/crashguard.py``). Only deaths
 the transport charges (those of a message running alone) are counted.
 
 Each mark is one statement (an upsert on SQLite and PostgreSQL), since it is
-paid on every message. Rows go when their version's in-flight data does.
+paid on every message, and it shares its transactions with the stage's: the
+stage is claimed with the mark, and the mark is cleared with the stage's last
+write. Rows go when their version's in-flight data does.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..records import Stage
 from .base import LedgerBase
+from .documents import claim as claim_stage
 from .schema import deliveries
 
 
@@ -37,8 +40,14 @@ class DeliveriesMixin(LedgerBase):
     """Running marks and crash counts of messages."""
 
     def delivery_started(self, message_id: str, key: str, version: int, stage: Stage, *, redelivered: bool,
-                         charge: bool) -> Delivery:
-        """Mark the message running; say whether a worker died holding it (counted when ``charge``)."""
+                         charge: bool, claim: bool = False) -> Delivery:
+        """Mark the message running; say whether a worker died holding it (counted when ``charge``).
+
+        With ``claim``, the stage is also claimed in the same transaction, unless the message is a suspect
+        not being charged (it is handed on, not run): the stage's ``begin`` on this thread then returns that
+        claim. The stage's last write clears the mark (``_final_write``); ``delivery_ended`` clears it
+        otherwise.
+        """
         dialect: Any = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         statement = dialect.insert(deliveries).values(
             message_id=message_id, key=key, version=version, stage=stage, running=True, crashes=0, died=False,
@@ -48,11 +57,21 @@ class DeliveriesMixin(LedgerBase):
             "running": True, "updated_at": statement.excluded.updated_at, "died": died,
             "crashes": deliveries.c.crashes + (case((died, 1), else_=0) if charge else 0),
         }).returning(deliveries.c.died, deliveries.c.crashes)
+        self._delivery.running, self._delivery.settled, self._delivery.claim = message_id, None, None
         with self._write() as conn:
             row = conn.execute(statement).one()
-        return Delivery(bool(row.died), int(row.crashes))
+            delivery = Delivery(bool(row.died), int(row.crashes))
+            if claim and (charge or not delivery.died):
+                self._delivery.claim = ((key, version, stage), claim_stage(conn, key, version, stage))
+        return delivery
 
     def delivery_ended(self, message_id: str) -> None:
         """The message's stage returned or raised (or it was handed on): its worker survived it."""
+        self._delivery.claim = None
+        if getattr(self._delivery, "settled", None) == message_id:  # cleared by the stage's last write
+            self._delivery.settled = None
+            return
+        if getattr(self._delivery, "running", None) == message_id:
+            self._delivery.running = None
         with self._write() as conn:
             conn.execute(update(deliveries).where(deliveries.c.message_id == message_id).values(running=False))

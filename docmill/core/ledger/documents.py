@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy import Connection, and_, case, delete, func, select, update
 
 from ..records import PIPELINE, Document, Stage, State
 from .base import FINAL_STATES, LedgerBase
@@ -22,6 +22,25 @@ _STAGE_SECONDS = {
 }
 
 
+def claim(conn: Connection, key: str, version: int, stage: Stage) -> Document | None:
+    """Move this version to ``stage`` if it may go there (one guarded UPDATE); its row, or None."""
+    if stage == Stage.REMOVE:
+        guard = documents.c.state == State.DELETING
+    elif stage == Stage.RELABEL:
+        guard = and_(documents.c.state == State.PENDING, documents.c.stage == Stage.RELABEL)
+    else:
+        reachable = PIPELINE[: PIPELINE.index(Stage(stage)) + 1]
+        guard = and_(documents.c.state == State.PENDING, documents.c.stage.in_(reachable))
+    now = time.time()
+    row = conn.execute(update(documents).where(
+        documents.c.key == key, documents.c.version == version, guard,
+    ).values(
+        attempts=case((documents.c.stage == stage, documents.c.attempts + 1), else_=1),
+        stage=stage, updated_at=now, started_at=func.coalesce(documents.c.started_at, now),
+    ).returning(*documents.c)).first()
+    return Document.from_row(row) if row is not None else None
+
+
 class DocumentsMixin(LedgerBase):
     """Claiming, finishing and forgetting document versions, and what status reports of them."""
 
@@ -29,26 +48,15 @@ class DocumentsMixin(LedgerBase):
         """Claim ``stage`` of this version; None when the message is stale or replayed after the end.
 
         A version only moves forward: a replayed OCR message arriving after
-        embedding began finds nothing to claim.
+        embedding began finds nothing to claim. A claim already made with the
+        message's running mark, on this thread (``delivery_started(claim=True)``),
+        is returned without another transaction.
         """
-        if stage == Stage.REMOVE:
-            guard = documents.c.state == State.DELETING
-        elif stage == Stage.RELABEL:
-            guard = and_(documents.c.state == State.PENDING, documents.c.stage == Stage.RELABEL)
-        else:
-            reachable = PIPELINE[: PIPELINE.index(Stage(stage)) + 1]
-            guard = and_(documents.c.state == State.PENDING, documents.c.stage.in_(reachable))
-        now = time.time()
+        claimed = self._take_claim(key, version, stage)
+        if claimed is not None:
+            return claimed[0]
         with self._write() as conn:
-            changed = conn.execute(update(documents).where(
-                documents.c.key == key, documents.c.version == version, guard,
-            ).values(
-                attempts=case((documents.c.stage == stage, documents.c.attempts + 1), else_=1),
-                stage=stage, updated_at=now, started_at=func.coalesce(documents.c.started_at, now),
-            )).rowcount
-            if not changed:
-                return None
-            return Document.from_row(conn.execute(select(documents).where(documents.c.key == key)).one())
+            return claim(conn, key, version, stage)
 
     def finish(self, key: str, version: int, state: State, *, stage: Stage, chunks: int | None = None,
                seconds: float = 0.0, error_kind: str | None = None, reason: str | None = None,
@@ -57,6 +65,7 @@ class DocumentsMixin(LedgerBase):
 
         A failed version becomes a dead letter (with a short id for ``docmill dlq``)
         and keeps its in-flight data, so a retry resumes at the failed stage.
+        A stage's last write (see ``_final_write``).
         """
         if state not in FINAL_STATES:
             raise ValueError(f"not a final state: {state}")
@@ -69,7 +78,7 @@ class DocumentsMixin(LedgerBase):
             values["chunks"] = chunks
         if stage in _STAGE_SECONDS:
             values[_STAGE_SECONDS[stage].name] = _STAGE_SECONDS[stage] + seconds
-        with self._write() as conn:
+        with self._final_write() as conn:
             changed = conn.execute(update(documents).where(
                 documents.c.key == key, documents.c.version == version,
                 documents.c.state.in_((State.PENDING, State.DELETING))).values(**values)).rowcount
@@ -84,7 +93,7 @@ class DocumentsMixin(LedgerBase):
 
     def removed(self, key: str, version: int) -> bool:
         """The document's chunks are gone from the store: forget it."""
-        with self._write() as conn:
+        with self._final_write() as conn:
             gone = conn.execute(delete(documents).where(documents.c.key == key, documents.c.version == version,
                                                         documents.c.state == State.DELETING)).rowcount
             if gone:

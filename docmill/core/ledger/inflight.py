@@ -32,14 +32,6 @@ def clear_documents(conn: Connection, keys: Sequence[str]) -> None:
             conn.execute(delete(table).where(table.c.key.in_(keys)))
 
 
-def lock_document(conn: Connection, key: str) -> None:
-    """Hold the document's row until the transaction ends: two copies of one message write in turn.
-
-    (SQLite writers are serialised already; on PostgreSQL this is a row lock.)
-    """
-    conn.execute(update(documents).where(documents.c.key == key).values(key=documents.c.key))
-
-
 class InFlightMixin(LedgerBase):
     """Page texts, OCR ranges and staged chunks of versions being processed."""
 
@@ -49,8 +41,12 @@ class InFlightMixin(LedgerBase):
 
         ``content_id`` is the source's checksum of the bytes the pages came from (Blob.checksum).
         """
-        with self._write() as conn:
-            lock_document(conn, key)
+        with self._final_write() as conn:
+            # First: the row lock it takes makes two copies of one message write in turn (on SQLite writers are
+            # serialised already).
+            conn.execute(update(documents).where(documents.c.key == key, documents.c.version == version).values(
+                pages=len(extracted), ocr_pages=sum(p.needs_ocr for p in extracted), content_id=content_id,
+                ocr_remaining=len(ocr_ranges), extract_seconds=documents.c.extract_seconds + seconds))
             clear_version(conn, key, version)
             if extracted:
                 conn.execute(insert(pages), [
@@ -60,9 +56,6 @@ class InFlightMixin(LedgerBase):
                 conn.execute(insert(ocr_tasks), [{"key": key, "version": version, "first_page": numbers[0],
                                                   "page_numbers": json.dumps(list(numbers)), "done": False}
                                                  for numbers in ocr_ranges])
-            conn.execute(update(documents).where(documents.c.key == key, documents.c.version == version).values(
-                pages=len(extracted), ocr_pages=sum(p.needs_ocr for p in extracted), content_id=content_id,
-                ocr_remaining=len(ocr_ranges), extract_seconds=documents.c.extract_seconds + seconds))
 
     def load_pages(self, key: str, version: int) -> list[Page]:
         """The version's pages in order."""
@@ -78,7 +71,7 @@ class InFlightMixin(LedgerBase):
         Idempotent: a replayed range changes nothing and reports the same count,
         and exactly one range sees the count reach zero for the first time.
         """
-        with self._write() as conn:
+        with self._final_write() as conn:
             claimed = conn.execute(update(ocr_tasks).where(
                 ocr_tasks.c.key == key, ocr_tasks.c.version == version, ocr_tasks.c.first_page == first_page,
                 ocr_tasks.c.done.is_(False)).values(done=True)).rowcount
@@ -101,17 +94,17 @@ class InFlightMixin(LedgerBase):
         import numpy as np  # here, not at import: commands that embed nothing start faster
 
         vectors = np.asarray(vectors, dtype=np.float32)
-        with self._write() as conn:
-            lock_document(conn, key)
+        embedded = len(chunks) if embedded is None else embedded
+        with self._final_write() as conn:
+            # First, for its row lock (as in save_pages).
+            conn.execute(update(documents).where(documents.c.key == key, documents.c.version == version).values(
+                embed_seconds=documents.c.embed_seconds + seconds, embedded_chunks=embedded,
+                reused_chunks=len(chunks) - embedded))
             conn.execute(delete(staged_chunks).where(staged_chunks.c.key == key, staged_chunks.c.version == version))
             if chunks:
                 conn.execute(insert(staged_chunks), [
                     {"key": key, "version": version, "seq": c.seq, "id": c.id, "page": c.page, "text": c.text,
                      "hash": c.hash, "vector": vectors[i].tobytes()} for i, c in enumerate(chunks)])
-            embedded = len(chunks) if embedded is None else embedded
-            conn.execute(update(documents).where(documents.c.key == key, documents.c.version == version).values(
-                embed_seconds=documents.c.embed_seconds + seconds, embedded_chunks=embedded,
-                reused_chunks=len(chunks) - embedded))
 
     def load_staged(self, key: str, version: int) -> tuple[list[Chunk], np.ndarray]:
         """The chunks and vectors staged for a version."""
