@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .docmill-demo
 
-.PHONY: install demo test lint unit bench bench-distributed bench-paperless bench-parsing bench-ocr fresh-check clean
+.PHONY: install demo test lint unit bench bench-distributed bench-paperless bench-parsing bench-ocr bench-scale fresh-check clean
 
 install: $(VENV)/.installed
 
@@ -54,6 +54,10 @@ bench-parsing: install
 # OCR: docmill's engine and a whole ingest of scans against bare tesseract processes (benchmarks/ocr.py).
 bench-ocr: install
 	$(BIN)/python benchmarks/ocr.py
+
+# Submitting 10,000, 50,000 and 200,000 small files into fresh SQLite and PostgreSQL ledgers (benchmarks/scale.py).
+bench-scale: install
+	$(BIN)/python benchmarks/scale.py
 
 # The two commands of the quick start in a bare Debian container (podman), from a clone of HEAD; prints times.
 fresh-check:

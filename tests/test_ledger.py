@@ -78,10 +78,14 @@ def test_staged_chunks_round_trip_and_are_cleared_when_the_version_ends(ledger: 
     assert ledger.load_staged("file:///a.pdf", version)[0] == []
 
 
-def test_known_is_scoped_by_key_prefix_case_sensitively(ledger: Ledger) -> None:
-    for key in ("file:///docs/a.pdf", "file:///docs/sub/b.pdf", "file:///Docs/c.pdf", "file:///docs2/d.pdf"):
-        _start(ledger, key)
-    assert sorted(ledger.known("file:///docs/")) == ["file:///docs/a.pdf", "file:///docs/sub/b.pdf"]
+def test_unlisted_is_scoped_by_key_prefix_case_sensitively_and_leaves_out_what_the_job_took(ledger: Ledger) -> None:
+    jobs = [_start(ledger, key)[0] for key in ("file:///docs/a.pdf", "file:///docs/sub/b.pdf", "file:///Docs/c.pdf",
+                                                "file:///docs2/d.pdf")]
+    assert [key for key, _ in ledger.unlisted("another job", "file:///docs/")] == [
+        "file:///docs/a.pdf", "file:///docs/sub/b.pdf"]
+    assert [key for key, _ in ledger.unlisted(jobs[1], "file:///docs/")] == ["file:///docs/a.pdf"]
+    known, taken = ledger.known_batch(jobs[0], ["file:///docs/a.pdf", "file:///docs/sub/b.pdf", "file:///new.pdf"])
+    assert sorted(known) == ["file:///docs/a.pdf", "file:///docs/sub/b.pdf"] and taken == {"file:///docs/a.pdf"}
 
 
 def test_removal_forgets_the_document(ledger: Ledger) -> None:

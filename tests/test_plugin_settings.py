@@ -125,8 +125,12 @@ class WordsPlugin:
 
 
 def _versions(settings: Settings) -> list[int]:
-    with Ledger(settings.ledger_database_url) as ledger:
-        return [doc.version for doc in ledger.known("").values()]
+    from sqlalchemy import select
+
+    from docmill.core.ledger.schema import documents
+
+    with Ledger(settings.ledger_database_url) as ledger, ledger.engine.connect() as conn:
+        return list(conn.execute(select(documents.c.version).order_by(documents.c.key)).scalars())
 
 
 def test_a_third_party_chunker_reads_its_own_section_and_its_options_reprocess(

@@ -102,7 +102,8 @@ def _chunks(refs: Iterator[DocumentRef], size: int) -> Iterator[list[DocumentRef
 
 @dataclass
 class _Discovery:
-    """One discovery of one source: what it has seen so far, and what it decided."""
+    """One discovery of one source: what it decided so far. What it has seen is in the ledger (the job's
+    items), and what the ledger knows is read a batch at a time, so memory stays flat however long the listing."""
 
     rt: Runtime
     source: Source
@@ -110,21 +111,20 @@ class _Discovery:
     source_id: str
     priority: int
     retry_failed: bool
-    known: dict[str, KnownDocument]
-    seen: set[str] = field(default_factory=set)
-    withdrawn: list[str] = field(default_factory=list)  # indexed before, refused now: their chunks go
+    withdrawn: set[str] = field(default_factory=set)  # indexed before, refused now: their chunks go
     counts: Counter[str] = field(default_factory=Counter)
 
     def take(self, batch: list[DocumentRef]) -> None:
         """Sort a batch of listed documents: refused, unchanged, relabelled, or new or changed; start them."""
+        fresh = {ref.key: ref for ref in reversed(batch) if ref.key not in self.withdrawn}  # the first of repeats
+        known, taken = self.rt.ledger.known_batch(self.job_id, list(fresh))
         starting: list[NewVersion] = []
         unchanged: list[tuple[KnownDocument, DocumentRef]] = []
         relabels: list[tuple[KnownDocument, DocumentRef, str]] = []
         for ref in batch:
-            if ref.key in self.seen:
+            if fresh.get(ref.key) is not ref or ref.key in taken:  # listed twice: taken the first time
                 continue
-            self.seen.add(ref.key)
-            row = self.known.get(ref.key)
+            row = known.get(ref.key)
             if ref.skip_reason:
                 self._refused(ref, row)
                 continue
@@ -143,7 +143,7 @@ class _Discovery:
         if row is not None and row.state not in (State.SKIPPED, State.FAILED):
             # Indexed before, refused now: its chunks go first (with the removals);
             # the next discovery records the refusal.
-            self.withdrawn.append(ref.key)
+            self.withdrawn.add(ref.key)
             return
         self.rt.ledger.record_refused(self.job_id, self.source_id, ref, row)
         self.counts["refused"] += 1
@@ -167,20 +167,24 @@ class _Discovery:
 
     def removals(self, listing: Listing, prune: bool) -> tuple[list[str], list[str]]:
         """The keys to remove from the index, and those kept although the filters now leave them out."""
-        unlisted = [key for key in self.known if key not in self.seen]
+        if not listing.complete and listing.gone is None:
+            return sorted(self.withdrawn), []
+        unlisted = [(key, state) for key, state in self.rt.ledger.unlisted(self.job_id, self.source.scope)
+                    if key not in self.withdrawn]
         left_out: list[str] = []
         if listing.complete:
-            gone = unlisted
-        elif listing.gone is not None and unlisted:
-            missing = set(listing.gone(unlisted))
-            gone = [key for key in unlisted if key in missing]
+            gone = [key for key, _ in unlisted]
+        elif unlisted:
+            assert listing.gone is not None
+            missing = set(listing.gone([key for key, _ in unlisted]))
+            gone = [key for key, _ in unlisted if key in missing]
             if listing.filtered:  # still there, but the filters leave them out now: kept unless pruned
-                left_out = [key for key in unlisted if key not in missing and self.known[key].state != State.DELETING]
+                left_out = [key for key, state in unlisted if key not in missing and state != State.DELETING]
                 if prune:
                     gone, left_out = gone + left_out, []
         else:
             gone = []
-        return gone + [key for key in self.withdrawn if key not in gone], left_out
+        return gone + sorted(key for key in self.withdrawn if key not in gone), left_out
 
 
 def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: bool = False,
@@ -193,7 +197,7 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
     ``retry_failed`` processes failed documents again even if unchanged.
     """
     source = rt.source(source_id)
-    found = _Discovery(rt, source, job_id, source_id, priority, retry_failed, rt.ledger.known(source.scope))
+    found = _Discovery(rt, source, job_id, source_id, priority, retry_failed)
     if isinstance(source, IncrementalSource):
         listing = source.listing({} if full else rt.ledger.source_state(source_id), full=full)
     else:

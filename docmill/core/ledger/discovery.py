@@ -16,7 +16,7 @@ from .base import LedgerBase
 from .inflight import clear_documents
 from .jobs import add_item, add_items
 from .jobs import item as job_item
-from .schema import documents
+from .schema import documents, job_items
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,27 @@ def _prefix(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
 class DiscoveryMixin(LedgerBase):
     """The discover stage's reads and writes."""
 
-    def known(self, scope: str) -> dict[str, KnownDocument]:
-        """Every document whose key starts with ``scope``, as much of it as discovery needs."""
+    def known_batch(self, job_id: str, keys: Sequence[str]) -> tuple[dict[str, KnownDocument], set[str]]:
+        """What the ledger knows of these documents, and which of them ``job_id`` has taken already (a key
+        listed twice): one statement a batch, so that discovery holds no more than a batch in memory."""
+        if not keys:
+            return {}, set()
         cols = [documents.c[f] for f in KnownDocument.__dataclass_fields__]
         with self._read() as conn:
-            rows = conn.execute(select(*cols).where(
-                _prefix(documents.c.key, scope, self.engine.dialect.name))).all()
-        return {row.key: KnownDocument.from_row(row) for row in rows}
+            rows = conn.execute(select(*cols).where(documents.c.key.in_(keys))).all()
+            taken = conn.execute(select(job_items.c.key).where(job_items.c.job_id == job_id,
+                                                               job_items.c.key.in_(keys))).scalars().all()
+        return {row.key: KnownDocument.from_row(row) for row in rows}, set(taken)
+
+    def unlisted(self, job_id: str, scope: str) -> list[tuple[str, str]]:
+        """Key and state of each document in ``scope`` that ``job_id`` has not taken (its listing did not
+        name it), in key order."""
+        taken = select(job_items.c.key).where(job_items.c.job_id == job_id, job_items.c.key == documents.c.key)
+        with self._read() as conn:
+            rows = conn.execute(select(documents.c.key, documents.c.state).where(
+                _prefix(documents.c.key, scope, self.engine.dialect.name), ~taken.exists())
+                .order_by(documents.c.key)).all()
+        return [(row.key, row.state) for row in rows]
 
     def start_versions(self, job_id: str, source_id: str, items: Sequence[NewVersion],
                        priority: int = 0) -> list[tuple[str, int]]:

@@ -1,0 +1,144 @@
+"""Scale: `docmill submit` of many small files into fresh ledgers, and what status costs against the largest.
+
+    .venv/bin/python benchmarks/scale.py [--counts 10000,50000,200000] [--ledgers sqlite,postgresql] [--out DIR]
+
+Needs RabbitMQ on 127.0.0.1:5672 (guest/guest, ``rabbitmqctl`` on the path)
+and, for the PostgreSQL rows, PostgreSQL on 127.0.0.1:5432 (trust auth). No
+worker runs: this measures discovery and publishing, the part that must keep
+up with an archive of any size. Each row gets its own RabbitMQ vhost and
+ledger (a fresh SQLite file, or a fresh PostgreSQL database).
+
+For each ledger and file count, as whole ``docmill`` commands timed from outside:
+
+* the first ``submit``: documents/s, which must not fall as the count grows;
+* its peak RSS, which must not grow with the count (discovery streams);
+* an unchanged ``submit`` of the same folder (every file stat-ed, compared
+  with the ledger, nothing published): seconds and peak RSS;
+* the ledger's size;
+* against each ledger: ``status``, ``status JOB --json`` (first page) and
+  ``dlq list``.
+
+Results are printed as a table and written to OUT/scale.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+RABBIT = "amqp://guest:guest@127.0.0.1:5672"
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+def make_files(folder: Path, count: int) -> None:
+    """``count`` small text files, 1,000 to a directory (as an archive's folders would hold them)."""
+    for i in range(count):
+        directory = folder / f"{i // 1000:04}"
+        if i % 1000 == 0:
+            directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"note-{i:07}.txt").write_text(f"Note {i}: the harbour wall needs repairs before winter.\n")
+
+
+def measured(env: dict[str, str], *args: str) -> tuple[str, float, int]:
+    """One docmill command: its output, wall seconds and peak RSS in MiB (``wait4`` on the process)."""
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen([sys.executable, "-m", "docmill", *args], env=env, stdout=subprocess.PIPE,
+                                   stderr=errors)
+        assert process.stdout is not None
+        out = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise RuntimeError(f"docmill {' '.join(args)} failed ({process.returncode}): "
+                               f"{errors.read().decode()[-2000:]}")
+    return out.decode(), seconds, usage.ru_maxrss // 1024
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=300)
+
+
+def one_row(work: Path, ledger: str, folder: Path, count: int, last: bool) -> dict[str, Any]:
+    import sqlalchemy
+
+    tag = uuid.uuid4().hex[:8]
+    vhost, home = f"docmill-scale-{tag}", work / f"home-{tag}"
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
+    env.update(DOCMILL_HOME=str(home), DOCMILL_BROKER_URL=f"{RABBIT}/{vhost}", DOCMILL_LOG_LEVEL="WARNING")
+    admin = None
+    database = f"docmill_scale_{tag}"
+    if ledger == "postgresql":
+        admin = sqlalchemy.create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {database}")
+        env["DOCMILL_LEDGER_URL"] = f"{POSTGRES}/{database}"
+    try:
+        out, first, first_rss = measured(env, "submit", str(folder))
+        job = out.strip()
+        _, again, again_rss = measured(env, "submit", str(folder))
+        row: dict[str, Any] = {
+            "ledger": ledger, "files": count, "submit_s": round(first, 1), "docs_per_s": round(count / first),
+            "submit_peak_rss_mib": first_rss, "unchanged_s": round(again, 1), "unchanged_peak_rss_mib": again_rss,
+        }
+        if ledger == "postgresql":
+            assert admin is not None
+            with admin.connect() as conn:
+                size = conn.exec_driver_sql(f"SELECT pg_database_size('{database}')").scalar_one()
+        else:
+            size = sum(p.stat().st_size for p in home.glob("ledger.db*"))
+        row["ledger_mib"] = round(size / 2**20, 1)
+        if last:
+            for name, args in (("status_s", ("status",)), ("status_job_s", ("status", job, "--json")),
+                               ("dlq_list_s", ("dlq", "list"))):
+                row[name] = round(measured(env, *args)[1], 2)
+        return row
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+            admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--counts", default="10000,50000,200000")
+    parser.add_argument("--ledgers", default="sqlite,postgresql")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    counts = sorted(int(c) for c in args.counts.split(","))
+    work = Path(tempfile.mkdtemp(prefix="docmill-scale-"))
+    out = args.out or work
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for count in counts:
+        folder = work / f"files-{count}"
+        started = time.perf_counter()
+        make_files(folder, count)
+        print(f"made {count:,} files in {time.perf_counter() - started:.0f} s", flush=True)
+        for ledger in args.ledgers.split(","):
+            rows.append(one_row(work, ledger, folder, count, last=count == counts[-1]))
+            print(json.dumps(rows[-1]), flush=True)
+    (out / "scale.json").write_text(json.dumps(rows, indent=2))
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    print("\n| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
+    for r in rows:
+        print("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |")
+    print(f"\nresults in {out / 'scale.json'} (files in {work})")
+
+
+if __name__ == "__main__":
+    main()
