@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -76,3 +77,32 @@ def test_status_of_a_job_pages_through_its_documents_in_key_order(cli: Cli, home
     plain = cli("status", job).stdout
     assert f"... 150 more: docmill status {job} --after {refs[99].key}" in plain
     assert cli("status", "--state", "failed", check=False).returncode == 2
+
+
+def test_dead_letters_and_the_failures_of_plain_status_come_a_page_at_a_time(cli: Cli, home: Path) -> None:
+    from docmill.core.ledger import Ledger, NewVersion
+    from docmill.core.models import DocumentRef
+    from docmill.settings import Settings
+
+    # Given 130 documents that failed, one after another:
+    home.mkdir()
+    with Ledger(Settings().ledger_database_url) as ledger:
+        job = ledger.create_job("ingest", discoveries=0)
+        refs = [DocumentRef(key=f"file:///docs/f-{i:03}.pdf", name=f"f-{i:03}.pdf", locator="", stamp="1",
+                            size=1) for i in range(130)]
+        ledger.start_versions(job, "folder:/docs", [NewVersion(ref, "fp", "sig", None) for ref in refs])
+        for ref in refs:
+            ledger.finish(ref.key, 1, "failed", stage="extract", error_kind="corrupt", reason="cut short")
+
+    # The dead-letter list gives the oldest 100, and says where the rest start; the next page follows on.
+    listed = cli("dlq", "list", "--json")
+    first = json.loads(listed.stdout)
+    assert [d["doc"] for d in first] == [r.name for r in refs[:100]]
+    assert f"30 more: docmill dlq list --json --after {first[-1]['id']}" in listed.stderr
+    rest = cli.json("dlq", "list", "--after", first[-1]["id"], "--limit", "50")
+    assert [d["doc"] for d in rest] == [r.name for r in refs[100:]]
+    assert len(cli.json("dlq", "list", "--limit", "0")) == 130
+    # Plain status counts every failure and lists a page of them.
+    report = cli.json("status", "--limit", "20")
+    assert report["documents"]["failed"] == 130 and len(report["failures"]) == 20 and report["more_failures"] == 110
+    assert "... 30 more failed (docmill dlq list pages through them)" in cli("status").stdout

@@ -13,25 +13,32 @@ from .specs import has_ledger, source_id
 __all__ = ["JOB_PAGE", "dead_letters", "export", "index_status", "job_status", "search"]
 
 
-def index_status(settings: Settings) -> dict[str, Any]:
-    """Documents by state, chunk totals, every failure and skip with its reason, and each source's last sync."""
+def index_status(settings: Settings, *, limit: int | None = None) -> dict[str, Any]:
+    """Documents by state, chunk totals, failures and skips with their reasons, and each source's last sync.
+
+    With ``limit``, only the first ``limit`` failures and skips (by name); ``more_failures`` and
+    ``more_skipped`` say how many are left out.
+    """
     from ..core.ledger import Ledger
 
     counts: dict[str, int] = {}
     totals: dict[str, int] = {"chunks": 0, "embedded": 0, "reused": 0}
     failures: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
+    more_failures = more_skipped = 0
     syncs: dict[str, Any] = {}
     if has_ledger(settings):
         with Ledger(settings.ledger_database_url) as ledger:
             counts, totals = ledger.state_counts(), ledger.chunk_totals()
-            failures = [{"doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error}
-                        for r in ledger.failures()]
-            skipped = [{"doc": r.name, "error": r.error_kind, "reason": r.error} for r in ledger.skips()]
+            failed, more_failures = ledger.failures(limit)
+            failures = [{"doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error} for r in failed]
+            skips, more_skipped = ledger.skips(limit)
+            skipped = [{"doc": r.name, "error": r.error_kind, "reason": r.error} for r in skips]
             syncs = ledger.last_syncs()
     documents = {"total": sum(counts.values()), **{state.value: counts.get(state, 0) for state in State if state.final},
                  "pending": counts.get(State.PENDING, 0) + counts.get(State.DELETING, 0)}
-    return {"documents": documents, **totals, "failures": failures, "skipped": skipped,
+    return {"documents": documents, **totals, "failures": failures, "more_failures": more_failures,
+            "skipped": skipped, "more_skipped": more_skipped,
             "sources": {s.name: syncs.get(source_id(s.name)) for s in settings.sources}}
 
 
@@ -60,28 +67,31 @@ def job_status(settings: Settings, job_id: str, *, limit: int | None = JOB_PAGE,
             "next": items[-1]["key"] if more else None}
 
 
-def dead_letters(settings: Settings) -> tuple[list[dict[str, Any]], tuple[int, int] | None]:
-    """Each dead letter, and (distributed mode) how many of RabbitMQ's dead messages match one and how many
+def dead_letters(settings: Settings, *, limit: int | None = None, after: str | None = None
+                 ) -> tuple[list[dict[str, Any]], int, tuple[int, int] | None]:
+    """A page of dead letters (oldest first: the first ``limit`` after the dead letter ``after``), how many
+    follow it, and (distributed mode) how many of RabbitMQ's dead messages match a dead letter and how many
     no failed document stands for."""
     from ..core.ledger import Ledger
 
     if not has_ledger(settings):
-        return [], None
+        return [], 0, None
     with Ledger(settings.ledger_database_url) as ledger:
-        rows = ledger.dead_letters()
+        rows = ledger.dead_letters(limit=limit, after=after)
+        more = 0 if limit is None or len(rows) < limit else ledger.dead_letter_count(after=rows[-1].dead_letter)
+        versions = ledger.dead_letter_versions() if settings.distributed else set()
     entries = [{"id": r.dead_letter, "doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error,
                 "attempts": r.attempts, "failed_at": r.finished_at} for r in rows]
     if not settings.distributed:
-        return entries, None
+        return entries, more, None
     from ..actors.distributed import DistributedClient
 
-    versions = {(r.key, r.version) for r in rows}
     client = DistributedClient(settings)
     try:
         found = [(m.kwargs.get("key"), m.kwargs.get("version")) in versions for m in client.dead_messages()]
     finally:
         client.close()
-    return entries, (sum(found), len(found) - sum(found))
+    return entries, more, (sum(found), len(found) - sum(found))
 
 
 def _has_index(settings: Settings) -> bool:

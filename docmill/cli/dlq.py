@@ -42,17 +42,22 @@ def dlq() -> None:
 
 
 @dlq.command("list")
+@click.option("--limit", type=click.IntRange(min=0), default=app.JOB_PAGE, show_default=True,
+              help="Dead letters to show (0: all), oldest first.")
+@click.option("--after", metavar="ID", help="Start after this dead letter (the next page).")
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 @handles_configuration
-def list_(as_json: bool) -> None:
-    """Each dead letter: id, document, stage, error kind, reason, attempts and when."""
+def list_(limit: int, after: str | None, as_json: bool) -> None:
+    """Each dead letter: id, document, stage, error kind, reason, attempts and when; a page at a time."""
     settings = load_settings()
     if not app.has_ledger(settings):
         click.echo("[]" if as_json else f"nothing ingested in {settings.home} yet")
         return
-    entries, queued = app.dead_letters(settings)
+    entries, more, queued = app.dead_letters(settings, limit=limit or None, after=after)
     if as_json:
         click.echo(json.dumps(entries, ensure_ascii=False))
+        if more:
+            click.echo(f"{more:,} more: docmill dlq list --json --after {entries[-1]['id']}", err=True)
         return
     for e in entries:
         click.echo(f"{e['id']}  {_when(e['failed_at'])}  {e['stage']:<7} {e['error']} (attempts {e['attempts']})"
@@ -64,6 +69,8 @@ def list_(as_json: bool) -> None:
             note += (f", and {queued[1]} more that no failed document stands for (superseded versions or "
                      "failed discoveries; `docmill dlq purge` removes them)")
     click.echo(f"{len(entries)} dead letter(s){note}", err=True)
+    if more:
+        click.echo(f"{more:,} more: docmill dlq list --after {entries[-1]['id']}", err=True)
 
 
 @dlq.command()

@@ -52,7 +52,7 @@ def _show_job(settings: Settings, job_id: str, as_json: bool, page: dict[str, An
 @click.command()
 @click.argument("job", required=False)
 @click.option("--limit", type=click.IntRange(min=0), default=app.JOB_PAGE, show_default=True,
-              help="With JOB: documents to show (0: all).")
+              help="Documents to show (0: all): of JOB, or else failures and skips each.")
 @click.option("--after", metavar="KEY", help="With JOB: start after this document key (the next page).")
 @click.option("--state", type=click.Choice([s.value for s in State if s != State.DELETING]),
               help="With JOB: only documents in this state.")
@@ -68,7 +68,7 @@ def status(job: str | None, limit: int, after: str | None, state: str | None, st
         return
     if after is not None or state is not None or stage is not None:
         raise click.UsageError("--after, --state and --stage page the documents of a JOB")
-    report = app.index_status(settings)
+    report = app.index_status(settings, limit=limit or None)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
         return
@@ -79,10 +79,13 @@ def status(job: str | None, limit: int, after: str | None, state: str | None, st
                f"{report['chunks']:,} chunks ({report['embedded']:,} embedded, {report['reused']:,} reused)")
     for f in report["failures"]:
         click.echo(f"  failed  {printable(f['doc'])}  [{f['stage']}] {f['error']}: {printable(f['reason'])}")
+    if report["more_failures"]:
+        click.echo(f"  ... {report['more_failures']:,} more failed (docmill dlq list pages through them)")
     skipped = report["skipped"]
     if skipped:
-        click.echo(f"  {len(skipped)} skipped, with a reason: " + "; ".join(
+        more = len(skipped) - 10 + report["more_skipped"]
+        click.echo(f"  {len(skipped) + report['more_skipped']:,} skipped, with a reason: " + "; ".join(
             f"{printable(r['doc'])} ({r['error']}: {printable(r['reason'])})" for r in skipped[:10])
-            + (f"; ... and {len(skipped) - 10} more (docmill status --json)" if len(skipped) > 10 else ""))
+            + (f"; ... and {more:,} more (docmill status --json --limit 0)" if more > 0 else ""))
     for name, last in report["sources"].items():
         click.echo(f"  source {name}: " + (format_sync(last) if last else "never synced"))

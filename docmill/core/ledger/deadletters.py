@@ -5,27 +5,54 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Connection, and_, func, select, true, tuple_, update
 
 from ..records import Document, Stage, State
 from .base import LedgerBase
 from .jobs import add_item
 from .schema import documents
 
+_DEAD = and_(documents.c.state == State.FAILED, documents.c.dead_letter.is_not(None))
+
+
+def _after(conn: Connection, dead_letter: str | None) -> ColumnElement[bool]:
+    """Dead letters after this one, in the order of ``dead_letters`` (all when None or unknown)."""
+    mark = None if dead_letter is None else conn.execute(
+        select(documents.c.finished_at, documents.c.key).where(documents.c.dead_letter == dead_letter)).first()
+    return true() if mark is None else tuple_(documents.c.finished_at, documents.c.key) > tuple_(*mark)
+
 
 class DeadLettersMixin(LedgerBase):
     """Listing, reopening and purging failed versions."""
 
-    def dead_letters(self, ids: Sequence[str] | None = None, *, before: float | None = None) -> list[Document]:
-        """Failed versions still held as dead letters, oldest first; only ``ids`` or only older ones if given."""
-        query = select(documents).where(documents.c.state == State.FAILED, documents.c.dead_letter.is_not(None))
+    def dead_letters(self, ids: Sequence[str] | None = None, *, before: float | None = None,
+                     limit: int | None = None, after: str | None = None) -> list[Document]:
+        """Failed versions still held as dead letters, oldest first; only ``ids`` or only older ones if given.
+
+        A page: at most ``limit``, those after the dead letter ``after`` (keyset on the time it failed and
+        its key, so a page costs the same wherever it starts).
+        """
+        query = select(documents).where(_DEAD)
         if ids is not None:
             query = query.where(documents.c.dead_letter.in_(list(ids)))
         if before is not None:
             query = query.where(documents.c.finished_at < before)
         with self._read() as conn:
-            rows = conn.execute(query.order_by(documents.c.finished_at, documents.c.name)).all()
+            query = query.where(_after(conn, after))
+            rows = conn.execute(query.order_by(documents.c.finished_at, documents.c.key).limit(limit)).all()
         return [Document.from_row(row) for row in rows]
+
+    def dead_letter_count(self, after: str | None = None) -> int:
+        """How many dead letters there are (after the dead letter ``after``, in the order of ``dead_letters``)."""
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(documents).where(
+                _DEAD, _after(conn, after))).scalar_one())
+
+    def dead_letter_versions(self) -> set[tuple[str, int]]:
+        """(key, version) of every dead letter."""
+        with self._read() as conn:
+            return {(r.key, r.version) for r in conn.execute(select(documents.c.key, documents.c.version)
+                                                               .where(_DEAD))}
 
     def reopen(self, job_id: str, row: Document, stage: Stage) -> bool:
         """Put a dead letter back in flight at ``stage``, as part of ``job_id``; False if it moved meanwhile."""

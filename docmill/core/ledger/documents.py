@@ -120,17 +120,18 @@ class DocumentsMixin(LedgerBase):
         with self._read() as conn:
             return chunk_sums(conn, documents, documents.c.state == State.DONE)
 
-    def skips(self) -> list[Document]:
-        """Every skipped document with a reason (refused, no text), by name."""
-        with self._read() as conn:
-            rows = conn.execute(select(documents).where(documents.c.state == State.SKIPPED,
-                                                        documents.c.error_kind.is_not(None))
-                                .order_by(documents.c.name)).all()
-        return [Document.from_row(row) for row in rows]
+    def skips(self, limit: int | None = None) -> tuple[list[Document], int]:
+        """Skipped documents with a reason (refused, no text), by name: the first ``limit``, and how many more."""
+        return self._listed(and_(documents.c.state == State.SKIPPED, documents.c.error_kind.is_not(None)), limit)
 
-    def failures(self) -> list[Document]:
-        """Every failed document, by name."""
+    def failures(self, limit: int | None = None) -> tuple[list[Document], int]:
+        """Failed documents, by name: the first ``limit``, and how many more."""
+        return self._listed(documents.c.state == State.FAILED, limit)
+
+    def _listed(self, where: Any, limit: int | None) -> tuple[list[Document], int]:
         with self._read() as conn:
-            rows = conn.execute(select(documents).where(documents.c.state == State.FAILED)
-                                .order_by(documents.c.name)).all()
-        return [Document.from_row(row) for row in rows]
+            rows = conn.execute(select(documents).where(where).order_by(documents.c.name, documents.c.key)
+                                .limit(limit)).all()
+            total = len(rows) if limit is None or len(rows) < limit else int(conn.execute(
+                select(func.count()).select_from(documents).where(where)).scalar_one())
+        return [Document.from_row(row) for row in rows], total - len(rows)
