@@ -47,12 +47,27 @@ class DiscoveryMixin(LedgerBase):
         listed twice): one statement a batch, so that discovery holds no more than a batch in memory."""
         if not keys:
             return {}, set()
+        self._keep_statistics(len(keys))
         cols = [documents.c[f] for f in KnownDocument.__dataclass_fields__]
         with self._read() as conn:
             rows = conn.execute(select(*cols).where(documents.c.key.in_(keys))).all()
             taken = conn.execute(select(job_items.c.key).where(job_items.c.job_id == job_id,
                                                                job_items.c.key.in_(keys))).scalars().all()
         return {row.key: KnownDocument.from_row(row) for row in rows}, set(taken)
+
+    def _keep_statistics(self, listed: int) -> None:
+        """PostgreSQL plans a statement from table statistics that autovacuum refreshes about once a minute. A
+        discovery into a fresh ledger grows its tables many times over before that, and its batch lookups,
+        planned for the empty tables they were, scan them whole: the cost per batch grows with the ledger. So
+        the tables are analysed each time this process has listed as many documents again as at the last time
+        (log2 of the count times in all, a fraction of a second each)."""
+        self._statistics[0] += listed
+        looked_up, analysed_at = self._statistics
+        if self.engine.dialect.name != "postgresql" or looked_up < 2 * analysed_at:
+            return
+        self._statistics[1] = looked_up
+        with self._write() as conn:
+            conn.exec_driver_sql("ANALYZE documents, job_items")
 
     def unlisted(self, job_id: str, scope: str) -> list[tuple[str, str]]:
         """Key and state of each document in ``scope`` that ``job_id`` has not taken (its listing did not
