@@ -50,7 +50,9 @@ class LedgerBase:
         # The message this thread runs, when a worker marked it running (deliveries.py): its claim, made in
         # the mark's transaction, and its mark, cleared in the stage's last write instead of one of its own.
         self._delivery = threading.local()
-        self._statistics = [0, 500]  # documents discovery looked up, and how many when it last analysed
+        # Documents discovery listed since the tables were last analysed, and the rows the planner believes in.
+        self._listed_since_analysis = 0
+        self._planned: int | None = None
         with self._write() as conn:
             upgrade(conn)
 

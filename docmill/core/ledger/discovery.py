@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, insert, select, true, update
+from sqlalchemy import ARRAY, ColumnElement, String, and_, bindparam, cast, func, insert, select, true, update
+from sqlalchemy.dialects.postgresql import array
 
 from ..models import DocumentRef
 from ..records import Document, KnownDocument, Stage, State
@@ -49,25 +50,44 @@ class DiscoveryMixin(LedgerBase):
             return {}, set()
         self._keep_statistics(len(keys))
         cols = [documents.c[f] for f in KnownDocument.__dataclass_fields__]
+        if self.engine.dialect.name == "postgresql":
+            # Joined to the batch's keys, so that each key is one probe of a primary key, whatever the planner
+            # believes of the tables' sizes (a fresh ledger's statistics say empty; a job's say small).
+            batch = select(func.unnest(cast(array(list(keys)), ARRAY(String))).column_valued("key")).subquery()
+            known_rows = select(*cols).join_from(batch, documents, documents.c.key == batch.c.key)
+            taken_keys = select(job_items.c.key).join_from(
+                batch, job_items, and_(job_items.c.job_id == job_id, job_items.c.key == batch.c.key))
+        else:
+            known_rows = select(*cols).where(documents.c.key.in_(keys))
+            taken_keys = select(job_items.c.key).where(job_items.c.job_id == job_id, job_items.c.key.in_(keys))
         with self._read() as conn:
-            rows = conn.execute(select(*cols).where(documents.c.key.in_(keys))).all()
-            taken = conn.execute(select(job_items.c.key).where(job_items.c.job_id == job_id,
-                                                               job_items.c.key.in_(keys))).scalars().all()
+            rows = conn.execute(known_rows).all()
+            taken = conn.execute(taken_keys).scalars().all()
         return {row.key: KnownDocument.from_row(row) for row in rows}, set(taken)
 
     def _keep_statistics(self, listed: int) -> None:
         """PostgreSQL plans a statement from table statistics that autovacuum refreshes about once a minute. A
         discovery into a fresh ledger grows its tables many times over before that, and its batch lookups,
-        planned for the empty tables they were, scan them whole: the cost per batch grows with the ledger. So
-        the tables are analysed each time this process has listed as many documents again as at the last time
-        (log2 of the count times in all, a fraction of a second each)."""
-        self._statistics[0] += listed
-        looked_up, analysed_at = self._statistics
-        if self.engine.dialect.name != "postgresql" or looked_up < 2 * analysed_at:
+        planned for the empty tables they were, scan them whole: the cost per batch grows with the ledger.
+        Each listed document adds a job item at least, so the tables are analysed each time this process has
+        listed as many documents as the planner believed they held (log2 of the count times into a fresh
+        ledger, a fraction of a second each; once in a re-run of the same folder)."""
+        if self.engine.dialect.name != "postgresql":
             return
-        self._statistics[1] = looked_up
-        with self._write() as conn:
-            conn.exec_driver_sql("ANALYZE documents, job_items")
+        if self._planned is None:
+            self._planned = self._planned_rows()
+        self._listed_since_analysis += listed
+        if self._listed_since_analysis >= self._planned:
+            with self._write() as conn:
+                conn.exec_driver_sql("ANALYZE documents, job_items")
+            self._listed_since_analysis, self._planned = 0, self._planned_rows()
+
+    def _planned_rows(self) -> int:
+        """How many rows the planner believes the smaller of the two tables holds (at least 500)."""
+        with self._read() as conn:
+            rows = conn.exec_driver_sql("SELECT min(reltuples) FROM pg_class WHERE relname IN "
+                                        "('documents', 'job_items')").scalar()
+        return max(500, int(rows or 0))
 
     def unlisted(self, job_id: str, scope: str) -> list[tuple[str, str]]:
         """Key and state of each document in ``scope`` that ``job_id`` has not taken (its listing did not

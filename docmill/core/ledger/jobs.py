@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..records import State
 from .base import LedgerBase
@@ -55,12 +56,15 @@ def item(key: str, version: int, state: State, *, unchanged: bool = False, relab
 
 def add_items(conn: Connection, job_id: str, items: Sequence[dict[str, Any]]) -> None:
     """Record (or replace) what a job is doing with each of these documents (rows made by :func:`item`),
-    in two statements whatever their number."""
+    in one upsert whatever their number (the last row of a key counts)."""
     if not items:
         return
-    conn.execute(delete(job_items).where(job_items.c.job_id == job_id,
-                                         job_items.c.key.in_([i["key"] for i in items])))
-    conn.execute(insert(job_items), [{"job_id": job_id, **i} for i in items])
+    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(job_items)
+    statement = statement.on_conflict_do_update(
+        index_elements=[job_items.c.job_id, job_items.c.key],
+        set_={name: statement.excluded[name] for name in ("version", "state", "unchanged", "relabel", "finished_at")})
+    conn.execute(statement, list({i["key"]: {"job_id": job_id, **i} for i in items}.values()))
 
 
 def add_item(conn: Connection, job_id: str, key: str, version: int, state: State, *,
