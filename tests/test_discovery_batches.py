@@ -84,3 +84,15 @@ def test_discovering_a_folder_costs_a_few_statements_per_batch_and_every_documen
     assert counts == {"pending": 4, "skipped": FILES - 4}
     versions = {ledger.document(f"file://{p}").version for p in edited}
     assert versions == {2}
+
+
+def test_the_seen_filter_never_forgets_a_key_and_rarely_imagines_one() -> None:
+    from docmill.core.discovery import _Seen
+
+    seen = _Seen()
+    keys = [f"file:///archive/{i:07}.pdf" for i in range(20000)]
+    for key in keys:
+        seen.add(key)
+    assert all(key in seen for key in keys)  # no false negative: a key listed twice is always checked
+    imagined = sum(f"file:///other/{i:07}.pdf" in seen for i in range(20000))
+    assert imagined <= 2  # false positives only cost a ledger lookup; at this fill about none

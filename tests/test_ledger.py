@@ -84,8 +84,9 @@ def test_unlisted_is_scoped_by_key_prefix_case_sensitively_and_leaves_out_what_t
     assert [key for key, _ in ledger.unlisted("another job", "file:///docs/")] == [
         "file:///docs/a.pdf", "file:///docs/sub/b.pdf"]
     assert [key for key, _ in ledger.unlisted(jobs[1], "file:///docs/")] == ["file:///docs/a.pdf"]
-    known, taken = ledger.known_batch(jobs[0], ["file:///docs/a.pdf", "file:///docs/sub/b.pdf", "file:///new.pdf"])
-    assert sorted(known) == ["file:///docs/a.pdf", "file:///docs/sub/b.pdf"] and taken == {"file:///docs/a.pdf"}
+    keys = ["file:///docs/a.pdf", "file:///docs/sub/b.pdf", "file:///new.pdf"]
+    assert sorted(ledger.known(keys)) == ["file:///docs/a.pdf", "file:///docs/sub/b.pdf"]
+    assert ledger.taken(jobs[0], keys) == {"file:///docs/a.pdf"} and ledger.taken(jobs[0], []) == set()
 
 
 def test_removal_forgets_the_document(ledger: Ledger) -> None:

@@ -19,6 +19,7 @@ store relabels its chunks in place instead of processing it again.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -100,10 +101,33 @@ def _chunks(refs: Iterator[DocumentRef], size: int) -> Iterator[list[DocumentRef
         yield batch
 
 
+class _Seen:
+    """The keys a discovery has taken, as a Bloom filter of a fixed 8 MiB, so memory stays flat however long
+    the listing. It may answer "maybe" for a key it was never given (about once in 10,000 keys at a million);
+    the ledger, which holds the job's items, settles those and the keys really listed twice."""
+
+    BITS = 1 << 26
+
+    def __init__(self) -> None:
+        self._bits = bytearray(self.BITS // 8)
+
+    def _slots(self, key: str) -> list[int]:
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=12).digest()
+        return [int.from_bytes(digest[i:i + 4], "little") % self.BITS for i in (0, 4, 8)]
+
+    def add(self, key: str) -> None:
+        for slot in self._slots(key):
+            self._bits[slot >> 3] |= 1 << (slot & 7)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and all(self._bits[slot >> 3] & (1 << (slot & 7)) for slot in self._slots(key))
+
+
 @dataclass
 class _Discovery:
-    """One discovery of one source: what it decided so far. What it has seen is in the ledger (the job's
-    items), and what the ledger knows is read a batch at a time, so memory stays flat however long the listing."""
+    """One discovery of one source: what it decided so far. What the ledger knows is read a batch at a time,
+    and what it has taken is a fixed-size filter over the job's items, so memory stays flat however long
+    the listing."""
 
     rt: Runtime
     source: Source
@@ -113,11 +137,15 @@ class _Discovery:
     retry_failed: bool
     withdrawn: set[str] = field(default_factory=set)  # indexed before, refused now: their chunks go
     counts: Counter[str] = field(default_factory=Counter)
+    seen: _Seen = field(default_factory=_Seen)
 
     def take(self, batch: list[DocumentRef]) -> None:
         """Sort a batch of listed documents: refused, unchanged, relabelled, or new or changed; start them."""
         fresh = {ref.key: ref for ref in reversed(batch) if ref.key not in self.withdrawn}  # the first of repeats
-        known, taken = self.rt.ledger.known_batch(self.job_id, list(fresh))
+        known = self.rt.ledger.known(list(fresh))
+        taken = self.rt.ledger.taken(self.job_id, [key for key in fresh if key in self.seen])
+        for key in fresh:
+            self.seen.add(key)
         starting: list[NewVersion] = []
         unchanged: list[tuple[KnownDocument, DocumentRef]] = []
         relabels: list[tuple[KnownDocument, DocumentRef, str]] = []

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, String, and_, bindparam, cast, func, insert, select, true, update
+from sqlalchemy import ARRAY, ColumnElement, String, and_, bindparam, cast, func, insert, select, true, tuple_, update
 from sqlalchemy.dialects.postgresql import array
 
 from ..models import DocumentRef
@@ -43,27 +43,30 @@ def _prefix(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
 class DiscoveryMixin(LedgerBase):
     """The discover stage's reads and writes."""
 
-    def known_batch(self, job_id: str, keys: Sequence[str]) -> tuple[dict[str, KnownDocument], set[str]]:
-        """What the ledger knows of these documents, and which of them ``job_id`` has taken already (a key
-        listed twice): one statement a batch, so that discovery holds no more than a batch in memory."""
+    def known(self, keys: Sequence[str]) -> dict[str, KnownDocument]:
+        """What the ledger knows of these documents (a batch of a listing), in one statement."""
         if not keys:
-            return {}, set()
+            return {}
         self._keep_statistics(len(keys))
         cols = [documents.c[f] for f in KnownDocument.__dataclass_fields__]
         if self.engine.dialect.name == "postgresql":
-            # Joined to the batch's keys, so that each key is one probe of a primary key, whatever the planner
-            # believes of the tables' sizes (a fresh ledger's statistics say empty; a job's say small).
+            # Joined to the batch's keys, so that each key is one probe of the primary key, whatever the
+            # planner believes of the table's size (a fresh ledger's statistics say it is empty).
             batch = select(func.unnest(cast(array(list(keys)), ARRAY(String))).column_valued("key")).subquery()
-            known_rows = select(*cols).join_from(batch, documents, documents.c.key == batch.c.key)
-            taken_keys = select(job_items.c.key).join_from(
-                batch, job_items, and_(job_items.c.job_id == job_id, job_items.c.key == batch.c.key))
+            query = select(*cols).join_from(batch, documents, documents.c.key == batch.c.key)
         else:
-            known_rows = select(*cols).where(documents.c.key.in_(keys))
-            taken_keys = select(job_items.c.key).where(job_items.c.job_id == job_id, job_items.c.key.in_(keys))
+            query = select(*cols).where(documents.c.key.in_(keys))
         with self._read() as conn:
-            rows = conn.execute(known_rows).all()
-            taken = conn.execute(taken_keys).scalars().all()
-        return {row.key: KnownDocument.from_row(row) for row in rows}, set(taken)
+            rows = conn.execute(query).all()
+        return {row.key: KnownDocument.from_row(row) for row in rows}
+
+    def taken(self, job_id: str, keys: Sequence[str]) -> set[str]:
+        """Which of these documents ``job_id`` has recorded already (a document listed twice)."""
+        if not keys:
+            return set()
+        with self._read() as conn:
+            return set(conn.execute(select(job_items.c.key).where(
+                tuple_(job_items.c.job_id, job_items.c.key).in_([(job_id, key) for key in keys]))).scalars())
 
     def _keep_statistics(self, listed: int) -> None:
         """PostgreSQL plans a statement from table statistics that autovacuum refreshes about once a minute. A
