@@ -35,7 +35,7 @@ __all__ = ["BatchPublisher"]
 
 log = logging.getLogger(__name__)
 
-#: Messages in one transaction at most (a discovery batch is 200).
+#: Messages in one transaction at most (a discovery batch is 1,000).
 MOST_AT_ONCE = 1000
 
 
