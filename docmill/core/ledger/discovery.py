@@ -88,8 +88,8 @@ class DiscoveryMixin(LedgerBase):
     def _planned_rows(self) -> int:
         """How many rows the planner believes the smaller of the two tables holds (at least 500)."""
         with self._read() as conn:
-            rows = conn.exec_driver_sql("SELECT min(reltuples) FROM pg_class WHERE relname IN "
-                                        "('documents', 'job_items')").scalar()
+            rows = conn.exec_driver_sql("SELECT min(reltuples) FROM pg_class WHERE oid IN "
+                                        "('documents'::regclass, 'job_items'::regclass)").scalar()
         return max(500, int(rows or 0))
 
     def unlisted(self, job_id: str, scope: str) -> list[tuple[str, str]]:
