@@ -1,6 +1,7 @@
 """Distributed-mode benchmark: submit latency, real throughput per worker count, orchestration scaling.
 
-    .venv/bin/python benchmarks/distributed.py [--submits 200] [--text 16] [--docs 160] [--processes 1,2,4,8] [--out DIR]
+    .venv/bin/python benchmarks/distributed.py [--submits 200] [--text 16] [--docs 160] [--processes 1,2,4,8]
+                                               [--out DIR]
 
 Needs RabbitMQ on 127.0.0.1:5672 (guest/guest) and PostgreSQL on 127.0.0.1:5432
 (trust auth); starts its own Chroma server. Each measurement gets its own
