@@ -1,6 +1,7 @@
 """Scale: `docmill submit` of many small files into fresh ledgers, and what status costs against the largest.
 
-    .venv/bin/python benchmarks/scale.py [--counts 10000,50000,200000] [--ledgers sqlite,postgresql] [--out DIR]
+    .venv/bin/python benchmarks/scale.py [--counts 10000,50000,200000] [--ledgers sqlite,postgresql]
+                                         [--paperless 100000] [--out DIR]
 
 Needs RabbitMQ on 127.0.0.1:5672 (guest/guest, ``rabbitmqctl`` on the path)
 and, for the PostgreSQL rows, PostgreSQL on 127.0.0.1:5432 (trust auth). No
@@ -17,6 +18,12 @@ For each ledger and file count, as whole ``docmill`` commands timed from outside
 * the ledger's size;
 * against each ledger: ``status``, ``status JOB --json`` (first page) and
   ``dlq list``.
+
+Then a Paperless-ngx archive of ``--paperless`` documents (100,000) on docmill's
+look-alike server, submitted into a PostgreSQL ledger (no worker runs): the
+first sync's list requests (the target is at most ceil(count / page size) + 5)
+and its time to queue; then, after 100 documents were edited and 50 deleted,
+an incremental sync, which must queue exactly those 150.
 
 Results are printed as a table and written to OUT/scale.json.
 """
@@ -113,10 +120,77 @@ def one_row(work: Path, ledger: str, folder: Path, count: int, last: bool) -> di
             admin.dispose()
 
 
+def paperless(work: Path, count: int, page_size: int = 100) -> dict[str, Any]:
+    """A first and an incremental sync of a look-alike archive of ``count`` documents, queued in distributed mode."""
+    import math
+    import random
+    from collections import Counter
+    from collections.abc import Sequence
+
+    import sqlalchemy
+
+    from docmill.actors.distributed import DistributedClient
+    from docmill.app.specs import source_spec
+    from docmill.settings import Settings
+    from docmill.testing.paperless import PaperlessServer
+
+    tag = uuid.uuid4().hex[:8]
+    vhost, database = f"docmill-scale-{tag}", f"docmill_scale_{tag}"
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    admin = sqlalchemy.create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {database}")
+    token = "scale-benchmark-token"
+    try:
+        with PaperlessServer(count, token) as server:
+            settings = Settings(home=work / f"home-{tag}", ledger_url=f"{POSTGRES}/{database}",
+                                broker_url=f"{RABBIT}/{vhost}",
+                                sources=[{"name": "archive", "type": "paperless", "url": server.url, "token": token,
+                                          "page_size": page_size, "requests_per_second": 0}])
+            client = DistributedClient(settings)
+            queued: Counter[str] = Counter()  # messages published, by stage
+            publish = client.publisher.send_all
+
+            def counted(tasks: Sequence[Any]) -> None:
+                publish(tasks)
+                queued.update(task.stage for task in tasks)
+
+            client.runtime.connect(client.runtime.send, counted)
+
+            def sync() -> tuple[float, dict[str, int], int]:
+                server.requests.clear()
+                queued.clear()
+                started = time.perf_counter()
+                client.submit([source_spec(settings.source("archive"))], kind="sync")
+                seconds = time.perf_counter() - started
+                lists = sum(r.path == "/api/documents/" for r in server.requests)
+                return seconds, dict(queued), lists
+
+            try:
+                first, found, lists = sync()
+                edited = random.Random(7).sample(sorted(server.documents), 150)
+                server.modify(edited[:100])
+                server.delete(edited[100:])
+                again, changed, again_lists = sync()
+            finally:
+                client.close()
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        admin.dispose()
+    return {"documents": count, "first_sync_s": round(first, 1), "queued_per_s": round(count / first),
+            "first_sync_queued": found, "list_requests": lists,
+            "list_request_target": math.ceil(count / page_size) + 5,
+            "incremental_s": round(again, 1), "incremental_queued": changed, "incremental_list_requests": again_lists}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--counts", default="10000,50000,200000")
     parser.add_argument("--ledgers", default="sqlite,postgresql")
+    parser.add_argument("--paperless", type=int, default=100_000, help="Documents of the Paperless run (0: none).")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     counts = sorted(int(c) for c in args.counts.split(","))
@@ -132,11 +206,14 @@ def main() -> None:
         for ledger in args.ledgers.split(","):
             rows.append(one_row(work, ledger, folder, count, last=count == counts[-1]))
             print(json.dumps(rows[-1]), flush=True)
-    (out / "scale.json").write_text(json.dumps(rows, indent=2))
+    archive = paperless(work, args.paperless) if args.paperless else None
+    (out / "scale.json").write_text(json.dumps({"submits": rows, "paperless": archive}, indent=2))
     columns = list(dict.fromkeys(k for r in rows for k in r))
     print("\n| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
     for r in rows:
         print("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |")
+    if archive is not None:
+        print("\nPaperless-ngx look-alike, distributed mode, PostgreSQL ledger:", json.dumps(archive))
     print(f"\nresults in {out / 'scale.json'} (files in {work})")
 
 

@@ -47,7 +47,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, overload
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 __all__ = ["CORRESPONDENTS", "DOCUMENT_TYPES", "TAGS", "PaperlessServer", "Request"]
@@ -133,6 +133,32 @@ class _Quiet(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass
+
+
+class _Listed(Sequence[dict[str, Any]]):
+    """Documents as a list answers them, each serialised only when its page is served: an archive of 100,000
+    would otherwise be serialised whole for every page of 100."""
+
+    def __init__(self, docs: list[Document], fields: set[str] | None) -> None:
+        self.docs, self.fields = docs, fields
+
+    def _one(self, doc: Document) -> dict[str, Any]:
+        item = doc.as_json()
+        return item if self.fields is None else {k: v for k, v in item.items() if k in self.fields}
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._one(doc) for doc in self.docs[index]]
+        return self._one(self.docs[index])
 
 
 class PaperlessServer:
@@ -323,11 +349,8 @@ class PaperlessServer:
         orders = {"id": lambda d: d.id, "-id": lambda d: -d.id, "modified": lambda d: (d.modified, d.id),
                   "-modified": lambda d: (d.modified, d.id), "modified,id": lambda d: (d.modified, d.id)}
         docs.sort(key=orders.get(ordering, lambda d: d.created), reverse=ordering in ("-modified", "-created"))
-        items = [d.as_json() for d in docs]
-        if query.get("fields"):
-            fields = set(query["fields"].split(","))
-            items = [{k: v for k, v in item.items() if k in fields} for item in items]
-        return self._list(query, items, "/api/documents/", version, ids=[d.id for d in docs])
+        fields = set(query["fields"].split(",")) if query.get("fields") else None
+        return self._list(query, _Listed(docs, fields), "/api/documents/", version, ids=[d.id for d in docs])
 
     def _named(self, names: dict[int, str], query: dict[str, str], path: str, version: int) -> tuple[int, Any]:
         items = [{"id": n, "slug": name.lower().replace(" ", "-"), "name": name, "document_count": 0}
