@@ -25,6 +25,12 @@ first sync's list requests (the target is at most ceil(count / page size) + 5)
 and its time to queue; then, after 100 documents were edited and 50 deleted,
 an incremental sync, which must queue exactly those 150.
 
+Last, ``--pipeline`` small files (50,000) through the whole distributed
+pipeline: ``docmill worker --processes 2`` with the stub embedder from
+``docmill.testing`` (the model is not what this measures) and a Chroma
+server. It prints documents/s and the workers' CPU per document over the
+first and the last 10,000, which must not worsen.
+
 Results are printed as a table and written to OUT/scale.json.
 """
 
@@ -186,11 +192,90 @@ def paperless(work: Path, count: int, page_size: int = 100) -> dict[str, Any]:
             "incremental_s": round(again, 1), "incremental_queued": changed, "incremental_list_requests": again_lists}
 
 
+STUB_EMBEDDER = '''
+    from docmill import hookimpl
+    from docmill.testing.stubs import StubEmbedder
+
+
+    @hookimpl
+    def docmill_register_embedders(register):
+        register("stub", lambda context: StubEmbedder())
+'''
+
+
+def pipeline(work: Path, count: int, window: int = 10_000) -> dict[str, Any]:
+    """``count`` small files through workers, the stub embedder and a Chroma server: rate and CPU per window."""
+    import signal
+
+    import sqlalchemy
+    from distributed import tree_cpu  # benchmarks/distributed.py, beside this file
+
+    from docmill.testing import ChromaServer, plugin_dir
+
+    folder = work / f"pipeline-{count}"
+    make_files(folder, count)
+    tag = uuid.uuid4().hex[:8]
+    vhost, database = f"docmill-scale-{tag}", f"docmill_scale_{tag}"
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    admin = sqlalchemy.create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {database}")
+    chroma = ChromaServer(work / f"chroma-{tag}")
+    chroma.start()
+    plugins = plugin_dir(work / f"stub-{tag}", "docmill_scale_stub", STUB_EMBEDDER)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
+    env.update(DOCMILL_HOME=str(work / f"home-{tag}"), DOCMILL_BROKER_URL=f"{RABBIT}/{vhost}",
+               DOCMILL_LEDGER_URL=f"{POSTGRES}/{database}", DOCMILL_PLUGINS__CHROMA__URL=chroma.url,
+               DOCMILL_COLLECTION=f"scale-{tag}", DOCMILL_EMBEDDER="stub", DOCMILL_LOG_LEVEL="WARNING",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(plugins), os.environ.get("PYTHONPATH")])))
+    ledger = sqlalchemy.create_engine(f"{POSTGRES}/{database}")
+    samples: list[tuple[float, int, float]] = []  # (seconds, documents done, workers' CPU seconds)
+    worker = subprocess.Popen([sys.executable, "-m", "docmill", "worker", "--processes", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(5)  # up and consuming
+        started = time.perf_counter()
+        measured(env, "submit", str(folder))
+        queued = time.perf_counter() - started
+        done = 0
+        while done < count and time.perf_counter() - started < 7200:
+            with ledger.connect() as conn:
+                done = conn.exec_driver_sql("SELECT count(*) FROM documents WHERE state = 'done'").scalar_one()
+            samples.append((time.perf_counter() - started, done, tree_cpu(worker.pid)))
+            time.sleep(2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(300)
+        chroma.stop()
+        ledger.dispose()
+        rabbitmqctl("delete_vhost", vhost)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        admin.dispose()
+
+    window = min(window, count // 5)
+
+    def span(low: int, high: int) -> dict[str, float]:
+        first = next(s for s in samples if s[1] >= low)
+        last = next(s for s in samples if s[1] >= high)
+        documents = last[1] - first[1]
+        return {"docs_per_s": round(documents / (last[0] - first[0]), 1),
+                "worker_cpu_ms_per_doc": round(1000 * (last[2] - first[2]) / documents, 1)}
+
+    total = samples[-1]
+    return {"documents": count, "done": total[1], "seconds": round(total[0], 1), "submit_s": round(queued, 1),
+            "docs_per_s": round(total[1] / total[0], 1), f"first_{window}": span(1, window + 1),
+            f"last_{window}": span(count - window, count)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--counts", default="10000,50000,200000")
     parser.add_argument("--ledgers", default="sqlite,postgresql")
     parser.add_argument("--paperless", type=int, default=100_000, help="Documents of the Paperless run (0: none).")
+    parser.add_argument("--pipeline", type=int, default=50_000,
+                        help="Documents of the whole-pipeline run (0: none).")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     counts = sorted(int(c) for c in args.counts.split(","))
@@ -207,13 +292,17 @@ def main() -> None:
             rows.append(one_row(work, ledger, folder, count, last=count == counts[-1]))
             print(json.dumps(rows[-1]), flush=True)
     archive = paperless(work, args.paperless) if args.paperless else None
-    (out / "scale.json").write_text(json.dumps({"submits": rows, "paperless": archive}, indent=2))
+    through = pipeline(work, args.pipeline) if args.pipeline else None
+    (out / "scale.json").write_text(json.dumps({"submits": rows, "paperless": archive, "pipeline": through},
+                                               indent=2))
     columns = list(dict.fromkeys(k for r in rows for k in r))
     print("\n| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
     for r in rows:
         print("| " + " | ".join(str(r.get(c, "")) for c in columns) + " |")
     if archive is not None:
         print("\nPaperless-ngx look-alike, distributed mode, PostgreSQL ledger:", json.dumps(archive))
+    if through is not None:
+        print("\nThe whole pipeline, 2 worker processes, stub embedder, Chroma server:", json.dumps(through))
     print(f"\nresults in {out / 'scale.json'} (files in {work})")
 
 
