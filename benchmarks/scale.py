@@ -1,7 +1,7 @@
 """Scale: `docmill submit` of many small files into fresh ledgers, and what status costs against the largest.
 
     .venv/bin/python benchmarks/scale.py [--counts 10000,50000,200000] [--ledgers sqlite,postgresql]
-                                         [--paperless 100000] [--out DIR]
+                                         [--paperless 100000] [--pipeline 50000] [--out DIR]
 
 Needs RabbitMQ on 127.0.0.1:5672 (guest/guest, ``rabbitmqctl`` on the path)
 and, for the PostgreSQL rows, PostgreSQL on 127.0.0.1:5432 (trust auth). No
