@@ -44,6 +44,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,23 +84,50 @@ def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=300)
 
 
-def one_row(work: Path, ledger: str, folder: Path, count: int, last: bool) -> dict[str, Any]:
+@contextmanager
+def fresh(work: Path, postgres: bool) -> Iterator[dict[str, str]]:
+    """The environment of a run of its own: a new RabbitMQ vhost and home, and a new PostgreSQL database as the
+    ledger when ``postgres`` (else the home's SQLite file). Both are removed afterwards."""
     import sqlalchemy
 
     tag = uuid.uuid4().hex[:8]
-    vhost, home = f"docmill-scale-{tag}", work / f"home-{tag}"
+    vhost, database = f"docmill-scale-{tag}", f"docmill_scale_{tag}"
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
-    env.update(DOCMILL_HOME=str(home), DOCMILL_BROKER_URL=f"{RABBIT}/{vhost}", DOCMILL_LOG_LEVEL="WARNING")
-    admin = None
-    database = f"docmill_scale_{tag}"
-    if ledger == "postgresql":
-        admin = sqlalchemy.create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
+    env.update(DOCMILL_HOME=str(work / f"home-{tag}"), DOCMILL_BROKER_URL=f"{RABBIT}/{vhost}",
+               DOCMILL_LOG_LEVEL="WARNING")
+    admin = sqlalchemy.create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT") if postgres else None
+    if admin is not None:
         with admin.connect() as conn:
             conn.exec_driver_sql(f"CREATE DATABASE {database}")
         env["DOCMILL_LEDGER_URL"] = f"{POSTGRES}/{database}"
     try:
+        yield env
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+            admin.dispose()
+
+
+def ledger_size(env: dict[str, str]) -> int:
+    """Bytes the run's ledger takes: its PostgreSQL database, or its SQLite files."""
+    import sqlalchemy
+
+    if "DOCMILL_LEDGER_URL" not in env:
+        return sum(p.stat().st_size for p in Path(env["DOCMILL_HOME"]).glob("ledger.db*"))
+    engine = sqlalchemy.create_engine(env["DOCMILL_LEDGER_URL"])
+    try:
+        with engine.connect() as conn:
+            return int(conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar_one())
+    finally:
+        engine.dispose()
+
+
+def one_row(work: Path, ledger: str, folder: Path, count: int, last: bool) -> dict[str, Any]:
+    with fresh(work, ledger == "postgresql") as env:
         out, first, first_rss = measured(env, "submit", str(folder))
         job = out.strip()
         _, again, again_rss = measured(env, "submit", str(folder))
@@ -106,24 +135,12 @@ def one_row(work: Path, ledger: str, folder: Path, count: int, last: bool) -> di
             "ledger": ledger, "files": count, "submit_s": round(first, 1), "docs_per_s": round(count / first),
             "submit_peak_rss_mib": first_rss, "unchanged_s": round(again, 1), "unchanged_peak_rss_mib": again_rss,
         }
-        if ledger == "postgresql":
-            assert admin is not None
-            with admin.connect() as conn:
-                size = conn.exec_driver_sql(f"SELECT pg_database_size('{database}')").scalar_one()
-        else:
-            size = sum(p.stat().st_size for p in home.glob("ledger.db*"))
-        row["ledger_mib"] = round(size / 2**20, 1)
+        row["ledger_mib"] = round(ledger_size(env) / 2**20, 1)
         if last:
             for name, args in (("status_s", ("status",)), ("status_job_s", ("status", job, "--json")),
                                ("dlq_list_s", ("dlq", "list"))):
                 row[name] = round(measured(env, *args)[1], 2)
         return row
-    finally:
-        rabbitmqctl("delete_vhost", vhost)
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-            admin.dispose()
 
 
 def paperless(work: Path, count: int, page_size: int = 100) -> dict[str, Any]:
@@ -133,59 +150,44 @@ def paperless(work: Path, count: int, page_size: int = 100) -> dict[str, Any]:
     from collections import Counter
     from collections.abc import Sequence
 
-    import sqlalchemy
-
     from docmill.actors.distributed import DistributedClient
     from docmill.app.specs import source_spec
     from docmill.settings import Settings
     from docmill.testing.paperless import PaperlessServer
 
-    tag = uuid.uuid4().hex[:8]
-    vhost, database = f"docmill-scale-{tag}", f"docmill_scale_{tag}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    admin = sqlalchemy.create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {database}")
     token = "scale-benchmark-token"
-    try:
-        with PaperlessServer(count, token) as server:
-            settings = Settings(home=work / f"home-{tag}", ledger_url=f"{POSTGRES}/{database}",
-                                broker_url=f"{RABBIT}/{vhost}",
-                                sources=[{"name": "archive", "type": "paperless", "url": server.url, "token": token,
-                                          "page_size": page_size, "requests_per_second": 0}])
-            client = DistributedClient(settings)
-            queued: Counter[str] = Counter()  # messages published, by stage
-            publish = client.publisher.send_all
+    with fresh(work, postgres=True) as env, PaperlessServer(count, token) as server:
+        settings = Settings(home=env["DOCMILL_HOME"], ledger_url=env["DOCMILL_LEDGER_URL"],
+                            broker_url=env["DOCMILL_BROKER_URL"],
+                            sources=[{"name": "archive", "type": "paperless", "url": server.url, "token": token,
+                                      "page_size": page_size, "requests_per_second": 0}])
+        client = DistributedClient(settings)
+        queued: Counter[str] = Counter()  # messages published, by stage
+        publish = client.publisher.send_all
 
-            def counted(tasks: Sequence[Any]) -> None:
-                publish(tasks)
-                queued.update(task.stage for task in tasks)
+        def counted(tasks: Sequence[Any]) -> None:
+            publish(tasks)
+            queued.update(task.stage for task in tasks)
 
-            client.runtime.connect(client.runtime.send, counted)
+        client.runtime.connect(client.runtime.send, counted)
 
-            def sync() -> tuple[float, dict[str, int], int]:
-                server.requests.clear()
-                queued.clear()
-                started = time.perf_counter()
-                client.submit([source_spec(settings.source("archive"))], kind="sync")
-                seconds = time.perf_counter() - started
-                lists = sum(r.path == "/api/documents/" for r in server.requests)
-                return seconds, dict(queued), lists
+        def sync() -> tuple[float, dict[str, int], int]:
+            server.requests.clear()
+            queued.clear()
+            started = time.perf_counter()
+            client.submit([source_spec(settings.source("archive"))], kind="sync")
+            seconds = time.perf_counter() - started
+            lists = sum(r.path == "/api/documents/" for r in server.requests)
+            return seconds, dict(queued), lists
 
-            try:
-                first, found, lists = sync()
-                edited = random.Random(7).sample(sorted(server.documents), 150)
-                server.modify(edited[:100])
-                server.delete(edited[100:])
-                again, changed, again_lists = sync()
-            finally:
-                client.close()
-    finally:
-        rabbitmqctl("delete_vhost", vhost)
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        admin.dispose()
+        try:
+            first, found, lists = sync()
+            edited = random.Random(7).sample(sorted(server.documents), 150)
+            server.modify(edited[:100])
+            server.delete(edited[100:])
+            again, changed, again_lists = sync()
+        finally:
+            client.close()
     return {"documents": count, "first_sync_s": round(first, 1), "queued_per_s": round(count / first),
             "first_sync_queued": found, "list_requests": lists,
             "list_request_target": math.ceil(count / page_size) + 5,
@@ -214,45 +216,36 @@ def pipeline(work: Path, count: int, window: int = 10_000) -> dict[str, Any]:
 
     folder = work / f"pipeline-{count}"
     make_files(folder, count)
-    tag = uuid.uuid4().hex[:8]
-    vhost, database = f"docmill-scale-{tag}", f"docmill_scale_{tag}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    admin = sqlalchemy.create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {database}")
-    chroma = ChromaServer(work / f"chroma-{tag}")
-    chroma.start()
-    plugins = plugin_dir(work / f"stub-{tag}", "docmill_scale_stub", STUB_EMBEDDER)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
-    env.update(DOCMILL_HOME=str(work / f"home-{tag}"), DOCMILL_BROKER_URL=f"{RABBIT}/{vhost}",
-               DOCMILL_LEDGER_URL=f"{POSTGRES}/{database}", DOCMILL_PLUGINS__CHROMA__URL=chroma.url,
-               DOCMILL_COLLECTION=f"scale-{tag}", DOCMILL_EMBEDDER="stub", DOCMILL_LOG_LEVEL="WARNING",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(plugins), os.environ.get("PYTHONPATH")])))
-    ledger = sqlalchemy.create_engine(f"{POSTGRES}/{database}")
     samples: list[tuple[float, int, float]] = []  # (seconds, documents done, workers' CPU seconds)
-    worker = subprocess.Popen([sys.executable, "-m", "docmill", "worker", "--processes", "2"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    chroma = ChromaServer(work / f"chroma-{count}")
+    chroma.start()
+    plugins = plugin_dir(work / f"stub-{count}", "docmill_scale_stub", STUB_EMBEDDER)
     try:
-        time.sleep(5)  # up and consuming
-        started = time.perf_counter()
-        measured(env, "submit", str(folder))
-        queued = time.perf_counter() - started
-        done = 0
-        while done < count and time.perf_counter() - started < 7200:
-            with ledger.connect() as conn:
-                done = conn.exec_driver_sql("SELECT count(*) FROM documents WHERE state = 'done'").scalar_one()
-            samples.append((time.perf_counter() - started, done, tree_cpu(worker.pid)))
-            time.sleep(2)
+        with fresh(work, postgres=True) as env:
+            env.update(DOCMILL_PLUGINS__CHROMA__URL=chroma.url, DOCMILL_COLLECTION=f"scale-{uuid.uuid4().hex[:8]}",
+                       DOCMILL_EMBEDDER="stub",
+                       PYTHONPATH=os.pathsep.join(filter(None, [str(plugins), os.environ.get("PYTHONPATH")])))
+            ledger = sqlalchemy.create_engine(env["DOCMILL_LEDGER_URL"])
+            worker = subprocess.Popen([sys.executable, "-m", "docmill", "worker", "--processes", "2"], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                time.sleep(5)  # up and consuming
+                started = time.perf_counter()
+                measured(env, "submit", str(folder))
+                queued = time.perf_counter() - started
+                done = 0
+                while done < count and time.perf_counter() - started < 7200:
+                    with ledger.connect() as conn:
+                        done = conn.exec_driver_sql(
+                            "SELECT count(*) FROM documents WHERE state = 'done'").scalar_one()
+                    samples.append((time.perf_counter() - started, done, tree_cpu(worker.pid)))
+                    time.sleep(2)
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(300)
+                ledger.dispose()
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(300)
         chroma.stop()
-        ledger.dispose()
-        rabbitmqctl("delete_vhost", vhost)
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        admin.dispose()
 
     window = min(window, count // 5)
 

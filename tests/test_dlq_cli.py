@@ -43,20 +43,25 @@ def test_bad_files_become_dead_letters_that_purge_forgets(cli: Cli, corpus: Path
     assert cli("dlq", "purge", "--older-than", "soon", check=False).returncode == 2
 
 
-def test_status_of_a_job_pages_through_its_documents_in_key_order(cli: Cli, home: Path) -> None:
+def _job(home: Path, names: list[str], failed: slice) -> tuple[str, list[Any]]:
+    """A job in the home's ledger with a pending document for each name, of which ``failed`` failed in turn."""
     from docmill.core.ledger import Ledger, NewVersion
     from docmill.core.models import DocumentRef
     from docmill.settings import Settings
 
-    # Given a job of 250 documents, 10 of them failed:
     home.mkdir()
     with Ledger(Settings().ledger_database_url) as ledger:
         job = ledger.create_job("ingest", discoveries=0)
-        refs = [DocumentRef(key=f"file:///docs/n-{i:03}.txt", name=f"n-{i:03}.txt", locator="", stamp="1",
-                            size=1) for i in range(250)]
+        refs = [DocumentRef(key=f"file:///docs/{name}", name=name, locator="", stamp="1", size=1) for name in names]
         ledger.start_versions(job, "folder:/docs", [NewVersion(ref, "fp", "sig", None) for ref in refs])
-        for ref in refs[::25]:
+        for ref in refs[failed]:
             ledger.finish(ref.key, 1, "failed", stage="extract", error_kind="corrupt", reason="cut short")
+    return job, refs
+
+
+def test_status_of_a_job_pages_through_its_documents_in_key_order(cli: Cli, home: Path) -> None:
+    # Given a job of 250 documents, 10 of them failed:
+    job, refs = _job(home, [f"n-{i:03}.txt" for i in range(250)], slice(None, None, 25))
 
     # When its status is asked for, then the first 100 come, with how many more and where to go on:
     first = cli.json("status", job)
@@ -80,19 +85,8 @@ def test_status_of_a_job_pages_through_its_documents_in_key_order(cli: Cli, home
 
 
 def test_dead_letters_and_the_failures_of_plain_status_come_a_page_at_a_time(cli: Cli, home: Path) -> None:
-    from docmill.core.ledger import Ledger, NewVersion
-    from docmill.core.models import DocumentRef
-    from docmill.settings import Settings
-
     # Given 130 documents that failed, one after another:
-    home.mkdir()
-    with Ledger(Settings().ledger_database_url) as ledger:
-        job = ledger.create_job("ingest", discoveries=0)
-        refs = [DocumentRef(key=f"file:///docs/f-{i:03}.pdf", name=f"f-{i:03}.pdf", locator="", stamp="1",
-                            size=1) for i in range(130)]
-        ledger.start_versions(job, "folder:/docs", [NewVersion(ref, "fp", "sig", None) for ref in refs])
-        for ref in refs:
-            ledger.finish(ref.key, 1, "failed", stage="extract", error_kind="corrupt", reason="cut short")
+    _, refs = _job(home, [f"f-{i:03}.pdf" for i in range(130)], slice(None))
 
     # The dead-letter list gives the oldest 100, and says where the rest start; the next page follows on.
     listed = cli("dlq", "list", "--json")
