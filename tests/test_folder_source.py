@@ -37,6 +37,10 @@ def test_include_and_exclude_globs_match_names_and_paths(tree: Path) -> None:
     assert set(_names(FolderSource(str(tree), exclude=[".*", "~$*", "deep"]))) == {"a.pdf", "notes/b.txt"}
     glob = GlobFilter(["reports/*.pdf"], [])
     assert glob.takes("reports/q1.pdf") and not glob.takes("reports/2023/q1.pdf")
+    leaving = GlobFilter([], [".*", "~$*", "build/**", "tmp"])  # as the walk does: any folder on the path counts
+    assert leaving.excludes(".git/config") and leaving.excludes("a/.cache/x.pdf") and leaving.excludes("~$a.docx")
+    assert leaving.excludes("a/tmp/x.pdf") and not leaving.takes("a/tmp/x.pdf") and leaving.takes("a/tmpfile.pdf")
+    assert leaving.excludes("build/out/x.pdf") and leaving.takes("src/build.pdf") and leaving.takes("a/build/x.pdf")
 
 
 def test_keys_are_file_uris_of_the_real_path_and_fingerprints_follow_content(tree: Path) -> None:

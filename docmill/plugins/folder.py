@@ -79,22 +79,31 @@ class GlobFilter:
 
     def __init__(self, include: Sequence[str], exclude: Sequence[str]) -> None:
         self._include = [(("/" in p), _glob_regex(p.strip("/"))) for p in include]
-        self._exclude = [(("/" in p), _glob_regex(p.strip("/"))) for p in exclude]
+        self._exclude_paths = [_glob_regex(p.strip("/")) for p in exclude if "/" in p]
+        names = [_glob_regex(p).pattern for p in exclude if "/" not in p]
+        self._exclude_names = re.compile("|".join(f"(?:{n})" for n in names)) if names else None
 
     def excludes(self, rel: str) -> bool:
         """True if the file or folder at ``rel`` is left out."""
-        parts = rel.split("/")
-        return any(rx.match(rel) if has_slash else any(rx.match(part) for part in parts)
-                   for has_slash, rx in self._exclude)
+        return any(self.excludes_entry("/".join(parts[:i]), parts[i - 1])
+                   for parts in [rel.split("/")] for i in range(1, len(parts) + 1))
 
-    def takes(self, rel: str) -> bool:
-        """True if the file at ``rel`` is indexed."""
-        if self.excludes(rel):
-            return False
+    def excludes_entry(self, rel: str, name: str) -> bool:
+        """True if the entry ``name`` at ``rel`` is left out, its folders being in (as a walk finds them)."""
+        if self._exclude_names is not None and self._exclude_names.match(name):
+            return True
+        return any(rx.match(rel) for rx in self._exclude_paths)
+
+    def includes(self, rel: str) -> bool:
+        """True if the include globs take the file at ``rel`` (all do when there are none)."""
         if not self._include:
             return True
         name = rel.rsplit("/", 1)[-1]
         return any(rx.match(rel if has_slash else name) for has_slash, rx in self._include)
+
+    def takes(self, rel: str) -> bool:
+        """True if the file at ``rel`` is indexed."""
+        return not self.excludes(rel) and self.includes(rel)
 
 
 def _key(path: bytes) -> str:
@@ -148,53 +157,52 @@ class FolderSource:
                 pass  # there, but not readable now: refused on the next listing, not deleted
         return gone
 
-    def _walk(self, folder: bytes) -> Iterator[DocumentRef]:
+    def _walk(self, folder: bytes, rel: str = "") -> Iterator[DocumentRef]:
+        """The files under ``folder`` (at ``rel`` from the root), which the filters let in."""
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            rel = self._rel(folder)
             yield DocumentRef(key=_key(folder), name=rel or ".", locator=quote(folder),
                               skip_reason=f"cannot list this folder: {exc.strerror}")
             return
         for entry in entries:
-            rel = self._rel(entry.path)
-            if self._filter.excludes(rel):
+            name = _display(entry.name)
+            entry_rel = f"{rel}/{name}" if rel else name
+            if self._filter.excludes_entry(entry_rel, name):
                 continue
             try:
-                yield from self._entry(entry, rel)
+                yield from self._entry(entry, entry_rel)
             except OSError as exc:  # vanished, a loop, no permission: this entry only
-                if entry.is_dir(follow_symlinks=False) or self._filter.takes(rel):
-                    yield DocumentRef(key=_key(entry.path), name=rel, locator=quote(entry.path),
+                if entry.is_dir(follow_symlinks=False) or self._filter.includes(entry_rel):
+                    yield DocumentRef(key=_key(entry.path), name=entry_rel, locator=quote(entry.path),
                                       skip_reason=f"cannot be read: {exc.strerror or exc}")
 
     def _entry(self, entry: os.DirEntry[bytes], rel: str) -> Iterator[DocumentRef]:
+        """One entry that no exclude glob leaves out."""
         path = entry.path
         if entry.is_symlink():
             try:
                 target = os.path.realpath(path, strict=True)
             except OSError as exc:
-                if self._filter.takes(rel):
+                if self._filter.includes(rel):
                     why = "a symlink loop" if exc.errno == errno.ELOOP else f"a broken symlink ({exc.strerror})"
                     yield DocumentRef(key=_key(path), name=rel, locator=quote(path), skip_reason=why)
                 return
             if not self._inside(target):
-                if os.path.isdir(target) or self._filter.takes(rel):
+                if os.path.isdir(target) or self._filter.includes(rel):
                     yield DocumentRef(key=_key(path), name=rel, locator=quote(path),
                                       skip_reason=f"symlink to {_display(target)} leaves the ingested folder")
                 return
             if os.path.isdir(target):
                 return  # its files are reached through their real folder
-            if self._filter.takes(rel):
+            if self._filter.includes(rel):
                 yield self._ref(path, rel, target)
             return
         if entry.is_dir(follow_symlinks=False):
-            yield from self._walk(path)
-        elif self._filter.takes(rel):
+            yield from self._walk(path, rel)
+        elif self._filter.includes(rel):
             yield self._ref(path, rel)
-
-    def _rel(self, path: bytes) -> str:
-        return _display(os.path.relpath(path, self._root)).replace(os.sep, "/") if path != self._root else ""
 
     def _inside(self, real: bytes) -> bool:
         root = self._root.rstrip(b"/") + b"/"
@@ -212,8 +220,9 @@ class FolderSource:
             return DocumentRef(key=_key(path), name=name, locator=quote(real),
                                skip_reason="not a regular file (a pipe, socket or device)")
         modified = datetime.datetime.fromtimestamp(st.st_mtime, datetime.UTC).isoformat(timespec="seconds")
+        locator = quote(real)
         return DocumentRef(
-            key=_key(path), name=name, locator=quote(real),
+            key="file://" + locator if target is None else _key(path), name=name, locator=locator,
             stamp=f"{st.st_size}:{st.st_mtime_ns}:{st.st_dev}:{st.st_ino}", size=st.st_size,
             metadata={"filename": _display(os.path.basename(path)), "modified": modified, "size": st.st_size},
         )
