@@ -95,8 +95,7 @@ def fresh(work: Path, postgres: bool) -> Iterator[dict[str, str]]:
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
-    env.update(DOCMILL_HOME=str(work / f"home-{tag}"), DOCMILL_BROKER_URL=f"{RABBIT}/{vhost}",
-               DOCMILL_LOG_LEVEL="WARNING")
+    env.update(DOCMILL_HOME=str(work / f"home-{tag}"), DOCMILL_BROKER_URL=f"{RABBIT}/{vhost}")
     admin = sqlalchemy.create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT") if postgres else None
     if admin is not None:
         with admin.connect() as conn:

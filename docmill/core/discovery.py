@@ -116,12 +116,15 @@ class _Seen:
         digest = hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=12).digest()
         return [int.from_bytes(digest[i:i + 4], "little") % self.BITS for i in (0, 4, 8)]
 
-    def add(self, key: str) -> None:
+    def add(self, key: str) -> bool:
+        """Take ``key``; whether it may have been taken before."""
+        bits, before = self._bits, True
         for slot in self._slots(key):
-            self._bits[slot >> 3] |= 1 << (slot & 7)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and all(self._bits[slot >> 3] & (1 << (slot & 7)) for slot in self._slots(key))
+            byte, bit = slot >> 3, 1 << (slot & 7)
+            if not bits[byte] & bit:
+                before = False
+                bits[byte] |= bit
+        return before
 
 
 @dataclass
@@ -144,9 +147,7 @@ class _Discovery:
         """Sort a batch of listed documents: refused, unchanged, relabelled, or new or changed; start them."""
         fresh = {ref.key: ref for ref in reversed(batch) if ref.key not in self.withdrawn}  # the first of repeats
         known = self.rt.ledger.known(list(fresh))
-        taken = self.rt.ledger.taken(self.job_id, [key for key in fresh if key in self.seen])
-        for key in fresh:
-            self.seen.add(key)
+        taken = self.rt.ledger.taken(self.job_id, [key for key in fresh if self.seen.add(key)])
         starting: list[NewVersion] = []
         unchanged: list[tuple[KnownDocument, DocumentRef]] = []
         relabels: list[tuple[KnownDocument, DocumentRef, str]] = []

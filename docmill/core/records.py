@@ -6,6 +6,7 @@ stored in the ledger, so a record read from any release compares as expected.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
@@ -113,9 +114,11 @@ class KnownDocument:
     code_version: str | None
 
     @classmethod
-    def from_row(cls, row: Any) -> KnownDocument:
-        values = row._mapping
-        return cls(**{f.name: _typed(f.name, values[f.name]) for f in fields(cls)})
+    def from_values(cls, values: Sequence[Any]) -> KnownDocument:
+        """From its fields' column values in field order, as ``known`` reads them, one row for each listed
+        document (so this is kept cheap: positional, about 2 µs a row)."""
+        key, stamp, fingerprint, signature, state, version, error_permanent, stage, *rest = values
+        return cls(key, stamp, fingerprint, signature, State(state), version, error_permanent, Stage(stage), *rest)
 
 
 def _typed(name: str, value: Any) -> Any:

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, func, insert, select, text, update
+from sqlalchemy.dialects import sqlite
 
 from ..records import State
 from .base import LedgerBase
@@ -59,12 +59,32 @@ def add_items(conn: Connection, job_id: str, items: Sequence[dict[str, Any]]) ->
     in one upsert whatever their number (the last row of a key counts)."""
     if not items:
         return
-    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    if conn.dialect.name == "postgresql":
+        _add_items_unnested(conn, job_id, list({i["key"]: i for i in items}.values()))
+        return
+    dialect: Any = sqlite
     statement = dialect.insert(job_items)
     statement = statement.on_conflict_do_update(
         index_elements=[job_items.c.job_id, job_items.c.key],
         set_={name: statement.excluded[name] for name in ("version", "state", "unchanged", "relabel", "finished_at")})
     conn.execute(statement, list({i["key"]: {"job_id": job_id, **i} for i in items}.values()))
+
+
+#: One statement for any number of rows, each column bound as one array: a thousand rows are one round trip
+#: and one statement to plan, where an ``executemany`` of the upsert took 30% of an unchanged re-discovery.
+_UNNESTED_UPSERT = text(
+    "INSERT INTO job_items (job_id, key, version, state, unchanged, relabel, finished_at) "
+    "SELECT :job_id, * FROM unnest(CAST(:keys AS text[]), CAST(:versions AS integer[]), CAST(:states AS text[]), "
+    "CAST(:unchanged AS boolean[]), CAST(:relabel AS boolean[]), CAST(:finished AS double precision[])) "
+    "ON CONFLICT (job_id, key) DO UPDATE SET version = excluded.version, state = excluded.state, "
+    "unchanged = excluded.unchanged, relabel = excluded.relabel, finished_at = excluded.finished_at")
+
+
+def _add_items_unnested(conn: Connection, job_id: str, items: Sequence[dict[str, Any]]) -> None:
+    conn.execute(_UNNESTED_UPSERT, {
+        "job_id": job_id, "keys": [i["key"] for i in items], "versions": [i["version"] for i in items],
+        "states": [str(i["state"]) for i in items], "unchanged": [bool(i["unchanged"]) for i in items],
+        "relabel": [bool(i["relabel"]) for i in items], "finished": [i["finished_at"] for i in items]})
 
 
 def add_item(conn: Connection, job_id: str, key: str, version: int, state: State, *,
