@@ -97,7 +97,9 @@ class Settings(BaseSettings):
         default_factory=dict, description="Each plugin's own settings: [plugins.NAME] in docmill.toml, or "
         "DOCMILL_PLUGINS__NAME__FIELD (`docmill plugins --json` shows every plugin's settings).")
     ocr_dpi: int = Field(300, ge=72, le=1200, description="Render resolution for pages without a scanned image.")
-    ocr_pages_per_task: int = Field(4, ge=1, le=100, description="Pages of a scan per OCR message.")
+    ocr_pages_per_task: int = Field(
+        4, ge=1, le=100, description="Most pages of a scan per OCR message (short scans are split across the OCR "
+        "workers).")
 
     # Limits (bounded by design).
     max_file_size: ByteSize = Field(ByteSize(256_000_000), gt=0, description="Largest file accepted.")

@@ -15,7 +15,7 @@ import pytest
 
 from docmill.core.errors import DocumentTooLarge, PermanentError, RateLimited
 from docmill.core.models import DocumentRef
-from docmill.plugins.http_source import HttpSource
+from docmill.plugins.url_source import HttpSource
 
 from .conftest import Cli
 

@@ -1,10 +1,11 @@
 """Embedded mode: the real actors on Dramatiq's in-process broker, with worker threads in this process.
 
 Three pools, like the specialised workers of a distributed set-up: one
-thread embeds (the model already uses every core), one thread per core runs
-OCR (Tesseract is single-threaded), and a few threads discover, extract and
-store. An exclusive lock on ``DOCMILL_HOME`` keeps a second embedded run from
-writing the same ledger and Chroma store at once; it waits its turn instead.
+thread per core embeds (the embedder's model runs take a core each, so two
+documents' chunks embed at once), one thread per core runs OCR (Tesseract is
+single-threaded), and a few threads discover, extract and store. An
+exclusive lock on ``DOCMILL_HOME`` keeps a second embedded run from writing
+the same ledger and Chroma store at once; it waits its turn instead.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class EmbeddedPipeline:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
         self._lock_file = self._lock_home(settings, on_wait)
-        self.pipeline = wire(settings, recover_pending=True)  # this process owns the ledger: it holds the home
+        # This process owns the ledger (it holds the home) and runs every stage.
+        self.pipeline = wire(settings, recover_pending=True, warm_up=True)
         self.runtime, self.broker = self.pipeline.runtime, self.pipeline.broker
         self.workers: list[dramatiq.Worker] = []
         self._idle_since: dict[str, float] = {}  # job -> when the broker was first seen idle with it unfinished
@@ -64,11 +66,10 @@ class EmbeddedPipeline:
         return handle
 
     def start(self) -> None:
-        """Start the worker pools, and the parsing processes in the background."""
-        self.runtime.parsers.warm()
+        """Start the worker pools (discovery starts what processing needs once it finds work)."""
         cores = self.settings.cpu_count
         pools = (
-            ({QUEUES[Stage.EMBED]}, 1),
+            ({QUEUES[Stage.EMBED]}, cores),
             ({QUEUES[Stage.OCR]}, self.settings.ocr_workers or cores),
             ({QUEUES[Stage.DISCOVER], QUEUES[Stage.EXTRACT], QUEUES[Stage.STORE]}, self.settings.workers or 2),
         )

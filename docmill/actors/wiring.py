@@ -33,14 +33,15 @@ class Pipeline:
         self.broker.close()
 
 
-def wire(settings: Settings, *, recover_pending: bool = False, check: bool = True) -> Pipeline:
+def wire(settings: Settings, *, recover_pending: bool = False, warm_up: bool = False, check: bool = True) -> Pipeline:
     """Build the runtime, the broker for these settings, every stage actor, and connect them.
 
     ``recover_pending`` says that no other process can hold work in flight on
-    this ledger (embedded mode locks its home). ``check`` builds the cheap
+    this ledger (embedded mode locks its home), and ``warm_up`` that this
+    process runs every stage (see ``Runtime.expect_work``). ``check`` builds the cheap
     plugin parts now, so bad settings fail before any work starts.
     """
-    runtime = Runtime(settings, recover_pending=recover_pending)
+    runtime = Runtime(settings, recover_pending=recover_pending, warm_up=warm_up)
     if check:
         runtime.check()
     broker = build_broker(settings, runtime)

@@ -192,6 +192,7 @@ class _Discovery:
                  *(Task.for_version(Stage.EXTRACT, job_id, key, version, priority) for key, version in started),
                  *(Task.for_version(row.stage, job_id, row.key, row.version, row.priority) for row in unsent)]
         if tasks:
+            rt.expect_work()
             rt.send_all(tasks)  # with the transport before the ledger says so: a version marked sent was sent
             rt.ledger.mark_sent([*started, *relabelled, *((row.key, row.version) for row in unsent)])
 

@@ -1,8 +1,11 @@
 """What the stages share in one process: settings, plugins, ledger, and the parts built from them.
 
 Heavy parts (the embedding model, the vector store client, the OCR engine)
-are built on first use, once, under a lock: a re-ingest with nothing to do
-never loads a model, and two threads never load it twice.
+are built on first use, once, each under its own lock: a re-ingest with
+nothing to do never loads a model, two threads never load it twice, and
+opening the store never holds up a thread that needs the parsing processes.
+A process that runs every stage (embedded mode) starts them in the
+background as soon as discovery has found work (:meth:`Runtime.expect_work`).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, *, send: Callable[[Task], None] | None = None,
                  plugins: Plugins | None = None, ledger: Ledger | None = None,
-                 recover_pending: bool = False) -> None:
+                 recover_pending: bool = False, warm_up: bool = False) -> None:
         self.settings = settings
         self.plugins = plugins or load_plugins(settings.load_plugins)
         if ledger is None and settings.ledger_url is None:
@@ -63,9 +66,12 @@ class Runtime:
         self._send = send
         self._send_all: Callable[[Sequence[Task]], None] | None = None
         self.recover_pending = recover_pending
+        self.warm_up = warm_up
         self.limits = settings.limits
         self._lock = threading.RLock()
+        self._part_locks: dict[str, threading.Lock] = {}
         self._parts: dict[str, Any] = {}
+        self._warming: threading.Thread | None = None
         self._sources: dict[str, Source] = {}
 
     def connect(self, send: Callable[[Task], None], send_all: Callable[[Sequence[Task]], None] | None = None) -> None:
@@ -90,10 +96,37 @@ class Runtime:
 
     def _part(self, name: str, build: Callable[[], T]) -> T:
         with self._lock:
+            if name in self._parts:
+                part: T = self._parts[name]
+                return part
+            lock = self._part_locks.setdefault(name, threading.Lock())
+        with lock:  # one builder per part; other parts stay free meanwhile
             if name not in self._parts:
-                self._parts[name] = build()
-            part: T = self._parts[name]
+                built = build()
+                with self._lock:
+                    self._parts[name] = built
+            part = self._parts[name]
             return part
+
+    def expect_work(self) -> None:
+        """Discovery found documents to process: with ``warm_up`` (a process that runs every stage), start in
+        the background what processing them needs, the parsing processes, the vector store and the model,
+        so that the first document to reach the embed stage does not wait for them in turn."""
+        with self._lock:
+            if not self.warm_up or self._warming is not None:
+                return
+            self._warming = threading.Thread(target=self._warm, name="docmill-warm-up", daemon=True)
+        self.parsers.warm()
+        self._warming.start()
+
+    def _warm(self) -> None:
+        try:
+            _ = self.store  # which builds the embedder (the store is made for its vectors)
+            warm = getattr(self.embedder, "warm", None)
+            if callable(warm):
+                warm()
+        except Exception:  # the stage that needs the part builds it again and reports the error there
+            log.debug("warming up the store and the model failed", exc_info=True)
 
     @property
     def chunker(self) -> Chunker:
@@ -165,6 +198,8 @@ class Runtime:
 
     def close(self) -> None:
         """Close the parts that hold clients, files or locks (the vector store, sources), then the ledger."""
+        if self._warming is not None:
+            self._warming.join()  # a store it is opening is closed below, not left open behind it
         with self._lock:
             store = self._parts.pop("store", None)
             if store is not None:

@@ -36,7 +36,7 @@ import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from docmill import hookimpl
@@ -44,7 +44,8 @@ from docmill.core.errors import ConfigurationError, PermanentError, SourceUnavai
 from docmill.core.models import Blob, DocumentRef, Listing
 from docmill.core.plugin_context import PluginContext
 
-from .paperless_client import PaperlessClient
+if TYPE_CHECKING:  # the client (httpx) is imported when a sync builds the source, not by every command
+    from .paperless_client import PaperlessClient
 
 __all__ = ["PaperlessSource"]
 
@@ -333,6 +334,8 @@ def _number(options: Mapping[str, Any], key: str, default: float, low: float, hi
 
 def make_paperless_source(options: Any, context: PluginContext) -> PaperlessSource:
     """Build a Paperless-ngx source from its options and the token of its [[sources]] entry."""
+    from .paperless_client import PaperlessClient
+
     options = dict(options)
     name, url = str(options.get("name", "paperless")), str(options.get("url", ""))
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:

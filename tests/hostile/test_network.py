@@ -13,7 +13,7 @@ import pytest
 from docmill.core.errors import PermanentError
 from docmill.core.models import DocumentRef
 from docmill.plugins import net_guard
-from docmill.plugins.http_source import HttpSource
+from docmill.plugins.url_source import HttpSource
 from docmill.testing.paperless import PaperlessServer
 
 from ..conftest import Cli
