@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import case, false, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..records import Stage
-from .base import LedgerBase
+from .base import LedgerBase, upsert
 from .documents import claim as claim_stage
 from .schema import deliveries
 
@@ -48,8 +46,7 @@ class DeliveriesMixin(LedgerBase):
         claim. The stage's last write clears the mark (``_final_write``); ``delivery_ended`` clears it
         otherwise.
         """
-        dialect: Any = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(deliveries).values(
+        statement = upsert(self.engine.dialect.name)(deliveries).values(
             message_id=message_id, key=key, version=version, stage=stage, running=True, crashes=0, died=False,
             updated_at=time.time())
         died = deliveries.c.running.is_(True) if redelivered else false()

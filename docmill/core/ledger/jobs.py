@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, text, update
-from sqlalchemy.dialects import sqlite
 
 from ..records import State
-from .base import LedgerBase
+from .base import LedgerBase, upsert
 from .schema import documents, job_items, jobs
 
 
@@ -62,8 +61,7 @@ def add_items(conn: Connection, job_id: str, items: Sequence[dict[str, Any]]) ->
     if conn.dialect.name == "postgresql":
         _add_items_unnested(conn, job_id, list({i["key"]: i for i in items}.values()))
         return
-    dialect: Any = sqlite
-    statement = dialect.insert(job_items)
+    statement = upsert("sqlite")(job_items)
     statement = statement.on_conflict_do_update(
         index_elements=[job_items.c.job_id, job_items.c.key],
         set_={name: statement.excluded[name] for name in ("version", "state", "unchanged", "relabel", "finished_at")})
