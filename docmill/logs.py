@@ -1,5 +1,12 @@
 """Logging set-up for docmill's commands and worker processes (one place, no CLI dependency).
 
+Plain lines by default; with ``DOCMILL_LOG_FORMAT=json``, one JSON object per
+line: ``time``, ``level``, ``logger``, ``event``, ``message``, ``pid`` and,
+while a stage message runs, the ``job``, the ``doc`` (the document's key) and
+the ``stage`` it is about (set by the actors' ``LogContext`` middleware).
+``event`` names what happened (``document.failed``, ``message.retry``,
+``worker.died``...; the logger's name where a line gives none).
+
 Every record passes a redacting filter on its way out, at every verbosity and
 from every library (httpx and httpcore at -vv log request headers): each
 configured secret value (source tokens, the broker's and Qdrant's
@@ -9,14 +16,20 @@ credentials) is replaced by ``[redacted]``, in the forms a log line may show it
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import sys
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
-__all__ = ["Redactor", "configure_logging", "redact_secrets"]
+__all__ = ["LOG_FORMATS", "JsonFormatter", "Redactor", "configure_logging", "log_context", "redact_secrets"]
+
+#: Values of ``DOCMILL_LOG_FORMAT``.
+LOG_FORMATS = ("plain", "json")
 
 REDACTED = "[redacted]"
 #: Secrets shorter than this are not redacted (they would blank out ordinary words).
@@ -67,11 +80,57 @@ def redact_secrets(secrets: Iterable[str]) -> None:
     REDACTOR.add(secrets)
 
 
+_context = threading.local()
+#: Fields of the context a JSON line carries.
+CONTEXT_FIELDS = ("job", "doc", "stage")
+
+
+@contextlib.contextmanager
+def log_context(**fields: str | None) -> Iterator[None]:
+    """What this thread's log lines are about (``job``, ``doc``, ``stage``) until the block ends."""
+    before = getattr(_context, "fields", {})
+    _context.fields = {**before, **{k: v for k, v in fields.items() if v is not None}}
+    try:
+        yield
+    finally:
+        _context.fields = before
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, scrubbed of secrets as a whole (the context included)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(), "logger": record.name,
+            "event": getattr(record, "event", None) or record.name.rsplit(".", 1)[-1],
+            "message": record.getMessage(), "pid": record.process,
+        }
+        for name, value in getattr(_context, "fields", {}).items():
+            entry.setdefault(name, value)
+        for name in CONTEXT_FIELDS:  # a line may say what it is about itself
+            if getattr(record, name, None) is not None:
+                entry[name] = getattr(record, name)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["error"] = record.exc_text
+        return REDACTOR.scrub(json.dumps(entry, ensure_ascii=False, default=str))
+
+
 def configure_logging(verbose: int, *, service: bool = False) -> None:
-    """Log to stderr: warnings by default, -v for progress notes, -vv for debugging."""
+    """Log to stderr: warnings by default, -v for progress notes, -vv for debugging.
+
+    ``DOCMILL_LOG_FORMAT=json`` (read here, before any settings are: logging
+    comes first) gives JSON lines; an unknown value falls back to plain, with
+    a warning.
+    """
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    if os.environ.get("DOCMILL_WORKER_INDEX") or service:  # a long-running process: when matters
+    wanted = os.environ.get("DOCMILL_LOG_FORMAT", "plain").strip().lower() or "plain"
+    if wanted == "json":
+        handler.setFormatter(JsonFormatter())
+    elif os.environ.get("DOCMILL_WORKER_INDEX") or service:  # a long-running process: when matters
         tag = f"docmill[{os.getpid()}]" if os.environ.get("DOCMILL_WORKER_INDEX") else "docmill"
         handler.setFormatter(logging.Formatter(f"%(asctime)s {tag}: %(levelname)s: %(message)s"))
     else:
@@ -85,3 +144,6 @@ def configure_logging(verbose: int, *, service: bool = False) -> None:
     logging.getLogger("dramatiq").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
     logging.getLogger("pika").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    if wanted not in LOG_FORMATS:
+        logging.getLogger(__name__).warning("DOCMILL_LOG_FORMAT=%s: not one of %s; logging plain lines", wanted,
+                                            ", ".join(LOG_FORMATS))

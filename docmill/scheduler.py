@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from . import metrics
 from .settings import Settings, load_settings
 from .sources_config import Interval, SourceConfig
 
@@ -42,12 +43,13 @@ def run_sync(name: str) -> None:
     found = sync_source(load_settings(), name)
     if found is None:
         coalesced[name] += 1
-        log.info("sync of %s coalesced: another process is syncing it (%d so far)", name, coalesced[name])
+        log.info("sync of %s coalesced: another process is syncing it (%d so far)", name, coalesced[name],
+                 extra={"event": "sync.coalesced"})
         return
     if found["error"]:
-        log.error("sync of %s could not list the source: %s", name, found["error"])
+        log.error("sync of %s could not list the source: %s", name, found["error"], extra={"event": "sync.failed"})
     log.info("synced %s: %d new, %d changed, %d deleted, %d unchanged, %d failed", name, found["new"],
-             found["changed"], found["deleted"], found["unchanged"], found["failed"])
+             found["changed"], found["deleted"], found["unchanged"], found["failed"], extra={"event": "sync.done"})
 
 
 def _trigger(source: SourceConfig) -> Any:
@@ -101,7 +103,9 @@ class Scheduler:
     def _skipped(self, event: Any) -> None:
         name = str(event.job_id).removeprefix("sync:")
         coalesced[name] += 1
-        log.info("sync of %s coalesced: the previous one is still running (%d so far)", name, coalesced[name])
+        metrics.sync_run(name, "coalesced")
+        log.info("sync of %s coalesced: the previous one is still running (%d so far)", name, coalesced[name],
+                 extra={"event": "sync.coalesced"})
 
     def _install_jobs(self) -> None:
         wanted = {f"sync:{s.name}": s for s in self.sources}
@@ -125,6 +129,9 @@ class Scheduler:
             log.warning("no source has a schedule: add schedule = ... to a [[sources]] table")
         signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
         signal.signal(signal.SIGINT, lambda *_: self._stop.set())
+        from .app import serve_metrics
+
+        serve_metrics(self.settings)
         self.scheduler.start(paused=True)
         self._install_jobs()
         self.scheduler.resume()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import ByteSize, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
@@ -137,6 +137,15 @@ class Settings(BaseSettings):
     retry_min_backoff: float = Field(1.0, gt=0, description="Seconds before the first retry.")
     retry_max_backoff: float = Field(300.0, gt=0, description="Longest wait between retries, in seconds.")
     stage_time_limit: float = Field(1200.0, gt=0, description="Seconds one message may run before it is stopped.")
+
+    # Watching the services.
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Port on which `docmill worker`, `docmill scheduler` and `docmill api` "
+        "serve Prometheus metrics at /metrics; unset or 0: none.")
+    metrics_host: str = Field("127.0.0.1", description="Address the metrics endpoint listens on (0.0.0.0: all, as "
+                              "in a container).")
+    log_format: Literal["plain", "json"] = Field(
+        "plain", description="Log lines as plain text, or one JSON object per line (job, doc, stage, event).")
 
     @field_validator("load_plugins", "include", "exclude", mode="before")
     @classmethod

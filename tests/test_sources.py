@@ -15,7 +15,8 @@ import pytest
 from docmill.core.errors import ConfigurationError
 from docmill.core.ledger import Ledger
 from docmill.settings import load_settings
-from docmill.testing import plugin_dir
+from docmill.testing import free_port, plugin_dir
+from docmill.testing.prometheus import scraped, total
 
 from .conftest import Cli
 
@@ -175,8 +176,10 @@ def test_two_schedulers_sharing_a_ledger_never_sync_one_source_at_once(isolated:
     plugins = plugin_dir(tmp_path / "plugins", "docmill_slow_source", SLOW_SOURCE)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), os.environ["PYTHONPATH"]])}
     logs = [tmp_path / f"scheduler-{i}.log" for i in range(2)]
-    replicas = [subprocess.Popen([sys.executable, "-m", "docmill", "scheduler"], cwd=isolated, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=log.open("w")) for log in logs]
+    ports = [free_port() for _ in logs]
+    replicas = [subprocess.Popen([sys.executable, "-m", "docmill", "scheduler"], cwd=isolated,
+                                 env={**env, "DOCMILL_METRICS_PORT": str(port)}, stdout=subprocess.DEVNULL,
+                                 stderr=log.open("w")) for log, port in zip(logs, ports, strict=True)]
     def released() -> int:
         if not (home / "ledger.db").exists():
             return 0
@@ -191,6 +194,10 @@ def test_two_schedulers_sharing_a_ledger_never_sync_one_source_at_once(isolated:
         while released() < 2 or "coalesced" not in "".join(log.read_text() for log in logs):
             assert time.monotonic() < deadline, "the schedulers did not sync twice within 120 s"
             time.sleep(0.5)
+        # Each replica serves its metrics: between them, the syncs and the coalesced triggers are counted.
+        counted = [scraped(f"http://127.0.0.1:{port}/metrics") for port in ports]
+        assert sum(total(c, "docmill_sync_runs_total", source="archive", outcome="ok") for c in counted) >= 2
+        assert sum(total(c, "docmill_sync_runs_total", source="archive", outcome="coalesced") for c in counted) >= 1
     finally:
         for replica in replicas:
             replica.terminate()

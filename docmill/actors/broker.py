@@ -16,6 +16,8 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, ShutdownNotifica
 from ..core.runtime import Runtime
 from ..settings import Settings
 from .crashguard import CrashGuard
+from .log_context import LogContext
+from .message_metrics import MessageMetrics
 from .middleware import FailureRecorder
 from .retries import Retries
 
@@ -28,16 +30,19 @@ MAX_PRIORITY = 9
 def build_broker(settings: Settings, runtime: Runtime) -> dramatiq.Broker:
     """The broker for these settings, with docmill's middleware.
 
-    FailureRecorder sits before Retries in the list because ``after_*`` hooks
-    run in reverse order: it must see the message after Retries decided
-    whether it failed for good.
+    FailureRecorder and MessageMetrics sit before Retries in the list because
+    ``after_*`` hooks run in reverse order: they must see the message after
+    Retries decided whether it failed for good. LogContext comes first, so
+    every other middleware's lines about a message carry its context.
     """
     middleware = [
+        LogContext(),
         AgeLimit(),
         TimeLimit(time_limit=int(settings.stage_time_limit * 1000)),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
+        MessageMetrics(),
         FailureRecorder(runtime),
         Retries(min_backoff=int(settings.retry_min_backoff * 1000), max_backoff=int(settings.retry_max_backoff * 1000)),
     ]

@@ -31,6 +31,7 @@ import dramatiq
 from dramatiq.common import q_name
 from dramatiq.middleware import Middleware, SkipMessage
 
+from .. import metrics
 from ..core.ledger import Ledger
 from ..core.records import Stage, State
 from .stages import isolation_queue
@@ -62,19 +63,21 @@ class CrashGuard(Middleware):
                                                 charge=alone, claim=True)  # the stage's claim: one transaction
         if not delivery.died:
             return
+        metrics.crash_redelivery(stage, alone=alone)
         if not alone:
-            log.warning("%s %s: its worker died while running it; running it again alone", stage, key)
+            log.warning("%s %s: its worker died while running it; running it again alone", stage, key,
+                        extra={"event": "message.worker_died"})
             # Same message id and priority: its crash count follows it. Published (and confirmed) before
             # this delivery is acknowledged by the skip, so a death in between only redelivers it again.
             broker.enqueue(message.copy(queue_name=isolation_queue(queue)))
             raise SkipMessage("handed on to run alone")
         log.warning("%s %s: delivered again after its worker died while running it alone (%d of %d)", stage, key,
-                    delivery.crashes, self.limit)
+                    delivery.crashes, self.limit, extra={"event": "message.worker_died_alone"})
         if delivery.crashes < self.limit:
             return
         reason = (f"killed its worker {delivery.crashes} times while running alone, in stage {stage} "
                   "(out of memory, or a crash inside a library); quarantined")
-        log.error("%s: %s", key, reason)
+        log.error("%s: %s", key, reason, extra={"event": "document.quarantined"})
         self.ledger.finish(key, version, State.FAILED, stage=stage, error_kind="worker crashed", reason=reason,
                            permanent=True)
         self.ledger.delivery_ended(message.message_id)

@@ -41,9 +41,10 @@ class FailureRecorder(Middleware):
             return
         where = f"{message.actor_name} {message.kwargs.get('key') or message.kwargs.get('source_id')}"
         if not message.failed:
-            log.warning("%s: %s (retry %d)", where, describe(exception), message.options.get("retries", 0))
+            log.warning("%s: %s (retry %d)", where, describe(exception), message.options.get("retries", 0),
+                        extra={"event": "message.retry"})
             return
-        log.info("%s failed: %s", where, describe(exception))
+        log.info("%s failed: %s", where, describe(exception), extra={"event": "document.failed"})
         try:
             stages.record_failure(self.runtime, Stage(message.actor_name), message.kwargs, exception)
         except Exception:  # the ledger itself is down: the message stays dead-lettered

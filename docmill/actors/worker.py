@@ -19,16 +19,21 @@ and it has been idle a while.
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .. import metrics
 
 __all__ = ["Supervisor", "run_worker_process"]
 
@@ -68,6 +73,7 @@ class Supervisor:
     def __init__(self, stages: Sequence[str], processes: int, threads: int,
                  isolated_waiting: Callable[[], int | None] | None = None) -> None:
         self.stages = list(stages)
+        self.metrics_dir: str | None = None
         self.threads = threads
         self.children = [_Child(i) for i in range(processes)]
         self.isolation = _Child(processes, isolation=True, wanted=isolated_waiting is not None)
@@ -87,10 +93,20 @@ class Supervisor:
         level = logging.getLogger().getEffectiveLevel()
         verbose = "2" if level <= logging.DEBUG else "1" if level <= logging.INFO else "0"
         env = {**os.environ, "DOCMILL_WORKER_INDEX": str(child.index), "DOCMILL_WORKER_VERBOSE": verbose}
+        if self.metrics_dir is not None:
+            env[metrics.MULTIPROCESS_DIR] = self.metrics_dir
         child.process = subprocess.Popen(self._command(child), env=env)
         child.started = time.monotonic()
         what = "isolation process" if child.isolation else "worker process"
-        log.info("%s %d started (pid %d) for %s", what, child.index, child.process.pid, ",".join(self.stages))
+        log.info("%s %d started (pid %d) for %s", what, child.index, child.process.pid, ",".join(self.stages),
+                 extra={"event": "worker.started"})
+
+    def serve_metrics(self, port: int, host: str) -> None:
+        """Serve the sum of the worker processes' metrics on ``host:port`` (they write them to a directory of
+        this supervisor's, removed when it exits). OSError when the port is taken."""
+        self.metrics_dir = tempfile.mkdtemp(prefix="docmill-metrics-")
+        atexit.register(shutil.rmtree, self.metrics_dir, True)
+        metrics.serve(port, host, multiprocess_dir=self.metrics_dir)
 
     def _all(self) -> list[_Child]:
         return [*self.children, self.isolation]
@@ -136,6 +152,8 @@ class Supervisor:
             log.error("worker process %d cannot start (configuration error); stopping", child.index)
             return EXIT_CONFIGURATION
         how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        if self.metrics_dir is not None:
+            metrics.process_died(process.pid)
         if code < 0 and self.isolation.wanted and self.isolation.process is None:
             # What ran beside the dead process's messages will wait in the isolation queues.
             self.isolation.restart_at = 0.0
@@ -147,7 +165,7 @@ class Supervisor:
         child.quick_deaths = child.quick_deaths + 1 if quick else 0
         delay = min(MAX_RESTART_DELAY, 2.0 ** (child.quick_deaths - 1)) if quick else 0.0
         log.warning("worker process %d (pid %d) died (%s); starting a new one%s", child.index, process.pid, how,
-                    f" in {delay:.0f} s" if delay else "")
+                    f" in {delay:.0f} s" if delay else "", extra={"event": "worker.died"})
         child.process, child.restart_at = None, now + delay
         return None
 
@@ -198,6 +216,8 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
     from .stages import QUEUES, isolation_queue, queue_names
     from .wiring import wire
 
+    if os.environ.get(metrics.MULTIPROCESS_DIR):  # the supervisor serves what this process counts
+        metrics.enable()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -11,7 +11,7 @@ from .reports import JOB_PAGE, dead_letters, export, index_status, job_status, s
 from .runs import purge_dead_letters, retry_dead_letters, run, submit, wait
 from .specs import FOLDER_SOURCE, folder_specs, has_ledger, source_id, source_spec
 from .sync import sync_source
-from .workers import check_stages, serve_workers
+from .workers import check_stages, serve_metrics, serve_workers
 
 __all__ = [
     "FOLDER_SOURCE",
@@ -28,6 +28,7 @@ __all__ = [
     "retry_dead_letters",
     "run",
     "search",
+    "serve_metrics",
     "serve_workers",
     "source_id",
     "source_spec",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .. import metrics
 from ..settings import Settings
 from .runs import Watch, run
 from .specs import source_spec
@@ -36,10 +37,12 @@ def sync_source(settings: Settings, name: str, full: bool = False, *, prune: boo
     settings.home.mkdir(parents=True, exist_ok=True)
     with Ledger(settings.ledger_database_url) as ledger, SourceLease(ledger, spec.id) as held:
         if not held:
+            metrics.sync_run(name, "coalesced")
             return None
         started, clock = time.time(), time.monotonic()
         job_id, summary = run(settings, [spec], kind="sync", watch=watch)
         found = ledger.job_changes(job_id)
         ledger.record_sync(spec.id, started, time.monotonic() - clock, found)
+        metrics.sync_run(name, "failed" if summary.get("error") else "ok")
         return {"source": name, "job": job_id, **found, "chunks": summary["chunks"],
                 "seconds": round(time.monotonic() - clock, 3), "error": summary.get("error")}

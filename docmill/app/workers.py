@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..core.errors import ConfigurationError
 from ..settings import Settings
 from .runs import _client
 
-__all__ = ["check_stages", "serve_workers"]
+__all__ = ["check_stages", "serve_metrics", "serve_workers"]
 
 
 def check_stages(stages: Sequence[str]) -> None:
@@ -29,6 +30,24 @@ def serve_workers(settings: Settings, stages: Sequence[str], processes: int, thr
         isolated_waiting = client.isolated_waiting(stages)
     finally:
         client.close()
+    supervisor = Supervisor(list(stages), processes, threads, isolated_waiting)
+    if settings.metrics_port:
+        serve_metrics(settings, supervisor.serve_metrics)
     if on_ready is not None:
         on_ready()
-    return Supervisor(list(stages), processes, threads, isolated_waiting).run()
+    return supervisor.run()
+
+
+def serve_metrics(settings: Settings, serve: Callable[[int, str], None] | None = None) -> None:
+    """Serve Prometheus metrics as the settings say (``serve``: the supervisor's sum of its processes; default:
+    this process's own); a taken port is a ConfigurationError naming the setting."""
+    if not settings.metrics_port:
+        return
+    from .. import metrics
+
+    try:
+        (serve or metrics.serve)(settings.metrics_port, settings.metrics_host)
+    except OSError as exc:
+        raise ConfigurationError(f"DOCMILL_METRICS_PORT: cannot serve metrics on {settings.metrics_host}:"
+                                 f"{settings.metrics_port}: {exc.strerror or exc} (choose another port, or 0 for "
+                                 "none)") from exc

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from .. import metrics
 from .discovery import discover
 from .errors import DocmillError, DocumentTooLarge, PermanentError, StoreUnavailable
 from .interfaces import RelabellingStore, Source
@@ -110,6 +111,7 @@ def ocr(rt: Runtime, job_id: str, key: str, version: int, first_page: int, pages
     started = time.monotonic()
     blob = _fetch(rt, rt.source(doc.source), doc)
     texts = {image.number: engine.recognize(image).replace("\x00", "") for image in rt.render(blob, pages)}
+    metrics.ocr_pages(len(texts))
     remaining = rt.ledger.save_ocr(key, version, first_page, texts, time.monotonic() - started)
     if remaining == 0:
         rt.send(Task.for_version(Stage.EMBED, job_id, doc.key, doc.version, doc.priority))
@@ -145,6 +147,7 @@ def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
     embedded = iter(rt.embedder.embed_documents([c.text for c in fresh]) if fresh else [])
     vectors = [known[c.hash] if c.hash in known else next(embedded) for c in chunks]
     rt.ledger.stage_chunks(key, version, chunks, vectors, time.monotonic() - started, embedded=len(fresh))
+    metrics.chunks(embedded=len(fresh), reused=len(chunks) - len(fresh))
     rt.send(Task.for_version(Stage.STORE, job_id, doc.key, doc.version, doc.priority))
 
 

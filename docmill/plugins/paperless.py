@@ -352,7 +352,8 @@ def make_paperless_source(options: Any, context: PluginContext) -> PaperlessSour
                              per_second=_number(options, "requests_per_second", 10, 0, 1000),
                              attempts=int(_number(options, "attempts", 5, 1, 20)),
                              timeout=_number(options, "timeout", 30, 1, 600),
-                             backoff=_number(options, "backoff_seconds", 1, 0.01, 60), proxy=options.get("proxy"))
+                             backoff=_number(options, "backoff_seconds", 1, 0.01, 60), proxy=options.get("proxy"),
+                             source=name)
     return PaperlessSource(
         name, url, client, max_bytes=context.limits.max_file_size, original=download == "original",
         page_size=int(_number(options, "page_size", 100, 1, 100_000)),

@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from docmill import __version__
+from docmill import __version__, metrics
 from docmill.core.errors import (
     PermanentError,
     RateLimited,
@@ -55,6 +55,7 @@ class HttpSource:
         self.guard = UrlGuard(allow_hosts, resolve)
         self.client = client or guarded_client(self.guard, timeout=timeout, proxy=proxy,
                                                headers={"User-Agent": f"docmill/{__version__}"})
+        self.client.event_hooks["request"].append(lambda _request: metrics.source_request(name))
 
     def _send(self, method: str, url: str, headers: Mapping[str, str] | None = None) -> httpx.Response:
         """One request, following redirects by hand so that each hop is checked; the body is not read yet."""

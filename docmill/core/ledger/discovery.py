@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import ARRAY, ColumnElement, String, and_, bindparam, func, insert, select, true, tuple_, update
 
+from ... import metrics
 from ..models import DocumentRef
 from ..records import Document, KnownDocument, Stage, State
 from .base import LedgerBase
@@ -215,6 +216,7 @@ class DiscoveryMixin(LedgerBase):
                 version = previous.version
                 conn.execute(update(documents).where(documents.c.key == ref.key).values(**values))
             add_item(conn, job_id, ref.key, version, State.SKIPPED, finished=now)
+        metrics.document_finished(State.SKIPPED, "refused")
 
     def start_removals(self, job_id: str, keys: Iterable[str]) -> list[tuple[str, int]]:
         """Documents gone from their source: mark them for removal from the store."""

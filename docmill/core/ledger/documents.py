@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, delete, func, select, update
 
+from ... import metrics
 from ..records import PIPELINE, Document, Stage, State
 from .base import FINAL_STATES, LedgerBase
 from .inflight import clear_version
@@ -89,6 +90,7 @@ class DocumentsMixin(LedgerBase):
                          .values(state=state, finished_at=now))
             if state != State.FAILED:
                 clear_version(conn, key, version)
+        metrics.document_finished(state, error_kind)
         return True
 
     def removed(self, key: str, version: int) -> bool:
@@ -101,6 +103,8 @@ class DocumentsMixin(LedgerBase):
                                                      job_items.c.state == State.PENDING).values(
                     state=State.DELETED, finished_at=time.time()))
                 clear_version(conn, key, version)
+        if gone:
+            metrics.document_finished(State.DELETED)
         return bool(gone)
 
     def document(self, key: str) -> Document | None:

@@ -14,6 +14,7 @@ import time
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ... import metrics
 from .base import LedgerBase
 from .schema import lease_history, leases
 
@@ -41,6 +42,7 @@ class LeasesMixin(LedgerBase):
                     return False
             else:
                 if row.holder != holder:  # its holder stopped beating: close its record
+                    metrics.lease_takeover(source)
                     conn.execute(update(lease_history).where(
                         lease_history.c.source == source, lease_history.c.holder == row.holder,
                         lease_history.c.outcome == "held").values(released_at=row.expires_at, outcome="expired"))
