@@ -9,6 +9,8 @@ other than the one that delivered it (:mod:`.acks`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, ShutdownNotifications, TimeLimit
@@ -21,7 +23,7 @@ from .message_metrics import MessageMetrics
 from .middleware import FailureRecorder
 from .retries import Retries
 
-__all__ = ["MAX_PRIORITY", "build_broker"]
+__all__ = ["MAX_PRIORITY", "build_broker", "rabbitmq_broker"]
 
 #: Highest message priority (``docmill submit --priority 0-9``); queues are declared with it.
 MAX_PRIORITY = 9
@@ -51,9 +53,17 @@ def build_broker(settings: Settings, runtime: Runtime) -> dramatiq.Broker:
         broker = StubBroker(middleware=middleware)
         broker.emit_after("process_boot")  # starts TimeLimit's watchdog, as `dramatiq` would in a worker process
         return broker
-    from .acks import ChannelBoundBroker
-
     # Only RabbitMQ redelivers what a dead worker held; in one process there is nothing to count.
     middleware.insert(-2, CrashGuard(runtime.ledger, settings.max_redeliveries))  # before FailureRecorder
+    return rabbitmq_broker(settings, middleware)
+
+
+def rabbitmq_broker(settings: Settings, middleware: list[Any] | None = None) -> dramatiq.Broker:
+    """The RabbitMQ broker of ``DOCMILL_BROKER_URL``: publisher confirms, priority queues. Without
+    ``middleware`` it runs nothing: it declares and reads queues as the workers' would (``docmill doctor``)."""
+    from .acks import ChannelBoundBroker
+
+    if settings.broker_url is None:
+        raise RuntimeError("no broker is configured (DOCMILL_BROKER_URL)")
     return ChannelBoundBroker(url=settings.broker_url.get_secret_value(), confirm_delivery=True,
-                          max_priority=MAX_PRIORITY, middleware=middleware)
+                              max_priority=MAX_PRIORITY, middleware=middleware or [])

@@ -19,6 +19,7 @@ import click
 from .. import __version__
 from ..logs import configure_logging
 from .dlq import dlq
+from .doctor import doctor
 from .index import export, ingest, search
 from .jobs import submit, wait, worker
 from .plugins import plugins
@@ -36,7 +37,7 @@ def cli(verbose: int) -> None:
     configure_logging(verbose)
 
 
-for _command in (ingest, search, status, export, plugins, worker, submit, wait, dlq, sync, scheduler):
+for _command in (ingest, search, status, export, plugins, doctor, worker, submit, wait, dlq, sync, scheduler):
     cli.add_command(_command)
 
 

@@ -48,11 +48,10 @@ class ChromaStore:
             if url is None:
                 self._client = chromadb.PersistentClient(path=path, settings=chroma_settings)
             else:
-                where = urlsplit(url)
+                path, where = url, urlsplit(url)
                 self._client = chromadb.HttpClient(
                     host=where.hostname or "localhost", port=where.port or (443 if where.scheme == "https" else 8000),
                     ssl=where.scheme == "https", settings=chroma_settings)
-                path = url
             self._collection = self._client.get_or_create_collection(
                 collection, embedding_function=None,
                 metadata={"hnsw:space": "cosine", "docmill_model": model, "docmill_dimension": dimension})

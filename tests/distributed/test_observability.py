@@ -80,3 +80,22 @@ def test_a_metrics_port_already_taken_stops_the_worker_with_the_setting_named(
         done = dcli("worker", check=False, env={"DOCMILL_METRICS_PORT": str(port)})
     assert done.returncode == 3, done.stderr
     assert "DOCMILL_METRICS_PORT" in done.stderr and str(port) in done.stderr
+
+
+@pytest.mark.usefixtures("stub_embedder")
+def test_doctor_sees_the_broker_queues_their_consumers_the_ledger_and_the_store(
+        dcli: Cli, workers: Workers) -> None:
+    workers.start("--queues", "extract,ocr")
+    dcli("submit", str(Path(__file__).parents[2] / "samples"))  # the ledger's schema, made by a command
+    deadline = time.monotonic() + 60
+    while True:
+        done = dcli("doctor", "--quick", "--json", check=False)
+        found = {c["check"]: c for c in json.loads(done.stdout)["checks"]}
+        if "1 consumer(s)" in found["queue docmill.extract"]["detail"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert done.returncode == 0, done.stdout
+    assert found["broker"]["ok"] and "queues declared as docmill needs them" in found["broker"]["detail"]
+    assert "1 consumer(s)" in found["queue docmill.ocr"]["detail"]
+    assert "no worker serves it" in found["queue docmill.embed"]["detail"]
+    assert found["ledger"]["ok"] and found["store"]["ok"]

@@ -243,6 +243,21 @@ def upgrade(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def schema_gaps(conn: Connection) -> list[str]:
+    """The tables and columns this docmill's ledger has that the database lacks (read only; empty when the
+    schema is current). Any docmill process that opens the ledger adds them (see :func:`upgrade`)."""
+    inspector = inspect(conn)
+    tables = set(inspector.get_table_names())
+    gaps = []
+    for table in metadata.sorted_tables:
+        if table.name not in tables:
+            gaps.append(f"table {table.name}")
+            continue
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        gaps += [f"column {table.name}.{column.name}" for column in table.columns if column.name not in present]
+    return gaps
+
+
 def create_ledger_engine(url: str) -> Engine:
     """An engine for the ledger at ``url``, with SQLite tuned for many threads."""
     if not url.startswith("sqlite"):
