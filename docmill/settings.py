@@ -238,14 +238,18 @@ class Settings(BaseSettings):
         return self.broker_url is not None
 
     def secret_values(self) -> list[str]:
-        """Every configured secret (source tokens, credentials in the broker URL, plugin settings named like
-        secrets), to redact. A plugin's SecretStr settings are added when its settings are read."""
+        """Every configured secret (source tokens, passwords in the broker's and the ledger's URLs, plugin
+        settings named like secrets), to redact. A plugin's SecretStr settings are added when its settings are
+        read."""
         from urllib.parse import urlsplit
 
         found = [s.token.get_secret_value() for s in self.sources if s.token is not None]
-        if self.broker_url is not None:
-            url = urlsplit(self.broker_url.get_secret_value())
-            found += [part for part in (url.password, url.username) if part and part != "guest"]
+        # Passwords in the broker's and the ledger's URLs; not their user names, which are no secret and are
+        # often a word the logs need (a RabbitMQ user called "docmill" blanked out every logger's name).
+        for url in (self.broker_url.get_secret_value() if self.broker_url else None, self.ledger_url):
+            password = urlsplit(url).password if url else None
+            if password and password != "guest":
+                found.append(password)
         for section in self.plugins.values():
             found += [str(value) for key, value in section.items()
                       if any(word in key.lower() for word in SECRET_WORDS) and isinstance(value, str)]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from docmill.core.errors import ConfigurationError
-from docmill.settings import load_settings
+from docmill.settings import Settings, load_settings
 
 
 def test_defaults_are_sane_and_home_is_local() -> None:
@@ -64,3 +64,10 @@ def test_an_unknown_key_in_toml_is_an_error_and_an_unknown_variable_a_warning(
     (isolated / "docmill.toml").write_text("chunk_sise = 5\n")
     with pytest.raises(ConfigurationError, match="chunk_sise"):
         load_settings()
+
+
+def test_passwords_in_the_broker_and_ledger_urls_are_secrets_and_user_names_are_not(isolated: Path) -> None:
+    # Found by make container-test: a RabbitMQ user named "docmill" was redacted out of every log line.
+    settings = Settings(broker_url="amqp://docmill:mq-pass-123@mq:5672/%2F",
+                        ledger_url="postgresql+psycopg://docmill:db-pass-456@db:5432/docmill")
+    assert set(settings.secret_values()) == {"mq-pass-123", "db-pass-456"}
