@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .docmill-demo
 
-.PHONY: install demo test lint unit bench bench-distributed bench-paperless bench-parsing bench-ocr bench-scale fresh-check clean
+.PHONY: install demo test lint unit bench bench-distributed bench-paperless bench-parsing bench-ocr bench-scale fresh-check container-test clean
 
 install: $(VENV)/.installed
 
@@ -59,6 +59,10 @@ bench-ocr: install
 # a 100,000-document Paperless archive, and 50,000 files through the whole pipeline; about 45 minutes.
 bench-scale: install
 	$(BIN)/python benchmarks/scale.py
+
+# docker/compose.yaml's whole stack under podman, images built FROM Debian (scripts/container-test.py).
+container-test: $(VENV)/.installed-test
+	$(BIN)/python scripts/container-test.py
 
 # The two commands of the quick start in a bare Debian container (podman), from a clone of HEAD; prints times.
 fresh-check:
