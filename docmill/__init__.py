@@ -12,6 +12,7 @@ import typing as _typing  # noqa: E402
 
 from .core import errors  # noqa: E402
 from .core.errors import *  # noqa: E402, F403 - the error tree is part of the public surface
+from .core.filters import Condition, Filter, filterable, matches  # noqa: E402
 from .core.hookspecs import hookimpl  # noqa: E402
 from .core.models import (  # noqa: E402
     Blob,
@@ -49,7 +50,9 @@ __all__ = [
     "Blob",
     "Chunk",
     "ChunkText",
+    "Condition",
     "DocumentRef",
+    "Filter",
     "Limits",
     "Page",
     "PageImage",
@@ -57,5 +60,7 @@ __all__ = [
     "SearchHit",
     "StoredChunk",
     "__version__",
+    "filterable",
     "hookimpl",
+    "matches",
 ]

@@ -19,9 +19,9 @@ import os
 import threading
 from typing import Any
 
-__all__ = ["MULTIPROCESS_DIR", "chunks", "crash_redelivery", "dead_letter", "document_finished", "enable",
-           "enabled", "lease_takeover", "message", "ocr_pages", "process_died", "retry", "serve", "source_request",
-           "sync_run"]
+__all__ = ["MULTIPROCESS_DIR", "api_request", "chunks", "crash_redelivery", "dead_letter", "document_finished",
+           "enable", "enabled", "lease_takeover", "message", "ocr_pages", "process_died", "retry", "serve",
+           "source_request", "sync_run"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ def _build() -> dict[str, Any]:
                                    ["source"]),
         "lease_takeovers": Counter("docmill_lease_takeovers", "Source leases taken over from a holder that "
                                    "stopped renewing them.", ["source"]),
+        "api_requests": Counter("docmill_api_requests", "HTTP API requests, by route and status.",
+                                ["route", "status"]),
+        "api_seconds": Histogram("docmill_api_request_seconds", "Seconds the HTTP API took to answer, by route.",
+                                 ["route"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)),
     }
 
 
@@ -161,3 +165,10 @@ def source_request(source: str) -> None:
 def lease_takeover(source: str) -> None:
     """A source's lease was taken from a holder that stopped renewing it."""
     _inc("lease_takeovers", source=source)
+
+
+def api_request(route: str, status: int, seconds: float) -> None:
+    """The HTTP API answered a request on ``route`` (its template, never the path asked for)."""
+    _inc("api_requests", route=route, status=str(status))
+    if _metrics is not None:
+        _metrics["api_seconds"].labels(route=route).observe(seconds)

@@ -13,7 +13,17 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import ByteSize, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -51,6 +61,15 @@ class _StrictToml(TomlConfigSettingsSource):
         if unknown:
             raise ConfigurationError(f"{self.toml_file_path}: unknown setting(s): {', '.join(unknown)}")
         return data
+
+
+class ApiToken(BaseModel):
+    """One caller of the HTTP API: a name (what its jobs and uploads belong to) and its token's SHA-256."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="The caller's name.")
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="Hex SHA-256 of the token (never the token).")
 
 
 class Settings(BaseSettings):
@@ -146,6 +165,18 @@ class Settings(BaseSettings):
                               "in a container).")
     log_format: Literal["plain", "json"] = Field(
         "plain", description="Log lines as plain text, or one JSON object per line (job, doc, stage, event).")
+
+    # The HTTP API (`docmill api`).
+    api_host: str = Field("127.0.0.1", description="Address `docmill api` listens on (0.0.0.0: every interface).")
+    api_port: int = Field(8080, ge=1, le=65535, description="Port `docmill api` listens on.")
+    api_tokens: list[ApiToken] = Field(
+        default_factory=list, description="Callers of the API: [[api_tokens]] tables of name and sha256 (the hex "
+        "SHA-256 of the token; `docmill api --new-token NAME` makes one).")
+    api_rate_limit: float = Field(20.0, gt=0, le=10_000,
+                                  description="Requests a second each API token may make (bursts of twice that).")
+    upload_dir: Path | None = Field(
+        None, description="Where the API stores uploaded files by their SHA-256; default: uploads/ in the home. "
+        "Distributed mode: a directory every extract and OCR worker reads at the same path.")
 
     @field_validator("load_plugins", "include", "exclude", mode="before")
     @classmethod
@@ -243,7 +274,8 @@ class Settings(BaseSettings):
         read."""
         from urllib.parse import urlsplit
 
-        found = [s.token.get_secret_value() for s in self.sources if s.token is not None]
+        found = [secret.get_secret_value() for s in self.sources for secret in (s.token, s.webhook_secret)
+                 if secret is not None]
         # Passwords in the broker's and the ledger's URLs; not their user names, which are no secret and are
         # often a word the logs need (a RabbitMQ user called "docmill" blanked out every logger's name).
         for url in (self.broker_url.get_secret_value() if self.broker_url else None, self.ledger_url):

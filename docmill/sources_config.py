@@ -70,8 +70,11 @@ class SourceConfig(BaseModel):
     type: str = Field(description="Source plugin: folder, or a third-party type.")
     schedule: str | Interval | None = Field(None, description="Cron line ('*/30 * * * *') or interval.")
     token: SecretStr | None = Field(None, description="The source's credential; never stored or logged.")
+    webhook_secret: SecretStr | None = Field(
+        None, description="What `POST /v1/sources/NAME/webhook` must carry (X-Docmill-Webhook-Secret) to trigger "
+        "a sync of this source; unset: the source takes no webhooks.")
 
-    @field_validator("token")
+    @field_validator("token", "webhook_secret")
     @classmethod
     def _strip_token(cls, value: SecretStr | None) -> SecretStr | None:
         # A token pasted with its line end (``$(cat token.txt)``, an editor's final newline) is the same token.

@@ -63,4 +63,4 @@ def test_the_example_passes_the_store_contract_from_the_kit(site: Path) -> None:
          "--rootdir", str(EXAMPLE), str(EXAMPLE / "tests")],
         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "9 passed" in done.stdout
+    assert "10 passed" in done.stdout

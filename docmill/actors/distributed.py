@@ -54,11 +54,11 @@ class DistributedClient:
         self._checked_at = 0.0
 
     def submit(self, specs: Sequence[SourceSpec], *, priority: int = 0, on_job: Any = None,
-               kind: str = "ingest") -> str:
-        """Create a job for these sources, discover them, and enqueue what changed; return the job id."""
+               kind: str = "ingest", owner: str | None = None) -> str:
+        """Create a job for these sources (``owner``'s), discover them, and enqueue what changed; its id."""
         for spec in specs:
             self.runtime.ledger.put_source(spec.id, spec.type, spec.options)
-        job_id = self.runtime.ledger.create_job(kind, discoveries=len(specs), priority=priority)
+        job_id = self.runtime.ledger.create_job(kind, discoveries=len(specs), priority=priority, owner=owner)
         if on_job is not None:
             on_job(job_id)
         for spec in specs:
@@ -68,9 +68,10 @@ class DistributedClient:
                 stages.record_failure(self.runtime, Stage.DISCOVER, {"job_id": job_id, "source_id": spec.id}, exc)
         return job_id
 
-    def retry(self, ids: Sequence[str] | None) -> tuple[str | None, list[Any]]:
-        """Retry dead letters from their failed stage; their old messages leave the dead-letter queues."""
-        job_id, rows = deadletters.retry(self.runtime, ids)
+    def retry(self, ids: Sequence[str] | None, owner: str | None = None) -> tuple[str | None, list[Any]]:
+        """Retry dead letters from their failed stage (as ``owner``'s job); their old messages leave the
+        dead-letter queues."""
+        job_id, rows = deadletters.retry(self.runtime, ids, owner=owner)
         if rows:
             rabbitmq.drop_dead_messages(self.broker, self.all_queues,  # type: ignore[arg-type]
                                         {(r.key, r.version) for r in rows})

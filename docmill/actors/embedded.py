@@ -78,11 +78,12 @@ class EmbeddedPipeline:
             worker.start()
             self.workers.append(worker)
 
-    def submit(self, sources: Sequence[SourceSpec], *, kind: str = "ingest", priority: int = 0) -> str:
-        """Register the sources and start one job discovering them all; return its id."""
+    def submit(self, sources: Sequence[SourceSpec], *, kind: str = "ingest", priority: int = 0,
+               owner: str | None = None) -> str:
+        """Register the sources and start one job discovering them all (``owner``'s job); return its id."""
         for spec in sources:
             self.runtime.ledger.put_source(spec.id, spec.type, spec.options)
-        job_id = self.runtime.ledger.create_job(kind, discoveries=len(sources), priority=priority)
+        job_id = self.runtime.ledger.create_job(kind, discoveries=len(sources), priority=priority, owner=owner)
         for spec in sources:
             self.runtime.send(spec.discover_task(job_id, priority))
         return job_id

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..core.errors import ConfigurationError
+from ..core.filters import Filter
+from ..core.interfaces import VectorStore
 from ..core.models import SearchHit, StoredChunk
 from ..core.records import State
 from ..settings import Settings
 from .specs import has_ledger, source_id
 
-__all__ = ["JOB_PAGE", "dead_letters", "export", "index_status", "job_status", "search"]
+__all__ = ["JOB_PAGE", "dead_letters", "export", "filtered_query", "index_status", "job_status", "search"]
 
 
 def index_status(settings: Settings, *, limit: int | None = None) -> dict[str, Any]:
@@ -101,10 +104,24 @@ def _has_index(settings: Settings) -> bool:
     return has_ledger(settings) or load_plugins(settings.load_plugins).store_is_remote(settings)
 
 
-def search(settings: Settings, query: str, k: int = 5) -> list[SearchHit]:
-    """The ``k`` chunks closest in meaning to ``query`` (none when nothing is indexed).
+def filtered_query(store: VectorStore, vector: Any, k: int, where: Filter = ()) -> list[SearchHit]:
+    """The store's ``k`` nearest chunks that pass ``where``; ConfigurationError when a store written before
+    filters is asked to filter."""
+    if not where:
+        return store.query(vector, k)
+    try:
+        return store.query(vector, k, where=where)
+    except TypeError as exc:
+        if "where" not in str(exc):
+            raise
+        raise ConfigurationError(f"the {store.name} store cannot filter a search") from exc
+
+
+def search(settings: Settings, query: str, k: int = 5, where: Filter = ()) -> list[SearchHit]:
+    """The ``k`` chunks closest in meaning to ``query`` that pass ``where`` (none when nothing is indexed).
 
     Only the embedder and the store are built: a search opens no ledger.
+    ConfigurationError when ``where`` is given and the store cannot filter.
     """
     if not _has_index(settings):
         return []
@@ -116,7 +133,7 @@ def search(settings: Settings, query: str, k: int = 5) -> list[SearchHit]:
     try:
         if not store.count():
             return []
-        return store.query(embedder.embed_query(query), k)
+        return filtered_query(store, embedder.embed_query(query), k, where)
     finally:
         store.close()
 

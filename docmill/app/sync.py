@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .. import metrics
@@ -22,12 +23,16 @@ def _check_source(settings: Settings, spec: Any) -> None:
 
 
 def sync_source(settings: Settings, name: str, full: bool = False, *, prune: bool = False,
-                retry_failed: bool = False, watch: Watch | None = None) -> dict[str, Any] | None:
+                retry_failed: bool = False, watch: Watch | None = None,
+                runner: Callable[..., tuple[str, Any]] | None = None) -> dict[str, Any] | None:
     """Sync one named source now; what it found, or None when another holder is syncing it (coalesced).
 
     ``full`` lists every document of the source instead of what changed since
     its watermark; ``prune`` removes documents its filters now leave out;
-    ``retry_failed`` processes failed documents again.
+    ``retry_failed`` processes failed documents again. ``runner(specs,
+    kind=...)`` runs the job and returns its id and summary; by default
+    ``app.run`` (a process of its own: embedded mode locks the home), and a
+    service that already runs a pipeline passes its own.
     """
     from ..core.leasing import SourceLease
     from ..core.ledger import Ledger
@@ -40,7 +45,10 @@ def sync_source(settings: Settings, name: str, full: bool = False, *, prune: boo
             metrics.sync_run(name, "coalesced")
             return None
         started, clock = time.time(), time.monotonic()
-        job_id, summary = run(settings, [spec], kind="sync", watch=watch)
+        if runner is None:
+            job_id, summary = run(settings, [spec], kind="sync", watch=watch)
+        else:
+            job_id, summary = runner([spec], kind="sync")
         found = ledger.job_changes(job_id)
         ledger.record_sync(spec.id, started, time.monotonic() - clock, found)
         metrics.sync_run(name, "failed" if summary.get("error") else "ok")

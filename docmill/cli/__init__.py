@@ -18,6 +18,7 @@ import click
 
 from .. import __version__
 from ..logs import configure_logging
+from .api import api
 from .dlq import dlq
 from .doctor import doctor
 from .index import export, ingest, search
@@ -37,7 +38,8 @@ def cli(verbose: int) -> None:
     configure_logging(verbose)
 
 
-for _command in (ingest, search, status, export, plugins, doctor, worker, submit, wait, dlq, sync, scheduler):
+for _command in (ingest, search, status, export, plugins, doctor, worker, submit, wait, dlq, sync, scheduler,
+                 api):
     cli.add_command(_command)
 
 

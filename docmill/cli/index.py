@@ -71,22 +71,32 @@ def ingest(paths: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str,
 @click.command()
 @click.argument("query")
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 1000), help="How many results.")
+@click.option("--where", "where", multiple=True, metavar="FIELD OP VALUE",
+              help="Only chunks that pass (repeatable, all must hold): tags=invoice, page>=2, "
+                   "modified>=2024-01-01, source=archive, correspondent!=Acme.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @handles_configuration
-def search(query: str, k: int, as_json: bool) -> None:
+def search(query: str, k: int, where: tuple[str, ...], as_json: bool) -> None:
     """Find the chunks closest in meaning to QUERY."""
+    from ..core.filters import parse
+
+    try:
+        conditions = parse(where)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--where") from None
     settings = load_settings()
-    hits = app.search(settings, query, k)
+    hits = app.search(settings, query, k, conditions)
     if as_json:
         click.echo(json.dumps([{"doc": h.doc, "page": h.page, "score": round(h.score, 4), "text": h.text,
                                 "id": h.id, "metadata": dict(h.metadata)} for h in hits], ensure_ascii=False))
         return
     if not hits:
-        click.echo(f"Nothing indexed in {settings.home} yet: run `docmill ingest PATH` first.")
+        click.echo("No chunk passes the filters." if conditions else
+                   f"Nothing indexed in {settings.home} yet: run `docmill ingest PATH` first.")
     for rank, hit in enumerate(hits, start=1):
-        where = printable(hit.doc) + (f", page {hit.page}" if hit.page is not None else "")
+        place = printable(hit.doc) + (f", page {hit.page}" if hit.page is not None else "")
         snippet = " ".join(hit.text.split())
-        click.echo(f"{rank}. [{hit.score:.3f}] {where}\n   {snippet[:300]}{'...' if len(snippet) > 300 else ''}")
+        click.echo(f"{rank}. [{hit.score:.3f}] {place}\n   {snippet[:300]}{'...' if len(snippet) > 300 else ''}")
 
 
 @click.command()

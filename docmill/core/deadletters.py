@@ -39,12 +39,13 @@ def resume_tasks(rt: Runtime, row: Document, job_id: str) -> tuple[Stage, list[T
     return stage, [task(stage)]
 
 
-def retry(rt: Runtime, ids: Sequence[str] | None) -> tuple[str | None, list[Document]]:
-    """Re-run the chosen dead letters (all when ``ids`` is None) as one new job; return it and the rows."""
+def retry(rt: Runtime, ids: Sequence[str] | None, *, owner: str | None = None) -> tuple[str | None, list[Document]]:
+    """Re-run the chosen dead letters (all when ``ids`` is None) as one new job (``owner``'s); return it and
+    the rows."""
     rows = rt.ledger.dead_letters(ids)
     if not rows:
         return None, []
-    job_id = rt.ledger.create_job("retry", discoveries=0, priority=max(r.priority for r in rows))
+    job_id = rt.ledger.create_job("retry", discoveries=0, priority=max(r.priority for r in rows), owner=owner)
     retried, resumed = [], []
     for row in rows:
         stage, tasks = resume_tasks(rt, row, job_id)

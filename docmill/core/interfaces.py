@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
+from .filters import Filter
 from .models import Blob, Chunk, ChunkText, DocumentRef, Limits, Listing, Page, PageImage, SearchHit, StoredChunk
 
 if TYPE_CHECKING:
@@ -180,8 +181,10 @@ class VectorStore(Protocol):
         """Delete every chunk of the document; return how many."""
         ...
 
-    def query(self, vector: Sequence[float] | np.ndarray, k: int) -> list[SearchHit]:
-        """The ``k`` nearest chunks, best first."""
+    def query(self, vector: Sequence[float] | np.ndarray, k: int, where: Filter = ()) -> list[SearchHit]:
+        """The ``k`` nearest chunks that pass every condition of ``where`` (``docmill.core.filters``), best
+        first. Filterable fields are those ``filterable(metadata)`` gives for a chunk's metadata, with
+        ``doc`` and ``page``; a store keeps them as its own keys so that the filter runs inside it."""
         ...
 
     def vectors_for(self, hashes: Sequence[str]) -> dict[str, Sequence[float]]:

@@ -13,7 +13,7 @@ import zipfile
 
 from .errors import CorruptDocument, UnsupportedDocument
 
-__all__ = ["image_size", "media_type_of", "utf16_order"]
+__all__ = ["contradiction", "image_size", "media_type_of", "utf16_order"]
 
 _BY_SUFFIX = {
     ".pdf": "application/pdf",
@@ -208,6 +208,18 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     except struct.error:
         return None
     return None
+
+
+def contradiction(declared: str, head: bytes) -> str | None:
+    """Why bytes starting with ``head`` are not of the ``declared`` media type (an upload's Content-Type), or
+    None when they are, or when the declaration says nothing (empty, ``application/octet-stream``)."""
+    declared = declared.split(";")[0].strip().lower()
+    if not declared or declared == "application/octet-stream" or not head:
+        return None
+    sniffed = sniff(head)
+    if _family(declared) == _family(sniffed):
+        return None
+    return f"declared {declared}, but the content is {_describe(sniffed)}"
 
 
 def media_type_of(name: str, data: bytes) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 from .. import metrics
 from .discovery import discover
 from .errors import DocmillError, DocumentTooLarge, PermanentError, StoreUnavailable
+from .filters import source_label
 from .interfaces import RelabellingStore, Source
 from .models import Blob, Chunk, DocumentRef, Page, Task, chunk_id, text_hash
 from .records import Document, Stage, State
@@ -151,6 +152,14 @@ def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
     rt.send(Task.for_version(Stage.STORE, job_id, doc.key, doc.version, doc.priority))
 
 
+def _chunk_metadata(doc: Document) -> dict[str, Any]:
+    """What a document's chunks carry: its source's metadata, and which source it came from (``source``, a
+    field searches filter on)."""
+    metadata: dict[str, Any] = json.loads(doc.metadata or "{}")
+    metadata["source"] = source_label(doc.source)
+    return metadata
+
+
 def _no_text_reason(doc: Document, ocr_off: bool) -> str:
     pages = doc.pages or 0
     if ocr_off and doc.ocr_pages:
@@ -167,7 +176,7 @@ def store(rt: Runtime, job_id: str, key: str, version: int) -> None:
         return
     started = time.monotonic()
     chunks, vectors = rt.ledger.load_staged(key, version)
-    metadata: Mapping[str, Any] = json.loads(doc.metadata or "{}")
+    metadata = _chunk_metadata(doc)
     if chunks:
         rt.store.upsert(chunks, vectors, doc=doc.name, version=version, metadata=metadata)
     rt.store.delete_stale(key, keep_version=version)
@@ -192,7 +201,7 @@ def relabel(rt: Runtime, job_id: str, key: str, version: int) -> None:
         rt.send_all([Task.for_version(Stage.EXTRACT, job_id, key, version, doc.priority) for key, version in restarted])
         rt.ledger.mark_sent(restarted)
         return
-    store.relabel(key, doc=doc.name, metadata=json.loads(doc.metadata or "{}"))
+    store.relabel(key, doc=doc.name, metadata=_chunk_metadata(doc))
     rt.ledger.finish(key, version, State.DONE, stage=Stage.RELABEL, seconds=time.monotonic() - started)
 
 

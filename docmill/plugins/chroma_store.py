@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError, StoreUnavailable
+from docmill.core.filters import Filter, filterable
 from docmill.core.models import Chunk, SearchHit, StoredChunk
 from docmill.core.plugin_context import PluginContext
 
@@ -29,6 +30,24 @@ __all__ = ["ChromaSettings", "ChromaStore"]
 
 #: Chunks per Chroma call (its own limit is a few thousand).
 BATCH = 500
+#: Metadata keys this store writes itself (the rest are the document's filterable fields).
+_OWN_KEYS = frozenset({"doc_key", "doc", "seq", "version", "hash", "meta", "page"})
+#: Chroma's operator for each filter operator; list fields use $contains / $not_contains.
+_OPERATORS = {"=": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte"}
+
+
+def _where(where: Filter) -> dict[str, Any] | None:
+    """A search filter as Chroma's ``where``."""
+    clauses = []
+    for condition in where:
+        if condition.contains:
+            operator = "$contains" if condition.op == "=" else "$not_contains"
+        else:
+            operator = _OPERATORS[condition.op]
+        clauses.append({condition.key: {operator: condition.value}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
 class ChromaStore:
@@ -74,12 +93,13 @@ class ChromaStore:
     def upsert(self, chunks: Sequence[Chunk], vectors: Any, *, doc: str, version: int,
                metadata: Mapping[str, Any]) -> None:
         meta = json.dumps(dict(metadata), default=str, sort_keys=True)
+        fields = filterable(metadata)  # real keys, which a search's filter reaches
         for start in range(0, len(chunks), BATCH):
             part = chunks[start:start + BATCH]
             metadatas = []
             for c in part:
-                item: dict[str, Any] = {"doc_key": c.doc_key, "doc": doc, "seq": c.seq, "version": version,
-                                        "hash": c.hash, "meta": meta}
+                item: dict[str, Any] = {**fields, "doc_key": c.doc_key, "doc": doc, "seq": c.seq,
+                                        "version": version, "hash": c.hash, "meta": meta}
                 if c.page is not None:
                     item["page"] = c.page
                 metadatas.append(item)
@@ -104,18 +124,21 @@ class ChromaStore:
                                        include=[])["ids"])
 
     def relabel(self, doc_key: str, *, doc: str, metadata: Mapping[str, Any]) -> int:
-        # Chroma's update merges metadata keys: position, page and hash stay as they are.
-        ids = self._call("find chunks", self._collection.get, where={"doc_key": doc_key}, include=[])["ids"]
-        meta = json.dumps(dict(metadata), default=str, sort_keys=True)
+        # Chroma's update merges metadata keys: position, page and hash stay as they are; a filterable key
+        # the new metadata no longer has is removed (None).
+        found = self._call("find chunks", self._collection.get, where={"doc_key": doc_key}, include=["metadatas"])
+        ids, fields = found["ids"], filterable(metadata)
+        gone = {key for held in found["metadatas"] for key in held if key not in _OWN_KEYS and key not in fields}
+        update = {**dict.fromkeys(gone), **fields, "doc": doc,
+                  "meta": json.dumps(dict(metadata), default=str, sort_keys=True)}
         for start in range(0, len(ids), BATCH):
             part = ids[start:start + BATCH]
-            self._call("relabel chunks", self._collection.update, ids=part,
-                       metadatas=[{"doc": doc, "meta": meta}] * len(part))
+            self._call("relabel chunks", self._collection.update, ids=part, metadatas=[update] * len(part))
         return len(ids)
 
-    def query(self, vector: Sequence[float], k: int) -> list[SearchHit]:
+    def query(self, vector: Sequence[float], k: int, where: Filter = ()) -> list[SearchHit]:
         found = self._call("search", self._collection.query, query_embeddings=[list(map(float, vector))],
-                           n_results=k, include=["documents", "metadatas", "distances"])
+                           n_results=k, include=["documents", "metadatas", "distances"], where=_where(where))
         hits = []
         for id_, text, meta, distance in zip(found["ids"][0], found["documents"][0], found["metadatas"][0],
                                              found["distances"][0], strict=True):

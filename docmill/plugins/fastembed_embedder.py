@@ -108,7 +108,7 @@ class FastEmbedder:
             where = f"from {self.path}" if self.path else "from the model hub"
             raise ConfigurationError(f"{MODEL_SETTING}: cannot load {self.model} {where}: {exc}") from exc
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+    def _embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         import numpy as np
 
         model = self._load()
@@ -116,7 +116,9 @@ class FastEmbedder:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
 
         def run(batch: list[int]) -> None:
-            vectors = model.embed([texts[i] for i in batch], batch_size=len(batch))
+            chosen = [texts[i] for i in batch]
+            # A query goes through the model's query mode (a prefix some models were trained with).
+            vectors = model.query_embed(chosen) if query else model.embed(chosen, batch_size=len(batch))
             for i, vector in zip(batch, vectors, strict=True):
                 out[i] = vector
 
@@ -133,7 +135,7 @@ class FastEmbedder:
         return self._embed(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
-        vector: np.ndarray = self._embed([text])[0]
+        vector: np.ndarray = self._embed([text], query=True)[0]
         return vector
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError, StoreUnavailable
+from docmill.core.filters import Filter, filterable
 from docmill.core.models import Chunk, SearchHit, StoredChunk
 from docmill.core.plugin_context import PluginContext
 
@@ -29,8 +30,13 @@ __all__ = ["QdrantSettings", "QdrantStore"]
 
 #: Points per Qdrant call.
 BATCH = 256
-#: Payload fields docmill filters on, and their index types (server mode).
-INDEXED = {"doc_key": "keyword", "hash": "keyword", "version": "integer"}
+#: Payload fields docmill filters on, and their index types (server mode): its own, and those a search's filter
+#: most often names (any other filterable field works too, unindexed).
+INDEXED = {"doc_key": "keyword", "hash": "keyword", "version": "integer", "source": "keyword", "owner": "keyword",
+           "doc": "keyword", "page": "integer", "tags": "keyword", "correspondent": "keyword",
+           "document_type": "keyword", "modified_ts": "float", "created_ts": "float"}
+#: Payload keys this store writes itself (the rest are the document's filterable fields).
+_OWN_KEYS = frozenset({"doc_key", "doc", "seq", "version", "page", "hash", "text", "meta"})
 
 
 class QdrantStore:
@@ -79,11 +85,12 @@ class QdrantStore:
             self._call("create the collection", self._client.create_collection, collection_name=self._collection,
                        vectors_config=m.VectorParams(size=dimension, distance=m.Distance.COSINE),
                        metadata={"docmill_model": model, "docmill_dimension": dimension})
-            if not self._local:  # local mode has no payload indexes
-                for field, schema in INDEXED.items():
+        info = self._call("read the collection", self._client.get_collection, collection_name=self._collection)
+        if not self._local:  # local mode has no payload indexes; a collection of an older docmill gets the new ones
+            for field, schema in INDEXED.items():
+                if field not in (info.payload_schema or {}):
                     self._call("index the payload", self._client.create_payload_index,
                                collection_name=self._collection, field_name=field, field_schema=schema, wait=True)
-        info = self._call("read the collection", self._client.get_collection, collection_name=self._collection)
         held = info.config.metadata or {}
         size = info.config.params.vectors.size
         if size != dimension or held.get("docmill_model", model) != model:
@@ -102,12 +109,13 @@ class QdrantStore:
     def upsert(self, chunks: Sequence[Chunk], vectors: Any, *, doc: str, version: int,
                metadata: Mapping[str, Any]) -> None:
         meta = dict(metadata)
+        fields = filterable(metadata)  # top-level payload keys, which a search's filter reaches
         for start in range(0, len(chunks), BATCH):
             points = [
                 self._models.PointStruct(
                     id=c.id, vector=[float(x) for x in vectors[start + i]],
-                    payload={"doc_key": c.doc_key, "doc": doc, "seq": c.seq, "version": version, "page": c.page,
-                             "hash": c.hash, "text": c.text, "meta": meta})
+                    payload={**fields, "doc_key": c.doc_key, "doc": doc, "seq": c.seq, "version": version,
+                             "page": c.page, "hash": c.hash, "text": c.text, "meta": meta})
                 for i, c in enumerate(chunks[start:start + BATCH])
             ]
             self._call("write chunks", self._client.upsert, collection_name=self._collection, points=points,
@@ -132,14 +140,40 @@ class QdrantStore:
         count = self._call("count chunks", self._client.count, collection_name=self._collection,
                            count_filter=selection, exact=True).count
         if count:
-            # set_payload replaces these two keys and keeps the rest of each point's payload.
+            # set_payload replaces these keys and keeps the rest of each point's payload; filterable keys the
+            # new metadata no longer has are deleted.
+            fields = filterable(metadata)
+            held, _ = self._call("read chunks", self._client.scroll, collection_name=self._collection,
+                                 scroll_filter=selection, limit=1, with_payload=True)
+            gone = [key for key in (held[0].payload if held else {}) if key not in _OWN_KEYS and key not in fields]
+            if gone:
+                self._call("relabel chunks", self._client.delete_payload, collection_name=self._collection,
+                           keys=gone, points=selection, wait=True)
             self._call("relabel chunks", self._client.set_payload, collection_name=self._collection,
-                       payload={"doc": doc, "meta": dict(metadata)}, points=selection, wait=True)
+                       payload={**fields, "doc": doc, "meta": dict(metadata)}, points=selection, wait=True)
         return int(count)
 
-    def query(self, vector: Sequence[float], k: int) -> list[SearchHit]:
+    def _where(self, where: Filter) -> Any:
+        """A search filter as Qdrant's: ``must`` and ``must_not`` field conditions."""
+        m = self._models
+        must: list[Any] = []
+        must_not: list[Any] = []
+        for condition in where:
+            value = condition.value
+            if condition.op in ("=", "!=") and not isinstance(value, float):
+                test = m.FieldCondition(key=condition.key, match=m.MatchValue(value=value))
+            elif condition.op in ("=", "!="):
+                test = m.FieldCondition(key=condition.key, range=m.Range(gte=value, lte=value))
+            else:
+                bound = {">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}[condition.op]
+                test = m.FieldCondition(key=condition.key, range=m.Range(**{bound: value}))
+            (must_not if condition.op == "!=" else must).append(test)
+        return m.Filter(must=must or None, must_not=must_not or None) if where else None
+
+    def query(self, vector: Sequence[float], k: int, where: Filter = ()) -> list[SearchHit]:
         found = self._call("search", self._client.query_points, collection_name=self._collection,
-                           query=[float(x) for x in vector], limit=k, with_payload=True)
+                           query=[float(x) for x in vector], limit=k, with_payload=True,
+                           query_filter=self._where(where))
         return [SearchHit(id=str(p.id), doc=p.payload["doc"], page=p.payload.get("page"), score=float(p.score),
                           text=p.payload["text"], metadata=p.payload.get("meta", {})) for p in found.points]
 

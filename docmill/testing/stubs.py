@@ -23,13 +23,16 @@ from docmill import (
     ConfigurationError,
     CorruptDocument,
     DocumentRef,
+    Filter,
     Limits,
     Page,
     PageImage,
     PermanentError,
     SearchHit,
     StoredChunk,
+    filterable,
     hookimpl,
+    matches,
 )
 
 __all__ = ["StubChunker", "StubEmbedder", "StubExtractor", "StubOcrEngine", "StubPlugin", "StubSource",
@@ -187,9 +190,13 @@ class StubVectorStore:
                 point["doc"], point["meta"] = doc, dict(metadata)
             return len(points)
 
-    def query(self, vector: Sequence[float], k: int) -> list[SearchHit]:
+    def query(self, vector: Sequence[float], k: int, where: Filter = ()) -> list[SearchHit]:
+        def fields(p: dict[str, Any]) -> dict[str, Any]:
+            return {**filterable(p["meta"]), "doc": p["doc"], "page": p["chunk"].page}
+
         with self._lock:
-            scored = [(sum(a * b for a, b in zip(vector, p["vector"], strict=True)), p) for p in self._points.values()]
+            scored = [(sum(a * b for a, b in zip(vector, p["vector"], strict=True)), p) for p in self._points.values()
+                      if matches(where, fields(p))]
         scored.sort(key=lambda pair: -pair[0])
         return [SearchHit(p["chunk"].id, p["doc"], p["chunk"].page, score, p["chunk"].text, p["meta"])
                 for score, p in scored[:k]]

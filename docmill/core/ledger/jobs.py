@@ -94,12 +94,12 @@ def add_item(conn: Connection, job_id: str, key: str, version: int, state: State
 class JobsMixin(LedgerBase):
     """Creating jobs and reporting on them."""
 
-    def create_job(self, kind: str, discoveries: int, priority: int = 0) -> str:
-        """A new job waiting for ``discoveries`` discover tasks to report."""
+    def create_job(self, kind: str, discoveries: int, priority: int = 0, owner: str | None = None) -> str:
+        """A new job waiting for ``discoveries`` discover tasks to report (started by ``owner``, an API caller)."""
         job_id = uuid.uuid4().hex[:12]
         with self._write() as conn:
             conn.execute(insert(jobs).values(id=job_id, kind=kind, priority=priority, created_at=time.time(),
-                                             discoveries_remaining=discoveries,
+                                             owner=owner, discoveries_remaining=discoveries,
                                              discovered_at=None if discoveries else time.time()))
         return job_id
 
@@ -203,8 +203,25 @@ class JobsMixin(LedgerBase):
             job = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
         if job is None:
             raise KeyError(job_id)
-        return {"job": job.id, "kind": job.kind, "priority": job.priority, "created_at": job.created_at,
-                "discovered_at": job.discovered_at, "error": job.error}
+        return _info(job)
+
+    def jobs_of(self, owner: str | None, limit: int = 50) -> list[dict[str, Any]]:
+        """The most recent jobs ``owner`` started, newest first (as ``job_info`` gives each)."""
+        with self._read() as conn:
+            rows = conn.execute(select(jobs).where(jobs.c.owner == owner if owner is not None else
+                                                   jobs.c.owner.is_(None))
+                                .order_by(jobs.c.created_at.desc()).limit(limit)).all()
+        return [_info(row) for row in rows]
+
+    def job_dead_letters(self, job_id: str) -> list[str]:
+        """The dead-letter ids of the job's documents that failed (and were not retried since)."""
+        joined = job_items.join(documents, and_(documents.c.key == job_items.c.key,
+                                                documents.c.version == job_items.c.version))
+        with self._read() as conn:
+            return [row[0] for row in conn.execute(
+                select(documents.c.dead_letter).select_from(joined).where(
+                    job_items.c.job_id == job_id, job_items.c.state == State.FAILED,
+                    documents.c.dead_letter.is_not(None)).order_by(documents.c.dead_letter))]
 
     def job_changes(self, job_id: str) -> dict[str, int]:
         """What a sync job found: new, changed, relabelled, deleted, unchanged, refused, failed and left-out
@@ -231,3 +248,8 @@ class JobsMixin(LedgerBase):
             else:
                 found["new" if version == 1 else "changed"] += 1
         return found
+
+
+def _info(job: Any) -> dict[str, Any]:
+    return {"job": job.id, "kind": job.kind, "priority": job.priority, "created_at": job.created_at,
+            "discovered_at": job.discovered_at, "error": job.error, "owner": job.owner}

@@ -195,7 +195,10 @@ jobs = Table(
     Column("error", Text),
     # Indexed documents that still exist but that the filters now leave out (kept, not deleted).
     Column("left_out", Integer, nullable=False, default=0),
+    # The API caller that started the job (its token's name); None for the command line and the scheduler.
+    Column("owner", String),
 )
+Index("jobs_owner", jobs.c.owner, jobs.c.created_at)
 
 #: What became of each document a job touched.
 job_items = Table(

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from docmill.core.errors import ConfigurationError
+from docmill.core.filters import parse
 from docmill.core.interfaces import RelabellingStore, VectorStore
 from docmill.core.models import Chunk, chunk_id, text_hash
 
@@ -95,6 +96,44 @@ class VectorStoreContract:
         # the version is untouched: a later version's stale-tail deletion still finds these chunks
         store.upsert(_chunks("k", ["alpha2"]), [_unit(1, 1, 0, 0)], doc="new title", version=4, metadata={})
         assert store.delete_stale("k", keep_version=4) == 2
+
+    def test_filters_return_exactly_the_chunks_that_pass_them(self, store: VectorStore) -> None:
+        invoice = _chunks("invoice", ["invoice page one", "invoice page two"])
+        invoice = [Chunk(c.id, c.doc_key, c.seq, c.seq + 1, c.text, c.hash) for c in invoice]  # pages 1 and 2
+        letter = _chunks("letter", ["letter"], page=1)
+        note = _chunks("note", ["note", "note two"], page=3)
+        upload = _chunks("upload", ["uploaded"], page=1)
+        store.upsert(invoice, [_unit(1, 0, 0, 0), _unit(1, 0.2, 0, 0)], doc="invoice.pdf", version=1, metadata={
+            "source": "archive", "tags": ["invoice", "tax"], "correspondent": "Acme",
+            "modified": "2024-03-01T10:00:00+00:00", "size": 2048})
+        store.upsert(letter, [_unit(0, 1, 0, 0)], doc="letter.pdf", version=1, metadata={
+            "source": "archive", "tags": ["letter"], "correspondent": "Bakery",
+            "modified": "2023-01-01T00:00:00+00:00"})
+        store.upsert(note, [_unit(0, 0, 1, 0), _unit(0, 0, 1, 0.2)], doc="notes/note.txt", version=1, metadata={
+            "source": "/srv/docs", "modified": "2024-06-01T08:00:00+00:00", "size": 90})
+        store.upsert(upload, [_unit(0, 0, 0, 1)], doc="up.pdf", version=1, metadata={"source": "upload",
+                                                                                      "owner": "alice"})
+        ids = {"invoice": {c.id for c in invoice}, "letter": {c.id for c in letter}, "note": {c.id for c in note},
+               "upload": {c.id for c in upload}}
+
+        def found(*expressions: str) -> set[str]:
+            return {hit.id for hit in store.query(_unit(1, 1, 1, 1), 20, where=parse(expressions))}
+
+        assert found("tags=invoice") == ids["invoice"]
+        assert found("tags!=invoice") == ids["letter"] | ids["note"] | ids["upload"]
+        assert found("page>=2") == {invoice[1].id} | ids["note"]
+        assert found("page=1", "source=archive") == {invoice[0].id} | ids["letter"]
+        assert found("modified>=2024-01-01") == ids["invoice"] | ids["note"]
+        assert found("modified<2024-01-01T00:00:00") == ids["letter"]
+        assert found("source=archive", "correspondent!=Acme") == ids["letter"]
+        assert found("doc=notes/note.txt") == ids["note"]
+        assert found("size>1000") == ids["invoice"]
+        assert found("owner!=alice") == ids["invoice"] | ids["letter"] | ids["note"]
+        assert found("tags=nothing") == set()
+        if isinstance(store, RelabellingStore):  # relabelled fields are what filters see
+            store.relabel("letter", doc="letter.pdf", metadata={"source": "archive", "tags": ["invoice"]})
+            assert found("tags=invoice") == ids["invoice"] | ids["letter"]
+            assert found("correspondent=Bakery") == set()
 
     def test_export_returns_every_chunk_with_its_vector(self, store: VectorStore) -> None:
         texts = [f"t{i}" for i in range(600)]

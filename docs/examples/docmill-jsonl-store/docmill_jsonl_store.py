@@ -26,7 +26,18 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from docmill import Chunk, ConfigurationError, PluginContext, SearchHit, StoredChunk, StoreUnavailable, hookimpl
+from docmill import (
+    Chunk,
+    ConfigurationError,
+    Filter,
+    PluginContext,
+    SearchHit,
+    StoredChunk,
+    StoreUnavailable,
+    filterable,
+    hookimpl,
+    matches,
+)
 
 __all__ = ["JsonlSettings", "JsonlStore"]
 
@@ -106,9 +117,10 @@ class JsonlStore:
                 self._save()
             return len(records)
 
-    def query(self, vector: Sequence[float], k: int) -> list[SearchHit]:
+    def query(self, vector: Sequence[float], k: int, where: Filter = ()) -> list[SearchHit]:
         with self._lock:
-            records = list(self._chunks.values())
+            records = [r for r in self._chunks.values()
+                       if matches(where, {**filterable(r["metadata"]), "doc": r["doc"], "page": r["page"]})]
         if not records:
             return []
         scores = np.array([r["vector"] for r in records]) @ np.asarray(vector, dtype=float)

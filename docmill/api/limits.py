@@ -1,0 +1,57 @@
+"""A request body larger than the limit is refused while it streams in, before it fills a disk.
+
+ASGI middleware: a declared ``Content-Length`` over the limit is answered 413
+at once; a body without one (chunked) is counted as it arrives, and reading
+past the limit raises ``BodyTooLarge``, which the API answers with 413.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["BodyLimit", "BodyTooLarge", "too_large"]
+
+
+class BodyTooLarge(Exception):
+    """The request body went past the limit while it was read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is over the limit of {limit:,} bytes (DOCMILL_MAX_FILE_SIZE)")
+
+
+def too_large(limit: int) -> dict[str, Any]:
+    """The JSON body of a 413."""
+    return {"error": {"status": 413, "message": str(BodyTooLarge(limit))}}
+
+
+class BodyLimit:
+    """Wraps an ASGI app; HTTP requests' bodies are limited to ``limit`` bytes."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            body = json.dumps(too_large(self.limit)).encode()
+            await send({"type": "http.response.start", "status": 413, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        received = 0
+
+        async def counted() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counted, send)

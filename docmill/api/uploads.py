@@ -1,0 +1,73 @@
+"""Uploaded files, checked before a byte of them is kept: a name that is only a name, a type that is true.
+
+A file name with a path in it (``../../etc/passwd``, ``/tmp/x``, ``a\\b``),
+control characters, or nothing left of it is refused, not cleaned up: the
+caller learns that the name was wrong. The stored name never reaches the
+file system anyway (bytes are stored by their SHA-256), but it becomes the
+document's name in results. A part whose declared ``Content-Type`` names
+another kind of file than its bytes show is refused too.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..core.sniff import contradiction
+from ..plugins.upload_source import store_blob
+
+__all__ = ["MAX_NAME", "UploadRefused", "check_name", "keep"]
+
+#: Longest file name accepted, in characters.
+MAX_NAME = 255
+#: Bytes read at a time from an uploaded part.
+CHUNK = 1 << 20
+
+
+class UploadRefused(ValueError):
+    """An upload that is not kept, with the reason (a 4xx for the caller: ``status``)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def check_name(raw: str | None) -> str:
+    """The upload's file name, when it is only a name; UploadRefused saying what is wrong otherwise."""
+    name = (raw or "").strip()
+    if not name:
+        raise UploadRefused("every file needs a file name")
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise UploadRefused(f"the file name {name!r} holds a path; send the name alone")
+    if any(not ch.isprintable() for ch in name):
+        raise UploadRefused(f"the file name {name!r} holds control characters")
+    if len(name) > MAX_NAME:
+        raise UploadRefused(f"the file name is {len(name)} characters long, over {MAX_NAME}")
+    return name
+
+
+def keep(root: Path, name: str, declared: str | None, read: Any, max_size: int) -> dict[str, Any]:
+    """Store one uploaded part (``read(n)`` gives its bytes) by its content; the upload item for the job.
+
+    The declared type is checked against the first bytes before anything is
+    written; the size limit holds while the bytes are copied.
+    """
+    head = read(CHUNK)
+    why = contradiction(declared or "", head)
+    if why:
+        raise UploadRefused(f"{name}: {why}", status=415)
+
+    def chunks() -> Iterator[bytes]:
+        size, part = 0, head
+        while part:
+            size += len(part)
+            if size > max_size:
+                raise UploadRefused(f"{name} is over the limit of {max_size:,} bytes (DOCMILL_MAX_FILE_SIZE)", 413)
+            yield part
+            part = read(CHUNK)
+
+    digest, size = store_blob(root, chunks())
+    uploaded = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    return {"name": name, "sha256": digest, "size": size, "uploaded": uploaded}

@@ -1,0 +1,240 @@
+"""What a long-running front end (the HTTP API) holds: the pipeline, and the jobs it starts for its callers.
+
+Embedded mode runs the stages in this process, with the same worker pools as
+``docmill ingest``; distributed mode is a client of RabbitMQ and the ledger
+and only enqueues. Either way a request's job exists, with its owner, before
+the request is answered, and nothing slow (extraction, OCR, embedding) runs
+in the request: uploads are on disk and a job id is returned while the work
+has not started.
+
+Every job belongs to the caller that started it (``owner``); asking about
+another caller's job is answered as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import ConfigurationError
+from ..core.filters import Filter
+from ..core.models import SearchHit, SourceSpec, Task
+from ..core.records import Stage
+from ..settings import Settings
+
+__all__ = ["UPLOAD_SOURCE", "Service"]
+
+#: Source type (and source id prefix) of uploaded files.
+UPLOAD_SOURCE = "upload"
+
+
+class Service:
+    """Submits and watches jobs for named callers; searches with filters; syncs named sources on demand."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.upload_dir = Path(settings.upload_dir or settings.home / "uploads")
+        self._syncs: dict[str, _SyncRunner] = {}
+        self._lock = threading.Lock()
+        if settings.distributed:
+            from ..actors.distributed import DistributedClient
+
+            self._client: Any = DistributedClient(settings)
+            self._pipeline: Any = None
+            self.runtime = self._client.runtime
+        else:
+            from ..actors.embedded import EmbeddedPipeline
+
+            self._client = None
+            self._pipeline = EmbeddedPipeline(settings)
+            self._pipeline.start()
+            self.runtime = self._pipeline.runtime
+        self.ledger = self.runtime.ledger
+
+    @property
+    def mode(self) -> str:
+        return "distributed" if self._client is not None else "embedded"
+
+    # Jobs -----------------------------------------------------------------
+
+    def submit(self, specs: Sequence[SourceSpec], *, owner: str | None, kind: str = "ingest",
+               priority: int = 0) -> str:
+        """Start a job discovering these sources; its id. Embedded mode hands discovery to the worker threads;
+        distributed mode discovers here (a request's listing is short) and publishes what changed."""
+        if self._client is not None:
+            job_id: str = self._client.submit(list(specs), priority=priority, kind=kind, owner=owner)
+            return job_id
+        job_id = self._pipeline.submit(specs, kind=kind, priority=priority, owner=owner)
+        return job_id
+
+    def upload(self, owner: str, items: Sequence[Mapping[str, Any]], *, priority: int = 0) -> str:
+        """A job processing files already stored by their content (``store_blob``): ``items`` of name,
+        sha256, size and uploaded (ISO time)."""
+        listed = [dict(item) for item in items]
+        digest = hashlib.sha256(json.dumps(listed, sort_keys=True).encode()).hexdigest()[:16]
+        spec = SourceSpec(id=f"{UPLOAD_SOURCE}:{owner}:{digest}", type=UPLOAD_SOURCE,
+                          options={"root": str(self.upload_dir), "owner": owner, "items": listed})
+        return self.submit([spec], owner=owner, kind="upload", priority=priority)
+
+    def submit_items(self, source: str, items: Sequence[str], *, owner: str | None, priority: int = 0) -> str:
+        """A job ingesting these files (paths relative to its folder) of a named folder source, as ``docmill
+        ingest`` would: the source's other files are left as they are. ConfigurationError for an unknown
+        source, one that is not a folder, or an item that is not a relative path inside it."""
+        from .specs import FOLDER_SOURCE, source_spec
+
+        config = self.settings.source(source)
+        if config.type != FOLDER_SOURCE:
+            raise ConfigurationError(f"items are files of a folder source, and {source!r} is a {config.type} "
+                                     f"source: POST /v1/sources/{source}/webhook syncs it")
+        globs = []
+        for item in items:
+            parts = item.replace("\\", "/").split("/")
+            if not item or item.startswith("/") or ".." in parts or any(not ch.isprintable() for ch in item):
+                raise ConfigurationError(f"{item!r} is not a path relative to the source's folder")
+            globs.append("/" + "".join(f"[{ch}]" if ch in "*?[" else ch for ch in item))  # exactly this path
+        spec = source_spec(config)
+        spec = SourceSpec(id=spec.id, type=spec.type, options={**spec.options, "include": globs})
+        return self.submit([spec], owner=owner, kind="ingest", priority=priority)
+
+    def owned_job(self, job_id: str, owner: str | None) -> dict[str, Any]:
+        """The job's row when ``owner`` started it; KeyError otherwise (another caller's job does not exist)."""
+        info = self.ledger.job_info(job_id)
+        if owner is not None and info.get("owner") != owner:
+            raise KeyError(job_id)
+        return info
+
+    def job(self, job_id: str, owner: str | None, **page: Any) -> dict[str, Any]:
+        """Counts and a page of the job's documents (see ``app.job_status``); KeyError as ``owned_job``."""
+        info = self.owned_job(job_id, owner)
+        items, more = self.ledger.job_items(job_id, **page)
+        progress = self.ledger.job_progress(job_id)
+        return {**info, "finished": progress.finished, "counts": progress.counts, "items": items, "more": more,
+                "next": items[-1]["key"] if more else None}
+
+    def jobs(self, owner: str | None, limit: int = 50) -> list[dict[str, Any]]:
+        """The caller's most recent jobs, newest first, with their counts."""
+        found = []
+        for info in self.ledger.jobs_of(owner, limit):
+            progress = self.ledger.job_progress(info["job"])
+            found.append({**info, "finished": progress.finished, "counts": progress.counts})
+        return found
+
+    def progress(self, job_id: str) -> Any:
+        """The job's progress; embedded mode fails documents the broker lost, as ``docmill ingest`` does."""
+        if self._pipeline is not None:
+            return self._pipeline.progress(job_id)
+        return self.ledger.job_progress(job_id)
+
+    def retry(self, job_id: str, owner: str | None) -> str | None:
+        """Re-run the job's failed documents from the stage that failed, as a new job of the same caller; its
+        id, or None when nothing failed."""
+        self.owned_job(job_id, owner)
+        ids = self.ledger.job_dead_letters(job_id)
+        if not ids:
+            return None
+        if self._client is not None:
+            new_job: str | None = self._client.retry(ids, owner=owner)[0]
+            return new_job
+        from ..core import deadletters
+
+        return deadletters.retry(self.runtime, ids, owner=owner)[0]
+
+    def remove(self, key: str, owner: str) -> str:
+        """Remove one of the caller's uploaded documents from the index; the job doing it. KeyError when the
+        caller has no such document."""
+        from ..plugins.upload_source import upload_key
+
+        if not key.startswith(upload_key(owner, "")) or self.ledger.document(key) is None:
+            raise KeyError(key)
+        job_id = self.ledger.create_job("delete", discoveries=0, owner=owner)
+        tasks = [Task.for_version(Stage.REMOVE, job_id, key, version, 0)
+                 for key, version in self.ledger.start_removals(job_id, [key])]
+        self.runtime.send_all(tasks)
+        return job_id
+
+    # Search ---------------------------------------------------------------
+
+    def search(self, query: str, k: int, where: Filter = ()) -> list[SearchHit]:
+        """The ``k`` chunks nearest ``query`` that pass ``where`` (ConfigurationError: the store cannot filter)."""
+        from .reports import filtered_query
+
+        return filtered_query(self.runtime.store, self.runtime.embedder.embed_query(query), k, where)
+
+    # Named sources ----------------------------------------------------------
+
+    def sync(self, name: str) -> bool:
+        """Sync a named source in the background, under its lease; False when a sync of it is already running
+        here (this request is folded into one more run after it: a burst of triggers costs at most one)."""
+        self.settings.source(name)  # ConfigurationError for an unknown name
+        with self._lock:
+            runner = self._syncs.get(name)
+            if runner is None:
+                runner = self._syncs[name] = _SyncRunner(self, name)
+        return runner.trigger()
+
+    def run_sync(self, specs: Sequence[SourceSpec], *, kind: str) -> tuple[str, Any]:
+        """A sync's run, on this service's pipeline (what ``app.sync_source`` calls instead of ``app.run``)."""
+        job_id = self.submit(specs, owner=None, kind=kind)
+        while not self.progress(job_id).finished:
+            time.sleep(0.2)
+        return job_id, self.ledger.job_summary(job_id)
+
+    def close(self) -> None:
+        for runner in list(self._syncs.values()):
+            runner.join()
+        if self._pipeline is not None:
+            self._pipeline.stop()
+        if self._client is not None:
+            self._client.close()
+
+
+class _SyncRunner:
+    """One source's on-demand syncs: one at a time in this process, and a burst of triggers meanwhile is one
+    more run afterwards, not one each. Across processes and hosts, the source's lease decides."""
+
+    def __init__(self, service: Service, name: str) -> None:
+        self.service, self.name = service, name
+        self._lock = threading.Lock()
+        self._running = False
+        self._again = False
+        self._thread: threading.Thread | None = None
+
+    def trigger(self) -> bool:
+        with self._lock:
+            if self._running:
+                self._again = True
+                return False
+            self._running = True
+            self._thread = threading.Thread(target=self._run, name=f"docmill-sync-{self.name}", daemon=True)
+            self._thread.start()
+            return True
+
+    def _run(self) -> None:
+        import logging
+
+        from .sync import sync_source
+
+        log = logging.getLogger(__name__)
+        while True:
+            try:
+                found = sync_source(self.service.settings, self.name, runner=self.service.run_sync)
+                if found is None:
+                    log.info("sync of %s coalesced: another process is syncing it", self.name,
+                             extra={"event": "sync.coalesced"})
+            except Exception:
+                log.exception("sync of %s failed", self.name, extra={"event": "sync.failed"})
+            with self._lock:
+                if not self._again:
+                    self._running = False
+                    return
+                self._again = False
+
+    def join(self) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join()

@@ -1,0 +1,45 @@
+"""`docmill api`: serve the HTTP API (and make tokens for it)."""
+
+from __future__ import annotations
+
+import click
+
+from ..settings import load_settings
+from .common import handles_configuration
+
+__all__ = ["api"]
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on; default DOCMILL_API_HOST (127.0.0.1).")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port; default DOCMILL_API_PORT (8080).")
+@click.option("--new-token", "new_token", metavar="NAME", default=None,
+              help="Make a token for a caller named NAME, print it and the line for docmill.toml, and exit.")
+@handles_configuration
+def api(host: str | None, port: int | None, new_token: str | None) -> None:
+    """Serve the HTTP API: uploads, jobs with live progress, search with filters, webhooks, a status page.
+
+    Embedded mode processes uploads in this process; with DOCMILL_BROKER_URL
+    set it only enqueues for `docmill worker` processes.
+    """
+    if new_token is not None:
+        import re
+
+        from ..api.auth import new_token as make
+
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", new_token):
+            raise click.BadParameter("lower-case letters, digits, '-' and '_'", param_hint="NAME")
+        token, digest = make()
+        click.echo(f"token for {new_token} (shown once; give it to the caller):\n  {token}\n"
+                   f"add to docmill.toml:\n  [[api_tokens]]\n  name = \"{new_token}\"\n  sha256 = \"{digest}\"")
+        return
+    import logging
+
+    from .. import api as http_api
+
+    if logging.getLogger().level > logging.INFO:  # a service says what it does by default
+        logging.getLogger().setLevel(logging.INFO)
+    settings = load_settings()
+    http_api.serve(settings, host=host, port=port, on_ready=lambda h, p: click.echo(
+        f"docmill: API on http://{h}:{p}/ ({'distributed' if settings.distributed else 'embedded'} mode); "
+        "SIGTERM or Ctrl-C stops it", err=True))

@@ -1,0 +1,231 @@
+"""The HTTP API for real: a `docmill api` process in embedded mode, driven over HTTP as a client would."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .api_server import ApiServer
+
+SAMPLES = Path(__file__).parent.parent / "samples"
+LIMIT = 600_000  # DOCMILL_MAX_FILE_SIZE of this server (the sample scan is 348 kB)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    root = tmp_path_factory.mktemp("api")
+    handbook = root / "handbook"
+    (handbook / "sub").mkdir(parents=True)
+    (handbook / "ferries.txt").write_text("The ferry to the island leaves at nine from pier four. " * 10)
+    (handbook / "sub" / "trains.txt").write_text("The night train to the north has sleeper cars. " * 10)
+    toml = f'[[sources]]\nname = "handbook"\ntype = "folder"\npath = "{handbook}"\n'
+    running = ApiServer(root, toml=toml, env={"DOCMILL_MAX_FILE_SIZE": str(LIMIT)}).start()
+    yield running
+    assert running.stop() == 0
+
+
+def blobs(server: ApiServer) -> list[Path]:
+    return sorted((server.home / "uploads" / "blobs").glob("*/*"))
+
+
+def test_an_upload_is_answered_at_once_and_its_progress_is_pushed_until_done(server: ApiServer) -> None:
+    with server.client() as alice:
+        # When alice uploads a scan and a note
+        started = time.monotonic()
+        answer = alice.post("/v1/documents", files=[
+            ("file", ("invoice.pdf", (SAMPLES / "scanned-invoice.pdf").read_bytes(), "application/pdf")),
+            ("file", ("note.txt", b"The lighthouse keeper logs every ship that passes the cape. " * 8, "text/plain"))])
+        # Then the job id comes back before any of it is processed
+        assert answer.status_code == 202, answer.text
+        assert time.monotonic() - started < 5
+        job_id = answer.json()["job_id"]
+        # And its progress arrives as server-sent events until the end, no polling needed
+        events = []
+        with alice.stream("GET", f"/v1/jobs/{job_id}/events") as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            name = None
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: "):
+                    events.append((name, json.loads(line[6:])))
+        assert events[-1][0] == "end" and events[-1][1]["finished"] and events[-1][1]["counts"] == {"done": 2}
+        assert [n for n, _ in events[:-1]] == ["progress"] * (len(events) - 1)
+        # And the job lists each document with its key, and a search finds the scan's words
+        job = alice.get(f"/v1/jobs/{job_id}").json()
+        assert job["owner"] == "alice" and job["kind"] == "upload"
+        assert sorted(i["doc"] for i in job["items"]) == ["invoice.pdf", "note.txt"]
+        assert all(i["key"].startswith("upload:alice/") and i["state"] == "done" for i in job["items"])
+        hits = alice.get("/v1/search", params={"q": "oak shelving walnut counter", "k": 1}).json()
+        assert hits[0]["doc"] == "invoice.pdf" and hits[0]["page"] == 1
+        assert hits[0]["metadata"]["owner"] == "alice" and hits[0]["metadata"]["source"] == "upload"
+        # And the bytes were stored once, by their SHA-256
+        stored = {p.name for p in blobs(server)}
+        import hashlib
+        assert hashlib.sha256((SAMPLES / "scanned-invoice.pdf").read_bytes()).hexdigest() in stored
+
+
+def test_each_token_sees_only_its_own_jobs_and_uploads(server: ApiServer) -> None:
+    with server.client("alice") as alice, server.client("bob") as bob:
+        secret = b"The vault code of the harbour office is written on the back of the tide table. " * 4
+        job_id = alice.post("/v1/documents", files=[("file", ("vault.txt", secret, "text/plain"))]).json()["job_id"]
+        server.wait(alice, job_id)
+        key = alice.get(f"/v1/jobs/{job_id}").json()["items"][0]["key"]
+        # Bob cannot see, follow, retry or delete alice's job and document: they do not exist for him
+        assert bob.get(f"/v1/jobs/{job_id}").status_code == 404
+        assert bob.get(f"/v1/jobs/{job_id}/events").status_code == 404
+        assert bob.post(f"/v1/jobs/{job_id}/retry").status_code == 404
+        assert bob.delete(f"/v1/documents/{key}").status_code == 404
+        assert job_id not in {j["job"] for j in bob.get("/v1/jobs").json()}
+        assert job_id in {j["job"] for j in alice.get("/v1/jobs").json()}
+        # and a search of his never returns her upload, while hers does
+        assert all(h["doc"] != "vault.txt" for h in bob.get("/v1/search", params={"q": "vault code tide table",
+                                                                                   "k": 20}).json())
+        assert alice.get("/v1/search", params={"q": "vault code tide table", "k": 1}).json()[0]["doc"] == "vault.txt"
+        # and the 404 says nothing of alice's data
+        assert "vault" not in bob.get(f"/v1/jobs/{job_id}").text
+
+
+def test_no_token_or_an_unknown_one_is_401_and_only_health_and_the_page_are_open(server: ApiServer) -> None:
+    with server.client(None) as anyone:
+        assert anyone.get("/v1/health").json()["status"] == "ok"
+        assert "docmill" in anyone.get("/").text
+        for method, path in (("GET", "/v1/jobs"), ("GET", "/v1/search?q=x"), ("POST", "/v1/documents"),
+                             ("GET", "/v1/jobs/abc"), ("DELETE", "/v1/documents/upload:alice/x")):
+            answer = anyone.request(method, path)
+            assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer", (path, answer)
+            assert "bearer token" in answer.json()["error"]["message"]
+        wrong = anyone.get("/v1/jobs", headers={"Authorization": "Bearer dm_not-a-token"})
+        assert wrong.status_code == 401
+
+
+def multipart(name: bytes, data: bytes, kind: bytes = b"text/plain") -> tuple[bytes, dict[str, str]]:
+    """A one-file multipart body with the file name exactly as given (a client library would escape it)."""
+    body = (b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name + b"\"\r\n"
+            b"Content-Type: " + kind + b"\r\n\r\n" + data + b"\r\n--b0undary--\r\n")
+    return body, {"Content-Type": "multipart/form-data; boundary=b0undary"}
+
+
+@pytest.mark.parametrize("name", [b"../../etc/passwd", b"/etc/passwd", b"a\\..\\b.txt", b"..", b"bell\x07.txt",
+                                  b"line\nbreak.txt", b""])
+def test_a_file_name_with_a_path_or_control_characters_is_refused(server: ApiServer, name: bytes) -> None:
+    before = blobs(server)
+    body, headers = multipart(name, b"some text")
+    with server.client() as alice:
+        answer = alice.post("/v1/documents", content=body, headers=headers)
+    assert answer.status_code == 400, answer.text
+    assert "name" in answer.json()["error"]["message"]
+    assert blobs(server) == before
+
+
+def test_a_declared_type_the_content_contradicts_is_refused(server: ApiServer) -> None:
+    with server.client() as alice:
+        answer = alice.post("/v1/documents",
+                            files=[("file", ("report.pdf", b"plain words, no PDF", "application/pdf"))])
+    assert answer.status_code == 415
+    assert "declared application/pdf, but the content is text" in answer.json()["error"]["message"]
+
+
+def test_a_body_over_the_limit_is_refused_whether_its_length_is_declared_or_not(server: ApiServer) -> None:
+    before = blobs(server)
+    big = b"x" * (LIMIT + 2 * (1 << 20))
+    with server.client() as alice:
+        declared = alice.post("/v1/documents", files=[("file", ("big.txt", big, "text/plain"))])
+        assert declared.status_code == 413 and "over the limit" in declared.json()["error"]["message"]
+
+        def chunked() -> Iterator[bytes]:  # no Content-Length: counted while it streams
+            boundary = b"--docmill-test-boundary"
+            yield boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n'
+            yield b"Content-Type: text/plain\r\n\r\n"
+            for _ in range(len(big) // 65536):
+                yield b"y" * 65536
+            yield b"\r\n" + boundary + b"--\r\n"
+
+        streamed = alice.post("/v1/documents", content=chunked(),
+                              headers={"Content-Type": "multipart/form-data; boundary=docmill-test-boundary"})
+        assert streamed.status_code == 413, streamed.text
+        # one file over the limit inside a body under it
+        one = alice.post("/v1/documents", files=[("file", ("big.txt", b"z" * (LIMIT + 10), "text/plain"))])
+        assert one.status_code == 413
+    assert blobs(server) == before
+
+
+def test_a_failed_document_says_why_and_is_retried_from_the_api(server: ApiServer) -> None:
+    with server.client("carol") as carol:
+        broken = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF and nothing that holds together"
+        job_id = carol.post("/v1/documents", files=[("file", ("broken.pdf", broken, "application/pdf"))]).json()[
+            "job_id"]
+        job = server.wait(carol, job_id)
+        item = job["items"][0]
+        assert (item["state"], item["error"]) == ("failed", "corrupt") and item["reason"]
+        again = carol.post(f"/v1/jobs/{job_id}/retry")
+        assert again.status_code == 202 and again.json()["job_id"] not in (None, job_id)
+        retried = server.wait(carol, again.json()["job_id"])
+        assert retried["owner"] == "carol" and retried["counts"] == {"failed": 1}
+        done_job = carol.post("/v1/documents", files=[("file", ("ok.txt", b"fine words " * 20, "text/plain"))])
+        finished = server.wait(carol, done_job.json()["job_id"])
+        assert carol.post(f"/v1/jobs/{finished['job']}/retry").json() == {"job_id": None}
+
+
+def test_deleting_an_uploaded_document_removes_its_chunks(server: ApiServer) -> None:
+    with server.client("bob") as bob:
+        job_id = bob.post("/v1/documents", files=[("file", ("gone.txt", b"A glacier calves into the fjord. " * 9,
+                                                                "text/plain"))]).json()["job_id"]
+        key = server.wait(bob, job_id)["items"][0]["key"]
+        assert bob.get("/v1/search", params={"q": "glacier calves fjord", "k": 1}).json()[0]["doc"] == "gone.txt"
+        removal = bob.delete(f"/v1/documents/{key}")
+        assert removal.status_code == 202
+        assert server.wait(bob, removal.json()["job_id"])["counts"] == {"deleted": 1}
+        assert all(h["doc"] != "gone.txt" for h in bob.get("/v1/search", params={"q": "glacier", "k": 20}).json())
+        assert bob.delete(f"/v1/documents/{key}").status_code == 404
+
+
+def test_named_source_items_are_ingested_and_nothing_else_of_it(server: ApiServer) -> None:
+    with server.client() as alice:
+        answer = alice.post("/v1/documents", json={"source": "handbook", "items": ["sub/trains.txt"]})
+        assert answer.status_code == 202, answer.text
+        job = server.wait(alice, answer.json()["job_id"])
+        assert [i["doc"] for i in job["items"]] == ["sub/trains.txt"] and job["counts"] == {"done": 1}
+        hits = alice.get("/v1/search", params={"q": "night train sleeper", "k": 1, "where": "source=handbook"}).json()
+        assert hits[0]["doc"] == "sub/trains.txt"
+        others = alice.get("/v1/search", params={"q": "ferry island pier", "where": "source=handbook"}).json()
+        assert {h["doc"] for h in others} == {"sub/trains.txt"}  # the ferry note was not ingested
+        assert alice.post("/v1/documents", json={"source": "nope", "items": ["a"]}).status_code == 404
+        assert alice.post("/v1/documents", json={"source": "handbook", "items": ["../x"]}).status_code == 400
+
+
+def test_search_filters_and_bad_filters(server: ApiServer) -> None:
+    with server.client() as alice:
+        job_id = alice.post("/v1/documents", files=[
+            ("file", ("filters-a.txt", b"Apples ripen in the orchard by late September. " * 8, "text/plain"))]).json()[
+            "job_id"]
+        server.wait(alice, job_id)
+        found = alice.get("/v1/search", params=[("q", "apples orchard"), ("k", "5"), ("where", "doc=filters-a.txt"),
+                                                ("where", "source=upload")]).json()
+        assert found and {h["doc"] for h in found} == {"filters-a.txt"}
+        assert alice.get("/v1/search", params={"q": "apples", "where": "doc=nothing.txt"}).json() == []
+        bad = alice.get("/v1/search", params={"q": "apples", "where": "tags>=3"})
+        assert bad.status_code == 400 and "tags takes" in bad.json()["error"]["message"]
+
+
+def test_a_caller_over_the_rate_limit_gets_429_with_retry_after(server: ApiServer) -> None:
+    with server.client("carol") as carol:
+        statuses = [carol.get("/v1/jobs", params={"limit": 1}) for _ in range(80)]
+    limited = [a for a in statuses if a.status_code == 429]
+    assert limited and int(limited[0].headers["retry-after"]) >= 1
+    assert "rate limit" in limited[0].json()["error"]["message"]
+    time.sleep(2.5)  # the bucket refills for the tests after this one
+
+
+def test_sigterm_stops_the_api_and_its_pipeline(tmp_path: Path) -> None:
+    running = ApiServer(tmp_path / "api").start()
+    with running.client() as alice:
+        alice.post("/v1/documents", files=[("file", ("a.txt", b"words " * 50, "text/plain"))])
+    assert running.stop() == 0
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{running.url}/v1/health", timeout=2)
