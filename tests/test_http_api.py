@@ -229,3 +229,54 @@ def test_sigterm_stops_the_api_and_its_pipeline(tmp_path: Path) -> None:
     assert running.stop() == 0
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{running.url}/v1/health", timeout=2)
+
+
+def test_a_paperless_webhook_makes_a_new_document_searchable_at_once_and_bursts_coalesce(tmp_path: Path) -> None:
+    from docmill.testing.paperless import PaperlessServer
+
+    with PaperlessServer(4, "paperless-api-token-1") as paperless:
+        toml = f'[[sources]]\nname = "archive"\ntype = "paperless"\nurl = "{paperless.url}"\n' \
+               f'schedule = "0 3 1 1 *"\n[[sources]]\nname = "quiet"\ntype = "paperless"\nurl = "{paperless.url}"\n'
+        secret = "hook-secret-of-archive-42"
+        api = ApiServer(tmp_path / "api", toml=toml, env={
+            "DOCMILL_SOURCES__0__TOKEN": "paperless-api-token-1", "DOCMILL_SOURCES__0__WEBHOOK_SECRET": secret,
+            "DOCMILL_SOURCES__1__TOKEN": "paperless-api-token-1"}).start()
+        try:
+            with api.client(None) as hook, api.client() as alice:
+                def call(given: str = secret, source: str = "archive") -> httpx.Response:
+                    return hook.post(f"/v1/sources/{source}/webhook", headers={"X-Docmill-Webhook-Secret": given})
+
+                def found(code: str) -> bool:
+                    hits = alice.get("/v1/search", params={"q": f"reference code {code}", "k": 10}).json()
+                    return any(code in hit["text"] for hit in hits)
+
+                def eventually(code: str) -> None:
+                    deadline = time.monotonic() + 60
+                    while not found(code):
+                        assert time.monotonic() < deadline, f"{code} never became searchable"
+                        time.sleep(0.3)
+
+                assert call("wrong").status_code == 401 and call("").status_code == 401
+                assert call(source="quiet").status_code == 404  # no webhook_secret: takes no webhooks
+                assert call(source="nope").status_code == 404
+                # The first call syncs the archive
+                assert call().json() == {"source": "archive", "sync": "started"}
+                eventually("PX-00004")
+                # A document added in Paperless is searchable after one call, with no schedule to wait for
+                new = paperless.add(1)[0]
+                started = time.monotonic()
+                assert call().status_code == 202
+                eventually(f"PX-{new:05d}")
+                assert time.monotonic() - started < 30
+                # A burst of calls while a sync runs is one more sync, not one each
+                paperless.add(1)
+                answers = [call().json()["sync"] for _ in range(6)]
+                assert answers.count("coalesced") >= 5, answers  # at most one of them starts a sync
+                eventually(f"PX-{new + 1:05d}")
+        finally:
+            assert api.stop() == 0
+        from docmill.core.ledger import Ledger
+
+        with Ledger(f"sqlite:///{api.home / 'ledger.db'}") as ledger:
+            held = [h for h in ledger.lease_history("source:archive") if h[3] == "released"]
+        assert 3 <= len(held) <= 5, held  # two syncs, then the burst of six: one or two more

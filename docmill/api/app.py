@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from pydantic import Field
 from starlette.exceptions import HTTPException
 
 from .. import __version__, metrics
@@ -40,7 +41,8 @@ PAGE = Path(__file__).with_name("page.html")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.ErrorBody, "description": text}
     for status, text in ((400, "Bad request"), (401, "No token, or an unknown one"), (404, "Not found (or not yours)"),
-                         (413, "Too large"), (415, "Declared type differs from the content"),
+                         (409, "Two files of one request share a name"), (413, "Too large"),
+                         (415, "Declared type differs from the content"),
                          (422, "Invalid parameters"), (429, "Over the rate limit"))}
 
 
@@ -143,8 +145,8 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
             if not files:
                 raise _Refused(400, "no file in the request: send each file as a multipart part with a filename")
             names = [check_name(part.filename) for part in files]
-            if len(set(names)) != len(names):
-                raise _Refused(400, "two files of one request have the same name")
+            if len(set(names)) != len(names):  # one would replace the other: say so instead
+                raise _Refused(409, "two files of one request have the same name")
             priority = _priority(form.get("priority"))
             items = [await run_in_threadpool(keep, service.upload_dir, file_name, part.content_type, part.file.read,
                                              max_size) for part, file_name in zip(files, names, strict=True)]
@@ -221,7 +223,7 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
     @app.get("/v1/search", response_model=list[schemas.Hit], tags=["search"], responses=_ERRORS)
     def search(name: Caller, q: Annotated[str, Query(min_length=1, max_length=10_000)],
                k: Annotated[int, Query(ge=1, le=100)] = 5,
-               where: Annotated[list[str] | None, Query(
+               where: Annotated[list[Annotated[str, Field(pattern=schemas.WHERE_PATTERN)]] | None, Query(
                    description="FIELD OP VALUE, repeatable: tags=invoice, page>=2, modified>=2024-01-01")] = None,
                ) -> list[dict[str, Any]]:
         """The ``k`` chunks closest in meaning to ``q`` that pass every ``where``; never another caller's uploads."""

@@ -18,6 +18,9 @@ __all__ = [
     "SyncTriggered",
 ]
 
+#: What a search filter looks like: FIELD OP VALUE (docmill.core.filters says what each field takes).
+WHERE_PATTERN = r"^\s*[A-Za-z_][A-Za-z0-9_.-]*\s*(!=|>=|<=|=|>|<)\s*\S.*$"
+
 StateName = Literal["pending", "deleting", "done", "skipped", "failed", "deleted"]
 StageName = Literal["discover", "extract", "ocr", "embed", "store", "remove", "relabel"]
 
@@ -104,7 +107,7 @@ class SyncTriggered(BaseModel):
 SUBMIT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {
         "type": "object", "required": ["file"],
-        "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "properties": {"file": {"type": "array", "minItems": 1, "items": {"type": "string", "format": "binary"}},
                        "priority": {"type": "integer", "minimum": 0, "maximum": 9}}}},
     "application/json": {"schema": SourceItems.model_json_schema()},
 }}}
