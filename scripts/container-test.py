@@ -22,7 +22,9 @@ from): Chroma's server, from docmill's own image, is the store. Then:
 5. each worker and the scheduler serve /metrics, and the documented
    metrics moved;
 6. a search from inside a container finds a scan and a born-digital PDF;
-7. everything is torn down (containers, network, volumes), and the
+7. a file uploaded to the API service (``COMPOSE_PROFILES=chroma,api``) is
+   processed by the CPU worker from the shared uploads volume;
+8. everything is torn down (containers, network, volumes), and the
    timings are printed.
 """
 
@@ -32,6 +34,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -151,9 +154,11 @@ class Stack:
         return run("podman", "logs", "--tail", "60", self.container(service), check=False)
 
     def down(self) -> None:
-        volumes = run("podman", "ps", "-a", "--filter", f"label=io.podman.compose.project={self.project}",
-                      "--format", "{{range .Mounts}}{{.}} {{end}}", check=False).split()
-        anonymous = [v for v in volumes if len(v) == 64]  # the images' VOLUME /data
+        containers = run("podman", "ps", "-a", "-q", "--filter", f"label=io.podman.compose.project={self.project}",
+                         check=False).split()
+        volumes = run("podman", "inspect", "--format", "{{range .Mounts}}{{.Name}} {{end}}", *containers,
+                      check=False).split() if containers else []
+        anonymous = [v for v in volumes if re.fullmatch(r"[0-9a-f]{64}", v)]  # the image's VOLUME /data
         run(*self.compose, "down", "-v", check=False)
         if anonymous:
             run("podman", "volume", "rm", "-f", *anonymous, check=False)
@@ -175,6 +180,35 @@ def free_port() -> int:
     from docmill.testing import free_port as port
 
     return port()
+
+
+def check_api(port: int, token: str) -> None:
+    """An upload to the API service, processed by the workers: answered at once, done soon after."""
+    import httpx
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
+                      timeout=30) as client:
+        wait_for("the API answering", lambda: _answers(client), 120, 1)
+        upload = client.post("/v1/documents", files=[("file", ("memo.txt", b"The crane on quay two is serviced "
+                                                                           b"every March. " * 20, "text/plain"))])
+        assert upload.status_code == 202, upload.text
+        job_id = upload.json()["job_id"]
+
+        def finished() -> bool:
+            job = client.get(f"/v1/jobs/{job_id}").json()
+            return bool(job["finished"])
+
+        wait_for("the uploaded file processed", finished, 300, 1)
+        assert client.get(f"/v1/jobs/{job_id}").json()["counts"] == {"done": 1}
+        hits = client.get("/v1/search", params={"q": "crane quay serviced", "k": 1}).json()
+        assert hits and hits[0]["doc"] == "memo.txt", hits
+
+
+def _answers(client: Any) -> bool:
+    try:
+        return bool(client.get("/v1/health").status_code == 200)
+    except Exception:
+        return False
 
 
 def check(stack: Stack, documents: int, truths: dict[str, str], ui_port: int, user: str,
@@ -255,19 +289,27 @@ def main() -> None:
         images = build_images(base, tag)
     work = Path(tempfile.mkdtemp(prefix="docmill-ct-"))
     project = f"docmillct{secrets.token_hex(3)}"
-    user, password, ui_port = "docmill", secrets.token_hex(12), free_port()
+    user, password, ui_port, api_port = "docmill", secrets.token_hex(12), free_port(), free_port()
     documents, truths = make_documents(work / "docs")
+    from docmill.api.auth import new_token
+
+    token, digest = new_token()
+    config = work / "docmill.toml"
+    config.write_text(f'[[api_tokens]]\nname = "ci"\nsha256 = "{digest}"\n')
+    config.chmod(0o644)
     env_file = work / "stack.env"
     env_file.write_text("\n".join(f"{k}={v}" for k, v in {
         **images, "RABBITMQ_USER": user, "RABBITMQ_PASSWORD": password,
-        "POSTGRES_PASSWORD": secrets.token_hex(12), "DOCMILL_STORE": "chroma", "COMPOSE_PROFILES": "chroma",
+        "POSTGRES_PASSWORD": secrets.token_hex(12), "DOCMILL_STORE": "chroma", "COMPOSE_PROFILES": "chroma,api",
         "RABBITMQ_PORT": str(free_port()), "RABBITMQ_UI_PORT": str(ui_port), "DOCS_DIR": str(work / "docs"),
-        "CPU_WORKER_PROCESSES": "2"}.items()) + "\n")
+        "CPU_WORKER_PROCESSES": "2", "API_PORT": str(api_port), "DOCMILL_CONFIG_FILE": str(config)}.items()) + "\n")
     stack = Stack(project, env_file)
     try:
         with timed("stack up"):
             stack.up()
         check(stack, documents, truths, ui_port, user, password)
+        with timed("an upload through the API service"):
+            check_api(api_port, token)
     except BaseException:
         for service in ("cpu-worker", "embed-worker", "scheduler", "chroma"):
             print(f"--- {service} ---\n{stack.logs(service)[-4000:]}", file=sys.stderr)

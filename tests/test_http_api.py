@@ -280,3 +280,24 @@ def test_a_paperless_webhook_makes_a_new_document_searchable_at_once_and_bursts_
         with Ledger(f"sqlite:///{api.home / 'ledger.db'}") as ledger:
             held = [h for h in ledger.lease_history("source:archive") if h[3] == "released"]
         assert 3 <= len(held) <= 5, held  # two syncs, then the burst of six: one or two more
+
+
+def test_the_api_serves_metrics_that_count_its_requests_by_route(tmp_path: Path) -> None:
+    from docmill.testing import free_port
+    from docmill.testing.prometheus import scraped, total
+
+    port = free_port()
+    api = ApiServer(tmp_path / "api", env={"DOCMILL_METRICS_PORT": str(port)}).start()
+    try:
+        with api.client() as alice:
+            job_id = alice.post("/v1/documents", files=[("file", ("m.txt", b"metrics words " * 30, "text/plain"))]
+                                ).json()["job_id"]
+            api.wait(alice, job_id)
+            alice.get("/v1/jobs/nosuchjob")
+        samples = scraped(f"http://127.0.0.1:{port}/metrics")
+        assert total(samples, "docmill_api_requests_total", route="/v1/documents", status="202") == 1
+        assert total(samples, "docmill_api_requests_total", route="/v1/jobs/{job_id}", status="404") == 1
+        assert total(samples, "docmill_documents_total", state="done") == 1  # the pipeline runs in the API
+        assert not any("m.txt" in value or "nosuchjob" in value for _, labels in samples for _, value in labels)
+    finally:
+        assert api.stop() == 0
