@@ -97,6 +97,11 @@ def build_images(base: str, tag: str) -> dict[str, str]:
     return images
 
 
+def dangling() -> list[str]:
+    """Untagged images: build stages and the images a rebuild replaced."""
+    return run("podman", "images", "-q", "--filter", "dangling=true", check=False).split()
+
+
 def make_documents(folder: Path) -> tuple[int, dict[str, str]]:
     """Born-digital PDFs and scans from docmill's corpus generator: how many, and each scan's true text."""
     from docmill.testing.corpus import build
@@ -285,6 +290,7 @@ def main() -> None:
     with timed("base image"):
         base = run(str(REPO / "scripts" / "base-image.sh")).strip().splitlines()[-1]
     tag = "ct"
+    dangling_before = set(dangling())
     with timed("images"):
         images = build_images(base, tag)
     work = Path(tempfile.mkdtemp(prefix="docmill-ct-"))
@@ -319,6 +325,9 @@ def main() -> None:
             with timed("teardown"):
                 stack.down()
                 shutil.rmtree(work, ignore_errors=True)
+                left = [image for image in dangling() if image not in dangling_before]  # this run's old builds
+                if left:
+                    run("podman", "rmi", "-f", *left, check=False)
     timings["total"] = time.monotonic() - started
     say("passed: " + ", ".join(f"{step} {seconds:.0f} s" for step, seconds in timings.items()))
 
