@@ -60,7 +60,7 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
     limiter = RateLimiter(settings.api_rate_limit, max(1, int(settings.api_rate_limit * 2)))
     max_size = int(settings.max_file_size)
     app = FastAPI(title="docmill", version=__version__, description=__doc__ or "",
-                  openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None)
+                  openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None)  # no page from a CDN
     app.add_middleware(BodyLimit, limit=max_size + (1 << 20))  # a file at the limit, and its form around it
 
     @app.exception_handler(HTTPException)
