@@ -15,12 +15,21 @@ discovery.
 
 Worker processes send one or two messages a stage and keep Dramatiq's
 own confirmed ``enqueue``.
+
+One connection serves the process, and threads take turns on it: a pika
+connection is not safe for two threads at once (the HTTP API discovers each
+upload on a thread of its pool, and ten clients at once lost messages with
+``ChannelWrongStateError`` before the lock). A connection that died while
+idle (the broker restarted, or closed it for a missed heartbeat) is opened
+again, once, for the same batch; a batch published twice that way only
+delivers duplicates, which the stages ignore.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,28 +57,25 @@ class BatchPublisher:
         self._connection: Any = None
         self._channel: Any = None
         self._returned: dict[str, int] = {}  # queue name -> messages RabbitMQ returned, in this batch
+        self._lock = threading.Lock()
 
     def send_all(self, tasks: Sequence[Task]) -> None:
         """Publish these tasks' messages, ``MOST_AT_ONCE`` to a transaction; a TransientError when RabbitMQ did
         not take them all."""
         messages = [self.actors[t.stage].message_with_options(kwargs=dict(t.args), broker_priority=t.priority)
                     for t in tasks]
-        for start in range(0, len(messages), MOST_AT_ONCE):
-            self._publish(messages[start:start + MOST_AT_ONCE])
+        with self._lock:
+            for start in range(0, len(messages), MOST_AT_ONCE):
+                self._publish(messages[start:start + MOST_AT_ONCE])
 
     def _publish(self, messages: Sequence[dramatiq.Message[Any]]) -> None:
         try:
-            channel = self._open()
-            self._returned.clear()
-            for message in messages:
-                self.broker.emit_before("enqueue", message, None)
-                channel.basic_publish(exchange="", routing_key=message.queue_name, body=message.encode(),
-                                      properties=pika.BasicProperties(
-                                          delivery_mode=2, priority=message.options.get("broker_priority")),
-                                      mandatory=True)
-            channel.tx_commit()
-            # RabbitMQ sends a basic.return before the commit's answer; pika hands it over only here.
-            self._connection.process_data_events(time_limit=0)
+            try:
+                self._send(self._open(), messages)
+            except (pika.exceptions.ConnectionClosed, pika.exceptions.ChannelClosed,
+                    pika.exceptions.ChannelWrongStateError, pika.exceptions.StreamLostError):
+                self.close()  # it died while idle: a new connection, once
+                self._send(self._open(), messages)
         except pika.exceptions.AMQPError as exc:
             self.close()  # the next batch starts on a new connection
             raise TransientError(f"the message broker did not take {len(messages)} message(s): "
@@ -82,6 +88,18 @@ class BatchPublisher:
         for message in messages:
             self.broker.emit_after("enqueue", message, None)
         log.debug("published %d message(s) in one transaction", len(messages))
+
+    def _send(self, channel: Any, messages: Sequence[dramatiq.Message[Any]]) -> None:
+        self._returned.clear()
+        for message in messages:
+            self.broker.emit_before("enqueue", message, None)
+            channel.basic_publish(exchange="", routing_key=message.queue_name, body=message.encode(),
+                                  properties=pika.BasicProperties(
+                                      delivery_mode=2, priority=message.options.get("broker_priority")),
+                                  mandatory=True)
+        channel.tx_commit()
+        # RabbitMQ sends a basic.return before the commit's answer; pika hands it over only here.
+        self._connection.process_data_events(time_limit=0)
 
     def _open(self) -> Any:
         if self._channel is None or not self._channel.is_open:

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__, metrics
 from ..app.service import Service
-from ..core.errors import ConfigurationError, DocmillError
+from ..core.errors import ConfigurationError, DocmillError, TransientError
 from ..core.filters import Condition, parse
 from ..settings import Settings
 from . import schemas
@@ -42,6 +42,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.ErrorBody, "description": text}
     for status, text in ((400, "Bad request"), (401, "No token, or an unknown one"), (404, "Not found (or not yours)"),
                          (409, "Two files of one request share a name"), (413, "Too large"),
+                         (503, "The broker or the store is unavailable; try again"),
                          (415, "Declared type differs from the content"),
                          (422, "Invalid parameters"), (429, "Over the rate limit"))}
 
@@ -75,6 +76,10 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(_request: Request, _exc: BodyTooLarge) -> JSONResponse:
         return JSONResponse(too_large(max_size + (1 << 20)), status_code=413)
+
+    @app.exception_handler(TransientError)
+    async def unavailable(_request: Request, exc: TransientError) -> JSONResponse:
+        return _error(503, exc.reason, {"Retry-After": "5"})
 
     @app.exception_handler(UploadRefused)
     async def refused(_request: Request, exc: UploadRefused) -> JSONResponse:

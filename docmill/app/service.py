@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ConfigurationError
+from ..core.errors import ConfigurationError, TransientError
 from ..core.filters import Filter
 from ..core.models import SearchHit, SourceSpec, Task
 from ..core.records import Stage
@@ -68,6 +68,10 @@ class Service:
         distributed mode discovers here (a request's listing is short) and publishes what changed."""
         if self._client is not None:
             job_id: str = self._client.submit(list(specs), priority=priority, kind=kind, owner=owner)
+            error = self.ledger.job_info(job_id)["error"]
+            if error:  # its documents wait, unsent: the same request again sends them (discovery repairs it)
+                raise TransientError(f"the job could not be queued ({error}); send the request again",
+                                     kind="broker unavailable")
             return job_id
         job_id = self._pipeline.submit(specs, kind=kind, priority=priority, owner=owner)
         return job_id
