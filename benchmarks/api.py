@@ -7,7 +7,9 @@ Starts ``docmill api`` (embedded mode: the pipeline runs in the API's process,
 with the real model; distributed mode: the API only enqueues, and ``docmill
 worker`` processes with the real model do the work, with RabbitMQ,
 PostgreSQL and a Chroma server on this machine). ``--clients`` threads upload
-``--documents`` files between them, each with its own token, one file per request (born-digital PDFs
+``--documents`` files between them, each with its own token, one file per request,
+back to back (the API's saturation: ten clients that never pause) or, with
+``--rate``, that many uploads a second between them (an open loop) (born-digital PDFs
 from docmill.testing.corpus and short notes), each timing its request from
 sending to the 202. Then every job is followed until it ends.
 
@@ -84,8 +86,10 @@ def start_api(root: Path, env: dict[str, str], clients: int) -> tuple[subprocess
         time.sleep(0.2)
 
 
-def upload_all(url: str, tokens: list[str], files: list[Path]) -> tuple[list[float], list[tuple[str, str]], int]:
-    """Every file uploaded by a thread per token; seconds to each 202, (token, job id) of each, the refusals."""
+def upload_all(url: str, tokens: list[str], files: list[Path], rate: float = 0
+               ) -> tuple[list[float], list[tuple[str, str]], int]:
+    """Every file uploaded by a thread per token, back to back or (``rate``) that many a second between them;
+    seconds to each 202, (token, job id) of each, the refusals."""
     clients = len(tokens)
     waits: list[float] = []
     jobs: list[tuple[str, str]] = []
@@ -94,8 +98,13 @@ def upload_all(url: str, tokens: list[str], files: list[Path]) -> tuple[list[flo
     shares = [files[i::clients] for i in range(clients)]
 
     def client(token: str, share: list[Path]) -> None:
+        every = clients / rate if rate else 0.0
+        due = time.perf_counter()
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
             for path in share:
+                if every:  # an open loop: each client sends on its own schedule, whatever the answers take
+                    due += every
+                    time.sleep(max(0.0, due - time.perf_counter()))
                 kind = "application/pdf" if path.suffix == ".pdf" else "text/plain"
                 body = path.read_bytes()
                 started = time.perf_counter()
@@ -177,6 +186,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--pdfs", type=int, default=40, help="born-digital PDFs among the documents")
     parser.add_argument("--mode", choices=("embedded", "distributed"), default="embedded")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="uploads a second between all clients (0: each client sends back to back)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="docmill-bench-api-"))
@@ -191,7 +202,7 @@ def main() -> None:
         process, url, tokens = start_api(root, env, args.clients)
         try:
             started = time.perf_counter()
-            waits, jobs, refused = upload_all(url, tokens, files)
+            waits, jobs, refused = upload_all(url, tokens, files, args.rate)
             uploaded = time.perf_counter() - started
             counts = follow(url, jobs)
             finished = time.perf_counter() - started
@@ -199,7 +210,8 @@ def main() -> None:
             process.send_signal(signal.SIGTERM)
             process.wait(120)
         result = {
-            "mode": args.mode, "documents": len(files), "clients": args.clients, "accepted": len(waits),
+            "mode": args.mode, "documents": len(files), "clients": args.clients, "rate": args.rate,
+            "accepted": len(waits),
             "refused": refused, "counts": counts, "upload_s": uploaded, "all_done_s": finished,
             "to_202_ms": {"p50": 1000 * statistics.median(waits), "p95": 1000 * percentile(waits, 0.95),
                           "p99": 1000 * percentile(waits, 0.99), "max": 1000 * max(waits)},
@@ -210,7 +222,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "api.json").write_text(json.dumps(result, indent=1))
     t = result["to_202_ms"]
-    print(f"\n{result['mode']} mode: {result['documents']} documents from {result['clients']} clients")
+    pace = f"{args.rate:g} uploads a second between them" if args.rate else "each back to back"
+    print(f"\n{result['mode']} mode: {result['documents']} documents from {result['clients']} clients, {pace}")
     print("| measure | value | target |\n|---|---|---|")
     print(f"| accepted (202) | {result['accepted']} of {result['documents']} ({refused} refused) | all |")
     print(f"| time to 202, p50 / p95 / p99 / max | {t['p50']:.1f} / {t['p95']:.1f} / {t['p99']:.1f} / "

@@ -17,9 +17,12 @@ Worker processes send one or two messages a stage and keep Dramatiq's
 own confirmed ``enqueue``.
 
 One connection serves the process, and threads take turns on it: a pika
-connection is not safe for two threads at once (the HTTP API discovers each
-upload on a thread of its pool, and ten clients at once lost messages with
-``ChannelWrongStateError`` before the lock). A connection that died while
+connection is not safe for two threads at once (the HTTP API queues each
+request on a thread of its pool, and ten clients at once lost messages with
+``ChannelWrongStateError`` before threads took turns). Threads that send
+while a transaction is under way wait for it, and the next transaction
+carries all their messages at once: one commit for the whole group, where
+taking turns alone cost each request a commit's round trip in the queue. A connection that died while
 idle (the broker restarted, or closed it for a missed heartbeat) is opened
 again, once, for the same batch; a batch published twice that way only
 delivers duplicates, which the stages ignore.
@@ -48,6 +51,15 @@ log = logging.getLogger(__name__)
 MOST_AT_ONCE = 1000
 
 
+class _Ticket:
+    """One thread's messages, and how their transaction ended."""
+
+    def __init__(self, messages: list[dramatiq.Message[Any]]) -> None:
+        self.messages = messages
+        self.done = False
+        self.error: BaseException | None = None
+
+
 class BatchPublisher:
     """Publishes the messages of several tasks in one transaction."""
 
@@ -57,16 +69,40 @@ class BatchPublisher:
         self._connection: Any = None
         self._channel: Any = None
         self._returned: dict[str, int] = {}  # queue name -> messages RabbitMQ returned, in this batch
-        self._lock = threading.Lock()
+        self._turns = threading.Condition()
+        self._waiting: list[_Ticket] = []  # sends not yet published
+        self._publishing = False
 
     def send_all(self, tasks: Sequence[Task]) -> None:
         """Publish these tasks' messages, ``MOST_AT_ONCE`` to a transaction; a TransientError when RabbitMQ did
         not take them all."""
-        messages = [self.actors[t.stage].message_with_options(kwargs=dict(t.args), broker_priority=t.priority)
-                    for t in tasks]
-        with self._lock:
+        ticket = _Ticket([self.actors[t.stage].message_with_options(kwargs=dict(t.args),
+                                                                    broker_priority=t.priority) for t in tasks])
+        with self._turns:
+            self._waiting.append(ticket)
+            while self._publishing and not ticket.done:
+                self._turns.wait()
+            if ticket.done:  # another thread published it with its own
+                if ticket.error is not None:
+                    raise ticket.error
+                return
+            self._publishing = True
+            group, self._waiting = self._waiting, []
+        error: BaseException | None = None
+        try:
+            messages = [message for waiting in group for message in waiting.messages]
             for start in range(0, len(messages), MOST_AT_ONCE):
                 self._publish(messages[start:start + MOST_AT_ONCE])
+        except BaseException as exc:  # every sender of the group hears it, not only this one
+            error = exc
+        finally:
+            with self._turns:
+                for waiting in group:
+                    waiting.done, waiting.error = True, error
+                self._publishing = False
+                self._turns.notify_all()
+        if error is not None:
+            raise error
 
     def _publish(self, messages: Sequence[dramatiq.Message[Any]]) -> None:
         try:

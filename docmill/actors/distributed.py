@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..core import deadletters, stages
+from ..core.errors import TransientError
 from ..core.ledger import JobProgress
 from ..core.models import SourceSpec
 from ..core.records import Stage
@@ -66,6 +67,21 @@ class DistributedClient:
                 stages.discover(self.runtime, **spec.discover_task(job_id, priority).args)
             except Exception as exc:
                 stages.record_failure(self.runtime, Stage.DISCOVER, {"job_id": job_id, "source_id": spec.id}, exc)
+        return job_id
+
+    def enqueue(self, specs: Sequence[SourceSpec], *, priority: int = 0, kind: str = "ingest",
+                owner: str | None = None) -> str:
+        """Create a job for these sources and queue their discovery for the workers (the ``discover`` queue);
+        its id. What a request of the HTTP API does: nothing is listed here, so the answer comes at once."""
+        job_id: str = self.runtime.ledger.create_job(
+            kind, discoveries=len(specs), priority=priority, owner=owner,
+            sources=[(spec.id, spec.type, spec.options) for spec in specs])
+        try:
+            self.runtime.send_all([spec.discover_task(job_id, priority) for spec in specs])
+        except TransientError as exc:  # the job ends at once, with the reason, instead of waiting forever
+            for spec in specs:
+                self.runtime.ledger.end_discovery(job_id, error=f"{spec.id}: {exc.reason}")
+            raise
         return job_id
 
     def retry(self, ids: Sequence[str] | None, owner: str | None = None) -> tuple[str | None, list[Any]]:

@@ -81,9 +81,8 @@ class EmbeddedPipeline:
     def submit(self, sources: Sequence[SourceSpec], *, kind: str = "ingest", priority: int = 0,
                owner: str | None = None) -> str:
         """Register the sources and start one job discovering them all (``owner``'s job); return its id."""
-        for spec in sources:
-            self.runtime.ledger.put_source(spec.id, spec.type, spec.options)
-        job_id = self.runtime.ledger.create_job(kind, discoveries=len(sources), priority=priority, owner=owner)
+        job_id = self.runtime.ledger.create_job(kind, discoveries=len(sources), priority=priority, owner=owner,
+                                                sources=[(spec.id, spec.type, spec.options) for spec in sources])
         for spec in sources:
             self.runtime.send(spec.discover_task(job_id, priority))
         return job_id

@@ -7,6 +7,7 @@ are answered 404. Errors are JSON: ``{"error": {"status": 404, "message": ...}}`
 
 import asyncio
 import hmac
+import inspect
 import json
 import time
 from collections.abc import AsyncIterator
@@ -60,8 +61,13 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
     tokens = TokenBook({t.name: t.sha256 for t in settings.api_tokens})
     limiter = RateLimiter(settings.api_rate_limit, max(1, int(settings.api_rate_limit * 2)))
     max_size = int(settings.max_file_size)
-    app = FastAPI(title="docmill", version=__version__, description=__doc__ or "",
-                  openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None)  # no page from a CDN
+    # FastAPI's own OpenTelemetry instrumentation is off: docmill exports nothing it was not told to
+    # (FASTAPI_OTEL_AUTO_CONFIGURE would add exporters), and it cost every request a span.
+    off = {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
+                         "auto_configure": False}} if "telemetry" in inspect.signature(FastAPI).parameters else {}
+    app = FastAPI(title="docmill", version=__version__, description=__doc__ or "",  # no docs page from a CDN
+                  openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None, **off)  # type: ignore[arg-type]
+    app.add_middleware(RequestMetrics)
     app.add_middleware(BodyLimit, limit=max_size + (1 << 20))  # a file at the limit, and its form around it
 
     @app.exception_handler(HTTPException)
@@ -85,15 +91,7 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
     async def refused(_request: Request, exc: UploadRefused) -> JSONResponse:
         return _error(exc.status, str(exc))
 
-    @app.middleware("http")
-    async def count(request: Request, call_next: Any) -> Any:
-        started = time.monotonic()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.api_request(getattr(route, "path", "unmatched"), response.status_code, time.monotonic() - started)
-        return response
-
-    def caller(request: Request) -> str:
+    async def caller(request: Request) -> str:  # a hash and a comparison: no thread needed
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         name = tokens.caller(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
         if name is None:
@@ -153,11 +151,15 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
             if len(set(names)) != len(names):  # one would replace the other: say so instead
                 raise _Refused(409, "two files of one request have the same name")
             priority = _priority(form.get("priority"))
-            items = [await run_in_threadpool(keep, service.upload_dir, file_name, part.content_type, part.file.read,
-                                             max_size) for part, file_name in zip(files, names, strict=True)]
+
+            def store() -> str:  # one thread for the disk and the ledger, not one hop each
+                items = [keep(service.upload_dir, file_name, part.content_type, part.file.read, max_size)
+                         for part, file_name in zip(files, names, strict=True)]
+                return service.upload(name, items, priority=priority)
+
+            return await run_in_threadpool(store)
         finally:
             await form.close()
-        return await run_in_threadpool(service.upload, name, items, priority=priority)
 
     def _named(body: schemas.SourceItems, name: str) -> str:
         try:
@@ -265,6 +267,31 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
     return app
+
+
+class RequestMetrics:
+    """ASGI middleware: each answer's route (its template) and status, and how long it took, for the metrics."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.monotonic(), 500
+
+        async def sent(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics.api_request(route, status, time.monotonic() - started)
 
 
 def _priority(value: Any) -> int:

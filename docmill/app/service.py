@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ConfigurationError, TransientError
+from ..core.errors import ConfigurationError
 from ..core.filters import Filter
 from ..core.models import SearchHit, SourceSpec, Task
 from ..core.records import Stage
@@ -64,14 +64,11 @@ class Service:
 
     def submit(self, specs: Sequence[SourceSpec], *, owner: str | None, kind: str = "ingest",
                priority: int = 0) -> str:
-        """Start a job discovering these sources; its id. Embedded mode hands discovery to the worker threads;
-        distributed mode discovers here (a request's listing is short) and publishes what changed."""
+        """Start a job discovering these sources; its id. Nothing is listed here: embedded mode hands discovery
+        to its worker threads, distributed mode to the workers of the ``discover`` queue (a TransientError when
+        RabbitMQ does not take it: the job then never started, and the same request again starts it)."""
         if self._client is not None:
-            job_id: str = self._client.submit(list(specs), priority=priority, kind=kind, owner=owner)
-            error = self.ledger.job_info(job_id)["error"]
-            if error:  # its documents wait, unsent: the same request again sends them (discovery repairs it)
-                raise TransientError(f"the job could not be queued ({error}); send the request again",
-                                     kind="broker unavailable")
+            job_id: str = self._client.enqueue(list(specs), priority=priority, kind=kind, owner=owner)
             return job_id
         job_id = self._pipeline.submit(specs, kind=kind, priority=priority, owner=owner)
         return job_id

@@ -31,6 +31,18 @@ def upsert(dialect: str) -> Any:
 
     return sqlite_insert
 
+def put_source(conn: Connection, source_id: str, type_name: str, options: Mapping[str, Any]) -> None:
+    """``LedgerBase.put_source`` within a transaction of the caller's."""
+    encoded = json.dumps(dict(options), sort_keys=True)
+    row = conn.execute(select(sources.c.type, sources.c.options).where(sources.c.id == source_id)).first()
+    if row is not None and row.type == type_name and json.loads(row.options) == json.loads(encoded):
+        return
+    if row is not None:
+        conn.execute(delete(sources).where(sources.c.id == source_id))
+    # Parameters beside the statement, not in it: one compiled statement serves every call.
+    conn.execute(insert(sources), {"id": source_id, "type": type_name, "options": encoded, "created_at": time.time()})
+
+
 class LedgerError(RuntimeError):
     """The database rejected a statement: a bug, not an outage (it is not retried as one)."""
 
@@ -114,14 +126,8 @@ class LedgerBase:
         A source registered again with the same type and options keeps its
         state and last sync; other options (another server, say) start afresh.
         """
-        encoded = json.dumps(dict(options), sort_keys=True)
         with self._write() as conn:
-            row = conn.execute(select(sources.c.type, sources.c.options).where(sources.c.id == source_id)).first()
-            if row is not None and row.type == type_name and json.loads(row.options) == json.loads(encoded):
-                return
-            conn.execute(delete(sources).where(sources.c.id == source_id))
-            conn.execute(insert(sources).values(id=source_id, type=type_name, options=encoded,
-                                                created_at=time.time()))
+            put_source(conn, source_id, type_name, options)
 
     def get_source(self, source_id: str) -> tuple[str, dict[str, Any]] | None:
         """The type and options of a source, or None."""

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, text, update
 
 from ..records import State
-from .base import LedgerBase, upsert
+from .base import LedgerBase, put_source, upsert
 from .schema import documents, job_items, jobs
 
 
@@ -94,13 +94,17 @@ def add_item(conn: Connection, job_id: str, key: str, version: int, state: State
 class JobsMixin(LedgerBase):
     """Creating jobs and reporting on them."""
 
-    def create_job(self, kind: str, discoveries: int, priority: int = 0, owner: str | None = None) -> str:
-        """A new job waiting for ``discoveries`` discover tasks to report (started by ``owner``, an API caller)."""
+    def create_job(self, kind: str, discoveries: int, priority: int = 0, owner: str | None = None,
+                   sources: Sequence[tuple[str, str, Mapping[str, Any]]] = ()) -> str:
+        """A new job waiting for ``discoveries`` discover tasks to report (started by ``owner``, an API caller),
+        registering its ``sources`` (id, type, options; see ``put_source``) in the same transaction."""
         job_id = uuid.uuid4().hex[:12]
         with self._write() as conn:
-            conn.execute(insert(jobs).values(id=job_id, kind=kind, priority=priority, created_at=time.time(),
-                                             owner=owner, discoveries_remaining=discoveries,
-                                             discovered_at=None if discoveries else time.time()))
+            for source_id, type_name, options in sources:
+                put_source(conn, source_id, type_name, options)
+            conn.execute(insert(jobs), {"id": job_id, "kind": kind, "priority": priority, "created_at": time.time(),
+                                        "owner": owner, "discoveries_remaining": discoveries,
+                                        "discovered_at": None if discoveries else time.time()})
         return job_id
 
     def end_discovery(self, job_id: str, error: str | None = None) -> None:
