@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .docmill-demo
 
-.PHONY: install demo test lint unit bench bench-distributed bench-paperless bench-parsing bench-ocr bench-scale fresh-check container-test clean
+.PHONY: install demo test lint unit bench bench-distributed bench-paperless bench-parsing bench-ocr bench-scale bench-api fresh-check container-test clean
 
 install: $(VENV)/.installed
 
@@ -63,6 +63,11 @@ bench-scale: install
 # docker/compose.yaml's whole stack under podman, images built FROM Debian (scripts/container-test.py).
 container-test: $(VENV)/.installed-test
 	$(BIN)/python scripts/container-test.py
+
+# The HTTP API: uploads from concurrent clients, time to 202, every document done (benchmarks/api.py).
+bench-api: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/api.py
+	$(BIN)/python benchmarks/api.py --mode distributed
 
 # The two commands of the quick start in a bare Debian container (podman), from a clone of HEAD; prints times.
 fresh-check:
