@@ -29,8 +29,8 @@ from ..settings import Settings
 
 __all__ = ["UPLOAD_SOURCE", "Service"]
 
-#: Source type (and source id prefix) of uploaded files.
-UPLOAD_SOURCE = "upload"
+#: Source type of uploaded files (the built-in plugin ``api-upload``), and the prefix of their source ids.
+UPLOAD_SOURCE, UPLOAD_PREFIX = "api-upload", "upload"
 
 
 class Service:
@@ -78,7 +78,7 @@ class Service:
         sha256, size and uploaded (ISO time)."""
         listed = [dict(item) for item in items]
         digest = hashlib.sha256(json.dumps(listed, sort_keys=True).encode()).hexdigest()[:16]
-        spec = SourceSpec(id=f"{UPLOAD_SOURCE}:{owner}:{digest}", type=UPLOAD_SOURCE,
+        spec = SourceSpec(id=f"{UPLOAD_PREFIX}:{owner}:{digest}", type=UPLOAD_SOURCE,
                           options={"root": str(self.upload_dir), "owner": owner, "items": listed})
         return self.submit([spec], owner=owner, kind="upload", priority=priority)
 

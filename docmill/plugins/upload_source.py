@@ -26,10 +26,12 @@ from docmill.core.errors import ConfigurationError, PermanentError
 from docmill.core.models import Blob, DocumentRef, Listing
 from docmill.core.plugin_context import PluginContext
 
-__all__ = ["UploadSource", "blob_path", "store_blob", "upload_key"]
+__all__ = ["SOURCE_TYPE", "UploadSource", "blob_path", "store_blob", "upload_key"]
 
-#: Source type of uploads, and the prefix of their keys and source ids.
+#: The prefix of uploads' keys and source ids.
 UPLOAD = "upload"
+#: The source type of uploads (a plugin like any other, so no setting names it).
+SOURCE_TYPE = "api-upload"
 
 
 def upload_key(owner: str, name: str) -> str:
@@ -113,4 +115,4 @@ def make_upload_source(options: Any, context: PluginContext) -> UploadSource:
 
 @hookimpl
 def docmill_register_sources(register: Any) -> None:
-    register(UPLOAD, make_upload_source)
+    register(SOURCE_TYPE, make_upload_source)
