@@ -263,14 +263,14 @@ def pipeline(work: Path, count: int, window: int = 10_000) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--counts", default="10000,50000,200000")
+    parser.add_argument("--counts", default="10000,50000,200000", help="File counts of the submit rows ('': none).")
     parser.add_argument("--ledgers", default="sqlite,postgresql")
     parser.add_argument("--paperless", type=int, default=100_000, help="Documents of the Paperless run (0: none).")
     parser.add_argument("--pipeline", type=int, default=50_000,
                         help="Documents of the whole-pipeline run (0: none).")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    counts = sorted(int(c) for c in args.counts.split(","))
+    counts = sorted(int(c) for c in args.counts.split(",") if c)
     work = Path(tempfile.mkdtemp(prefix="docmill-scale-"))
     out = args.out or work
     out.mkdir(parents=True, exist_ok=True)
