@@ -205,7 +205,8 @@ STUB_EMBEDDER = '''
 
 
 def pipeline(work: Path, count: int, window: int = 10_000) -> dict[str, Any]:
-    """``count`` small files through workers, the stub embedder and a Chroma server: rate and CPU per window."""
+    """``count`` small files through workers, the stub embedder and a Chroma server: rate and CPU (the workers',
+    the Chroma server's) per window."""
     import signal
 
     import sqlalchemy
@@ -215,7 +216,7 @@ def pipeline(work: Path, count: int, window: int = 10_000) -> dict[str, Any]:
 
     folder = work / f"pipeline-{count}"
     make_files(folder, count)
-    samples: list[tuple[float, int, float]] = []  # (seconds, documents done, workers' CPU seconds)
+    samples: list[tuple[float, int, float, float]] = []  # (seconds, documents done, CPU s: workers, Chroma)
     chroma = ChromaServer(work / f"chroma-{count}")
     chroma.start()
     plugins = plugin_dir(work / f"stub-{count}", "docmill_scale_stub", STUB_EMBEDDER)
@@ -237,7 +238,8 @@ def pipeline(work: Path, count: int, window: int = 10_000) -> dict[str, Any]:
                     with ledger.connect() as conn:
                         done = conn.exec_driver_sql(
                             "SELECT count(*) FROM documents WHERE state = 'done'").scalar_one()
-                    samples.append((time.perf_counter() - started, done, tree_cpu(worker.pid)))
+                    samples.append((time.perf_counter() - started, done, tree_cpu(worker.pid),
+                                    tree_cpu(chroma.process.pid)))  # type: ignore[union-attr]
                     time.sleep(2)
             finally:
                 worker.send_signal(signal.SIGTERM)
@@ -253,7 +255,8 @@ def pipeline(work: Path, count: int, window: int = 10_000) -> dict[str, Any]:
         last = next(s for s in samples if s[1] >= high)
         documents = last[1] - first[1]
         return {"docs_per_s": round(documents / (last[0] - first[0]), 1),
-                "worker_cpu_ms_per_doc": round(1000 * (last[2] - first[2]) / documents, 1)}
+                "worker_cpu_ms_per_doc": round(1000 * (last[2] - first[2]) / documents, 1),
+                "chroma_cpu_ms_per_doc": round(1000 * (last[3] - first[3]) / documents, 1)}
 
     total = samples[-1]
     return {"documents": count, "done": total[1], "seconds": round(total[0], 1), "submit_s": round(queued, 1),
