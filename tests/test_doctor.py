@@ -37,18 +37,23 @@ def test_problems_are_listed_with_their_fix_and_no_secret_is_shown(cli: Cli, iso
         '[[sources]]\nname = "archive"\ntype = "paperless"\nurl = "https://paperless.example.lan"\n'
         '[[sources]]\nname = "mail"\ntype = "paperless"\nurl = "https://paperless.example.lan"\n')
     env = {"DOCMILL_PLUGINS__TESSERACT__LANGUAGES": "eng+xxq", "DOCMILL_SOURCES__1__TOKEN": token,
-           "DOCMILL_LEDGER_URL": "postgresql+psycopg://docmill:db-password-9@127.0.0.1:1/nothing"}
+           "DOCMILL_LEDGER_URL": "postgresql+psycopg://docmill:db-password-9@127.0.0.1:1/nothing",
+           "DOCMILL_BROKER_URL": "amqp://docmill:mq-password-7@127.0.0.1:1/%2F",
+           "DOCMILL_PLUGINS__CHROMA__URL": "http://127.0.0.1:1"}
     done = cli("doctor", "--quick", "--json", check=False, env=env)
     assert done.returncode == 1
     found = checks(done)
     assert not found["ocr"]["ok"] and "tesseract-ocr-xxq" in str(found["ocr"]["detail"])
     assert not found["ledger"]["ok"] and "DOCMILL_LEDGER_URL" in str(found["ledger"]["fix"])
+    assert not found["broker"]["ok"] and "start RabbitMQ" in str(found["broker"]["fix"])
+    assert not found["store"]["ok"] and "127.0.0.1:1" in str(found["store"]["detail"])
+    assert "DOCMILL_PLUGINS__CHROMA__URL" in str(found["store"]["fix"])
     assert not found["source archive"]["ok"] and "has no token" in str(found["source archive"]["detail"])
     assert found["source mail"]["ok"] and "token set" in str(found["source mail"]["detail"])
     plain = cli("doctor", "--quick", check=False, env=env)
     assert plain.returncode == 1 and "fix: " in plain.stdout and "problem(s)" in plain.stdout
     for output in (done.stdout, plain.stdout, plain.stderr):
-        assert token not in output and "db-password-9" not in output
+        assert token not in output and "db-password-9" not in output and "mq-password-7" not in output
 
 
 def test_settings_that_do_not_load_are_the_one_finding(cli: Cli) -> None:
