@@ -211,6 +211,12 @@ def test_search_filters_and_bad_filters(server: ApiServer) -> None:
         assert alice.get("/v1/search", params={"q": "apples", "where": "doc=nothing.txt"}).json() == []
         bad = alice.get("/v1/search", params={"q": "apples", "where": "tags>=3"})
         assert bad.status_code == 400 and "tags takes" in bad.json()["error"]["message"]
+        # the longest search the API takes, in characters of 12 bytes percent-encoded, is answered; longer is 422
+        where = [("where", "doc=" + "\U00041fc5" * 196)] * 10
+        longest = alice.get("/v1/search", params=[("q", "\U00041fc5" * 2000), *where])
+        assert longest.status_code == 200 and longest.json() == []
+        too_long = alice.get("/v1/search", params={"q": "\U00041fc5" * 2001})
+        assert too_long.status_code == 422 and "q" in too_long.json()["error"]["message"]
 
 
 def test_a_caller_over_the_rate_limit_gets_429_with_retry_after(server: ApiServer) -> None:

@@ -37,6 +37,10 @@ __all__ = ["create_app"]
 EVENT_EVERY, KEEP_ALIVE = 0.5, 15.0
 #: Files one upload request may carry.
 MAX_FILES = 1000
+#: A search's longest query and filters, in characters. The HTTP server refuses a request line over 64 KiB
+#: with a plain-text 400 before docmill sees it, and a character can take 12 bytes percent-encoded: these
+#: keep every valid search under that (a longer one is a JSON 422). The model reads 256 word pieces anyway.
+MAX_QUERY, MAX_CONDITIONS, MAX_CONDITION = 2000, 10, 200
 PAGE = Path(__file__).with_name("page.html")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -228,10 +232,11 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
             raise _Refused(404, f"no document {key!r} of yours") from None
 
     @app.get("/v1/search", response_model=list[schemas.Hit], tags=["search"], responses=_ERRORS)
-    def search(name: Caller, q: Annotated[str, Query(min_length=1, max_length=10_000)],
+    def search(name: Caller, q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY)],
                k: Annotated[int, Query(ge=1, le=100)] = 5,
-               where: Annotated[list[Annotated[str, Field(pattern=schemas.WHERE_PATTERN)]] | None, Query(
-                   description="FIELD OP VALUE, repeatable: tags=invoice, page>=2, modified>=2024-01-01")] = None,
+               where: Annotated[list[Annotated[str, Field(pattern=schemas.WHERE_PATTERN, max_length=MAX_CONDITION)]]
+                                | None, Query(max_length=MAX_CONDITIONS, description=(
+                                    "FIELD OP VALUE, repeatable: tags=invoice, page>=2, modified>=2024-01-01"))] = None,
                ) -> list[dict[str, Any]]:
         """The ``k`` chunks closest in meaning to ``q`` that pass every ``where``; never another caller's uploads."""
         try:
