@@ -179,7 +179,7 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
 
     @app.get("/v1/jobs/{job_id}", response_model=schemas.JobStatus, tags=["jobs"], responses=_ERRORS)
     def job(job_id: str, name: Caller, limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
-            after: str | None = None, state: schemas.StateName | None = None,
+            after: Annotated[str | None, Query(max_length=4096)] = None, state: schemas.StateName | None = None,
             stage: schemas.StageName | None = None) -> dict[str, Any]:
         """Counts, and a page of the job's documents: state, stage, attempts, and why each failed or was skipped."""
         try:
