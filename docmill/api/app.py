@@ -41,6 +41,8 @@ MAX_FILES = 1000
 #: with a plain-text 400 before docmill sees it, and a character can take 12 bytes percent-encoded: these
 #: keep every valid search under that (a longer one is a JSON 422). The model reads 256 word pieces anyway.
 MAX_QUERY, MAX_CONDITIONS, MAX_CONDITION = 2000, 10, 200
+#: The longest item key a job's page may start after (a path, at most 4,096 bytes on Linux).
+MAX_KEY = 4096
 PAGE = Path(__file__).with_name("page.html")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -179,7 +181,7 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
 
     @app.get("/v1/jobs/{job_id}", response_model=schemas.JobStatus, tags=["jobs"], responses=_ERRORS)
     def job(job_id: str, name: Caller, limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
-            after: Annotated[str | None, Query(max_length=4096)] = None, state: schemas.StateName | None = None,
+            after: Annotated[str | None, Query(max_length=MAX_KEY)] = None, state: schemas.StateName | None = None,
             stage: schemas.StageName | None = None) -> dict[str, Any]:
         """Counts, and a page of the job's documents: state, stage, attempts, and why each failed or was skipped."""
         try:
