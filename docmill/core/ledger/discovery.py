@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, String, and_, bindparam, func, insert, select, true, tuple_, update
+from sqlalchemy import JSON, ColumnElement, String, and_, bindparam, cast, func, insert, select, true, tuple_, update
 
 from ... import metrics
 from ..models import DocumentRef
@@ -48,14 +48,16 @@ class DiscoveryMixin(LedgerBase):
         if not keys:
             return {}
         self._keep_statistics(len(keys))
-        cols = [documents.c[f] for f in KnownDocument.__dataclass_fields__]
+        cols = [documents.c[f] for f in KnownDocument._fields]
         if self.engine.dialect.name == "postgresql":
             # Joined to the batch's keys, so that each key is one probe of the primary key, whatever the
             # planner believes of the table's size (a fresh ledger's statistics say it is empty).
-            # The keys are one array parameter: a thousand bound values cost more to build than to look up.
-            batch = select(func.unnest(bindparam("keys", type_=ARRAY(String))).column_valued("key")).subquery()
+            # The keys are one JSON parameter: a thousand bound values, or an array psycopg builds element by
+            # element in Python, cost more to build than to look up.
+            keys_json = cast(bindparam("keys", type_=String), JSON)
+            batch = select(func.json_array_elements_text(keys_json).column_valued("key")).subquery()
             query = select(*cols).join_from(batch, documents, documents.c.key == batch.c.key)
-            params = {"keys": list(keys)}
+            params = {"keys": json.dumps(list(keys), ensure_ascii=False)}
         else:
             query, params = select(*cols).where(documents.c.key.in_(keys)), {}
         with self._read() as conn:
