@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -110,6 +111,48 @@ def test_a_ledger_from_an_older_release_gains_new_columns(tmp_path: Path) -> Non
     ledger = Ledger(f"sqlite:///{path}")
     _start(ledger)
     assert ledger.document("file:///a.pdf").embedded_chunks is None
+
+
+def test_finishing_a_version_finds_its_pending_items_by_an_index_that_holds_only_pending_ones(ledger: Ledger) -> None:
+    import re
+
+    from sqlalchemy import event
+
+    with ledger.engine.begin() as conn:  # what releases before the partial index made: every item indexed by key
+        conn.exec_driver_sql("DROP INDEX job_items_pending")
+        conn.exec_driver_sql("CREATE INDEX job_items_key ON job_items (key, version)")
+    ledger = Ledger(ledger.engine.url.render_as_string(hide_password=False))  # opened again: upgraded
+    updates: list[tuple[str, Any]] = []
+
+    @event.listens_for(ledger.engine, "before_cursor_execute")
+    def _seen(conn: object, cursor: object, statement: str, params: Any, *_: object) -> None:
+        if statement.startswith("UPDATE job_items"):
+            updates.append((statement, params))
+
+    job, version = _start(ledger)
+    assert ledger.finish("file:///a.pdf", version, "done", stage="store", chunks=1)
+    assert ledger.job_progress(job).counts == {"done": 1}
+    [(statement, params)] = updates
+    with ledger.engine.begin() as conn:
+        if ledger.engine.dialect.name == "sqlite":
+            indexes = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE tbl_name = 'job_items' "
+                                               "AND type = 'index' AND sql IS NOT NULL").scalars())
+            plan = " ".join(row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params))
+        else:
+            indexes = set(conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'job_items' "
+                                               "AND indexname != 'job_items_pkey'").scalars())
+            # The plan PostgreSQL settles on once the driver prepares the statement: generic, blind to the
+            # values, so a partial index serves only a condition written into the statement itself.
+            names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", statement)))
+            prepared = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m[1]) + 1}", statement)
+            conn.exec_driver_sql(f"PREPARE finish_items AS {prepared}")
+            conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+            values = ", ".join("'{}'".format(str(params[name]).replace("'", "''")) for name in names)
+            plan = " ".join(conn.exec_driver_sql(f"EXPLAIN EXECUTE finish_items({values})").scalars())
+            conn.exec_driver_sql("DEALLOCATE finish_items")
+    ledger.close()
+    assert indexes == {"job_items_pending"}  # the older release's index is gone
+    assert "job_items_pending" in plan, plan
 
 
 def test_a_failed_version_is_a_dead_letter_that_resumes_at_its_stage(ledger: Ledger, tmp_path: Path) -> None:

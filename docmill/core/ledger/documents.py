@@ -13,7 +13,7 @@ from ..records import PIPELINE, Document, Stage, State
 from .base import FINAL_STATES, LedgerBase
 from .inflight import clear_version
 from .jobs import chunk_sums
-from .schema import documents, job_items
+from .schema import ITEM_PENDING, documents, job_items
 
 _STAGE_SECONDS = {
     "extract": documents.c.extract_seconds,
@@ -86,7 +86,7 @@ class DocumentsMixin(LedgerBase):
             if not changed:
                 return False
             conn.execute(update(job_items).where(job_items.c.key == key, job_items.c.version == version,
-                                                 job_items.c.state == State.PENDING)
+                                                 ITEM_PENDING)
                          .values(state=state, finished_at=now))
             if state != State.FAILED:
                 clear_version(conn, key, version)
@@ -100,7 +100,7 @@ class DocumentsMixin(LedgerBase):
                                                         documents.c.state == State.DELETING)).rowcount
             if gone:
                 conn.execute(update(job_items).where(job_items.c.key == key, job_items.c.version == version,
-                                                     job_items.c.state == State.PENDING).values(
+                                                     ITEM_PENDING).values(
                     state=State.DELETED, finished_at=time.time()))
                 clear_version(conn, key, version)
         if gone:
