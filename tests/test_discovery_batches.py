@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,6 +87,46 @@ def test_discovering_a_folder_costs_a_few_statements_per_batch_and_every_documen
     assert counts == {"pending": 4, "skipped": FILES - 4}
     versions = {ledger.document(f"file://{p}").version for p in edited}
     assert versions == {2}
+
+
+def test_a_document_listed_twice_is_taken_once_new_or_unchanged(
+        ledger: Ledger, folder: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from docmill.plugins.folder import FolderSource
+
+    listed = FolderSource.discover
+
+    def again_and_again(self: FolderSource) -> Iterator[Any]:
+        # Its first batch again right after it, and its first batch and a half at the end (as a paged listing
+        # whose pages shifted names them), so repeats meet items just written, and written batches before.
+        refs = list(listed(self))
+        return itertools.chain(refs[:BATCH], refs[:BATCH], refs[BATCH:], refs[:BATCH + BATCH // 2])
+
+    monkeypatch.setattr(FolderSource, "discover", again_and_again)
+    sent: list[Task] = []
+    rt = Runtime(settings, ledger=ledger, send=sent.append, recover_pending=True)
+    caplog.set_level(logging.INFO, logger="docmill.core.discovery")
+
+    # When new documents are listed twice, then each is started and sent once;
+    job = _discover(rt, settings, folder)
+    assert len(sent) == len({t.args["key"] for t in sent}) == FILES
+    assert ledger.job_progress(job).counts == {"pending": FILES}
+    assert {ledger.document(t.args["key"]).version for t in sent} == {1}
+    # and when they are unchanged and listed twice, each counts once, however far behind its item was written.
+    with ledger.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE documents SET state = 'done', stage = 'store', chunks = 1")
+    record_unchanged = ledger.record_unchanged
+
+    def slowly(*args: Any) -> None:  # a busy server: the next batches are looked up before this is written
+        time.sleep(0.2)
+        record_unchanged(*args)
+
+    monkeypatch.setattr(ledger, "record_unchanged", slowly)
+    sent.clear()
+    caplog.clear()
+    again = _discover(rt, settings, folder)
+    assert sent == [] and ledger.job_progress(again).counts == {"skipped": FILES}
+    assert f"0 new, 0 changed, 0 relabelled, {FILES} unchanged" in caplog.text
 
 
 def test_the_seen_filter_never_forgets_a_key_and_rarely_imagines_one() -> None:

@@ -22,8 +22,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import PermanentError
 from .interfaces import ContentCheckedSource, IncrementalSource, Source
@@ -127,6 +129,37 @@ class _Seen:
         return before
 
 
+class _Behind:
+    """One ledger write at a time on a thread of its own, when a database server does the work (``served``), so
+    that the next batch is listed and looked up while the last one's unchanged documents are written (a fifth of
+    an unchanged 200,000-file re-run on PostgreSQL was waiting for those writes). A failed write is raised by
+    the next call. Without a server the write is made at once."""
+
+    def __init__(self, served: bool) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="docmill-discovery") if served else None
+        self._last: Future[None] | None = None
+
+    def submit(self, write: Callable[..., None], *args: Any) -> None:
+        self.wait()
+        if self._pool is None:
+            write(*args)
+        else:
+            self._last = self._pool.submit(write, *args)
+
+    def wait(self) -> None:
+        """Until the last write is done (raising what it raised)."""
+        last, self._last = self._last, None
+        if last is not None:
+            last.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+
+
 @dataclass
 class _Discovery:
     """One discovery of one source: what it decided so far. What the ledger knows is read a batch at a time,
@@ -142,12 +175,19 @@ class _Discovery:
     withdrawn: set[str] = field(default_factory=set)  # indexed before, refused now: their chunks go
     counts: Counter[str] = field(default_factory=Counter)
     seen: _Seen = field(default_factory=_Seen)
+    behind: _Behind = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.behind = _Behind(self.rt.ledger.served)
 
     def take(self, batch: list[DocumentRef]) -> None:
         """Sort a batch of listed documents: refused, unchanged, relabelled, or new or changed; start them."""
         fresh = {ref.key: ref for ref in reversed(batch) if ref.key not in self.withdrawn}  # the first of repeats
         known = self.rt.ledger.known(list(fresh))
-        taken = self.rt.ledger.taken(self.job_id, [key for key in fresh if self.seen.add(key)])
+        maybe_taken = [key for key in fresh if self.seen.add(key)]
+        if maybe_taken:
+            self.behind.wait()  # the job's items so far are all written
+        taken = self.rt.ledger.taken(self.job_id, maybe_taken)
         starting: list[NewVersion] = []
         unchanged: list[tuple[KnownDocument, DocumentRef]] = []
         relabels: list[tuple[KnownDocument, DocumentRef, str]] = []
@@ -182,7 +222,7 @@ class _Discovery:
                relabels: list[tuple[KnownDocument, DocumentRef, str]]) -> None:
         rt, job_id, priority = self.rt, self.job_id, self.priority
         if unchanged:
-            rt.ledger.record_unchanged(job_id, unchanged)
+            self.behind.submit(rt.ledger.record_unchanged, job_id, unchanged)
             self.counts["unchanged"] += len(unchanged)
         relabelled = rt.ledger.start_relabels(job_id, relabels, priority) if relabels else []
         self.counts["relabelled"] += len(relabels)
@@ -233,8 +273,11 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
         listing = source.listing({} if full else rt.ledger.source_state(source_id), full=full)
     else:
         listing = Listing(source.discover())
-    for batch in _chunks(iter(listing.refs), BATCH):
-        found.take(batch)
+    try:
+        for batch in _chunks(iter(listing.refs), BATCH):
+            found.take(batch)
+    finally:
+        found.behind.close()  # every item written before the unlisted are looked for
     gone, left_out = found.removals(listing, prune)
     if left_out:
         rt.ledger.record_left_out(job_id, len(left_out))
