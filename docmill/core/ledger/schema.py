@@ -218,7 +218,7 @@ job_items = Table(
 #: Finishing a version updates its pending items by key and version (:data:`ITEM_PENDING`). Only pending items
 #: are indexed: the items a re-run writes for its unchanged documents, most of a re-run's, then cost one
 #: insert into the primary key, which for one job is in key order, and none into an index by key that grows
-#: with every job's history (the unchanged 200,000-file re-run on PostgreSQL spent a fifth of its time there).
+#: with every job's history (writing job items was a fifth of an unchanged 200,000-file re-run on PostgreSQL).
 #: The condition is a literal in the index and in the queries, so that both databases' planners match them.
 ITEM_PENDING = job_items.c.state == literal_column("'pending'")
 Index("job_items_pending", job_items.c.key, job_items.c.version, sqlite_where=ITEM_PENDING,
