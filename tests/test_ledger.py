@@ -79,6 +79,28 @@ def test_staged_chunks_round_trip_and_are_cleared_when_the_version_ends(ledger: 
     assert ledger.load_staged("file:///a.pdf", version)[0] == []
 
 
+def test_a_finished_version_leaves_nothing_in_flight_and_other_documents_keep_theirs(ledger: Ledger) -> None:
+    from sqlalchemy import func, select
+
+    from docmill.core.ledger.schema import deliveries, ocr_tasks, pages, staged_chunks
+
+    versions = {}
+    for key in ("file:///a.pdf", "file:///b.pdf"):
+        versions[key] = _start(ledger, key)[1]
+    for key, version in versions.items():
+        ledger.save_pages(key, version, [Page(1, "", True), Page(2, "", True)], [[1], [2]], seconds=0.1)
+        ledger.delivery_started(f"embed-{key}", key, version, "embed", redelivered=False, charge=False)
+        ledger.stage_chunks(key, version, [Chunk(f"{key}#0", key, 0, 1, "text", "h")], np.ones((1, 4)), seconds=0.1)
+    assert ledger.finish("file:///a.pdf", versions["file:///a.pdf"], "done", stage="store", chunks=1)
+    with ledger.engine.connect() as conn:
+        left = {(table.name, key): conn.execute(select(func.count()).select_from(table).where(table.c.key == key))
+                .scalar_one() for table in (pages, staged_chunks, ocr_tasks, deliveries) for key in versions}
+    assert left == {("pages", "file:///a.pdf"): 0, ("staged_chunks", "file:///a.pdf"): 0,
+                    ("ocr_tasks", "file:///a.pdf"): 0, ("deliveries", "file:///a.pdf"): 0,
+                    ("pages", "file:///b.pdf"): 2, ("staged_chunks", "file:///b.pdf"): 1,
+                    ("ocr_tasks", "file:///b.pdf"): 2, ("deliveries", "file:///b.pdf"): 1}
+
+
 def test_unlisted_is_scoped_by_key_prefix_case_sensitively_and_leaves_out_what_the_job_took(ledger: Ledger) -> None:
     jobs = [_start(ledger, key)[0] for key in ("file:///docs/a.pdf", "file:///docs/sub/b.pdf", "file:///Docs/c.pdf",
                                                 "file:///docs2/d.pdf")]
