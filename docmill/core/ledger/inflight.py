@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 #: The in-flight tables, each keyed by document and version.
 _INFLIGHT = (pages, staged_chunks, ocr_tasks, deliveries)
 
+_WHERE_VERSION = "WHERE key = :key AND version <= :version"
 #: On PostgreSQL, clearing a version is one statement (data-modifying CTEs always run to completion): it is paid
 #: twice for every document, in the extract and store stages' last writes, and four statements were four round
 #: trips.
-_WHERE_VERSION = "WHERE key = :key AND version <= :version"
 _CLEAR_VERSION = text(
     "WITH " + ", ".join(f"c{i} AS (DELETE FROM {t.name} {_WHERE_VERSION})" for i, t in enumerate(_INFLIGHT[:-1]))
     + f" DELETE FROM {_INFLIGHT[-1].name} {_WHERE_VERSION}")
