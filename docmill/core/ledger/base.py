@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import StoreUnavailable
@@ -41,6 +41,10 @@ def put_source(conn: Connection, source_id: str, type_name: str, options: Mappin
         conn.execute(delete(sources).where(sources.c.id == source_id))
     # Parameters beside the statement, not in it: one compiled statement serves every call.
     conn.execute(insert(sources), {"id": source_id, "type": type_name, "options": encoded, "created_at": time.time()})
+
+
+#: A message's running mark cleared: it ended, and its worker survived it.
+END_MARK = update(deliveries).where(deliveries.c.message_id == bindparam("b_message_id")).values(running=False)
 
 
 class LedgerError(RuntimeError):
@@ -110,7 +114,7 @@ class LedgerBase:
         with self._write() as conn:
             yield conn
             if running is not None:
-                conn.execute(update(deliveries).where(deliveries.c.message_id == running).values(running=False))
+                conn.execute(END_MARK, {"b_message_id": running})
         if running is not None:
             self._delivery.running, self._delivery.settled = None, running
 

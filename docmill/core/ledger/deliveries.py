@@ -15,13 +15,15 @@ write. Rows go when their version's in-flight data does.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, false, update
+from sqlalchemy import Float, bindparam, case, false
 
 from ..records import Stage
-from .base import LedgerBase, upsert
+from .base import END_MARK, LedgerBase, upsert
 from .documents import claim as claim_stage
 from .schema import deliveries
 
@@ -32,6 +34,19 @@ class Delivery:
 
     died: bool
     crashes: int
+
+
+@functools.cache
+def _mark_statement(dialect: str, redelivered: bool, charge: bool) -> Any:
+    """The upsert that marks a message running (built once for each case: it is paid on every message)."""
+    statement = upsert(dialect)(deliveries).values(
+        message_id=bindparam("b_message_id"), key=bindparam("b_key"), version=bindparam("b_version"),
+        stage=bindparam("b_stage"), running=True, crashes=0, died=False, updated_at=bindparam("b_now", type_=Float))
+    died = deliveries.c.running.is_(True) if redelivered else false()
+    return statement.on_conflict_do_update(index_elements=[deliveries.c.message_id], set_={
+        "running": True, "updated_at": statement.excluded.updated_at, "died": died,
+        "crashes": deliveries.c.crashes + (case((died, 1), else_=0) if charge else 0),
+    }).returning(deliveries.c.died, deliveries.c.crashes)
 
 
 class DeliveriesMixin(LedgerBase):
@@ -46,17 +61,11 @@ class DeliveriesMixin(LedgerBase):
         claim. The stage's last write clears the mark (``_final_write``); ``delivery_ended`` clears it
         otherwise.
         """
-        statement = upsert(self.engine.dialect.name)(deliveries).values(
-            message_id=message_id, key=key, version=version, stage=stage, running=True, crashes=0, died=False,
-            updated_at=time.time())
-        died = deliveries.c.running.is_(True) if redelivered else false()
-        statement = statement.on_conflict_do_update(index_elements=[deliveries.c.message_id], set_={
-            "running": True, "updated_at": statement.excluded.updated_at, "died": died,
-            "crashes": deliveries.c.crashes + (case((died, 1), else_=0) if charge else 0),
-        }).returning(deliveries.c.died, deliveries.c.crashes)
         self._delivery.running, self._delivery.settled, self._delivery.claim = message_id, None, None
         with self._write() as conn:
-            row = conn.execute(statement).one()
+            row = conn.execute(_mark_statement(self.engine.dialect.name, redelivered, charge), {
+                "b_message_id": message_id, "b_key": key, "b_version": version, "b_stage": stage,
+                "b_now": time.time()}).one()
             delivery = Delivery(bool(row.died), int(row.crashes))
             if claim and (charge or not delivery.died):
                 self._delivery.claim = ((key, version, stage), claim_stage(conn, key, version, stage))
@@ -71,4 +80,4 @@ class DeliveriesMixin(LedgerBase):
         if getattr(self._delivery, "running", None) == message_id:
             self._delivery.running = None
         with self._write() as conn:
-            conn.execute(update(deliveries).where(deliveries.c.message_id == message_id).values(running=False))
+            conn.execute(END_MARK, {"b_message_id": message_id})

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, select, update
+from sqlalchemy import Connection, Float, Update, and_, bindparam, case, delete, func, select, update
 
 from ... import metrics
 from ..records import PIPELINE, Document, Stage, State
 from .base import FINAL_STATES, LedgerBase
 from .inflight import clear_version
 from .jobs import chunk_sums
-from .schema import ITEM_PENDING, documents, job_items
+from .schema import ITEM_PENDING, constant, documents, job_items
 
 _STAGE_SECONDS = {
     "extract": documents.c.extract_seconds,
@@ -23,23 +24,56 @@ _STAGE_SECONDS = {
 }
 
 
-def claim(conn: Connection, key: str, version: int, stage: Stage) -> Document | None:
-    """Move this version to ``stage`` if it may go there (one guarded UPDATE); its row, or None."""
+def _claim_statement(stage: Stage) -> Update:
+    """The guarded UPDATE that moves a version to ``stage``, with the key, version and time as parameters."""
     if stage == Stage.REMOVE:
-        guard = documents.c.state == State.DELETING
+        guard = documents.c.state == constant(State.DELETING)
     elif stage == Stage.RELABEL:
-        guard = and_(documents.c.state == State.PENDING, documents.c.stage == Stage.RELABEL)
+        guard = and_(documents.c.state == constant(State.PENDING), documents.c.stage == constant(Stage.RELABEL))
     else:
         reachable = PIPELINE[: PIPELINE.index(Stage(stage)) + 1]
-        guard = and_(documents.c.state == State.PENDING, documents.c.stage.in_(reachable))
-    now = time.time()
-    row = conn.execute(update(documents).where(
-        documents.c.key == key, documents.c.version == version, guard,
+        guard = and_(documents.c.state == constant(State.PENDING),
+                     documents.c.stage.in_([constant(s) for s in reachable]))
+    now = bindparam("b_now", type_=Float)
+    return update(documents).where(
+        documents.c.key == bindparam("b_key"), documents.c.version == bindparam("b_version"), guard,
     ).values(
-        attempts=case((documents.c.stage == stage, documents.c.attempts + 1), else_=1),
-        stage=stage, updated_at=now, started_at=func.coalesce(documents.c.started_at, now),
-    ).returning(*documents.c)).first()
+        attempts=case((documents.c.stage == constant(stage), documents.c.attempts + 1), else_=1),
+        stage=constant(stage), updated_at=now, started_at=func.coalesce(documents.c.started_at, now),
+    ).returning(*documents.c)
+
+
+#: The claim of each stage, built once: building this statement took three times as long as running it.
+_CLAIMS: dict[Stage, Update] = {stage: _claim_statement(stage) for stage in Stage if stage != Stage.DISCOVER}
+
+
+def claim(conn: Connection, key: str, version: int, stage: Stage) -> Document | None:
+    """Move this version to ``stage`` if it may go there (one guarded UPDATE); its row, or None."""
+    row = conn.execute(_CLAIMS[stage], {"b_key": key, "b_version": version, "b_now": time.time()}).first()
     return Document.from_row(row) if row is not None else None
+
+
+@functools.cache
+def _finish_statement(stage: Stage, chunks: bool) -> Update:
+    """The UPDATE that ends a version in ``stage`` (setting its chunk count with ``chunks``), built once."""
+    now = bindparam("b_now", type_=Float)
+    values: dict[str, Any] = {
+        name: bindparam(f"b_{name}") for name in ("error_kind", "error_permanent", "code_version", "dead_letter")}
+    values.update(state=bindparam("b_state"), stage=constant(stage), finished_at=now, updated_at=now,
+                  error=bindparam("b_error"))
+    if chunks:
+        values["chunks"] = bindparam("b_chunks")
+    if stage in _STAGE_SECONDS:
+        values[_STAGE_SECONDS[stage].name] = _STAGE_SECONDS[stage] + bindparam("b_seconds", type_=Float)
+    return update(documents).where(
+        documents.c.key == bindparam("b_key"), documents.c.version == bindparam("b_version"),
+        documents.c.state.in_([constant(State.PENDING), constant(State.DELETING)])).values(**values)
+
+
+#: A version's items in its jobs end as it did.
+_END_ITEMS = update(job_items).where(
+    job_items.c.key == bindparam("b_key"), job_items.c.version == bindparam("b_version"), ITEM_PENDING,
+).values(state=bindparam("b_state"), finished_at=bindparam("b_now", type_=Float))
 
 
 class DocumentsMixin(LedgerBase):
@@ -71,23 +105,14 @@ class DocumentsMixin(LedgerBase):
         if state not in FINAL_STATES:
             raise ValueError(f"not a final state: {state}")
         now = time.time()
-        values: dict[str, Any] = dict(state=state, stage=stage, finished_at=now, updated_at=now,
-                                      error_kind=error_kind, error=reason, error_permanent=permanent,
-                                      code_version=code_version,
-                                      dead_letter=uuid.uuid4().hex[:10] if state == State.FAILED else None)
-        if chunks is not None:
-            values["chunks"] = chunks
-        if stage in _STAGE_SECONDS:
-            values[_STAGE_SECONDS[stage].name] = _STAGE_SECONDS[stage] + seconds
+        values = {"b_key": key, "b_version": version, "b_state": state, "b_now": now, "b_error_kind": error_kind,
+                  "b_error": reason, "b_error_permanent": permanent, "b_code_version": code_version,
+                  "b_dead_letter": uuid.uuid4().hex[:10] if state == State.FAILED else None,
+                  "b_chunks": chunks, "b_seconds": seconds}
         with self._final_write() as conn:
-            changed = conn.execute(update(documents).where(
-                documents.c.key == key, documents.c.version == version,
-                documents.c.state.in_((State.PENDING, State.DELETING))).values(**values)).rowcount
-            if not changed:
+            if not conn.execute(_finish_statement(stage, chunks is not None), values).rowcount:
                 return False
-            conn.execute(update(job_items).where(job_items.c.key == key, job_items.c.version == version,
-                                                 ITEM_PENDING)
-                         .values(state=state, finished_at=now))
+            conn.execute(_END_ITEMS, values)
             if state != State.FAILED:
                 clear_version(conn, key, version)
         metrics.document_finished(state, error_kind)
@@ -99,9 +124,8 @@ class DocumentsMixin(LedgerBase):
             gone = conn.execute(delete(documents).where(documents.c.key == key, documents.c.version == version,
                                                         documents.c.state == State.DELETING)).rowcount
             if gone:
-                conn.execute(update(job_items).where(job_items.c.key == key, job_items.c.version == version,
-                                                     ITEM_PENDING).values(
-                    state=State.DELETED, finished_at=time.time()))
+                conn.execute(_END_ITEMS, {"b_key": key, "b_version": version, "b_state": State.DELETED,
+                                          "b_now": time.time()})
                 clear_version(conn, key, version)
         if gone:
             metrics.document_finished(State.DELETED)

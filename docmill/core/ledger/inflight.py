@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy import Connection, Float, Table, bindparam, delete, insert, select, text, update
 
 from ..models import Chunk, Page
 from ..records import Stage
@@ -31,13 +31,15 @@ _CLEAR_VERSION = text(
     + f" DELETE FROM {_INFLIGHT[-1].name} {_WHERE_VERSION}")
 
 
+#: Elsewhere, one DELETE a table.
+_CLEAR_TABLES = [delete(t).where(t.c.key == bindparam("key"), t.c.version <= bindparam("version")) for t in _INFLIGHT]
+
+
 def clear_version(conn: Connection, key: str, version: int) -> None:
     """Drop in-flight data of this version and older ones."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_CLEAR_VERSION, {"key": key, "version": version})
-        return
-    for table in _INFLIGHT:
-        conn.execute(delete(table).where(table.c.key == key, table.c.version <= version))
+    params = {"key": key, "version": version}
+    for statement in [_CLEAR_VERSION] if conn.dialect.name == "postgresql" else _CLEAR_TABLES:
+        conn.execute(statement, params)
 
 
 def clear_documents(conn: Connection, keys: Sequence[str]) -> None:
@@ -45,6 +47,25 @@ def clear_documents(conn: Connection, keys: Sequence[str]) -> None:
     if keys:
         for table in _INFLIGHT:
             conn.execute(delete(table).where(table.c.key.in_(keys)))
+
+
+def _of_version(table: Table) -> tuple[Any, Any]:
+    """The WHERE clause of one version's rows, its key and version bound as ``b_key`` and ``b_version``."""
+    return table.c.key == bindparam("b_key"), table.c.version == bindparam("b_version")
+
+
+# The statements of each document's stages, built once (building one could take longer than running it).
+_SECONDS = bindparam("b_seconds", type_=Float)
+_PAGES_SAVED = update(documents).where(*_of_version(documents)).values(
+    pages=bindparam("b_pages"), ocr_pages=bindparam("b_ocr_pages"), content_id=bindparam("b_content_id"),
+    ocr_remaining=bindparam("b_ocr_remaining"), extract_seconds=documents.c.extract_seconds + _SECONDS)
+_LOAD_PAGES = select(pages.c.number, pages.c.text, pages.c.needs_ocr).where(*_of_version(pages)).order_by(pages.c.idx)
+_CHUNKS_STAGED = update(documents).where(*_of_version(documents)).values(
+    embed_seconds=documents.c.embed_seconds + _SECONDS, embedded_chunks=bindparam("b_embedded"),
+    reused_chunks=bindparam("b_reused"))
+_UNSTAGE = delete(staged_chunks).where(*_of_version(staged_chunks))
+_LOAD_STAGED = select(staged_chunks).where(*_of_version(staged_chunks)).order_by(staged_chunks.c.seq)
+_INSERT = {table.name: insert(table) for table in (pages, ocr_tasks, staged_chunks)}
 
 
 class InFlightMixin(LedgerBase):
@@ -59,24 +80,24 @@ class InFlightMixin(LedgerBase):
         with self._final_write() as conn:
             # First: the row lock it takes makes two copies of one message write in turn (on SQLite writers are
             # serialised already).
-            conn.execute(update(documents).where(documents.c.key == key, documents.c.version == version).values(
-                pages=len(extracted), ocr_pages=sum(p.needs_ocr for p in extracted), content_id=content_id,
-                ocr_remaining=len(ocr_ranges), extract_seconds=documents.c.extract_seconds + seconds))
+            conn.execute(_PAGES_SAVED, {
+                "b_key": key, "b_version": version, "b_pages": len(extracted),
+                "b_ocr_pages": sum(p.needs_ocr for p in extracted), "b_content_id": content_id,
+                "b_ocr_remaining": len(ocr_ranges), "b_seconds": seconds})
             clear_version(conn, key, version)
             if extracted:
-                conn.execute(insert(pages), [
+                conn.execute(_INSERT["pages"], [
                     {"key": key, "version": version, "idx": idx, "number": page.number, "text": page.text,
                      "needs_ocr": page.needs_ocr} for idx, page in enumerate(extracted)])
             if ocr_ranges:
-                conn.execute(insert(ocr_tasks), [{"key": key, "version": version, "first_page": numbers[0],
+                conn.execute(_INSERT["ocr_tasks"], [{"key": key, "version": version, "first_page": numbers[0],
                                                   "page_numbers": json.dumps(list(numbers)), "done": False}
                                                  for numbers in ocr_ranges])
 
     def load_pages(self, key: str, version: int) -> list[Page]:
         """The version's pages in order."""
         with self._read() as conn:
-            rows = conn.execute(select(pages.c.number, pages.c.text, pages.c.needs_ocr).where(
-                pages.c.key == key, pages.c.version == version).order_by(pages.c.idx)).all()
+            rows = conn.execute(_LOAD_PAGES, {"b_key": key, "b_version": version}).all()
         return [Page(r.number, r.text, r.needs_ocr) for r in rows]
 
     def save_ocr(self, key: str, version: int, first_page: int, texts: Mapping[int, str],
@@ -112,12 +133,12 @@ class InFlightMixin(LedgerBase):
         embedded = len(chunks) if embedded is None else embedded
         with self._final_write() as conn:
             # First, for its row lock (as in save_pages).
-            conn.execute(update(documents).where(documents.c.key == key, documents.c.version == version).values(
-                embed_seconds=documents.c.embed_seconds + seconds, embedded_chunks=embedded,
-                reused_chunks=len(chunks) - embedded))
-            conn.execute(delete(staged_chunks).where(staged_chunks.c.key == key, staged_chunks.c.version == version))
+            this = {"b_key": key, "b_version": version}
+            conn.execute(_CHUNKS_STAGED, {**this, "b_seconds": seconds, "b_embedded": embedded,
+                                          "b_reused": len(chunks) - embedded})
+            conn.execute(_UNSTAGE, this)
             if chunks:
-                conn.execute(insert(staged_chunks), [
+                conn.execute(_INSERT["staged_chunks"], [
                     {"key": key, "version": version, "seq": c.seq, "id": c.id, "page": c.page, "text": c.text,
                      "hash": c.hash, "vector": vectors[i].tobytes()} for i, c in enumerate(chunks)])
 
@@ -126,8 +147,7 @@ class InFlightMixin(LedgerBase):
         import numpy as np
 
         with self._read() as conn:
-            rows = conn.execute(select(staged_chunks).where(
-                staged_chunks.c.key == key, staged_chunks.c.version == version).order_by(staged_chunks.c.seq)).all()
+            rows = conn.execute(_LOAD_STAGED, {"b_key": key, "b_version": version}).all()
         chunks = [Chunk(r.id, key, r.seq, r.page, r.text, r.hash) for r in rows]
         vectors = np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows]) if rows else np.empty((0, 0))
         return chunks, vectors

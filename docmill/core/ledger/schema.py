@@ -32,6 +32,14 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+
+def constant(value: str) -> Any:
+    """A string written into a statement as a literal: not a parameter, which psycopg's prepared (generic)
+    plans cannot match against a partial index, and which an IN list would render again at each execution."""
+    if "'" in value:
+        raise ValueError(f"not a plain constant: {value!r}")
+    return literal_column(f"'{value}'")
+
 #: One row per source document: what it is, where it stands, what it cost.
 documents = Table(
     "documents",
@@ -220,7 +228,7 @@ job_items = Table(
 #: insert into the primary key, which for one job is in key order, and none into an index by key that grows
 #: with every job's history (writing job items was a fifth of an unchanged 200,000-file re-run on PostgreSQL).
 #: The condition is a literal in the index and in the queries, so that both databases' planners match them.
-ITEM_PENDING = job_items.c.state == literal_column("'pending'")
+ITEM_PENDING = job_items.c.state == constant("pending")
 Index("job_items_pending", job_items.c.key, job_items.c.version, sqlite_where=ITEM_PENDING,
       postgresql_where=ITEM_PENDING)
 #: Indexes that older releases made and this one no longer uses: dropped by :func:`upgrade`.
