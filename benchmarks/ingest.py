@@ -68,11 +68,11 @@ print(json.dumps({"load": loaded - t0, "embed": done - loaded}))
 """
 
 
-def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+def run_measured(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, int, str]:
     """Run a command; return wall seconds, peak RSS of its process tree in MiB, and stdout."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -89,7 +89,9 @@ def docmill(home: Path, *args: str, pythonpath: Path | None = None) -> tuple[flo
     env["DOCMILL_HOME"] = str(home)
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
-    return run_measured([sys.executable, "-m", "docmill", *args], env)
+    # `python -m` puts its working directory first on sys.path: run from the baseline's tree, or this
+    # checkout's docmill is what runs (it did, before this was seen).
+    return run_measured([sys.executable, "-m", "docmill", *args], env, cwd=pythonpath)
 
 
 def build_corpus(out: Path, text: int, scanned: int) -> dict[str, Any]:
