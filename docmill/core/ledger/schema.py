@@ -40,6 +40,7 @@ def constant(value: str) -> Any:
         raise ValueError(f"not a plain constant: {value!r}")
     return literal_column(f"'{value}'")
 
+
 #: One row per source document: what it is, where it stands, what it cost.
 documents = Table(
     "documents",
