@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     max_redeliveries: int = Field(
         3, ge=1, le=100, description="Times a document may kill the worker processing it, while running "
         "alone, before it is quarantined as failed.")
+    job_history_days: float = Field(
+        30.0, ge=0, description="Days a job and what became of each of its documents are kept for `docmill status "
+        "JOB`; older jobs are forgotten as new ones start (0: keep them all). Every run adds one row per document "
+        "it lists, so a large source synced often grows the ledger by millions of rows a day without a limit.")
     load_plugins: Annotated[list[str] | None, NoDecode] = Field(
         None,
         description="Comma-separated allow-list of third-party plugins to load (empty: none). Unset: all.",

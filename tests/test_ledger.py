@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from docmill.core.ledger import Delivery, Ledger, NewVersion
 from docmill.core.models import Chunk, DocumentRef, Page
@@ -260,3 +261,59 @@ def test_a_delivery_shares_its_transactions_with_its_stage_a_claim_with_the_mark
     ledger.delivery_started("m3", key, version, "extract", redelivered=False, charge=False, claim=True)
     assert ledger.begin(key, version, "extract") is None
     ledger.delivery_ended("m3")
+
+
+def _age(ledger: Ledger, job: str, days: float) -> None:
+    from sqlalchemy import update
+
+    from docmill.core.ledger.schema import jobs
+
+    with ledger.engine.begin() as conn:
+        conn.execute(update(jobs).where(jobs.c.id == job).values(created_at=jobs.c.created_at - days * 86400))
+
+
+def test_jobs_older_than_the_history_are_forgotten_with_their_items_as_a_job_starts(ledger: Ledger) -> None:
+    from sqlalchemy import func, select
+
+    from docmill.core.ledger.schema import job_items
+
+    old, old_version = _start(ledger, "file:///old.pdf")
+    ledger.finish("file:///old.pdf", old_version, "failed", stage="extract", error_kind="corrupt", reason="bad")
+    running, _ = _start(ledger, "file:///running.pdf")  # still pending when it falls out of the window
+    recent, _ = _start(ledger, "file:///recent.pdf")
+    _age(ledger, old, 40)
+    _age(ledger, running, 31)
+    _age(ledger, recent, 29)
+    ledger.create_job("keeps everything", discoveries=0)  # no history limit: nothing is forgotten
+    assert ledger.job_info(old) and ledger.job_progress(old).counts == {"failed": 1}
+
+    ledger.job_history = 30 * 86400
+    new = ledger.create_job("test", discoveries=0)
+    for gone in (old, running):
+        with pytest.raises(KeyError):
+            ledger.job_info(gone)
+        with pytest.raises(KeyError):
+            ledger.job_progress(gone)
+    assert ledger.job_progress(recent).counts == {"pending": 1} and ledger.job_info(new)
+    with ledger.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(job_items)
+                            .where(job_items.c.job_id.in_([old, running]))).scalar_one() == 0
+    # The documents stay, and so does the dead letter; the forgotten job's pending document still finishes.
+    assert ledger.document("file:///old.pdf") is not None and len(ledger.dead_letters()) == 1
+    doc = ledger.document("file:///running.pdf")
+    assert doc is not None and ledger.finish(doc.key, doc.version, "done", stage="store", chunks=1)
+
+
+def test_the_job_history_setting_reaches_the_ledger_jobs_are_made_in(tmp_path: Path) -> None:
+    from docmill.core.runtime import Runtime
+    from docmill.settings import Settings
+
+    runtime = Runtime(Settings(home=tmp_path / "home", job_history_days=2))
+    try:
+        first = runtime.ledger.create_job("test", discoveries=0)
+        _age(runtime.ledger, first, 3)
+        runtime.ledger.create_job("test", discoveries=0)
+        with pytest.raises(KeyError):
+            runtime.ledger.job_info(first)
+    finally:
+        runtime.close()

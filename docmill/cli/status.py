@@ -34,7 +34,9 @@ def _show_job(settings: Settings, job_id: str, as_json: bool, page: dict[str, An
     try:
         report = app.job_status(settings, job_id, **page)
     except KeyError:
-        raise click.BadParameter(f"no job {job_id!r} in the ledger", param_hint="JOB") from None
+        days = settings.job_history_days
+        kept = f" (jobs older than {days:g} days are forgotten: DOCMILL_JOB_HISTORY_DAYS)" if days else ""
+        raise click.BadParameter(f"no job {job_id!r} in the ledger{kept}", param_hint="JOB") from None
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
         return

@@ -62,7 +62,7 @@ class Runtime:
         self.plugins = plugins or load_plugins(settings.load_plugins)
         if ledger is None and settings.ledger_url is None:
             settings.home.mkdir(parents=True, exist_ok=True)  # the default ledger lives in the home
-        self.ledger = ledger or Ledger(settings.ledger_database_url)
+        self.ledger = ledger or Ledger(settings.ledger_database_url, job_history=settings.job_history_days * 86400)
         self._send = send
         self._send_all: Callable[[Sequence[Task]], None] | None = None
         self.recover_pending = recover_pending

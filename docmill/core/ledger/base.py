@@ -67,8 +67,10 @@ def _unavailable_when_down() -> Iterator[None]:
 class LedgerBase:
     """One SQLAlchemy engine, with read and write transactions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, job_history: float = 0.0) -> None:
+        """``job_history``: seconds a job is kept once it started (0: for ever), see ``JobsMixin.forget_jobs``."""
         self.url = url
+        self.job_history = job_history
         self.engine = create_ledger_engine(url)
         self._writer = self.engine.execution_options(docmill_write=True)
         # PostgreSQL reads outside a transaction: the same snapshots as its READ COMMITTED (one per statement)

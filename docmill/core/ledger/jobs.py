@@ -9,11 +9,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, text, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, text, update
 
 from ..records import State
 from .base import LedgerBase, put_source, upsert
 from .schema import documents, job_items, jobs
+
+#: Old jobs forgotten as one job starts: a few, so that a start never waits on a long backlog (a ledger
+#: upgraded with years of history sheds it over its next runs).
+FORGET_AT_ONCE = 5
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,24 @@ class JobsMixin(LedgerBase):
             conn.execute(insert(jobs), {"id": job_id, "kind": kind, "priority": priority, "created_at": time.time(),
                                         "owner": owner, "discoveries_remaining": discoveries,
                                         "discovered_at": None if discoveries else time.time()})
+        if self.job_history > 0:
+            self.forget_jobs(time.time() - self.job_history)
         return job_id
+
+    def forget_jobs(self, before: float, limit: int = FORGET_AT_ONCE) -> int:
+        """Forget the ``limit`` oldest jobs started before ``before`` (epoch seconds), with their items; how many.
+
+        Called as each job starts (``job_history``), so the ledger keeps a window of history rather than every
+        run's: the documents themselves, their states and dead letters stay. A job still running when it falls
+        out of the window is forgotten too (its documents finish as usual, without a job to report to).
+        """
+        with self._write() as conn:
+            ids = list(conn.execute(select(jobs.c.id).where(jobs.c.created_at < before)
+                                    .order_by(jobs.c.created_at).limit(limit)).scalars())
+            if ids:
+                conn.execute(delete(job_items).where(job_items.c.job_id.in_(ids)))
+                conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
+        return len(ids)
 
     def end_discovery(self, job_id: str, error: str | None = None) -> None:
         """One discover task of the job has finished (or failed with ``error``)."""
