@@ -1,0 +1,36 @@
+"""Watching a job: a ledger that is unreachable for a moment does not end the watch; one that stays down does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from docmill.app.progress import follow
+from docmill.core.errors import StoreUnavailable
+from docmill.core.ledger import JobProgress, Ledger
+
+
+def _flaky(ledger: Ledger, job: str, failures: int) -> tuple[list[str], object]:
+    calls: list[str] = []
+
+    def poll() -> JobProgress:
+        calls.append("poll")
+        if len(calls) <= failures:
+            raise StoreUnavailable("the ledger is busy or unreachable: failed to resolve host 'postgres'")
+        return ledger.job_progress(job)
+
+    return calls, poll
+
+
+def test_a_watch_outlasts_a_short_ledger_outage_and_gives_up_on_a_long_one(tmp_path: Path) -> None:
+    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        job = ledger.create_job("test", discoveries=0)
+        calls, poll = _flaky(ledger, job, failures=3)
+        [progress] = list(follow(poll, outage=5.0))  # type: ignore[arg-type]
+        assert progress.finished and len(calls) == 4
+
+        calls, poll = _flaky(ledger, job, failures=10**6)
+        with pytest.raises(StoreUnavailable):
+            list(follow(poll, outage=0.3))  # type: ignore[arg-type]
+        assert 2 <= len(calls) <= 20
