@@ -34,3 +34,17 @@ def test_a_watch_outlasts_a_short_ledger_outage_and_gives_up_on_a_long_one(tmp_p
         with pytest.raises(StoreUnavailable):
             list(follow(poll, outage=0.3))  # type: ignore[arg-type]
         assert 2 <= len(calls) <= 20
+
+
+def test_waiting_for_a_job_rides_out_an_outage_at_its_start(tmp_path: Path) -> None:
+    from docmill.app.progress import patiently
+
+    calls: list[int] = []
+
+    def open_client() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise StoreUnavailable("the ledger is busy or unreachable: failed to resolve host 'postgres'")
+        return "client"
+
+    assert patiently(open_client, outage=5.0) == "client" and len(calls) == 3

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.errors import ConfigurationError
 from ..core.models import SourceSpec
 from ..settings import Settings
-from .progress import follow
+from .progress import follow, patiently
 from .specs import has_ledger
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only where a command opens it
@@ -84,11 +84,11 @@ def submit(settings: Settings, specs: Sequence[SourceSpec], *, priority: int = 0
 def wait(settings: Settings, job_id: str, *, timeout: float | None = None, watch: Watch | None = None,
          warn: Callable[[str], None] | None = None) -> Any:
     """Distributed mode: watch a job until it ends; its summary. KeyError for an unknown job, TimeoutError."""
-    client = _client(settings)
+    client = patiently(lambda: _client(settings))  # all of it rides out a short outage, as the watching does
     try:
-        client.runtime.ledger.job_info(job_id)
+        patiently(lambda: client.runtime.ledger.job_info(job_id))
         (watch or _drain)(follow(lambda: client.progress(job_id, warn), timeout=timeout))
-        return client.runtime.ledger.job_summary(job_id)
+        return patiently(lambda: client.runtime.ledger.job_summary(job_id))
     finally:
         client.close()
 
