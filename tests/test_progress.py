@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from docmill.app.progress import follow
+from docmill.app.progress import follow, patiently
 from docmill.core.errors import StoreUnavailable
 from docmill.core.ledger import JobProgress, Ledger
 
 
-def _flaky(ledger: Ledger, job: str, failures: int) -> tuple[list[str], object]:
+def _flaky(ledger: Ledger, job: str, failures: int) -> tuple[list[str], Callable[[], JobProgress]]:
     calls: list[str] = []
 
     def poll() -> JobProgress:
@@ -27,18 +28,16 @@ def test_a_watch_outlasts_a_short_ledger_outage_and_gives_up_on_a_long_one(tmp_p
     with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
         job = ledger.create_job("test", discoveries=0)
         calls, poll = _flaky(ledger, job, failures=3)
-        [progress] = list(follow(poll, outage=5.0))  # type: ignore[arg-type]
+        [progress] = list(follow(poll, outage=5.0))
         assert progress.finished and len(calls) == 4
 
         calls, poll = _flaky(ledger, job, failures=10**6)
         with pytest.raises(StoreUnavailable):
-            list(follow(poll, outage=0.3))  # type: ignore[arg-type]
+            list(follow(poll, outage=0.3))
         assert 2 <= len(calls) <= 20
 
 
-def test_waiting_for_a_job_rides_out_an_outage_at_its_start(tmp_path: Path) -> None:
-    from docmill.app.progress import patiently
-
+def test_a_call_made_patiently_returns_once_the_service_answers_again() -> None:
     calls: list[int] = []
 
     def open_client() -> str:

@@ -14,7 +14,7 @@ from ..records import PIPELINE, Document, Stage, State
 from .base import FINAL_STATES, LedgerBase
 from .inflight import clear_version
 from .jobs import chunk_sums
-from .schema import ITEM_PENDING, constant, documents, job_items
+from .schema import ITEM_PENDING, constant, documents, job_items, of_version
 
 _STAGE_SECONDS = {
     "extract": documents.c.extract_seconds,
@@ -35,9 +35,7 @@ def _claim_statement(stage: Stage) -> Update:
         guard = and_(documents.c.state == constant(State.PENDING),
                      documents.c.stage.in_([constant(s) for s in reachable]))
     now = bindparam("b_now", type_=Float)
-    return update(documents).where(
-        documents.c.key == bindparam("b_key"), documents.c.version == bindparam("b_version"), guard,
-    ).values(
+    return update(documents).where(*of_version(documents), guard).values(
         attempts=case((documents.c.stage == constant(stage), documents.c.attempts + 1), else_=1),
         stage=constant(stage), updated_at=now, started_at=func.coalesce(documents.c.started_at, now),
     ).returning(*documents.c)
@@ -66,14 +64,13 @@ def _finish_statement(stage: Stage, chunks: bool) -> Update:
     if stage in _STAGE_SECONDS:
         values[_STAGE_SECONDS[stage].name] = _STAGE_SECONDS[stage] + bindparam("b_seconds", type_=Float)
     return update(documents).where(
-        documents.c.key == bindparam("b_key"), documents.c.version == bindparam("b_version"),
-        documents.c.state.in_([constant(State.PENDING), constant(State.DELETING)])).values(**values)
+        *of_version(documents), documents.c.state.in_([constant(State.PENDING), constant(State.DELETING)]),
+    ).values(**values)
 
 
 #: A version's items in its jobs end as it did.
-_END_ITEMS = update(job_items).where(
-    job_items.c.key == bindparam("b_key"), job_items.c.version == bindparam("b_version"), ITEM_PENDING,
-).values(state=bindparam("b_state"), finished_at=bindparam("b_now", type_=Float))
+_END_ITEMS = update(job_items).where(*of_version(job_items), ITEM_PENDING).values(
+    state=bindparam("b_state"), finished_at=bindparam("b_now", type_=Float))
 
 
 class DocumentsMixin(LedgerBase):

@@ -6,12 +6,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Float, Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, Float, bindparam, delete, insert, select, text, update
 
 from ..models import Chunk, Page
 from ..records import Stage
 from .base import LedgerBase
-from .schema import deliveries, documents, ocr_tasks, pages, staged_chunks
+from .schema import deliveries, documents, ocr_tasks, of_version, pages, staged_chunks
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,22 +49,17 @@ def clear_documents(conn: Connection, keys: Sequence[str]) -> None:
             conn.execute(delete(table).where(table.c.key.in_(keys)))
 
 
-def _of_version(table: Table) -> tuple[Any, Any]:
-    """The WHERE clause of one version's rows, its key and version bound as ``b_key`` and ``b_version``."""
-    return table.c.key == bindparam("b_key"), table.c.version == bindparam("b_version")
-
-
 # The statements of each document's stages, built once (building one could take longer than running it).
 _SECONDS = bindparam("b_seconds", type_=Float)
-_PAGES_SAVED = update(documents).where(*_of_version(documents)).values(
+_PAGES_SAVED = update(documents).where(*of_version(documents)).values(
     pages=bindparam("b_pages"), ocr_pages=bindparam("b_ocr_pages"), content_id=bindparam("b_content_id"),
     ocr_remaining=bindparam("b_ocr_remaining"), extract_seconds=documents.c.extract_seconds + _SECONDS)
-_LOAD_PAGES = select(pages.c.number, pages.c.text, pages.c.needs_ocr).where(*_of_version(pages)).order_by(pages.c.idx)
-_CHUNKS_STAGED = update(documents).where(*_of_version(documents)).values(
+_LOAD_PAGES = select(pages.c.number, pages.c.text, pages.c.needs_ocr).where(*of_version(pages)).order_by(pages.c.idx)
+_CHUNKS_STAGED = update(documents).where(*of_version(documents)).values(
     embed_seconds=documents.c.embed_seconds + _SECONDS, embedded_chunks=bindparam("b_embedded"),
     reused_chunks=bindparam("b_reused"))
-_UNSTAGE = delete(staged_chunks).where(*_of_version(staged_chunks))
-_LOAD_STAGED = select(staged_chunks).where(*_of_version(staged_chunks)).order_by(staged_chunks.c.seq)
+_UNSTAGE = delete(staged_chunks).where(*of_version(staged_chunks))
+_LOAD_STAGED = select(staged_chunks).where(*of_version(staged_chunks)).order_by(staged_chunks.c.seq)
 _INSERT = {table.name: insert(table) for table in (pages, ocr_tasks, staged_chunks)}
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     inspect,
@@ -39,6 +40,12 @@ def constant(value: str) -> Any:
     if "'" in value:
         raise ValueError(f"not a plain constant: {value!r}")
     return literal_column(f"'{value}'")
+
+
+def of_version(table: Table) -> tuple[Any, Any]:
+    """The WHERE clause of one document version's rows in ``table``, its key and version bound as ``b_key`` and
+    ``b_version`` (for statements built once)."""
+    return table.c.key == bindparam("b_key"), table.c.version == bindparam("b_version")
 
 
 #: One row per source document: what it is, where it stands, what it cost.
