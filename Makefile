@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .docmill-demo
 
-.PHONY: install demo test lint unit bench bench-distributed bench-paperless bench-parsing bench-ocr bench-scale bench-api fresh-check container-test clean
+.PHONY: install demo test lint unit bench bench-peers bench-distributed bench-paperless bench-parsing bench-ocr bench-scale bench-api fresh-check container-test clean
 
 install: $(VENV)/.installed
 
@@ -38,6 +38,10 @@ test: $(VENV)/.installed-test
 # The ingest benchmark over a generated corpus (see benchmarks/README.md).
 bench: install
 	$(BIN)/python benchmarks/ingest.py
+
+# docmill against LlamaIndex's IngestionPipeline and LangChain's indexing API (their own venv, benchmarks/peers/).
+bench-peers: install
+	$(BIN)/python benchmarks/peers.py
 
 # Distributed mode: submit latency, throughput per worker process, orchestration scaling.
 bench-distributed: $(VENV)/.installed-test
@@ -74,4 +78,4 @@ fresh-check:
 	scripts/fresh-check.sh
 
 clean:
-	rm -rf $(VENV) $(DEMO_HOME) .docmill .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_HOME) .docmill .pytest_cache .mypy_cache .ruff_cache benchmarks/peers/.venv
