@@ -275,7 +275,23 @@ def main() -> None:
     finally:
         chroma.stop()
     (out / "distributed.json").write_text(json.dumps(results, indent=2))
+    if "scaling" in results:
+        report_scaling(results["scaling"])
     print(f"results in {out / 'distributed.json'}")
+
+
+#: Issue 14's targets for orchestration: worker CPU per document, and the speed-up of 4 processes over one.
+CPU_MS_TARGET, SPEEDUP_AT_4_TARGET = 17.0, 3.0
+
+
+def report_scaling(runs: list[dict[str, Any]]) -> None:
+    print("| processes | documents/s | speed-up | worker CPU per document | machine CPU per document | target |")
+    print("|---:|---:|---:|---:|---:|---|")
+    for r in runs:
+        target = {1: f"worker CPU <= {CPU_MS_TARGET:.0f} ms", 4: f"speed-up >= {SPEEDUP_AT_4_TARGET:.0f}x"}.get(
+            r["processes"], "")
+        print(f"| {r['processes']} | {r['docs_per_s']} | {r['speedup']}x | {r['worker_cpu_ms_per_doc']} ms | "
+              f"{r['machine_cpu_ms_per_doc']} ms | {target} |")
 
 
 if __name__ == "__main__":
