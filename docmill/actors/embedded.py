@@ -24,6 +24,7 @@ from ..core.ledger import JobProgress
 from ..core.models import SourceSpec
 from ..core.records import Stage, State
 from ..settings import Settings
+from .log_context import LogContext
 from .stages import QUEUES
 from .wiring import wire
 
@@ -37,6 +38,26 @@ POLL_MS = 20
 LOST_AFTER = 5.0
 
 
+class Settled(dramatiq.Middleware):
+    """Wakes whoever follows a job once the broker holds nothing but the message just handled: the moment a
+    job can have ended. Added first, so its after-hooks run last, once the message's outcome is in the ledger
+    and a retry of it is queued."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def _check(self, broker: dramatiq.Broker) -> None:
+        if sum(queue.unfinished_tasks for queue in broker.queues.values()) <= 1:  # only this message's own
+            self.event.set()
+
+    def after_process_message(self, broker: dramatiq.Broker, message: Any, *, result: Any = None,
+                              exception: BaseException | None = None) -> None:
+        self._check(broker)
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        self._check(broker)
+
+
 class EmbeddedPipeline:
     """Runs jobs to completion inside this process."""
 
@@ -47,6 +68,8 @@ class EmbeddedPipeline:
         # This process owns the ledger (it holds the home) and runs every stage.
         self.pipeline = wire(settings, recover_pending=True, warm_up=True)
         self.runtime, self.broker = self.pipeline.runtime, self.pipeline.broker
+        self._settled = Settled()
+        self.broker.add_middleware(self._settled, before=LogContext)
         self.workers: list[dramatiq.Worker] = []
         self._idle_since: dict[str, float] = {}  # job -> when the broker was first seen idle with it unfinished
 
@@ -90,6 +113,11 @@ class EmbeddedPipeline:
     def idle(self) -> bool:
         """True when no message is queued, delayed or being processed."""
         return all(queue.unfinished_tasks == 0 for queue in self.broker.queues.values())
+
+    def settle(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if the broker runs out of work meanwhile (``follow``'s sleep)."""
+        if self._settled.event.wait(seconds):
+            self._settled.event.clear()
 
     def progress(self, job_id: str) -> JobProgress:
         """The job's progress; stragglers of a job the broker forgot are failed, not waited on forever."""

@@ -41,10 +41,12 @@ def patiently(call: Callable[[], T], *, outage: float = OUTAGE) -> T:
             time.sleep(min(1.0, outage / 10))
 
 
-def follow(poll: Callable[[], JobProgress], *, timeout: float | None = None,
-           outage: float = OUTAGE) -> Iterator[JobProgress]:
+def follow(poll: Callable[[], JobProgress], *, timeout: float | None = None, outage: float = OUTAGE,
+           sleep: Callable[[float], None] = time.sleep) -> Iterator[JobProgress]:
     """Each progress ``poll`` gives, until (and including) the one that says the job finished.
 
+    Between polls it calls ``sleep(seconds)``, which may return early: embedded mode wakes it as soon as its
+    broker has run out of work, so a job's end is seen at once instead of at the next poll.
     A ledger that is unreachable is polled again, for up to ``outage`` seconds in a row (``patiently``).
     Raises TimeoutError once ``timeout`` seconds have passed without the job finishing.
     """
@@ -57,5 +59,5 @@ def follow(poll: Callable[[], JobProgress], *, timeout: float | None = None,
             return
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"the job has not finished after {timeout:g} s")
-        time.sleep(pause)
+        sleep(pause)
         pause = min(pause * 1.5, POLL_MAX)

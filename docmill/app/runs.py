@@ -62,7 +62,7 @@ def run(settings: Settings, specs: Sequence[SourceSpec], *, priority: int = 0, k
         job_id = pipeline.submit(specs, priority=priority, kind=kind)
         if on_job is not None:
             on_job(job_id)
-        (watch or _drain)(follow(lambda: pipeline.progress(job_id)))
+        (watch or _drain)(follow(lambda: pipeline.progress(job_id), sleep=pipeline.settle))
         summary = pipeline.runtime.ledger.job_summary(job_id)
         finished = True
         return job_id, summary
@@ -118,7 +118,7 @@ def retry_dead_letters(settings: Settings, ids: Sequence[str] | None, *, wait: b
         job_id, _rows = deadletters.retry(pipeline.runtime, ids)
         if job_id is None:
             return None, None
-        (watch or _drain)(follow(lambda: pipeline.progress(job_id)))
+        (watch or _drain)(follow(lambda: pipeline.progress(job_id), sleep=pipeline.settle))
         return job_id, pipeline.runtime.ledger.job_summary(job_id)
 
 
