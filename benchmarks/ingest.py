@@ -107,6 +107,12 @@ def build_corpus(out: Path, text: int, scanned: int) -> dict[str, Any]:
     return manifest
 
 
+def export_texts(home: Path, texts_file: Path) -> None:
+    """Write the chunk texts of the index in ``home`` to ``texts_file`` as a JSON list (a bare pass's input)."""
+    _, _, exported = docmill(home, "export")
+    texts_file.write_text(json.dumps([json.loads(line)["text"] for line in exported.splitlines()]))
+
+
 def bare_pass(texts_file: Path, model_dir: Path, strategy: str) -> dict[str, float]:
     wall, rss, out = run_measured([sys.executable, "-c", BARE, str(texts_file), str(model_dir), strategy],
                                   dict(os.environ))
@@ -180,8 +186,7 @@ def versus_bare(folder: Path, home: Path, rounds: int, strategies: str) -> dict[
         wall, rss, out = docmill(home, "ingest", str(folder), "--json")
         ingests.append({"wall_s": wall, "peak_rss_mib": rss, **json.loads(out)})
         if round_ == 0:
-            _, _, exported = docmill(home, "export")
-            texts_file.write_text(json.dumps([json.loads(line)["text"] for line in exported.splitlines()]))
+            export_texts(home, texts_file)
         for strategy in bares:
             bares[strategy].append(bare_pass(texts_file, model_dir, strategy))
     chunks = len(json.loads(texts_file.read_text()))

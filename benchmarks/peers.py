@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ingest import bare_pass, build_corpus, docmill, run_measured
+from ingest import bare_pass, build_corpus, docmill, export_texts, run_measured
 
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
@@ -69,8 +69,7 @@ def ingest(system: str, python: Path, folder: Path, home: Path, model_dir: Path,
         wall, _, out = docmill(home, "ingest", str(folder), "--json")
         report = json.loads(out)
         if texts is not None:
-            _, _, exported = docmill(home, "export")
-            texts.write_text(json.dumps([json.loads(line)["text"] for line in exported.splitlines()]))
+            export_texts(home, texts)
         return wall, {"chunks": report["chunks"], "embedded": report["embedded"]}
     home.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCMILL_", "PYTHON"))}
