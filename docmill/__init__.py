@@ -1,7 +1,20 @@
 """docmill: documents in, searchable chunked vectors out, kept in sync with their sources.
 
-What a plugin author needs is here: ``hookimpl``, the error tree, and the
-models that cross plugin boundaries.
+This module is the public surface, and all a plugin needs (``py.typed``
+ships, so a plugin's type checker sees every type here):
+
+* ``hookimpl`` and ``Register``, the callback registry hooks receive;
+* the protocols each kind of plugin follows (``Source``, ``Extractor``,
+  ``OcrEngine``, ``Chunker``, ``Embedder``, ``VectorStore`` and their optional
+  capabilities) and the factory types a plugin registers;
+* the records that cross plugin boundaries (``Blob``, ``Page``, ``Chunk``...),
+  search filters, and ``PluginContext``, what a factory is given;
+* the error tree (``PermanentError``, ``TransientError`` and their kinds);
+* a few helpers for parsers and embedders (``image_size``, ``utf16_order``,
+  ``hub_allowed``).
+
+Everything else (``docmill.core``, ``docmill.app``, ``docmill.actors``...)
+is docmill's own and may change in any release.
 """
 
 from .privacy import switch_off as _switch_off
@@ -13,36 +26,60 @@ import typing as _typing  # noqa: E402
 from .core import errors  # noqa: E402
 from .core.errors import *  # noqa: E402, F403 - the error tree is part of the public surface
 from .core.filters import Condition, Filter, filterable, matches  # noqa: E402
-from .core.hookspecs import hookimpl  # noqa: E402
+from .core.hookspecs import Register, hookimpl  # noqa: E402
+from .core.interfaces import (  # noqa: E402
+    Chunker,
+    ChunkerFactory,
+    ContentCheckedSource,
+    Embedder,
+    EmbedderFactory,
+    Extractor,
+    IncrementalSource,
+    OcrEngine,
+    OcrEngineFactory,
+    RelabellingStore,
+    Signed,
+    Source,
+    SourceFactory,
+    Vector,
+    Vectors,
+    VectorStore,
+    VectorStoreFactory,
+)
 from .core.models import (  # noqa: E402
     Blob,
     Chunk,
     ChunkText,
     DocumentRef,
     Limits,
+    Listing,
     Page,
     PageImage,
     SearchHit,
     StoredChunk,
 )
+from .core.sniff import image_size, utf16_order  # noqa: E402
+from .privacy import hub_allowed  # noqa: E402
 
 if _typing.TYPE_CHECKING:
-    from .core.plugin_context import PluginContext
+    from .core.plugin_context import PluginContext, RemoteSettings
 
 __version__ = "0.1.0"
 
+#: Names provided on first use: they need pydantic, which processes that only parse untrusted bytes never import.
+_LAZY = ("PluginContext", "RemoteSettings")
+
 
 def __getattr__(name: str) -> object:
-    # PluginContext needs pydantic, which processes that only parse untrusted bytes never import.
-    if name == "PluginContext":
-        from .core.plugin_context import PluginContext
+    if name in _LAZY:
+        from .core import plugin_context
 
-        return PluginContext
+        return getattr(plugin_context, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), "PluginContext"])
+    return sorted([*globals(), *_LAZY])
 
 
 __all__ = [
@@ -50,17 +87,40 @@ __all__ = [
     "Blob",
     "Chunk",
     "ChunkText",
+    "Chunker",
+    "ChunkerFactory",
     "Condition",
+    "ContentCheckedSource",
     "DocumentRef",
+    "Embedder",
+    "EmbedderFactory",
+    "Extractor",
     "Filter",
+    "IncrementalSource",
     "Limits",
+    "Listing",
+    "OcrEngine",
+    "OcrEngineFactory",
     "Page",
     "PageImage",
     "PluginContext",
+    "Register",
+    "RelabellingStore",
+    "RemoteSettings",
     "SearchHit",
+    "Signed",
+    "Source",
+    "SourceFactory",
     "StoredChunk",
+    "VectorStore",
+    "Vector",
+    "VectorStoreFactory",
+    "Vectors",
     "__version__",
     "filterable",
     "hookimpl",
+    "hub_allowed",
+    "image_size",
     "matches",
+    "utf16_order",
 ]

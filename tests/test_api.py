@@ -42,10 +42,22 @@ def test_every_hook_is_documented_and_exercised_by_a_test() -> None:
     tests = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py") if p.name != "test_api.py")
     guide = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text()
     for name in hooks:
-        doc = inspect.getdoc(getattr(hookspecs, name)) or ""
+        spec = getattr(hookspecs, name)
+        doc = inspect.getdoc(spec) or ""
         assert len(doc) > 150, f"{name} needs a docstring for plugin authors"
-        assert f"### `{name}(" in guide, f"docs/plugins.md has no reference section for {name}"
+        arguments = ", ".join(inspect.signature(spec).parameters)
+        assert f"### `{name}({arguments})`" in guide, f"docs/plugins.md has no reference section for {name}"
         assert f"def {name}(" in tests, f"no test implements {name}"
+
+
+def test_every_public_name_is_in_the_plugin_guide_and_documented_in_code() -> None:
+    guide = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text()
+    undocumented = [name for name in docmill.__all__ if name != "__version__" and f"`{name}`" not in guide]
+    assert undocumented == []
+    for name in docmill.__all__:
+        member = getattr(docmill, name)
+        if inspect.isclass(member) or inspect.isfunction(member):
+            assert len(inspect.getdoc(member) or "") > 20, f"docmill.{name} needs a docstring"
 
 
 def test_every_setting_is_in_the_readme_configuration_table() -> None:

@@ -166,3 +166,41 @@ def test_an_http_source_syncs_and_unchanged_pages_cost_a_304(cli: Cli, isolated:
     full = cli.json("sync", "wiki", "--full")  # no validators sent: every page answers 200, none is read again
     assert (full["unchanged"], full["changed"]) == (2, 0)
     assert sorted(_Site.log) == [("GET", "/p0.txt", 200), ("GET", "/p1.txt", 200)]
+
+
+class _Counted:
+    """An events sink that keeps what the sources report (the metrics' stand-in: the counting is what is tested)."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+
+    def document_finished(self, state: str, kind: str | None = None) -> None: ...
+    def chunks(self, *, embedded: int, reused: int) -> None: ...
+    def ocr_pages(self, count: int) -> None: ...
+    def lease_takeover(self, source: str) -> None: ...
+
+    def source_request(self, source: str) -> None:
+        self.requests.append(source)
+
+
+def test_each_request_a_named_source_sends_is_reported_under_its_name(isolated: Path, site: str) -> None:
+    # Given the runtime's events and a named http source built the way a worker builds it
+    from docmill.app import source_spec
+    from docmill.core.runtime import Runtime
+    from docmill.settings import load_settings
+
+    _config(isolated, site, ["/p0.txt", "/p1.txt"])
+    settings = load_settings(home=isolated / "home")
+    events = _Counted()
+    runtime = Runtime(settings, events=events)
+    try:
+        spec = source_spec(settings.source("wiki"))
+        runtime.ledger.put_source(spec.id, spec.type, spec.options)
+        source = runtime.source(spec.id)
+        # When it fetches both pages
+        for ref in source.discover():
+            source.fetch(ref)
+    finally:
+        runtime.close()
+    # Then every request it sent is counted for the source "wiki", and no page's URL is a label
+    assert events.requests == ["wiki"] * len(_Site.log) and len(_Site.log) >= 2

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import dramatiq
 
+from .. import metrics
 from ..core.runtime import Runtime
 from ..settings import Settings
 from .broker import build_broker
@@ -41,7 +42,7 @@ def wire(settings: Settings, *, recover_pending: bool = False, warm_up: bool = F
     process runs every stage (see ``Runtime.expect_work``). ``check`` builds the cheap
     plugin parts now, so bad settings fail before any work starts.
     """
-    runtime = Runtime(settings, recover_pending=recover_pending, warm_up=warm_up)
+    runtime = Runtime(settings, recover_pending=recover_pending, warm_up=warm_up, events=metrics)
     if check:
         runtime.check()
     broker = build_broker(settings, runtime)

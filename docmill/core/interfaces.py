@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 #: Vectors as plugins may return them: a 2-D float array, or a list of lists.
 Vectors: TypeAlias = "np.ndarray | Sequence[Sequence[float]]"
+#: One vector (a query's): a 1-D float array, or a list of floats.
+Vector: TypeAlias = "np.ndarray | Sequence[float]"
 
 __all__ = [
     "Chunker",
@@ -37,6 +39,7 @@ __all__ = [
     "Signed",
     "Source",
     "SourceFactory",
+    "Vector",
     "VectorStore",
     "VectorStoreFactory",
     "Vectors",
@@ -158,7 +161,7 @@ class Embedder(Protocol):
         """One normalised vector per text, in order."""
         ...
 
-    def embed_query(self, text: str) -> Sequence[float] | np.ndarray:
+    def embed_query(self, text: str) -> Vector:
         """The vector of a search query."""
         ...
 
@@ -181,7 +184,7 @@ class VectorStore(Protocol):
         """Delete every chunk of the document; return how many."""
         ...
 
-    def query(self, vector: Sequence[float] | np.ndarray, k: int, where: Filter = ()) -> list[SearchHit]:
+    def query(self, vector: Vector, k: int, where: Filter = ()) -> list[SearchHit]:
         """The ``k`` nearest chunks that pass every condition of ``where`` (``docmill.core.filters``), best
         first. Filterable fields are those ``filterable(metadata)`` gives for a chunk's metadata, with
         ``doc`` and ``page``; a store keeps them as its own keys so that the filter runs inside it."""

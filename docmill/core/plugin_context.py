@@ -18,7 +18,7 @@ line and masked in ``docmill plugins --json``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -44,7 +44,9 @@ class PluginContext:
     the OCR concurrency, and the default name filters.
 
     Sources also get their ``source`` name and its ``token`` (a SecretStr
-    from the source's ``[[sources]]`` entry, or None).
+    from the source's ``[[sources]]`` entry, or None), and ``on_request``,
+    to call once for each request they send their server (docmill counts
+    them in its metrics).
     """
 
     name: str
@@ -60,6 +62,7 @@ class PluginContext:
     exclude: tuple[str, ...] = ()
     source: str | None = None
     token: SecretStr | None = None
+    on_request: Callable[[], None] = lambda: None
 
 
 @runtime_checkable

@@ -158,11 +158,15 @@ class Plugins:
             chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, ocr_workers=settings.ocr_workers,
             include=tuple(settings.include), exclude=tuple(settings.exclude))
 
-    def source(self, type_name: str, options: Mapping[str, Any], settings: Any) -> Source:
-        """A source of the given type; a named source (``options["name"]``) gets its token from the settings."""
+    def source(self, type_name: str, options: Mapping[str, Any], settings: Any,
+               on_request: Callable[[], None] | None = None) -> Source:
+        """A source of the given type; a named source (``options["name"]``) gets its token from the settings.
+        ``on_request`` is what the source calls for each request it sends (see ``PluginContext``)."""
         named = {s.name: s for s in settings.sources}.get(str(options.get("name", "")))
         context = replace(self.context("source", type_name, settings), source=options.get("name"),
                           token=named.token if named is not None else None)
+        if on_request is not None:
+            context = replace(context, on_request=on_request)
         source: Source = self.factory("source", type_name)(dict(options), context)
         return source
 

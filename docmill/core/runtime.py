@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from ..settings import Settings
 from .errors import UnsupportedDocument
+from .events import SILENT, Events
 from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Signed, Source, VectorStore
 from .ledger import Ledger
 from .models import Blob, Page, PageImage, Task
@@ -53,12 +54,14 @@ class Runtime:
     ``recover_pending`` says that no other process can hold in-flight work on
     this ledger (embedded mode holds a lock on the home directory), so a
     document left pending by an interrupted run is restarted by discovery.
+    ``events`` hears what is worth counting (see :mod:`docmill.core.events`).
     """
 
     def __init__(self, settings: Settings, *, send: Callable[[Task], None] | None = None,
                  plugins: Plugins | None = None, ledger: Ledger | None = None,
-                 recover_pending: bool = False, warm_up: bool = False) -> None:
+                 recover_pending: bool = False, warm_up: bool = False, events: Events = SILENT) -> None:
         self.settings = settings
+        self.events = events
         self.plugins = plugins or load_plugins(settings.load_plugins)
         if ledger is None and settings.ledger_url is None:
             settings.home.mkdir(parents=True, exist_ok=True)  # the default ledger lives in the home
@@ -220,7 +223,9 @@ class Runtime:
                 if found is None:
                     raise RuntimeError(f"unknown source {source_id!r}: it was never registered in this ledger")
                 type_name, options = found
-                self._sources[source_id] = self.plugins.source(type_name, options, self.settings)
+                label = str(options.get("name") or type_name)
+                self._sources[source_id] = self.plugins.source(
+                    type_name, options, self.settings, on_request=lambda: self.events.source_request(label))
             return self._sources[source_id]
 
     def extractor_for(self, blob: Blob) -> Extractor:

@@ -20,11 +20,20 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from docmill import hookimpl
-from docmill.core.errors import ConfigurationError, StoreUnavailable
-from docmill.core.filters import Filter, filterable
-from docmill.core.models import Chunk, SearchHit, StoredChunk
-from docmill.core.plugin_context import PluginContext
+from docmill import (
+    Chunk,
+    ConfigurationError,
+    Filter,
+    PluginContext,
+    Register,
+    SearchHit,
+    StoredChunk,
+    StoreUnavailable,
+    Vector,
+    VectorStoreFactory,
+    filterable,
+    hookimpl,
+)
 
 __all__ = ["ChromaSettings", "ChromaStore"]
 
@@ -136,7 +145,7 @@ class ChromaStore:
             self._call("relabel chunks", self._collection.update, ids=part, metadatas=[update] * len(part))
         return len(ids)
 
-    def query(self, vector: Sequence[float], k: int, where: Filter = ()) -> list[SearchHit]:
+    def query(self, vector: Vector, k: int, where: Filter = ()) -> list[SearchHit]:
         found = self._call("search", self._collection.query, query_embeddings=[list(map(float, vector))],
                            n_results=k, include=["documents", "metadatas", "distances"], where=_where(where))
         hits = []
@@ -211,5 +220,5 @@ def make_chroma(context: PluginContext, dimension: int, model: str) -> ChromaSto
 
 
 @hookimpl
-def docmill_register_vector_stores(register: Any) -> None:
+def docmill_register_vector_stores(register: Register[VectorStoreFactory]) -> None:
     register("chroma", make_chroma, settings=ChromaSettings)

@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from typing import Any
 
-from docmill import hookimpl
-from docmill.core.models import ChunkText, Page
-from docmill.core.plugin_context import PluginContext
+from docmill import ChunkerFactory, ChunkText, Page, PluginContext, Register, hookimpl
 
 __all__ = ["TextChunker"]
 
@@ -125,5 +122,5 @@ def make_text_chunker(context: PluginContext) -> TextChunker:
 
 
 @hookimpl
-def docmill_register_chunkers(register: Any) -> None:
+def docmill_register_chunkers(register: Register[ChunkerFactory]) -> None:
     register("text", make_text_chunker)

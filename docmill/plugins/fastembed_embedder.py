@@ -24,10 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from docmill import hookimpl
-from docmill.core.errors import ConfigurationError
-from docmill.core.plugin_context import PluginContext
-from docmill.privacy import hub_allowed
+from docmill import ConfigurationError, EmbedderFactory, PluginContext, Register, hookimpl, hub_allowed
 
 from .offline_model import DEFAULT_MODEL, bundled_model_dir
 
@@ -173,5 +170,5 @@ def make_fastembed(context: PluginContext) -> FastEmbedder:
 
 
 @hookimpl
-def docmill_register_embedders(register: Any) -> None:
+def docmill_register_embedders(register: Register[EmbedderFactory]) -> None:
     register("fastembed", make_fastembed, settings=FastembedSettings)

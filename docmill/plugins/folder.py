@@ -33,10 +33,18 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote, unquote_to_bytes
 
-from docmill import hookimpl
-from docmill.core.errors import ConfigurationError, PermanentError, SourceUnavailable
-from docmill.core.models import Blob, DocumentRef, Listing
-from docmill.core.plugin_context import PluginContext
+from docmill import (
+    Blob,
+    ConfigurationError,
+    DocumentRef,
+    Listing,
+    PermanentError,
+    PluginContext,
+    Register,
+    SourceFactory,
+    SourceUnavailable,
+    hookimpl,
+)
 
 __all__ = ["FolderSource", "GlobFilter"]
 
@@ -309,6 +317,6 @@ def make_folder_source(options: Mapping[str, Any], context: PluginContext) -> Fo
 
 
 @hookimpl
-def docmill_register_sources(register: Any) -> None:
+def docmill_register_sources(register: Register[SourceFactory]) -> None:
     register("folder", make_folder_source)
 

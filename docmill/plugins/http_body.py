@@ -7,7 +7,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from docmill.core.errors import DocumentTooLarge, SourceUnavailable
+from docmill import DocumentTooLarge, SourceUnavailable
 
 __all__ = ["read_limited", "retry_after"]
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docmill import hookimpl
-from docmill.core.errors import ConfigurationError
-from docmill.core.plugin_context import PluginContext
+from docmill import ConfigurationError, PluginContext, Register, SourceFactory, hookimpl
 
 if TYPE_CHECKING:
     from .url_source import HttpSource
@@ -42,9 +40,10 @@ def make_http_source(options: Any, context: PluginContext) -> HttpSource:
     return HttpSource(str(options.get("name", "http")), _urls(options), max_bytes=context.limits.max_file_size,
                       allow_hosts=options.get("allow_hosts", ()),
                       content_types=options.get("content_types", CONTENT_TYPES),
-                      timeout=float(options.get("timeout", 30.0)), proxy=options.get("proxy"))
+                      timeout=float(options.get("timeout", 30.0)), proxy=options.get("proxy"),
+                      on_request=context.on_request)
 
 
 @hookimpl
-def docmill_register_sources(register: Any) -> None:
+def docmill_register_sources(register: Register[SourceFactory]) -> None:
     register("http", make_http_source)

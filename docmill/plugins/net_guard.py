@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from docmill.core.errors import PermanentError
+from docmill import PermanentError
 
 __all__ = ["Resolver", "UrlGuard", "forbidden", "guarded_client"]
 

@@ -39,10 +39,18 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from docmill import hookimpl
-from docmill.core.errors import ConfigurationError, PermanentError, SourceUnavailable
-from docmill.core.models import Blob, DocumentRef, Listing
-from docmill.core.plugin_context import PluginContext
+from docmill import (
+    Blob,
+    ConfigurationError,
+    DocumentRef,
+    Listing,
+    PermanentError,
+    PluginContext,
+    Register,
+    SourceFactory,
+    SourceUnavailable,
+    hookimpl,
+)
 
 if TYPE_CHECKING:  # the client (httpx) is imported when a sync builds the source, not by every command
     from .paperless_client import PaperlessClient
@@ -353,7 +361,7 @@ def make_paperless_source(options: Any, context: PluginContext) -> PaperlessSour
                              attempts=int(_number(options, "attempts", 5, 1, 20)),
                              timeout=_number(options, "timeout", 30, 1, 600),
                              backoff=_number(options, "backoff_seconds", 1, 0.01, 60), proxy=options.get("proxy"),
-                             source=name)
+                             on_request=context.on_request)
     return PaperlessSource(
         name, url, client, max_bytes=context.limits.max_file_size, original=download == "original",
         page_size=int(_number(options, "page_size", 100, 1, 100_000)),
@@ -363,5 +371,5 @@ def make_paperless_source(options: Any, context: PluginContext) -> PaperlessSour
 
 
 @hookimpl
-def docmill_register_sources(register: Any) -> None:
+def docmill_register_sources(register: Register[SourceFactory]) -> None:
     register("paperless", make_paperless_source)

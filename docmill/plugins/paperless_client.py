@@ -25,14 +25,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 
-from docmill import __version__, metrics
-from docmill.core.errors import DocumentTooLarge, PermanentError, RateLimited, SourceUnavailable
+from docmill import DocumentTooLarge, PermanentError, RateLimited, SourceUnavailable, __version__
 
 from .http_body import read_limited, retry_after
 
@@ -91,7 +90,7 @@ class PaperlessClient:
 
     def __init__(self, base_url: str, token: str, *, per_second: float = 10.0, attempts: int = 5,
                  timeout: float = 30.0, backoff: float = 1.0, transport: httpx.BaseTransport | None = None,
-                 proxy: str | None = None, source: str = "paperless") -> None:
+                 proxy: str | None = None, on_request: Callable[[], None] = lambda: None) -> None:
         self.base = base_url.rstrip("/")
         self.host = urlsplit(self.base).netloc
         self.rate = RateLimit(per_second)
@@ -102,7 +101,7 @@ class PaperlessClient:
             base_url=self.base, timeout=timeout, transport=transport, follow_redirects=False, trust_env=False,
             proxy=proxy, headers={"Authorization": f"Token {token}", "Accept": "application/json",
                                   "User-Agent": f"docmill/{__version__}"},
-            event_hooks={"request": [lambda _request: metrics.source_request(source)]})
+            event_hooks={"request": [lambda _request: on_request()]})
         #: The API version asked for, once negotiated; the server's own version (``X-Version``).
         self.version: int | None = None
         self.server_version: str | None = None

@@ -19,10 +19,18 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from docmill import hookimpl
-from docmill.core.errors import CorruptDocument, DocmillError, DocumentTooLarge, EncryptedDocument
-from docmill.core.models import Blob, Limits, Page, PageImage
-from docmill.core.sniff import image_size
+from docmill import (
+    Blob,
+    CorruptDocument,
+    DocmillError,
+    DocumentTooLarge,
+    EncryptedDocument,
+    Limits,
+    Page,
+    PageImage,
+    hookimpl,
+    image_size,
+)
 
 __all__ = ["PyMuPdfExtractor"]
 

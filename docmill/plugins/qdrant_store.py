@@ -20,11 +20,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from docmill import hookimpl
-from docmill.core.errors import ConfigurationError, StoreUnavailable
-from docmill.core.filters import Filter, filterable
-from docmill.core.models import Chunk, SearchHit, StoredChunk
-from docmill.core.plugin_context import PluginContext
+from docmill import (
+    Chunk,
+    ConfigurationError,
+    Filter,
+    PluginContext,
+    Register,
+    SearchHit,
+    StoredChunk,
+    StoreUnavailable,
+    Vector,
+    VectorStoreFactory,
+    filterable,
+    hookimpl,
+)
 
 __all__ = ["QdrantSettings", "QdrantStore"]
 
@@ -170,7 +179,7 @@ class QdrantStore:
             (must_not if condition.op == "!=" else must).append(test)
         return m.Filter(must=must or None, must_not=must_not or None) if where else None
 
-    def query(self, vector: Sequence[float], k: int, where: Filter = ()) -> list[SearchHit]:
+    def query(self, vector: Vector, k: int, where: Filter = ()) -> list[SearchHit]:
         found = self._call("search", self._client.query_points, collection_name=self._collection,
                            query=[float(x) for x in vector], limit=k, with_payload=True,
                            query_filter=self._where(where))
@@ -245,5 +254,5 @@ def make_qdrant(context: PluginContext, dimension: int, model: str) -> QdrantSto
 
 
 @hookimpl
-def docmill_register_vector_stores(register: Any) -> None:
+def docmill_register_vector_stores(register: Register[VectorStoreFactory]) -> None:
     register("qdrant", make_qdrant, settings=QdrantSettings)

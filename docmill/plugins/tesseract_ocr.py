@@ -24,10 +24,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from docmill import hookimpl
-from docmill.core.errors import ConfigurationError, CorruptDocument, DocumentTooLarge
-from docmill.core.models import PageImage
-from docmill.core.plugin_context import PluginContext
+from docmill import (
+    ConfigurationError,
+    CorruptDocument,
+    DocumentTooLarge,
+    OcrEngineFactory,
+    PageImage,
+    PluginContext,
+    Register,
+    hookimpl,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -143,5 +149,5 @@ def make_tesseract(context: PluginContext) -> TesseractOcr:
 
 
 @hookimpl
-def docmill_register_ocr_engines(register: Any) -> None:
+def docmill_register_ocr_engines(register: Register[OcrEngineFactory]) -> None:
     register("tesseract", make_tesseract, settings=TesseractSettings)

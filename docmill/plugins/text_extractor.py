@@ -15,10 +15,17 @@ import re
 from collections.abc import Iterator, Sequence
 from html.parser import HTMLParser
 
-from docmill import hookimpl
-from docmill.core.errors import CorruptDocument, DocumentTooLarge, UnsupportedDocument
-from docmill.core.models import Blob, Limits, Page, PageImage
-from docmill.core.sniff import utf16_order
+from docmill import (
+    Blob,
+    CorruptDocument,
+    DocumentTooLarge,
+    Limits,
+    Page,
+    PageImage,
+    UnsupportedDocument,
+    hookimpl,
+    utf16_order,
+)
 
 __all__ = ["TextExtractor", "decode_text", "html_to_text"]
 

@@ -21,10 +21,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from docmill import hookimpl
-from docmill.core.errors import ConfigurationError, PermanentError
-from docmill.core.models import Blob, DocumentRef, Listing
-from docmill.core.plugin_context import PluginContext
+from docmill import (
+    Blob,
+    ConfigurationError,
+    DocumentRef,
+    Listing,
+    PermanentError,
+    PluginContext,
+    Register,
+    SourceFactory,
+    hookimpl,
+)
 
 __all__ = ["SOURCE_TYPE", "UploadSource", "blob_path", "store_blob", "upload_key"]
 
@@ -114,5 +121,5 @@ def make_upload_source(options: Any, context: PluginContext) -> UploadSource:
 
 
 @hookimpl
-def docmill_register_sources(register: Any) -> None:
+def docmill_register_sources(register: Register[SourceFactory]) -> None:
     register(SOURCE_TYPE, make_upload_source)

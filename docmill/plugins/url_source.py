@@ -14,21 +14,23 @@ the index by the next sync.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from docmill import __version__, metrics
-from docmill.core.errors import (
+from docmill import (
+    Blob,
+    DocumentRef,
+    Listing,
     PermanentError,
     RateLimited,
     SourceUnavailable,
     UnsupportedDocument,
+    __version__,
 )
-from docmill.core.models import Blob, DocumentRef, Listing
 
 from .http_body import read_limited, retry_after
 from .net_guard import Resolver, UrlGuard, guarded_client
@@ -47,7 +49,7 @@ class HttpSource:
     def __init__(self, name: str, urls: Sequence[str], *, max_bytes: int, allow_hosts: Sequence[str] = (),
                  content_types: Sequence[str] = CONTENT_TYPES, timeout: float = 30.0,
                  client: httpx.Client | None = None, resolve: Resolver | None = None,
-                 proxy: str | None = None) -> None:
+                 proxy: str | None = None, on_request: Callable[[], None] = lambda: None) -> None:
         self.scope = f"source:{name}/"
         self.urls = list(dict.fromkeys(urls))
         self.max_bytes = max_bytes
@@ -55,7 +57,7 @@ class HttpSource:
         self.guard = UrlGuard(allow_hosts, resolve)
         self.client = client or guarded_client(self.guard, timeout=timeout, proxy=proxy,
                                                headers={"User-Agent": f"docmill/{__version__}"})
-        self.client.event_hooks["request"].append(lambda _request: metrics.source_request(name))
+        self.client.event_hooks["request"].append(lambda _request: on_request())
 
     def _send(self, method: str, url: str, headers: Mapping[str, str] | None = None) -> httpx.Response:
         """One request, following redirects by hand so that each hop is checked; the body is not read yet."""

@@ -30,6 +30,7 @@ from docmill import (
     PermanentError,
     SearchHit,
     StoredChunk,
+    Vector,
     filterable,
     hookimpl,
     matches,
@@ -190,7 +191,7 @@ class StubVectorStore:
                 point["doc"], point["meta"] = doc, dict(metadata)
             return len(points)
 
-    def query(self, vector: Sequence[float], k: int, where: Filter = ()) -> list[SearchHit]:
+    def query(self, vector: Vector, k: int, where: Filter = ()) -> list[SearchHit]:
         def fields(p: dict[str, Any]) -> dict[str, Any]:
             return {**filterable(p["meta"]), "doc": p["doc"], "page": p["chunk"].page}
 

@@ -31,9 +31,12 @@ from docmill import (
     ConfigurationError,
     Filter,
     PluginContext,
+    Register,
     SearchHit,
     StoredChunk,
     StoreUnavailable,
+    Vector,
+    VectorStoreFactory,
     filterable,
     hookimpl,
     matches,
@@ -117,7 +120,7 @@ class JsonlStore:
                 self._save()
             return len(records)
 
-    def query(self, vector: Sequence[float], k: int, where: Filter = ()) -> list[SearchHit]:
+    def query(self, vector: Vector, k: int, where: Filter = ()) -> list[SearchHit]:
         with self._lock:
             records = [r for r in self._chunks.values()
                        if matches(where, {**filterable(r["metadata"]), "doc": r["doc"], "page": r["page"]})]
@@ -163,5 +166,5 @@ def make_store(context: PluginContext, dimension: int, model: str) -> JsonlStore
 
 
 @hookimpl
-def docmill_register_vector_stores(register: Any) -> None:
+def docmill_register_vector_stores(register: Register[VectorStoreFactory]) -> None:
     register("jsonl", make_store, settings=JsonlSettings)
