@@ -16,6 +16,7 @@ import json
 import sys
 import tempfile
 import unicodedata
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def load(path: Path = QUERIES) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def answer_pages(query: dict[str, Any]) -> list[int]:
+def answer_pages(query: Mapping[str, Any]) -> list[int]:
     """The pages that answer a query: ``pages`` when given, else ``page``."""
     return list(query.get("pages") or [query["page"]])
 
