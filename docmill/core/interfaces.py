@@ -184,7 +184,8 @@ class VectorStore(Protocol):
     def query(self, vector: Sequence[float] | np.ndarray, k: int, where: Filter = ()) -> list[SearchHit]:
         """The ``k`` nearest chunks that pass every condition of ``where`` (``docmill.core.filters``), best
         first. Filterable fields are those ``filterable(metadata)`` gives for a chunk's metadata, with
-        ``doc`` and ``page``; a store keeps them as its own keys so that the filter runs inside it."""
+        ``doc``, ``page`` and ``hash`` (a search leaves copies of one text out by it, ``core.search``); a store
+        keeps them as its own keys so that the filter runs inside it."""
         ...
 
     def vectors_for(self, hashes: Sequence[str]) -> dict[str, Sequence[float]]:
