@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from .. import __version__, metrics
 from ..app.service import Service
 from ..core.errors import ConfigurationError, DocmillError, TransientError
-from ..core.filters import Condition, parse
+from ..core.filters import parse
 from ..settings import Settings
 from . import schemas
 from .auth import RateLimiter, TokenBook
@@ -245,9 +245,8 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
             conditions = parse(where or [])
         except ValueError as exc:
             raise _Refused(400, str(exc)) from None
-        others = tuple(Condition("owner", "!=", other) for other in tokens.names if other != name)
         try:
-            hits = service.search(q, k, conditions + others)
+            hits = service.search(q, k, conditions, caller=name)
         except (ConfigurationError, DocmillError) as exc:
             raise _Refused(503 if not isinstance(exc, ConfigurationError) else 400,
                            exc.reason if isinstance(exc, DocmillError) else str(exc)) from None

@@ -21,11 +21,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..core.access import upload_key, visible_to
 from ..core.errors import ConfigurationError
 from ..core.filters import Filter
 from ..core.models import SearchHit, SourceSpec, Task
 from ..core.records import Stage
 from ..settings import Settings
+from . import callers
 
 __all__ = ["UPLOAD_SOURCE", "Service"]
 
@@ -52,9 +54,16 @@ class Service:
 
             self._client = None
             self._pipeline = EmbeddedPipeline(settings)
-            self._pipeline.start()
             self.runtime = self._pipeline.runtime
         self.ledger = self.runtime.ledger
+        try:
+            callers.admit(self.ledger, [token.name for token in settings.api_tokens])
+            callers.label_grants(self.runtime, settings)  # before any search: an older index's chunks get grants
+            if self._pipeline is not None:
+                self._pipeline.start()
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def mode(self) -> str:
@@ -148,8 +157,6 @@ class Service:
     def remove(self, key: str, owner: str) -> str:
         """Remove one of the caller's uploaded documents from the index; the job doing it. KeyError when the
         caller has no such document."""
-        from ..plugins.upload_source import upload_key
-
         if not key.startswith(upload_key(owner, "")) or self.ledger.document(key) is None:
             raise KeyError(key)
         job_id = self.ledger.create_job("delete", discoveries=0, owner=owner)
@@ -160,11 +167,13 @@ class Service:
 
     # Search ---------------------------------------------------------------
 
-    def search(self, query: str, k: int, where: Filter = ()) -> list[SearchHit]:
-        """The ``k`` chunks nearest ``query`` that pass ``where`` (ConfigurationError: the store cannot filter)."""
+    def search(self, query: str, k: int, where: Filter = (), *, caller: str) -> list[SearchHit]:
+        """The ``k`` chunks nearest ``query`` that pass ``where`` and that ``caller`` may see: the shared sources'
+        and its own uploads (``core.access``). ConfigurationError: the store cannot filter."""
         from .reports import filtered_query
 
-        return filtered_query(self.runtime.store, self.runtime.embedder.embed_query(query), k, where)
+        return filtered_query(self.runtime.store, self.runtime.embedder.embed_query(query), k,
+                              (*where, visible_to(caller)))
 
     # Named sources ----------------------------------------------------------
 

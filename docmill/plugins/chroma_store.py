@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from docmill import hookimpl
 from docmill.core.errors import ConfigurationError, StoreUnavailable
-from docmill.core.filters import Filter, filterable
+from docmill.core.filters import ONE_OF, Filter, filterable
 from docmill.core.models import Chunk, SearchHit, StoredChunk
 from docmill.core.plugin_context import PluginContext
 
@@ -33,7 +33,7 @@ BATCH = 500
 #: Metadata keys this store writes itself (the rest are the document's filterable fields).
 _OWN_KEYS = frozenset({"doc_key", "doc", "seq", "version", "hash", "meta", "page"})
 #: Chroma's operator for each filter operator; list fields use $contains / $not_contains.
-_OPERATORS = {"=": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte"}
+_OPERATORS = {"=": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", ONE_OF: "$in"}
 
 
 def _where(where: Filter) -> dict[str, Any] | None:
@@ -44,7 +44,8 @@ def _where(where: Filter) -> dict[str, Any] | None:
             operator = "$contains" if condition.op == "=" else "$not_contains"
         else:
             operator = _OPERATORS[condition.op]
-        clauses.append({condition.key: {operator: condition.value}})
+        value = list(condition.value) if isinstance(condition.value, tuple) else condition.value
+        clauses.append({condition.key: {operator: value}})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -33,6 +33,7 @@ BATCH = 256
 #: Payload fields docmill filters on, and their index types (server mode): its own, and those a search's filter
 #: most often names (any other filterable field works too, unindexed).
 INDEXED = {"doc_key": "keyword", "hash": "keyword", "version": "integer", "source": "keyword", "owner": "keyword",
+           "access": "keyword",
            "doc": "keyword", "page": "integer", "tags": "keyword", "correspondent": "keyword",
            "document_type": "keyword", "modified_ts": "float", "created_ts": "float"}
 #: Payload keys this store writes itself (the rest are the document's filterable fields).
@@ -160,7 +161,9 @@ class QdrantStore:
         must_not: list[Any] = []
         for condition in where:
             value = condition.value
-            if condition.op in ("=", "!=") and not isinstance(value, float):
+            if isinstance(value, tuple):  # ONE_OF: the field holds one of these names
+                test = m.FieldCondition(key=condition.key, match=m.MatchAny(any=list(value)))
+            elif condition.op in ("=", "!=") and not isinstance(value, float):
                 test = m.FieldCondition(key=condition.key, match=m.MatchValue(value=value))
             elif condition.op in ("=", "!="):
                 test = m.FieldCondition(key=condition.key, range=m.Range(gte=value, lte=value))

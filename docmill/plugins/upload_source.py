@@ -22,21 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from docmill import hookimpl
+from docmill.core.access import upload_key
 from docmill.core.errors import ConfigurationError, PermanentError
 from docmill.core.models import Blob, DocumentRef, Listing
 from docmill.core.plugin_context import PluginContext
 
-__all__ = ["SOURCE_TYPE", "UploadSource", "blob_path", "store_blob", "upload_key"]
+__all__ = ["SOURCE_TYPE", "UploadSource", "blob_path", "store_blob"]
 
-#: The prefix of uploads' keys and source ids.
-UPLOAD = "upload"
 #: The source type of uploads (a plugin like any other, so no setting names it).
 SOURCE_TYPE = "api-upload"
-
-
-def upload_key(owner: str, name: str) -> str:
-    """The document key of ``name`` uploaded by ``owner``."""
-    return f"{UPLOAD}:{owner}/{name}"
 
 
 def blob_path(root: Path, digest: str) -> Path:
@@ -73,7 +67,7 @@ class UploadSource:
 
     def __init__(self, root: Path, owner: str, items: Sequence[Mapping[str, Any]]) -> None:
         self.root, self.owner = root, owner
-        self.scope = f"{UPLOAD}:{owner}/"
+        self.scope = upload_key(owner, "")
         self.items = [dict(item) for item in items]
 
     def _refs(self) -> Iterator[DocumentRef]:

@@ -134,6 +134,14 @@ class DocumentsMixin(LedgerBase):
             row = conn.execute(select(documents).where(documents.c.key == key)).first()
         return Document.from_row(row) if row is not None else None
 
+    def documents_after(self, after: str | None, limit: int) -> list[Document]:
+        """Up to ``limit`` documents in key order after the key ``after`` (from the first when None): the ledger
+        read a page at a time."""
+        with self._read() as conn:
+            rows = conn.execute(select(documents).where(*([documents.c.key > after] if after is not None else []))
+                                .order_by(documents.c.key).limit(limit)).all()
+        return [Document.from_row(row) for row in rows]
+
     def state_counts(self) -> dict[str, int]:
         """How many documents are in each state."""
         with self._read() as conn:

@@ -217,6 +217,27 @@ jobs = Table(
 )
 Index("jobs_owner", jobs.c.owner, jobs.c.created_at)
 
+#: The HTTP API's callers, by name: a name is one identity for good. Recorded when an API starts with it
+#: configured; once revoked (``docmill api --revoke``), no new token may carry it, so nobody inherits the
+#: jobs and uploads it left.
+callers = Table(
+    "callers",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("first_seen_at", Float, nullable=False),
+    Column("revoked_at", Float),
+    # What became of its uploads when it was revoked: kept (visible to no caller) or deleted.
+    Column("uploads", String),
+)
+
+#: One-off upgrades of what an older release wrote, done once per ledger (name -> when).
+upgrades = Table(
+    "upgrades",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("done_at", Float, nullable=False),
+)
+
 #: What became of each document a job touched.
 job_items = Table(
     "job_items",
