@@ -181,6 +181,9 @@ def test_deleting_an_uploaded_document_removes_its_chunks(server: ApiServer) -> 
         removal = bob.delete(f"/v1/documents/{key}")
         assert removal.status_code == 202
         assert server.wait(bob, removal.json()["job_id"])["counts"] == {"deleted": 1}
+        # the delete job lists what it removed, though the document itself is forgotten (it listed nothing)
+        items = bob.get(f"/v1/jobs/{removal.json()['job_id']}").json()["items"]
+        assert [(i["doc"], i["key"], i["state"]) for i in items] == [("gone.txt", key, "deleted")]
         assert all(h["doc"] != "gone.txt" for h in bob.get("/v1/search", params={"q": "glacier", "k": 20}).json())
         assert bob.delete(f"/v1/documents/{key}").status_code == 404
 

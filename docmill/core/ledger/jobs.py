@@ -187,7 +187,8 @@ class JobsMixin(LedgerBase):
         job's own key order serves it (the primary key), so a page costs the
         same at the start of a million items as at the end.
         """
-        joined = job_items.join(documents, documents.c.key == job_items.c.key)
+        # Outer: a removed document is forgotten, and its item keeps its name (a delete job's only item).
+        joined = job_items.join(documents, documents.c.key == job_items.c.key, isouter=True)
         where = [job_items.c.job_id == job_id]
         if state is not None:
             where.append(job_items.c.state == state)
@@ -197,7 +198,7 @@ class JobsMixin(LedgerBase):
             if conn.execute(select(jobs.c.id).where(jobs.c.id == job_id)).first() is None:
                 raise KeyError(job_id)
             query = select(
-                documents.c.name, job_items.c.key, job_items.c.state, job_items.c.version, documents.c.version,
+                func.coalesce(documents.c.name, job_items.c.name, job_items.c.key).label("name"), job_items.c.key, job_items.c.state, job_items.c.version, documents.c.version,
                 documents.c.stage, documents.c.priority, documents.c.attempts, job_items.c.finished_at,
                 documents.c.error_kind, documents.c.error,
             ).select_from(joined).where(*where, *([job_items.c.key > after] if after is not None else []))

@@ -251,6 +251,8 @@ job_items = Table(
     # Only the document's labels changed: its chunks' metadata was updated in place.
     Column("relabel", Boolean, nullable=False, default=False),
     Column("finished_at", Float),
+    # The document's name, kept when it is forgotten (removed from the index), for the job to still say what.
+    Column("name", String),
 )
 #: Finishing a version updates its pending items by key and version (:data:`ITEM_PENDING`). Only pending items
 #: are indexed: the items a re-run writes for its unchanged documents, most of a re-run's, then cost one
