@@ -240,6 +240,34 @@ def test_sigterm_stops_the_api_and_its_pipeline(tmp_path: Path) -> None:
         httpx.get(f"{running.url}/v1/health", timeout=2)
 
 
+def test_sigterm_stops_the_api_promptly_while_a_webhook_sync_waits_on_an_unreachable_source(tmp_path: Path) -> None:
+    from docmill.testing import free_port
+
+    # Given an API whose Paperless-ngx source does not answer, and two webhook calls: one sync running (retrying
+    # the unreachable server), one more queued behind it
+    toml = (f'[[sources]]\nname = "archive"\ntype = "paperless"\nurl = "http://127.0.0.1:{free_port()}"\n'
+            'schedule = "0 3 1 1 *"\n')
+    api = ApiServer(tmp_path / "api", toml=toml, env={"DOCMILL_SOURCES__0__TOKEN": "t",
+                                                      "DOCMILL_SOURCES__0__WEBHOOK_SECRET": "hook-secret"}).start()
+    with api.client(None) as hook:
+        answers = [hook.post("/v1/sources/archive/webhook", headers={"X-Docmill-Webhook-Secret": "hook-secret"})
+                   for _ in range(2)]
+    assert [a.json()["sync"] for a in answers] == ["started", "coalesced"]
+    time.sleep(1)  # the sync is under way
+    # When it is told to stop
+    stopped = time.monotonic()
+    assert api.stop() == 0
+    # Then it stops within seconds, says what it waited for, and starts no sync after the signal
+    assert time.monotonic() - stopped < 20
+    events = [json.loads(line) for line in api.log.read_text().splitlines() if line.startswith("{")]
+    assert any(e.get("event") == "api.stopping" and "sync of archive" in e["message"] for e in events), events
+    from docmill.core.ledger import Ledger
+
+    with Ledger(f"sqlite:///{api.home / 'ledger.db'}") as ledger:
+        syncs = [h for h in ledger.lease_history("source:archive")]
+    assert len(syncs) == 1, syncs  # the queued sync never started
+
+
 def test_a_paperless_webhook_makes_a_new_document_searchable_at_once_and_bursts_coalesce(tmp_path: Path) -> None:
     from docmill.testing.paperless import PaperlessServer
 

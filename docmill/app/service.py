@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,11 +28,16 @@ from ..core.models import SearchHit, SourceSpec, Task
 from ..core.records import Stage
 from ..settings import Settings
 from . import callers
+from .syncs import SyncInterrupted, SyncRunners
 
 __all__ = ["UPLOAD_SOURCE", "Service"]
 
 #: Source type of uploaded files (the built-in plugin ``api-upload``), and the prefix of their source ids.
 UPLOAD_SOURCE, UPLOAD_PREFIX = "api-upload", "upload"
+#: Seconds a stopping service gives the pipeline's workers to finish the messages they hold.
+STOP_WAIT = 10.0
+
+log = logging.getLogger(__name__)
 
 
 class Service:
@@ -41,8 +46,7 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.upload_dir = Path(settings.upload_dir or settings.home / "uploads")
-        self._syncs: dict[str, _SyncRunner] = {}
-        self._lock = threading.Lock()
+        self._syncs = SyncRunners(settings, self.run_sync)
         if settings.distributed:
             from ..actors.distributed import DistributedClient
 
@@ -181,70 +185,28 @@ class Service:
         """Sync a named source in the background, under its lease; False when a sync of it is already running
         here (this request is folded into one more run after it: a burst of triggers costs at most one)."""
         self.settings.source(name)  # ConfigurationError for an unknown name
-        with self._lock:
-            runner = self._syncs.get(name)
-            if runner is None:
-                runner = self._syncs[name] = _SyncRunner(self, name)
-        return runner.trigger()
+        return self._syncs.trigger(name)
 
     def run_sync(self, specs: Sequence[SourceSpec], *, kind: str) -> tuple[str, Any]:
-        """A sync's run, on this service's pipeline (what ``app.sync_source`` calls instead of ``app.run``)."""
+        """A sync's run, on this service's pipeline (what ``app.sync_source`` calls instead of ``app.run``);
+        SyncInterrupted when the service stops meanwhile."""
         job_id = self.submit(specs, owner=None, kind=kind)
         while not self.progress(job_id).finished:
+            if self._syncs.stopping:
+                raise SyncInterrupted(job_id)
             time.sleep(0.2)
         return job_id, self.ledger.job_summary(job_id)
 
     def close(self) -> None:
-        for runner in list(self._syncs.values()):
-            runner.join()
+        """Stop: no sync starts any more, running ones stop waiting, then the pipeline stops (a stage's message
+        in progress finishes within ``STOP_WAIT`` seconds, or resumes when the pipeline starts again)."""
+        self._syncs.stop()
         if self._pipeline is not None:
-            self._pipeline.stop()
+            busy = sum(queue.unfinished_tasks for queue in self._pipeline.broker.queues.values())
+            if busy:
+                log.info("stopping: waiting up to %.0f s for the pipeline's workers to finish the messages in "
+                         "progress (%d message(s) held or queued; the rest resume on the next start)",
+                         STOP_WAIT, busy, extra={"event": "api.stopping"})
+            self._pipeline.stop(timeout=STOP_WAIT)
         if self._client is not None:
             self._client.close()
-
-
-class _SyncRunner:
-    """One source's on-demand syncs: one at a time in this process, and a burst of triggers meanwhile is one
-    more run afterwards, not one each. Across processes and hosts, the source's lease decides."""
-
-    def __init__(self, service: Service, name: str) -> None:
-        self.service, self.name = service, name
-        self._lock = threading.Lock()
-        self._running = False
-        self._again = False
-        self._thread: threading.Thread | None = None
-
-    def trigger(self) -> bool:
-        with self._lock:
-            if self._running:
-                self._again = True
-                return False
-            self._running = True
-            self._thread = threading.Thread(target=self._run, name=f"docmill-sync-{self.name}", daemon=True)
-            self._thread.start()
-            return True
-
-    def _run(self) -> None:
-        import logging
-
-        from .sync import sync_source
-
-        log = logging.getLogger(__name__)
-        while True:
-            try:
-                found = sync_source(self.service.settings, self.name, runner=self.service.run_sync)
-                if found is None:
-                    log.info("sync of %s coalesced: another process is syncing it", self.name,
-                             extra={"event": "sync.coalesced"})
-            except Exception:
-                log.exception("sync of %s failed", self.name, extra={"event": "sync.failed"})
-            with self._lock:
-                if not self._again:
-                    self._running = False
-                    return
-                self._again = False
-
-    def join(self) -> None:
-        thread = self._thread
-        if thread is not None:
-            thread.join()

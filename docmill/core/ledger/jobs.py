@@ -198,7 +198,8 @@ class JobsMixin(LedgerBase):
             if conn.execute(select(jobs.c.id).where(jobs.c.id == job_id)).first() is None:
                 raise KeyError(job_id)
             query = select(
-                func.coalesce(documents.c.name, job_items.c.name, job_items.c.key).label("name"), job_items.c.key, job_items.c.state, job_items.c.version, documents.c.version,
+                func.coalesce(documents.c.name, job_items.c.name, job_items.c.key).label("name"), job_items.c.key,
+                job_items.c.state, job_items.c.version, documents.c.version,
                 documents.c.stage, documents.c.priority, documents.c.attempts, job_items.c.finished_at,
                 documents.c.error_kind, documents.c.error,
             ).select_from(joined).where(*where, *([job_items.c.key > after] if after is not None else []))
