@@ -23,6 +23,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     (handbook / "sub").mkdir(parents=True)
     (handbook / "ferries.txt").write_text("The ferry to the island leaves at nine from pier four. " * 10)
     (handbook / "sub" / "trains.txt").write_text("The night train to the north has sleeper cars. " * 10)
+    (root / "outside.txt").write_text("Kept outside the handbook's folder.")
+    (handbook / "escape.txt").symlink_to(root / "outside.txt")
     toml = f'[[sources]]\nname = "handbook"\ntype = "folder"\npath = "{handbook}"\n'
     running = ApiServer(root, toml=toml, env={"DOCMILL_MAX_FILE_SIZE": str(LIMIT)}).start()
     yield running
@@ -198,7 +200,15 @@ def test_named_source_items_are_ingested_and_nothing_else_of_it(server: ApiServe
         assert hits[0]["doc"] == "sub/trains.txt"
         others = alice.get("/v1/search", params={"q": "ferry island pier", "where": "source=handbook"}).json()
         assert {h["doc"] for h in others} == {"sub/trains.txt"}  # the ferry note was not ingested
-        assert alice.post("/v1/documents", json={"source": "nope", "items": ["a"]}).status_code == 404
+        # An item that is not there, and one that leads out of the folder, are listed skipped with why, and the
+        # source's other files are not listed at all
+        for item, why in (("nothere.txt", "no such file"), ("escape.txt", "leaves the ingested folder")):
+            answer = alice.post("/v1/documents", json={"source": "handbook", "items": [item]})
+            job = server.wait(alice, answer.json()["job_id"])
+            assert [(i["doc"], i["state"], i["error"]) for i in job["items"]] == [(item, "skipped", "refused")], job
+            assert why in job["items"][0]["reason"]
+        unknown = alice.post("/v1/documents", json={"source": "nope", "items": ["a"]})
+        assert unknown.status_code == 404 and "handbook" not in unknown.text  # no list of the sources there are
         assert alice.post("/v1/documents", json={"source": "handbook", "items": ["../x"]}).status_code == 400
 
 

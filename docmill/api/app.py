@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 
 from .. import __version__, metrics
 from ..app.service import Service
-from ..core.errors import ConfigurationError, DocmillError, TransientError
+from ..core.errors import ConfigurationError, DocmillError, TransientError, UnknownSource
 from ..core.filters import parse
 from ..settings import Settings
 from . import schemas
@@ -170,8 +170,10 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
     def _named(body: schemas.SourceItems, name: str) -> str:
         try:
             job_id = service.submit_items(body.source, body.items, owner=name, priority=body.priority)
+        except UnknownSource:  # which sources there are is the operator's business, not every caller's
+            raise _Refused(404, f"no source named {body.source!r}") from None
         except ConfigurationError as exc:
-            raise _Refused(404 if "no source named" in str(exc) else 400, str(exc)) from None
+            raise _Refused(400, str(exc)) from None
         return job_id
 
     @app.get("/v1/jobs", response_model=list[schemas.JobBrief], tags=["jobs"], responses=_ERRORS)

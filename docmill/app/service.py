@@ -97,22 +97,24 @@ class Service:
 
     def submit_items(self, source: str, items: Sequence[str], *, owner: str | None, priority: int = 0) -> str:
         """A job ingesting these files (paths relative to its folder) of a named folder source, as ``docmill
-        ingest`` would: the source's other files are left as they are. ConfigurationError for an unknown
-        source, one that is not a folder, or an item that is not a relative path inside it."""
+        ingest`` would: the source's other files are not considered. UnknownSource for an unknown name;
+        ConfigurationError for a source that is not a folder, or an item that is not a relative path inside it
+        or that the source's globs leave out. An item missing, or leading out of the folder, is skipped in the
+        job with why."""
+        from ..core.plugins import load_plugins
         from .specs import FOLDER_SOURCE, source_spec
 
         config = self.settings.source(source)
         if config.type != FOLDER_SOURCE:
             raise ConfigurationError(f"items are files of a folder source, and {source!r} is a {config.type} "
                                      f"source: POST /v1/sources/{source}/webhook syncs it")
-        globs = []
-        for item in items:
-            parts = item.replace("\\", "/").split("/")
-            if not item or item.startswith("/") or ".." in parts or any(not ch.isprintable() for ch in item):
-                raise ConfigurationError(f"{item!r} is not a path relative to the source's folder")
-            globs.append("/" + "".join(f"[{ch}]" if ch in "*?[" else ch for ch in item))  # exactly this path
         spec = source_spec(config)
-        spec = SourceSpec(id=spec.id, type=spec.type, options={**spec.options, "include": globs})
+        # A source of its own (an id under the named source's): the named source's options, state and last
+        # sync stay as they are, and a worker's source built for other items is not reused for these.
+        digest = hashlib.sha256(json.dumps(list(items)).encode()).hexdigest()[:16]
+        spec = SourceSpec(id=f"{spec.id}@items-{digest}", type=spec.type,
+                          options={**spec.options, "items": list(items)})
+        load_plugins(self.settings.load_plugins).source(spec.type, dict(spec.options), self.settings).close()
         return self.submit([spec], owner=owner, kind="ingest", priority=priority)
 
     def owned_job(self, job_id: str, owner: str | None) -> dict[str, Any]:

@@ -124,11 +124,11 @@ def parse(expressions: Iterable[str]) -> Filter:
 
 
 def source_label(source_id: str) -> str:
-    """What the ``source`` field holds for a source id: a named source's name, an ingested folder's path,
-    ``upload`` for the HTTP API's uploads."""
+    """What the ``source`` field holds for a source id: a named source's name (also for a job of some of its
+    items, ``source:NAME@items-...``), an ingested folder's path, ``upload`` for the HTTP API's uploads."""
     kind, _, rest = source_id.partition(":")
     if kind == "source":
-        return rest
+        return rest.partition("@")[0]
     if kind == "upload":
         return "upload"
     return rest or source_id
