@@ -133,6 +133,20 @@ def test_a_declared_type_the_content_contradicts_is_refused(server: ApiServer) -
     assert "declared application/pdf, but the content is text" in answer.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(("name", "kind"), [("report.pdf", "application/x-pdf"), ("report.pdf", "application/acrobat"),
+                                          ("table.csv", "application/vnd.ms-excel"),
+                                          ("table.csv", "application/csv"), ("data.json", "application/json")])
+def test_the_common_names_of_a_files_true_type_are_taken(server: ApiServer, name: str, kind: str) -> None:
+    import pymupdf
+
+    document = pymupdf.open()
+    document.new_page().insert_text((72, 72), "A one-page report on harbour dues.")
+    data = document.tobytes() if name.endswith(".pdf") else b'"quay","dues"\n"north",12\n'
+    with server.client() as alice:
+        answer = alice.post("/v1/documents", files=[("file", (name, data, kind))])
+    assert answer.status_code == 202, answer.text
+
+
 def test_a_body_over_the_limit_is_refused_whether_its_length_is_declared_or_not(server: ApiServer) -> None:
     before = blobs(server)
     big = b"x" * (LIMIT + 2 * (1 << 20))
