@@ -87,7 +87,9 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
 
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(_request: Request, _exc: BodyTooLarge) -> JSONResponse:
-        return JSONResponse(too_large(max_size + (1 << 20)), status_code=413)
+        # The rest of the body is not read: the server closes the connection after the answer instead of
+        # draining what the client still sends (it took 2 GiB so).
+        return JSONResponse(too_large(max_size + (1 << 20)), status_code=413, headers={"Connection": "close"})
 
     @app.exception_handler(TransientError)
     async def unavailable(_request: Request, exc: TransientError) -> JSONResponse:
