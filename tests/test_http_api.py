@@ -107,6 +107,22 @@ def test_no_token_or_an_unknown_one_is_401_and_only_health_and_the_page_are_open
         assert wrong.status_code == 401
 
 
+def test_every_answer_carries_the_security_headers_and_authenticated_ones_are_not_stored(server: ApiServer) -> None:
+    with server.client() as alice, server.client(None) as anyone:
+        answers = {"page": anyone.get("/"), "script": anyone.get("/page.js"), "jobs": alice.get("/v1/jobs"),
+                   "refused": anyone.get("/v1/jobs"), "missing": alice.get("/v1/jobs/nosuchjob")}
+    for what, answer in answers.items():
+        policy = answer.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy, what
+        assert "unsafe-inline" not in policy, what
+        assert answer.headers["x-content-type-options"] == "nosniff", what
+        assert answer.headers["referrer-policy"] == "no-referrer", what
+        assert answer.headers["x-frame-options"] == "DENY", what
+    for what in ("jobs", "refused", "missing"):
+        assert answers[what].headers["cache-control"] == "no-store", what
+    assert "<script>" not in answers["page"].text and '<script src="/page.js"' in answers["page"].text
+
+
 def multipart(name: bytes, data: bytes, kind: bytes = b"text/plain") -> tuple[bytes, dict[str, str]]:
     """A one-file multipart body with the file name exactly as given (a client library would escape it)."""
     body = (b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name + b"\"\r\n"

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import Field
 from starlette.exceptions import HTTPException
 
@@ -28,6 +28,7 @@ from ..core.filters import parse
 from ..settings import Settings
 from . import schemas
 from .auth import RateLimiter, TokenBook
+from .headers import SecurityHeaders
 from .limits import BodyLimit, BodyTooLarge, too_large
 from .uploads import UploadRefused, check_name, keep
 
@@ -75,6 +76,7 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
                   openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None, **off)  # type: ignore[arg-type]
     app.add_middleware(RequestMetrics)
     app.add_middleware(BodyLimit, limit=max_size + (1 << 20))  # a file at the limit, and its form around it
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, a 413 from BodyLimit's too
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
@@ -275,6 +277,14 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+    @app.get("/page.js", include_in_schema=False)
+    def page_script() -> Response:
+        return Response(PAGE.with_suffix(".js").read_bytes(), media_type="text/javascript; charset=utf-8")
+
+    @app.get("/page.css", include_in_schema=False)
+    def page_style() -> Response:
+        return Response(PAGE.with_suffix(".css").read_bytes(), media_type="text/css; charset=utf-8")
 
     return app
 
