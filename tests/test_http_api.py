@@ -188,6 +188,26 @@ def test_a_body_over_the_limit_is_refused_whether_its_length_is_declared_or_not(
     assert blobs(server) == before
 
 
+def test_refusals_say_what_is_wrong_in_the_users_terms(server: ApiServer) -> None:
+    with server.client() as alice:
+        # a body over the limit quotes the setting as it is set (it quoted 1,648,576 bytes for 600000)
+        big = alice.post("/v1/documents", files=[("file", ("big.txt", b"x" * (LIMIT + (2 << 20)), "text/plain"))])
+        assert big.status_code == 413
+        assert "DOCMILL_MAX_FILE_SIZE is 600,000 bytes" in big.json()["error"]["message"], big.text
+        # a 422 names the field and the problem, without pydantic's link to its own documentation
+        bad = alice.post("/v1/documents", json={"source": "handbook", "items": [], "priority": 12})
+        assert bad.status_code == 422 and "priority" in bad.json()["error"]["message"]
+        assert "pydantic" not in bad.text and "http" not in bad.json()["error"]["message"], bad.text
+        # a multipart body cut short is said to be, not to hold no file
+        body, headers = multipart(b"cut.txt", b"some text")
+        cut = alice.post("/v1/documents", content=body[:-len(b"\r\n--b0undary--\r\n")], headers=headers)
+        assert cut.status_code == 400 and "cut short" in cut.json()["error"]["message"], cut.text
+        garbage = alice.post("/v1/documents", content=b"no multipart at all", headers=headers)
+        assert garbage.status_code == 400 and "multipart body" in garbage.json()["error"]["message"], garbage.text
+        empty = alice.post("/v1/documents", content=b"", headers=headers)
+        assert empty.status_code == 400 and "empty" in empty.json()["error"]["message"], empty.text
+
+
 def test_a_chunked_body_over_the_limit_is_cut_off_not_drained(server: ApiServer) -> None:
     import select
     import socket
@@ -301,6 +321,9 @@ def test_a_caller_over_the_rate_limit_gets_429_with_retry_after(server: ApiServe
     limited = [a for a in statuses if a.status_code == 429]
     assert limited and int(limited[0].headers["retry-after"]) >= 1
     assert "rate limit" in limited[0].json()["error"]["message"]
+    # the message says the wait Retry-After says (it said "try again in 0.0 s" beside Retry-After: 1)
+    for answer in limited:
+        assert f"try again in {answer.headers['retry-after']} s" in answer.json()["error"]["message"], answer.text
     time.sleep(2.5)  # the bucket refills for the tests after this one
 
 

@@ -9,6 +9,7 @@ import asyncio
 import hmac
 import inspect
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from pydantic import Field
+from pydantic import Field, ValidationError
 from starlette.exceptions import HTTPException
 
 from .. import __version__, metrics
@@ -30,7 +31,7 @@ from . import schemas
 from .auth import RateLimiter, TokenBook
 from .headers import SecurityHeaders
 from .limits import BodyLimit, BodyTooLarge, too_large
-from .uploads import UploadRefused, check_name, keep
+from .uploads import BodyTail, UploadRefused, check_name, keep
 
 __all__ = ["create_app"]
 
@@ -75,7 +76,7 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
     app = FastAPI(title="docmill", version=__version__, description=__doc__ or "",  # no docs page from a CDN
                   openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None, **off)  # type: ignore[arg-type]
     app.add_middleware(RequestMetrics)
-    app.add_middleware(BodyLimit, limit=max_size + (1 << 20))  # a file at the limit, and its form around it
+    app.add_middleware(BodyLimit, file_limit=max_size)  # a file at the limit, and its form around it
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, a 413 from BodyLimit's too
 
     @app.exception_handler(HTTPException)
@@ -84,14 +85,13 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return _error(422, where or "invalid request")
+        return _error(422, _invalid(exc.errors()))
 
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(_request: Request, _exc: BodyTooLarge) -> JSONResponse:
         # The rest of the body is not read: the server closes the connection after the answer instead of
         # draining what the client still sends (it took 2 GiB so).
-        return JSONResponse(too_large(max_size + (1 << 20)), status_code=413, headers={"Connection": "close"})
+        return JSONResponse(too_large(max_size), status_code=413, headers={"Connection": "close"})
 
     @app.exception_handler(TransientError)
     async def unavailable(_request: Request, exc: TransientError) -> JSONResponse:
@@ -109,8 +109,9 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
                            headers={"WWW-Authenticate": "Bearer"})
         wait = limiter.wait(name)
         if wait:
+            seconds = max(1, math.ceil(wait))  # what Retry-After can say: whole seconds, never 0
             raise _Refused(429, f"over the rate limit of {settings.api_rate_limit:g} requests a second; "
-                                f"try again in {wait:.1f} s", headers={"Retry-After": str(max(1, round(wait)))})
+                                f"try again in {seconds} s", headers={"Retry-After": str(seconds)})
         return name
 
     Caller = Annotated[str, Depends(caller)]
@@ -140,15 +141,18 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
         if kind == "application/json":
             try:
                 body = schemas.SourceItems.model_validate(await request.json())
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise _Refused(422, f"the JSON body is not {{\"source\": NAME, \"items\": [...]}}: "
-                                    f"{' '.join(str(exc).split())[:300]}") from None
+            except ValidationError as exc:
+                raise _Refused(422, _invalid(exc.errors())) from None
+            except (ValueError, UnicodeDecodeError) as exc:  # not JSON
+                raise _Refused(422, f"the body is not JSON ({' '.join(str(exc).split())[:200]}): send "
+                                    f"{{\"source\": NAME, \"items\": [...]}}") from None
             return {"job_id": await run_in_threadpool(_named, body, name)}
         raise _Refused(415, "send multipart/form-data (files) or application/json (a source and its items)")
 
     async def _upload(request: Request, name: str) -> str:
+        body = BodyTail(request.receive)
         try:
-            form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
+            form = await Request(request.scope, body.receive).form(max_files=MAX_FILES, max_fields=MAX_FILES)
         except BodyTooLarge:
             raise
         except Exception as exc:  # a malformed multipart body
@@ -156,7 +160,7 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
         try:
             files = [value for _, value in form.multi_items() if not isinstance(value, str)]
             if not files:
-                raise _Refused(400, "no file in the request: send each file as a multipart part with a filename")
+                raise _Refused(400, body.why_no_file(request.headers.get("content-type", "")))
             names = [check_name(part.filename) for part in files]
             if len(set(names)) != len(names):  # one would replace the other: say so instead
                 raise _Refused(409, "two files of one request have the same name")
@@ -312,6 +316,13 @@ class RequestMetrics:
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             metrics.api_request(route, status, time.monotonic() - started)
+
+
+def _invalid(errors: Any) -> str:
+    """A validation error in words: each field and what is wrong with it (pydantic's links to its own docs
+    left out)."""
+    where = "; ".join(f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in errors)
+    return where or "invalid request"
 
 
 def _priority(value: Any) -> int:
