@@ -288,7 +288,8 @@ def test_named_source_items_are_ingested_and_nothing_else_of_it(server: ApiServe
         for item, why in (("nothere.txt", "no such file"), ("escape.txt", "leaves the ingested folder")):
             answer = alice.post("/v1/documents", json={"source": "handbook", "items": [item]})
             job = server.wait(alice, answer.json()["job_id"])
-            assert [(i["doc"], i["state"], i["error"]) for i in job["items"]] == [(item, "skipped", "refused")], job
+            assert [(i["doc"], i["state"], i["error"]) for i in job["items"]] == [(item, "skipped", "refused")], (
+                job["error"], job["counts"], job)
             assert why in job["items"][0]["reason"]
         unknown = alice.post("/v1/documents", json={"source": "nope", "items": ["a"]})
         assert unknown.status_code == 404 and "handbook" not in unknown.text  # no list of the sources there are

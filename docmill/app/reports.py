@@ -64,8 +64,8 @@ def job_status(settings: Settings, job_id: str, *, limit: int | None = JOB_PAGE,
         raise KeyError(job_id)
     with Ledger(settings.ledger_database_url) as ledger:
         info = ledger.job_info(job_id)
+        progress = ledger.job_progress(job_id)  # first: a finished job's items are then all written
         items, more = ledger.job_items(job_id, limit=limit, after=after, state=state, stage=stage)
-        progress = ledger.job_progress(job_id)
     return {**info, "finished": progress.finished, "counts": progress.counts, "items": items, "more": more,
             "next": items[-1]["key"] if more else None}
 

@@ -127,8 +127,10 @@ class Service:
     def job(self, job_id: str, owner: str | None, **page: Any) -> dict[str, Any]:
         """Counts and a page of the job's documents (see ``app.job_status``); KeyError as ``owned_job``."""
         info = self.owned_job(job_id, owner)
-        items, more = self.ledger.job_items(job_id, **page)
+        # Progress first: a job seen finished has written every item, so the items read after it are all there
+        # (read the other way round, a finished job could show the items of a moment before: none).
         progress = self.ledger.job_progress(job_id)
+        items, more = self.ledger.job_items(job_id, **page)
         return {**info, "finished": progress.finished, "counts": progress.counts, "items": items, "more": more,
                 "next": items[-1]["key"] if more else None}
 
