@@ -107,6 +107,29 @@ def test_no_token_or_an_unknown_one_is_401_and_only_health_and_the_page_are_open
         assert wrong.status_code == 401
 
 
+def test_what_answers_without_a_token_is_what_the_docs_say(server: ApiServer) -> None:
+    # docs/api.md names what is open; every other operation of the schema is 401 without a token (the schema was
+    # open while the docs said only /v1/health and / were)
+    import re
+
+    docs = (Path(__file__).parent.parent / "docs" / "api.md").read_text()
+    sentence = docs[docs.index("Open without a token:"):].split("\n\n")[0]
+    documented = set(re.findall(r"`GET (/[^`]*)`", sentence))
+    with server.client(None) as anyone:
+        schema = anyone.get("/v1/openapi.json").json()
+        opened = {path for path in ("/", "/page.js", "/page.css", "/v1/openapi.json")
+                  if anyone.get(path).status_code == 200}
+        for path, operations in schema["paths"].items():
+            if path.endswith("/webhook"):  # its source's webhook secret instead of a token (tested below)
+                continue
+            for method in operations:
+                concrete = path.replace("{job_id}", "abc").replace("{key}", "upload:x/y").replace("{source}", "s")
+                answer = anyone.request(method.upper(), concrete)
+                if answer.status_code != 401:
+                    opened.add(path)
+    assert opened == documented
+
+
 def test_every_answer_carries_the_security_headers_and_authenticated_ones_are_not_stored(server: ApiServer) -> None:
     with server.client() as alice, server.client(None) as anyone:
         answers = {"page": anyone.get("/"), "script": anyone.get("/page.js"), "jobs": alice.get("/v1/jobs"),
@@ -363,6 +386,69 @@ def test_sigterm_stops_the_api_promptly_while_a_webhook_sync_waits_on_an_unreach
     with Ledger(f"sqlite:///{api.home / 'ledger.db'}") as ledger:
         syncs = [h for h in ledger.lease_history("source:archive")]
     assert len(syncs) == 1, syncs  # the queued sync never started
+
+
+def test_webhook_secret_guesses_are_slowed_to_one_a_second(tmp_path: Path) -> None:
+    from docmill.testing import free_port
+
+    toml = (f'[[sources]]\nname = "archive"\ntype = "paperless"\nurl = "http://127.0.0.1:{free_port()}"\n'
+            'schedule = "0 3 1 1 *"\n')
+    api = ApiServer(tmp_path / "api", toml=toml, env={"DOCMILL_SOURCES__0__TOKEN": "t",
+                                                      "DOCMILL_SOURCES__0__WEBHOOK_SECRET": "the-right-secret"}).start()
+    try:
+        with api.client(None) as hook:
+            def call(secret: str) -> httpx.Response:
+                return hook.post("/v1/sources/archive/webhook", headers={"X-Docmill-Webhook-Secret": secret})
+
+            # Given a client guessing secrets as fast as it can
+            answers = [call(f"guess-{i}") for i in range(20)]
+            statuses = [a.status_code for a in answers]
+            # Then the first few are told they are wrong, and the rest to slow down, with Retry-After
+            assert statuses[:5] == [401] * 5 and statuses.count(429) >= 14, statuses
+            limited = next(a for a in answers if a.status_code == 429)
+            assert int(limited.headers["retry-after"]) >= 1 and "wrong webhook secrets" in limited.text
+            # and a right guess while it is held back is held back too: it tells the guesser nothing
+            assert call("the-right-secret").status_code == 429
+            time.sleep(int(limited.headers["retry-after"]) + 0.1)
+            assert call("the-right-secret").status_code == 202
+    finally:
+        assert api.stop() == 0
+
+
+def test_a_second_api_on_the_same_home_says_why_it_waits_and_serves_once_the_first_stops(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from docmill.testing import free_port
+
+    first = ApiServer(tmp_path / "api").start()
+    port = free_port()
+    log = tmp_path / "second.log"
+    with log.open("wb") as out:
+        second = subprocess.Popen([sys.executable, "-m", "docmill", "api", "--port", str(port)], cwd=first.cwd,
+                                  env=first.env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        # The second says at once that it waits, and for what, with no port open meanwhile
+        deadline = time.monotonic() + 30
+        while "waits for it" not in log.read_text():
+            assert time.monotonic() < deadline and second.poll() is None, log.read_text()
+            time.sleep(0.2)
+        assert f"pid {first.process.pid}" in log.read_text() if first.process else False
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2)
+        # and serves once the first has stopped
+        assert first.stop() == 0
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(60) == 0
 
 
 def test_a_paperless_webhook_makes_a_new_document_searchable_at_once_and_bursts_coalesce(tmp_path: Path) -> None:

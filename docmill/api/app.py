@@ -43,6 +43,8 @@ MAX_FILES = 1000
 #: with a plain-text 400 before docmill sees it, and a character can take 12 bytes percent-encoded: these
 #: keep every valid search under that (a longer one is a JSON 422). The model reads 256 word pieces anyway.
 MAX_QUERY, MAX_CONDITIONS, MAX_CONDITION = 2000, 10, 200
+#: Wrong webhook secrets a client address may send a source: one a second on average, after the first five.
+WEBHOOK_GUESSES = (1.0, 5)
 #: The longest item key a job's page may start after (a path, at most 4,096 bytes on Linux).
 MAX_KEY = 4096
 PAGE = Path(__file__).with_name("page.html")
@@ -68,6 +70,7 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
     """The FastAPI application for ``service``."""
     tokens = TokenBook({t.name: t.sha256 for t in settings.api_tokens})
     limiter = RateLimiter(settings.api_rate_limit, max(1, int(settings.api_rate_limit * 2)))
+    guesses = RateLimiter(*WEBHOOK_GUESSES)  # wrong webhook secrets, per source and client address
     max_size = int(settings.max_file_size)
     # FastAPI's own OpenTelemetry instrumentation is off: docmill exports nothing it was not told to
     # (FASTAPI_OTEL_AUTO_CONFIGURE would add exporters), and it cost every request a span.
@@ -272,8 +275,15 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
         secret = configured.webhook_secret.get_secret_value() if configured and configured.webhook_secret else None
         if secret is None:
             raise _Refused(404, f"no source {source!r} takes webhooks (set webhook_secret in its [[sources]] entry)")
+        client = f"{source} {request.client.host if request.client else '?'}"
+        wait = guesses.available(client)
+        if wait:  # refused before the secret is compared: guessing goes no faster than WEBHOOK_GUESSES allow
+            seconds = max(1, math.ceil(wait))
+            raise _Refused(429, f"too many wrong webhook secrets from this address; try again in {seconds} s",
+                           headers={"Retry-After": str(seconds)})
         given = request.headers.get("x-docmill-webhook-secret", "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
+            guesses.take(client)
             raise _Refused(401, "the webhook secret is missing or wrong (X-Docmill-Webhook-Secret)")
         started = service.sync(source)
         return {"source": source, "sync": "started" if started else "coalesced"}

@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 class Service:
     """Submits and watches jobs for named callers; searches with filters; syncs named sources on demand."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, on_wait: Callable[[], None] | None = None) -> None:
+        """``on_wait`` hears when another process holds the embedded home, which this one then waits for."""
         self.settings = settings
         self.upload_dir = Path(settings.upload_dir or settings.home / "uploads")
         self._syncs = SyncRunners(settings, self.run_sync)
@@ -57,7 +58,7 @@ class Service:
             from ..actors.embedded import EmbeddedPipeline
 
             self._client = None
-            self._pipeline = EmbeddedPipeline(settings)
+            self._pipeline = EmbeddedPipeline(settings, on_wait=on_wait)
             self.runtime = self._pipeline.runtime
         self.ledger = self.runtime.ledger
         try:
