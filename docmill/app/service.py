@@ -23,6 +23,7 @@ from typing import Any
 
 from ..core.access import upload_key, visible_to
 from ..core.errors import ConfigurationError
+from ..core.fairness import FAIR_SHARE, raised
 from ..core.filters import Filter
 from ..core.models import SearchHit, SourceSpec, Task
 from ..core.records import Stage
@@ -81,10 +82,14 @@ class Service:
         """Start a job discovering these sources; its id. Nothing is listed here: embedded mode hands discovery
         to its worker threads, distributed mode to the workers of the ``discover`` queue (a TransientError when
         RabbitMQ does not take it: the job then never started, and the same request again starts it)."""
+        queued_at = priority
+        if owner is not None and self.ledger.undiscovered_of(owner) < FAIR_SHARE:  # the caller's fair share
+            queued_at = raised(priority)
         if self._client is not None:
-            job_id: str = self._client.enqueue(list(specs), priority=priority, kind=kind, owner=owner)
+            job_id: str = self._client.enqueue(list(specs), priority=priority, kind=kind, owner=owner,
+                                               queued_at=queued_at)
             return job_id
-        job_id = self._pipeline.submit(specs, kind=kind, priority=priority, owner=owner)
+        job_id = self._pipeline.submit(specs, kind=kind, priority=priority, owner=owner, queued_at=queued_at)
         return job_id
 
     def upload(self, owner: str, items: Sequence[Mapping[str, Any]], *, priority: int = 0) -> str:

@@ -236,6 +236,19 @@ class JobsMixin(LedgerBase):
                                 .order_by(jobs.c.created_at.desc()).limit(limit)).all()
         return [_info(row) for row in rows]
 
+    def in_flight_of(self, owner: str) -> int:
+        """How many documents the jobs of the API caller ``owner`` have in flight (``core.fairness``)."""
+        joined = documents.join(jobs, jobs.c.id == documents.c.job_id)
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(joined).where(
+                documents.c.state == State.PENDING, jobs.c.owner == owner)).scalar_one())
+
+    def undiscovered_of(self, owner: str) -> int:
+        """How many jobs of the API caller ``owner`` wait for their discovery (``core.fairness``)."""
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(jobs).where(
+                jobs.c.owner == owner, jobs.c.discoveries_remaining > 0)).scalar_one())
+
     def job_dead_letters(self, job_id: str) -> list[str]:
         """The dead-letter ids of the job's documents that failed (and were not retried since)."""
         joined = job_items.join(documents, and_(documents.c.key == job_items.c.key,
