@@ -84,6 +84,11 @@ def test_each_token_sees_only_its_own_jobs_and_uploads(server: ApiServer) -> Non
         assert bob.get(f"/v1/jobs/{job_id}/events").status_code == 404
         assert bob.post(f"/v1/jobs/{job_id}/retry").status_code == 404
         assert bob.delete(f"/v1/documents/{key}").status_code == 404
+        for sneaky in (key.replace("/", "%2F"), "upload:bob/../alice/vault.txt", "upload:bob%2F..%2Falice%2Fvault.txt",
+                       "upload:bob/%2E%2E/alice/vault.txt"):
+            assert bob.delete(f"/v1/documents/{sneaky}").status_code == 404, sneaky
+        for sneaky in (f"..%2F{job_id}", f"%2E%2E/{job_id}"):
+            assert bob.get(f"/v1/jobs/{sneaky}").status_code == 404, sneaky
         assert job_id not in {j["job"] for j in bob.get("/v1/jobs").json()}
         assert job_id in {j["job"] for j in alice.get("/v1/jobs").json()}
         # and a search of his never returns her upload, while hers does

@@ -114,6 +114,11 @@ def test_the_page_cannot_be_framed_and_stored_markup_stays_text_with_inline_scri
             # Then the browser refuses to show it there: no token field, no buttons to press through the frame
             victim = next(frame for frame in page.frames if frame is not page.main_frame)
             assert victim.locator("#token").count() == 0, "the status page rendered inside another site's frame"
+            # nor read the API with a token it got hold of: the browser refuses the cross-origin request
+            read = page.evaluate("""async ([url, token]) => {
+                try { await fetch(url + "/v1/jobs", {headers: {Authorization: "Bearer " + token}}); return "read"; }
+                catch (e) { return "refused"; } }""", [server.url, server.tokens["alice"]])
+            assert read == "refused"
             # Given a failed upload whose name is markup that would run a script if it were rendered as HTML
             name = "<img src=x onerror=window.pwned=1>.pdf"
             with server.client() as alice:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from docmill.core.errors import ConfigurationError
-from docmill.core.filters import Condition, parse
+from docmill.core.filters import ONE_OF, Condition, parse
 from docmill.core.interfaces import RelabellingStore, VectorStore
 from docmill.core.models import Chunk, chunk_id, text_hash
 
@@ -111,8 +111,8 @@ class VectorStoreContract:
             "modified": "2023-01-01T00:00:00+00:00"})
         store.upsert(note, [_unit(0, 0, 1, 0), _unit(0, 0, 1, 0.2)], doc="notes/note.txt", version=1, metadata={
             "source": "/srv/docs", "modified": "2024-06-01T08:00:00+00:00", "size": 90})
-        store.upsert(upload, [_unit(0, 0, 0, 1)], doc="up.pdf", version=1, metadata={"source": "upload",
-                                                                                      "owner": "alice"})
+        store.upsert(upload, [_unit(0, 0, 0, 1)], doc="up.pdf", version=1, metadata={
+            "source": "upload", "owner": "alice", "access": "caller:alice"})
         ids = {"invoice": {c.id for c in invoice}, "letter": {c.id for c in letter}, "note": {c.id for c in note},
                "upload": {c.id for c in upload}}
 
@@ -130,6 +130,12 @@ class VectorStoreContract:
         assert found("size>1000") == ids["invoice"]
         assert found("owner!=alice") == ids["invoice"] | ids["letter"] | ids["note"]
         assert found("tags=nothing") == set()
+        # a caller's allow-list: the field holds one of these names; a chunk without the field passes none
+        def granted(*names: str) -> set[str]:
+            return {hit.id for hit in store.query(_unit(1, 1, 1, 1), 20, where=(Condition("access", ONE_OF, names),))}
+
+        assert granted("shared", "caller:alice") == ids["upload"]
+        assert granted("shared", "caller:bob") == set()
         # a search leaves copies of one text out by its hash (docmill.core.search)
         copy = Condition("hash", "!=", text_hash("note"))
         assert {hit.id for hit in store.query(_unit(1, 1, 1, 1), 20, where=(copy,))} == set().union(
