@@ -28,6 +28,7 @@ from ..core.errors import ConfigurationError, DocmillError, TransientError, Unkn
 from ..core.filters import parse
 from ..settings import Settings
 from . import schemas
+from .asgi import HttpMiddleware
 from .auth import RateLimiter, TokenBook
 from .headers import SecurityHeaders
 from .limits import BodyLimit, BodyTooLarge, too_large
@@ -303,16 +304,10 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
     return app
 
 
-class RequestMetrics:
+class RequestMetrics(HttpMiddleware):
     """ASGI middleware: each answer's route (its template) and status, and how long it took, for the metrics."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Any, receive: Any, send: Any) -> None:
         started, status = time.monotonic(), 500
 
         async def sent(message: Any) -> None:

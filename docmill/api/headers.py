@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .asgi import HttpMiddleware
+
 __all__ = ["CONTENT_SECURITY_POLICY", "SecurityHeaders"]
 
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -33,17 +35,11 @@ _ALWAYS = [
 ]
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """ASGI middleware adding the headers above to every HTTP answer (replacing the app's own Cache-Control on
     the API's answers)."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Any, receive: Any, send: Any) -> None:
         api = scope.get("path", "").startswith("/v1/")
 
         async def with_headers(message: Any) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .asgi import HttpMiddleware
+
 __all__ = ["FORM_ALLOWANCE", "BodyLimit", "BodyTooLarge", "too_large"]
 
 
@@ -30,16 +32,14 @@ def too_large(file_limit: int) -> dict[str, Any]:
     return {"error": {"status": 413, "message": str(BodyTooLarge(file_limit))}}
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """Wraps an ASGI app; HTTP requests' bodies are limited to a file at ``file_limit`` bytes and its form."""
 
     def __init__(self, app: Any, file_limit: int) -> None:
-        self.app, self.file_limit, self.limit = app, file_limit, file_limit + FORM_ALLOWANCE
+        super().__init__(app)
+        self.file_limit, self.limit = file_limit, file_limit + FORM_ALLOWANCE
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Any, receive: Any, send: Any) -> None:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             body = json.dumps(too_large(self.file_limit)).encode()
