@@ -36,10 +36,6 @@ class TokenBook:
     def __init__(self, hashes: Mapping[str, str]) -> None:
         self._hashes = {name: digest.lower() for name, digest in hashes.items()}
 
-    @property
-    def names(self) -> list[str]:
-        return sorted(self._hashes)
-
     def caller(self, token: str) -> str | None:
         """The name whose hash matches ``token``, or None (every hash is compared, in constant time each)."""
         digest, found = token_hash(token), None
