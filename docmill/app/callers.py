@@ -58,7 +58,10 @@ def label_grants(runtime: Any, settings: Settings) -> int:
     documents were relabelled."""
     from ..core.upgrades import access_upgrade, label_access
 
-    return label_access(runtime.ledger, runtime.store, access_upgrade(settings.store, settings.collection))
+    name = access_upgrade(settings.store, settings.collection)
+    if runtime.ledger.upgrade_done(name):  # the store is not opened for nothing (it may be a server, down now)
+        return 0
+    return label_access(runtime.ledger, runtime.store, name)
 
 
 def revoke(settings: Settings, name: str, *, delete_uploads: bool, watch: Watch | None = None,
