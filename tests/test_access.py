@@ -128,7 +128,7 @@ def test_chunks_an_older_release_wrote_get_their_grants_when_the_api_starts(tmp_
             assert docs(bob.get("/v1/search", params={"q": QUERY, "k": 10}).json()) == {"quarry.txt"}
     finally:
         assert server.stop() == 0
-    assert "labelled the chunks of 2 documents" in server.log.read_text()
+    assert "labelled 2 chunks" in server.log.read_text()
 
 
 def strip_grants(home: Path, store: str) -> None:

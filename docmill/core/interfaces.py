@@ -30,6 +30,7 @@ __all__ = [
     "Embedder",
     "EmbedderFactory",
     "Extractor",
+    "GrantingStore",
     "IncrementalSource",
     "OcrEngine",
     "OcrEngineFactory",
@@ -219,6 +220,18 @@ class RelabellingStore(Protocol):
         Texts, vectors and IDs stay as they are: this is how a change of a
         document's labels alone (its tags, its title) reaches the index.
         """
+        ...
+
+
+@runtime_checkable
+class GrantingStore(Protocol):
+    """A vector store that can give chunks written before grants (``core.access``) theirs, in bulk (both
+    built-in stores can). Without it, an upgrade relabels each document (``RelabellingStore``), one at a time.
+    """
+
+    def grant_unlabelled(self, access_of: Callable[[str], str]) -> int:
+        """Set ``access`` to ``access_of(doc_key)`` on every chunk that has no ``access`` field, leaving the rest
+        of each chunk as it is; return how many chunks were given one."""
         ...
 
 

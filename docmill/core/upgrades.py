@@ -2,9 +2,11 @@
 
 ``label_access``: chunks written before grants (``core.access``) carry no
 ``access`` field, so no API caller sees them (an allow-list passes nothing
-it does not name). Each indexed document's chunks are relabelled with its
-metadata as the store stage writes it now, grant included; the ledger then
-remembers that this store's collection is done.
+it does not name). A store that can (``GrantingStore``) gives each such
+chunk the grant of its document key in bulk; any other relabelling store has
+each indexed document's chunks relabelled with its metadata as the store
+stage writes it now. The ledger then remembers that this store's collection
+is done.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import logging
 import time
 from typing import Any
 
+from .access import access_of
 from .errors import DocmillError
-from .interfaces import RelabellingStore, VectorStore
+from .interfaces import GrantingStore, RelabellingStore, VectorStore
 from .records import State
 from .stages import chunk_metadata
 
@@ -34,11 +37,19 @@ def access_upgrade(store: str, collection: str) -> str:
 
 
 def label_access(ledger: Any, store: VectorStore, name: str) -> int:
-    """Give every indexed document's chunks their grant, once (``name``: :func:`access_upgrade`); how many
-    documents were relabelled (0 when it was done before). A store that cannot relabel is left as it is, with
-    a warning: its older chunks stay hidden from every caller until their documents are processed again."""
+    """Give every indexed chunk its grant, once (``name``: :func:`access_upgrade`): in bulk where the store can
+    (``GrantingStore``; how many chunks), else by relabelling each document (how many documents); 0 when it
+    was done before. A store that can do neither is left as it is, with a warning: its older chunks stay hidden
+    from every caller until their documents are processed again."""
     if ledger.upgrade_done(name):
         return 0
+    if isinstance(store, GrantingStore):  # in bulk: 2,000 documents' chunks relabelled one by one took 100 s
+        log.info("labelling indexed chunks with who may see them (once, after an upgrade)",
+                 extra={"event": "upgrade.access.started"})
+        given = store.grant_unlabelled(access_of)
+        ledger.record_upgrade(name)
+        log.info("labelled %d chunks", given, extra={"event": "upgrade.access.done"})
+        return given
     if not isinstance(store, RelabellingStore):
         log.warning("the %s store cannot relabel chunks: chunks written before this release stay hidden from "
                     "the API's callers until their documents are processed again", store.name,

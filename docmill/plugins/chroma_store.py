@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from docmill import hookimpl
+from docmill.core.access import ACCESS
 from docmill.core.errors import ConfigurationError, StoreUnavailable
 from docmill.core.filters import ONE_OF, Filter, filterable
 from docmill.core.models import Chunk, SearchHit, StoredChunk
@@ -136,6 +137,21 @@ class ChromaStore:
             part = ids[start:start + BATCH]
             self._call("relabel chunks", self._collection.update, ids=part, metadatas=[update] * len(part))
         return len(ids)
+
+    def grant_unlabelled(self, access_of: Callable[[str], str]) -> int:
+        # A page at a time in the collection's order, which updates of metadata leave as it is; Chroma's update
+        # merges the one key into each chunk's metadata.
+        given, offset = 0, 0
+        while True:
+            page = self._call("read chunks", self._collection.get, limit=BATCH, offset=offset, include=["metadatas"])
+            if not page["ids"]:
+                return given
+            bare = [(id_, meta) for id_, meta in zip(page["ids"], page["metadatas"], strict=True) if ACCESS not in meta]
+            if bare:
+                self._call("label chunks", self._collection.update, ids=[id_ for id_, _ in bare],
+                           metadatas=[{ACCESS: access_of(str(meta["doc_key"]))} for _, meta in bare])
+                given += len(bare)
+            offset += len(page["ids"])
 
     def query(self, vector: Sequence[float], k: int, where: Filter = ()) -> list[SearchHit]:
         found = self._call("search", self._collection.query, query_embeddings=[list(map(float, vector))],

@@ -14,13 +14,14 @@ for concurrent access.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from docmill import hookimpl
+from docmill.core.access import ACCESS
 from docmill.core.errors import ConfigurationError, StoreUnavailable
 from docmill.core.filters import Filter, filterable
 from docmill.core.models import Chunk, SearchHit, StoredChunk
@@ -153,6 +154,24 @@ class QdrantStore:
             self._call("relabel chunks", self._client.set_payload, collection_name=self._collection,
                        payload={**fields, "doc": doc, "meta": dict(metadata)}, points=selection, wait=True)
         return int(count)
+
+    def grant_unlabelled(self, access_of: Callable[[str], str]) -> int:
+        # Every point once, in id order (a filter on the missing field scans the whole collection in local mode,
+        # once per batch), and one set_payload per grant in each batch.
+        given, offset = 0, None
+        while True:
+            points, offset = self._call("read chunks", self._client.scroll, collection_name=self._collection,
+                                        limit=BATCH, offset=offset, with_payload=["doc_key", ACCESS])
+            grants: dict[str, list[Any]] = {}
+            for point in points:
+                if ACCESS not in (point.payload or {}):
+                    grants.setdefault(access_of(str(point.payload["doc_key"])), []).append(point.id)
+            for grant, ids in grants.items():
+                self._call("label chunks", self._client.set_payload, collection_name=self._collection,
+                           payload={ACCESS: grant}, points=ids, wait=True)
+                given += len(ids)
+            if offset is None:
+                return given
 
     def _where(self, where: Filter) -> Any:
         """A search filter as Qdrant's: ``must`` and ``must_not`` field conditions."""
