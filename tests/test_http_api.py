@@ -374,14 +374,16 @@ def test_sigterm_stops_the_api_promptly_while_a_webhook_sync_waits_on_an_unreach
             'schedule = "0 3 1 1 *"\n')
     api = ApiServer(tmp_path / "api", toml=toml, env={"DOCMILL_SOURCES__0__TOKEN": "t",
                                                       "DOCMILL_SOURCES__0__WEBHOOK_SECRET": "hook-secret"}).start()
-    with api.client(None) as hook:
-        answers = [hook.post("/v1/sources/archive/webhook", headers={"X-Docmill-Webhook-Secret": "hook-secret"})
-                   for _ in range(2)]
-    assert [a.json()["sync"] for a in answers] == ["started", "coalesced"]
-    time.sleep(1)  # the sync is under way
-    # When it is told to stop
-    stopped = time.monotonic()
-    assert api.stop() == 0
+    try:
+        with api.client(None) as hook:
+            answers = [hook.post("/v1/sources/archive/webhook", headers={"X-Docmill-Webhook-Secret": "hook-secret"})
+                       for _ in range(2)]
+        assert [a.json()["sync"] for a in answers] == ["started", "coalesced"]
+        time.sleep(1)  # the sync is under way
+    finally:
+        # When it is told to stop
+        stopped = time.monotonic()
+        assert api.stop() == 0
     # Then it stops within seconds, says what it waited for, and starts no sync after the signal
     assert time.monotonic() - stopped < 20
     events = [json.loads(line) for line in api.log.read_text().splitlines() if line.startswith("{")]
@@ -453,6 +455,8 @@ def test_a_second_api_on_the_same_home_says_why_it_waits_and_serves_once_the_fir
             time.sleep(0.2)
     finally:
         second.send_signal(signal.SIGTERM)
+        if first.process is not None and first.process.poll() is None:  # an assertion failed before it stopped
+            first.stop()
         assert second.wait(60) == 0
 
 
