@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/api.py [--documents 200] [--clients 10] [--pdfs 40] [--mode embedded|distributed]
                                        [--rate 0] [--workers-nice 0] [--out DIR]
+    .venv/bin/python benchmarks/api.py --fairness [--backlog 500] [--mode embedded|distributed] [--out DIR]
 
 Starts ``docmill api`` (embedded mode: the pipeline runs in the API's process,
 with the real model; distributed mode: the API only enqueues, and ``docmill
@@ -15,6 +16,13 @@ sending to the 202. Then every job is followed until it ends.
 
 Prints the time to 202 (p50, p95, p99, max), the documents accepted and
 done, and how long the work took; writes OUT/api.json.
+
+``--fairness`` measures one caller's backlog against another caller's upload
+instead (the rule in docs/api.md, "Fair shares"): caller B's one note is
+uploaded to the idle API (warmed up by one before) and timed to done; then caller A uploads
+``--backlog`` notes, one per request from four threads, and B's note is
+uploaded again and timed to done behind them; then the time A's backlog
+took. Writes OUT/fairness.json.
 """
 
 from __future__ import annotations
@@ -46,8 +54,10 @@ def documents(folder: Path, count: int, pdfs: int) -> list[Path]:
     """``pdfs`` born-digital PDFs and notes to make ``count`` files."""
     from docmill.testing.corpus import build
 
-    build(folder / "corpus", text=pdfs, scanned=0)
-    files = sorted((folder / "corpus" / "text").glob("*.pdf"))[:pdfs]
+    files: list[Path] = []
+    if pdfs:
+        build(folder / "corpus", text=pdfs, scanned=0)
+        files = sorted((folder / "corpus" / "text").glob("*.pdf"))[:pdfs]
     notes = folder / "notes"
     notes.mkdir()
     topics = ["tide tables", "ferry timetables", "harbour dues", "crane servicing", "pilot boats", "lighthouse logs"]
@@ -183,6 +193,41 @@ def distributed_env(root: Path, env: dict[str, str], nice: int) -> tuple[dict[st
     return env, stop
 
 
+def _wait_done(http: httpx.Client, token: str, job: str, timeout: float = 3600) -> None:
+    deadline = time.monotonic() + timeout
+    while not http.get(f"/v1/jobs/{job}", params={"limit": 1},
+                       headers={"Authorization": f"Bearer {token}"}).json()["finished"]:
+        if time.monotonic() > deadline:
+            sys.exit(f"job {job} did not finish")
+        time.sleep(0.05)
+
+
+def fairness(url: str, tokens: list[str], notes: list[Path]) -> dict[str, Any]:
+    """Caller B's one note, idle and behind caller A's backlog of ``notes``: seconds to done, and when B's and
+    A's last ended, counted from A's first upload."""
+    a, b = tokens[:2]
+
+    def one(http: httpx.Client, name: str) -> tuple[float, float]:
+        started = time.perf_counter()
+        answer = http.post("/v1/documents", headers={"Authorization": f"Bearer {b}"}, files=[
+            ("file", (name, b"Caller B's one urgent note on the harbour dues for March. " * 4, "text/plain"))])
+        _wait_done(http, b, answer.json()["job_id"])
+        return time.perf_counter() - started, time.perf_counter()
+
+    with httpx.Client(base_url=url, timeout=60) as http:
+        one(http, "warm-up.txt")  # the first document loads the model
+        idle, _ = one(http, "idle.txt")
+        started = time.perf_counter()
+        _waits, backlog, refused = upload_all(url, [a] * 4, notes)
+        submitted = time.perf_counter() - started
+        behind, b_ended = one(http, "behind.txt")
+        for _, job in backlog:
+            _wait_done(http, a, job)
+        drained = time.perf_counter() - started
+    return {"backlog": len(notes), "refused": refused, "idle_s": idle, "behind_s": behind,
+            "backlog_submitted_s": submitted, "b_done_at_s": b_ended - started, "backlog_done_s": drained}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=200)
@@ -195,7 +240,13 @@ def main() -> None:
                         help="distributed mode: run the workers and Chroma at niceness N (10: the API answers "
                              "first, as when they run on other machines)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--fairness", action="store_true",
+                        help="one caller's upload behind another's backlog (docs/api.md, fair shares)")
+    parser.add_argument("--backlog", type=int, default=500, help="--fairness: notes in caller A's backlog")
     args = parser.parse_args()
+    if args.fairness:
+        main_fairness(args)
+        return
     root = Path(tempfile.mkdtemp(prefix="docmill-bench-api-"))
     out = args.out or root
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
@@ -239,6 +290,40 @@ def main() -> None:
     print(f"| every document ended | {counts} | all done |")
     print(f"| uploads took / all done after | {uploaded:.1f} s / {finished:.1f} s | |")
     print(f"\nresults in {out / 'api.json'}")
+    shutil.rmtree(root / "home", ignore_errors=True)
+
+
+def main_fairness(args: Any) -> None:
+    root = Path(tempfile.mkdtemp(prefix="docmill-bench-fair-"))
+    out = args.out or root
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
+    env.update({"DOCMILL_HOME": str(root / "home"), "DOCMILL_API_RATE_LIMIT": "1000"})
+    stop_services = None
+    try:
+        notes = documents(root, args.backlog, 0)
+        if args.mode == "distributed":
+            env, stop_services = distributed_env(root, env, args.workers_nice)
+        process, url, tokens = start_api(root, env, 2)
+        try:
+            result = {"mode": args.mode, **fairness(url, tokens, notes)}
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(120)
+    finally:
+        if stop_services is not None:
+            stop_services()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "fairness.json").write_text(json.dumps(result, indent=1))
+    r = result
+    print(f"\n{r['mode']} mode: caller B's one note, alone and behind caller A's {r['backlog']} notes "
+          f"(one per request, sent in {r['backlog_submitted_s']:.1f} s)")
+    print("| measure | value |\n|---|---|")
+    print(f"| B's note, idle API: time to done | {r['idle_s']:.2f} s |")
+    print(f"| B's note behind A's backlog: time to done | {r['behind_s']:.2f} s "
+          f"({r['behind_s'] / r['idle_s']:.1f}x idle) |")
+    print(f"| B's note ended / A's backlog ended, after A's first upload | {r['b_done_at_s']:.1f} s / "
+          f"{r['backlog_done_s']:.1f} s |")
+    print(f"\nresults in {out / 'fairness.json'}")
     shutil.rmtree(root / "home", ignore_errors=True)
 
 

@@ -24,8 +24,9 @@ _switch_off()  # before any third-party import, in every docmill process (see pr
 import typing as _typing  # noqa: E402
 
 from .core import errors  # noqa: E402
+from .core.access import ACCESS  # noqa: E402
 from .core.errors import *  # noqa: E402, F403 - the error tree is part of the public surface
-from .core.filters import Condition, Filter, filterable, matches  # noqa: E402
+from .core.filters import ONE_OF, Condition, Filter, filterable, matches  # noqa: E402
 from .core.hookspecs import Register, hookimpl  # noqa: E402
 from .core.interfaces import (  # noqa: E402
     Chunker,
@@ -34,6 +35,7 @@ from .core.interfaces import (  # noqa: E402
     Embedder,
     EmbedderFactory,
     Extractor,
+    GrantingStore,
     IncrementalSource,
     OcrEngine,
     OcrEngineFactory,
@@ -84,6 +86,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     *errors.__all__,
+    "ACCESS",
     "Blob",
     "Chunk",
     "ChunkText",
@@ -96,9 +99,11 @@ __all__ = [
     "EmbedderFactory",
     "Extractor",
     "Filter",
+    "GrantingStore",
     "IncrementalSource",
     "Limits",
     "Listing",
+    "ONE_OF",
     "OcrEngine",
     "OcrEngineFactory",
     "Page",

@@ -32,7 +32,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from .core.errors import ConfigurationError
+from .core.errors import ConfigurationError, UnknownSource
 from .core.models import Limits
 from .renamed_settings import RENAMED, RenamedSettings, move_renamed
 from .sources_config import SECRET_WORDS, SourceConfig, SourceOverrides
@@ -265,7 +265,7 @@ class Settings(BaseSettings):
             if source.name == name:
                 return source
         known = ", ".join(s.name for s in self.sources) or "none: add [[sources]] to docmill.toml"
-        raise ConfigurationError(f"no source named {name!r} in the settings (sources: {known})")
+        raise UnknownSource(f"no source named {name!r} in the settings (sources: {known})", name=name)
 
     @property
     def distributed(self) -> bool:

@@ -32,13 +32,12 @@ class ApiServer:
         self.home = root / "home"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.toml = toml
         self.tokens: dict[str, str] = {}
-        tables = []
+        self.digests: dict[str, str] = {}
         for name in CALLERS:
-            token, digest = new_token()
-            self.tokens[name] = token
-            tables.append(f'[[api_tokens]]\nname = "{name}"\nsha256 = "{digest}"\n')
-        (self.cwd / "docmill.toml").write_text(toml + "\n" + "\n".join(tables))
+            self.tokens[name], self.digests[name] = new_token()
+        self.configure(CALLERS)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("DOCMILL_")}
         self.env.update({"DOCMILL_HOME": str(self.home), "DOCMILL_RETRY_MIN_BACKOFF": "0.1",
                          "DOCMILL_RETRY_MAX_BACKOFF": "0.5", "DOCMILL_LOG_FORMAT": "json"})
@@ -49,6 +48,11 @@ class ApiServer:
         self.env.update(env or {})
         self.log = root / "api.log"
         self.process: subprocess.Popen[bytes] | None = None
+
+    def configure(self, callers: tuple[str, ...]) -> None:
+        """docmill.toml with these callers' tokens (the next start reads it)."""
+        tables = [f'[[api_tokens]]\nname = "{name}"\nsha256 = "{self.digests[name]}"\n' for name in callers]
+        (self.cwd / "docmill.toml").write_text(self.toml + "\n" + "\n".join(tables))
 
     def start(self) -> ApiServer:
         self.process = subprocess.Popen([sys.executable, "-m", "docmill", "api", "--port", str(self.port)],

@@ -23,6 +23,7 @@ def test_the_error_tree_is_the_one_in_the_design() -> None:
         errors.RateLimited: errors.TransientError,
         errors.StoreUnavailable: errors.TransientError,
         errors.ConfigurationError: errors.DocmillError,
+        errors.UnknownSource: errors.ConfigurationError,
     }
     assert {cls: cls.__bases__[0] for cls in tree} == tree
     assert errors.RateLimited("slow down", retry_after=30).retry_after == 30

@@ -62,3 +62,15 @@ def test_settings_that_do_not_load_are_the_one_finding(cli: Cli) -> None:
     report = json.loads(done.stdout)
     assert report["settings"] is None and [c["check"] for c in report["checks"]] == ["settings"]
     assert "DOCMILL_CHUNK_SIZE" in report["checks"][0]["detail"]
+
+
+def test_a_fresh_home_and_a_fresh_database_pass_before_anything_is_ingested(cli: Cli, home: Path,
+                                                                            pg_url: str) -> None:
+    # A user's first doctor, and a container's health check, come before any ingest: nothing is missing yet
+    for _ in range(2):  # the second runs on the home the first (or a store) may have made
+        done = cli("doctor", "--quick", "--json", check=False)
+        assert done.returncode == 0, done.stdout
+        assert checks(done)["ledger"]["ok"] and "first" in str(checks(done)["ledger"]["detail"])
+    assert not (home / "ledger.db").exists()  # the doctor looked, and made nothing
+    fresh = cli("doctor", "--quick", "--json", check=False, env={"DOCMILL_LEDGER_URL": pg_url})
+    assert fresh.returncode == 0 and checks(fresh)["ledger"]["ok"], fresh.stdout

@@ -81,8 +81,21 @@ def test_the_pixel_bomb_is_refused_without_decoding_it(corpus: Path) -> None:
 
 def test_pages_over_the_pixel_limit_are_not_rendered(corpus: Path) -> None:
     small = Limits(10**9, 2000, max_pixels=1_000_000, ocr_timeout=60, ocr_dpi=300)
-    with pytest.raises(DocumentTooLarge, match="DOCMILL_MAX_PIXELS"):
+    with pytest.raises(DocumentTooLarge, match=r"over the limit of 1,000,000 pixels \(DOCMILL_MAX_PIXELS\)"):
         list(PyMuPdfExtractor().render(_blob(corpus / "scanned" / "scan-000.pdf"), [1], small))
+
+
+def test_the_pixel_limit_is_quoted_as_it_is_set() -> None:
+    # The message said "over the limit of 100 (DOCMILL_MAX_PIXELS)" for the default of 100000000
+    import struct
+    import zlib
+
+    header = struct.pack(">IIBBBBB", 20_000, 20_000, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + header
+    png = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    with pytest.raises(DocumentTooLarge) as refused:
+        PyMuPdfExtractor().extract(Blob("huge.png", png, "image/png"), LIMITS)
+    assert refused.value.reason.endswith("400 megapixels), over the limit of 100,000,000 pixels (DOCMILL_MAX_PIXELS)")
 
 
 def test_text_in_latin1_is_detected_and_html_keeps_only_visible_text(corpus: Path) -> None:

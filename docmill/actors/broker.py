@@ -1,6 +1,7 @@
 """Builds the Dramatiq broker, with its middleware, from settings.
 
-Embedded mode: Dramatiq's in-process StubBroker. Distributed mode
+Embedded mode: Dramatiq's in-process StubBroker, its queues ordered by priority
+(:mod:`.priority_stub`). Distributed mode
 (``DOCMILL_BROKER_URL``): RabbitMQ with publisher confirms and durable queues
 declared with ``x-max-priority``, so a document's priority orders it in every
 stage's queue, and consumers that never acknowledge a message on a channel
@@ -12,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
-from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, ShutdownNotifications, TimeLimit
 
 from ..core.runtime import Runtime
@@ -21,6 +21,7 @@ from .crashguard import CrashGuard
 from .log_context import LogContext
 from .message_metrics import MessageMetrics
 from .middleware import FailureRecorder
+from .priority_stub import PriorityStubBroker
 from .retries import Retries
 
 __all__ = ["MAX_PRIORITY", "build_broker", "rabbitmq_broker"]
@@ -50,7 +51,7 @@ def build_broker(settings: Settings, runtime: Runtime) -> dramatiq.Broker:
     ]
     broker: dramatiq.Broker
     if settings.broker_url is None:
-        broker = StubBroker(middleware=middleware)
+        broker = PriorityStubBroker(middleware=middleware)
         broker.emit_after("process_boot")  # starts TimeLimit's watchdog, as `dramatiq` would in a worker process
         return broker
     # Only RabbitMQ redelivers what a dead worker held; in one process there is nothing to count.

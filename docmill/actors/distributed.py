@@ -70,14 +70,15 @@ class DistributedClient:
         return job_id
 
     def enqueue(self, specs: Sequence[SourceSpec], *, priority: int = 0, kind: str = "ingest",
-                owner: str | None = None) -> str:
-        """Create a job for these sources and queue their discovery for the workers (the ``discover`` queue);
-        its id. What a request of the HTTP API does: nothing is listed here, so the answer comes at once."""
+                owner: str | None = None, queued_at: int | None = None) -> str:
+        """Create a job for these sources and queue their discovery for the workers (the ``discover`` queue, at
+        ``queued_at``, default ``priority``); its id. What a request of the HTTP API does: nothing is listed
+        here, so the answer comes at once."""
         job_id: str = self.runtime.ledger.create_job(
             kind, discoveries=len(specs), priority=priority, owner=owner,
             sources=[(spec.id, spec.type, spec.options) for spec in specs])
         try:
-            self.runtime.send_all([spec.discover_task(job_id, priority) for spec in specs])
+            self.runtime.send_all([spec.discover_task(job_id, priority, queued_at=queued_at) for spec in specs])
         except TransientError as exc:  # the job ends at once, with the reason, instead of waiting forever
             for spec in specs:
                 self.runtime.ledger.end_discovery(job_id, error=f"{spec.id}: {exc.reason}")

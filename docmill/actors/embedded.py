@@ -27,6 +27,7 @@ from ..settings import Settings
 from .log_context import LogContext
 from .stages import QUEUES
 from .wiring import wire
+from .work_order import order_by_priority
 
 __all__ = ["EmbeddedPipeline"]
 
@@ -97,17 +98,19 @@ class EmbeddedPipeline:
             ({QUEUES[Stage.DISCOVER], QUEUES[Stage.EXTRACT], QUEUES[Stage.STORE]}, self.settings.workers or 2),
         )
         for queues, threads in pools:
-            worker = dramatiq.Worker(self.broker, queues=queues, worker_threads=threads, worker_timeout=POLL_MS)
+            worker = order_by_priority(dramatiq.Worker(self.broker, queues=queues, worker_threads=threads,
+                                                       worker_timeout=POLL_MS))
             worker.start()
             self.workers.append(worker)
 
     def submit(self, sources: Sequence[SourceSpec], *, kind: str = "ingest", priority: int = 0,
-               owner: str | None = None) -> str:
-        """Register the sources and start one job discovering them all (``owner``'s job); return its id."""
+               owner: str | None = None, queued_at: int | None = None) -> str:
+        """Register the sources and start one job discovering them all (``owner``'s job, its discovery queued at
+        ``queued_at``, default ``priority``); return its id."""
         job_id = self.runtime.ledger.create_job(kind, discoveries=len(sources), priority=priority, owner=owner,
                                                 sources=[(spec.id, spec.type, spec.options) for spec in sources])
         for spec in sources:
-            self.runtime.send(spec.discover_task(job_id, priority))
+            self.runtime.send(spec.discover_task(job_id, priority, queued_at=queued_at))
         return job_id
 
     def idle(self) -> bool:

@@ -251,7 +251,9 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
         return EXIT_UNAVAILABLE
     activity = _activity()
     broker.add_middleware(activity)
-    worker = dramatiq.Worker(broker, queues=queues, worker_threads=threads, worker_timeout=1000)
+    from .work_order import order_by_priority
+
+    worker = order_by_priority(dramatiq.Worker(broker, queues=queues, worker_threads=threads, worker_timeout=1000))
     worker.queue_prefetch = 1 if isolation else settings.broker_prefetch or threads
     worker.start()
     log.info("%s %d ready: %s, %d thread(s)", "isolation process" if isolation else "worker process", os.getpid(),

@@ -7,16 +7,20 @@ processes. docs/api.md has the endpoints, with curl examples.
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 from typing import Any
 
 from ..settings import Settings
 
 __all__ = ["create_app", "serve"]
 
+log = logging.getLogger(__name__)
+
 
 def _server_class() -> Any:
     import contextlib
-    import signal
     import threading
 
     import uvicorn
@@ -47,6 +51,26 @@ def create_app(service: Any, settings: Settings) -> Any:
     return build(service, settings)
 
 
+class _StoppedWaiting(Exception):
+    """SIGTERM came while the API waited for the home."""
+
+
+def _stop_waiting(_signum: int, _frame: Any) -> None:
+    raise _StoppedWaiting
+
+
+def _say_why_it_waits(settings: Settings) -> None:
+    """Say which process holds the embedded home the API waits for (its lock file names the holder's pid)."""
+    try:
+        holder = f" (pid {int((settings.home / 'embedded.lock').read_text().split()[0])})"
+    except (OSError, ValueError, IndexError):
+        holder = ""
+    log.warning("another docmill process%s is using %s in embedded mode: this API waits for it to end before it "
+                "opens its port (an embedded home serves one process at a time; stop the other, or set "
+                "DOCMILL_BROKER_URL to run several APIs over shared workers)", holder, settings.home,
+                extra={"event": "api.waiting"})
+
+
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None,
           on_ready: Any = None) -> None:
     """Serve the API until SIGTERM or Ctrl-C, then stop the pipeline (what is in flight finishes or resumes)."""
@@ -65,7 +89,16 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
                                  "docmill.toml")
     serve_metrics(settings)
     metrics.enable()
-    service = Service(settings)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop_waiting) if main else None  # stopped while it waits: cleanly
+    try:
+        service = Service(settings, on_wait=lambda: _say_why_it_waits(settings))
+    except _StoppedWaiting:
+        log.info("stopped before serving", extra={"event": "api.stopped"})
+        return
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
     try:
         config = uvicorn.Config(create_app(service, settings), host=host or settings.api_host,
                                 port=port or settings.api_port, log_level="warning", lifespan="off",

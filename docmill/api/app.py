@@ -9,6 +9,7 @@ import asyncio
 import hmac
 import inspect
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,19 +18,21 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
-from pydantic import Field
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from pydantic import Field, ValidationError
 from starlette.exceptions import HTTPException
 
 from .. import __version__, metrics
 from ..app.service import Service
-from ..core.errors import ConfigurationError, DocmillError, TransientError
-from ..core.filters import Condition, parse
+from ..core.errors import ConfigurationError, DocmillError, TransientError, UnknownSource
+from ..core.filters import parse
 from ..settings import Settings
 from . import schemas
+from .asgi import HttpMiddleware
 from .auth import RateLimiter, TokenBook
+from .headers import SecurityHeaders
 from .limits import BodyLimit, BodyTooLarge, too_large
-from .uploads import UploadRefused, check_name, keep
+from .uploads import BodyTail, UploadRefused, check_name, keep
 
 __all__ = ["create_app"]
 
@@ -41,6 +44,8 @@ MAX_FILES = 1000
 #: with a plain-text 400 before docmill sees it, and a character can take 12 bytes percent-encoded: these
 #: keep every valid search under that (a longer one is a JSON 422). The model reads 256 word pieces anyway.
 MAX_QUERY, MAX_CONDITIONS, MAX_CONDITION = 2000, 10, 200
+#: Wrong webhook secrets a client address may send a source: one a second on average, after the first five.
+WEBHOOK_GUESSES = (1.0, 5)
 #: The longest item key a job's page may start after (a path, at most 4,096 bytes on Linux).
 MAX_KEY = 4096
 PAGE = Path(__file__).with_name("page.html")
@@ -66,6 +71,7 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
     """The FastAPI application for ``service``."""
     tokens = TokenBook({t.name: t.sha256 for t in settings.api_tokens})
     limiter = RateLimiter(settings.api_rate_limit, max(1, int(settings.api_rate_limit * 2)))
+    guesses = RateLimiter(*WEBHOOK_GUESSES)  # wrong webhook secrets, per source and client address
     max_size = int(settings.max_file_size)
     # FastAPI's own OpenTelemetry instrumentation is off: docmill exports nothing it was not told to
     # (FASTAPI_OTEL_AUTO_CONFIGURE would add exporters), and it cost every request a span.
@@ -74,7 +80,8 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
     app = FastAPI(title="docmill", version=__version__, description=__doc__ or "",  # no docs page from a CDN
                   openapi_url="/v1/openapi.json", docs_url=None, redoc_url=None, **off)  # type: ignore[arg-type]
     app.add_middleware(RequestMetrics)
-    app.add_middleware(BodyLimit, limit=max_size + (1 << 20))  # a file at the limit, and its form around it
+    app.add_middleware(BodyLimit, file_limit=max_size)  # a file at the limit, and its form around it
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, a 413 from BodyLimit's too
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
@@ -82,12 +89,13 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return _error(422, where or "invalid request")
+        return _error(422, _invalid(exc.errors()))
 
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(_request: Request, _exc: BodyTooLarge) -> JSONResponse:
-        return JSONResponse(too_large(max_size + (1 << 20)), status_code=413)
+        # The rest of the body is not read: the server closes the connection after the answer instead of
+        # draining what the client still sends (it took 2 GiB so).
+        return JSONResponse(too_large(max_size), status_code=413, headers={"Connection": "close"})
 
     @app.exception_handler(TransientError)
     async def unavailable(_request: Request, exc: TransientError) -> JSONResponse:
@@ -105,8 +113,9 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
                            headers={"WWW-Authenticate": "Bearer"})
         wait = limiter.wait(name)
         if wait:
+            seconds = max(1, math.ceil(wait))  # what Retry-After can say: whole seconds, never 0
             raise _Refused(429, f"over the rate limit of {settings.api_rate_limit:g} requests a second; "
-                                f"try again in {wait:.1f} s", headers={"Retry-After": str(max(1, round(wait)))})
+                                f"try again in {seconds} s", headers={"Retry-After": str(seconds)})
         return name
 
     Caller = Annotated[str, Depends(caller)]
@@ -136,15 +145,18 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
         if kind == "application/json":
             try:
                 body = schemas.SourceItems.model_validate(await request.json())
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise _Refused(422, f"the JSON body is not {{\"source\": NAME, \"items\": [...]}}: "
-                                    f"{' '.join(str(exc).split())[:300]}") from None
+            except ValidationError as exc:
+                raise _Refused(422, _invalid(exc.errors())) from None
+            except (ValueError, UnicodeDecodeError) as exc:  # not JSON
+                raise _Refused(422, f"the body is not JSON ({' '.join(str(exc).split())[:200]}): send "
+                                    f"{{\"source\": NAME, \"items\": [...]}}") from None
             return {"job_id": await run_in_threadpool(_named, body, name)}
         raise _Refused(415, "send multipart/form-data (files) or application/json (a source and its items)")
 
     async def _upload(request: Request, name: str) -> str:
+        body = BodyTail(request.receive)
         try:
-            form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
+            form = await Request(request.scope, body.receive).form(max_files=MAX_FILES, max_fields=MAX_FILES)
         except BodyTooLarge:
             raise
         except Exception as exc:  # a malformed multipart body
@@ -152,7 +164,7 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
         try:
             files = [value for _, value in form.multi_items() if not isinstance(value, str)]
             if not files:
-                raise _Refused(400, "no file in the request: send each file as a multipart part with a filename")
+                raise _Refused(400, body.why_no_file(request.headers.get("content-type", "")))
             names = [check_name(part.filename) for part in files]
             if len(set(names)) != len(names):  # one would replace the other: say so instead
                 raise _Refused(409, "two files of one request have the same name")
@@ -170,8 +182,10 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
     def _named(body: schemas.SourceItems, name: str) -> str:
         try:
             job_id = service.submit_items(body.source, body.items, owner=name, priority=body.priority)
+        except UnknownSource:  # which sources there are is the operator's business, not every caller's
+            raise _Refused(404, f"no source named {body.source!r}") from None
         except ConfigurationError as exc:
-            raise _Refused(404 if "no source named" in str(exc) else 400, str(exc)) from None
+            raise _Refused(400, str(exc)) from None
         return job_id
 
     @app.get("/v1/jobs", response_model=list[schemas.JobBrief], tags=["jobs"], responses=_ERRORS)
@@ -245,9 +259,8 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
             conditions = parse(where or [])
         except ValueError as exc:
             raise _Refused(400, str(exc)) from None
-        others = tuple(Condition("owner", "!=", other) for other in tokens.names if other != name)
         try:
-            hits = service.search(q, k, conditions + others)
+            hits = service.search(q, k, conditions, caller=name)
         except (ConfigurationError, DocmillError) as exc:
             raise _Refused(503 if not isinstance(exc, ConfigurationError) else 400,
                            exc.reason if isinstance(exc, DocmillError) else str(exc)) from None
@@ -263,8 +276,15 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
         secret = configured.webhook_secret.get_secret_value() if configured and configured.webhook_secret else None
         if secret is None:
             raise _Refused(404, f"no source {source!r} takes webhooks (set webhook_secret in its [[sources]] entry)")
+        client = f"{source} {request.client.host if request.client else '?'}"
+        wait = guesses.available(client)
+        if wait:  # refused before the secret is compared: guessing goes no faster than WEBHOOK_GUESSES allow
+            seconds = max(1, math.ceil(wait))
+            raise _Refused(429, f"too many wrong webhook secrets from this address; try again in {seconds} s",
+                           headers={"Retry-After": str(seconds)})
         given = request.headers.get("x-docmill-webhook-secret", "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
+            guesses.take(client)
             raise _Refused(401, "the webhook secret is missing or wrong (X-Docmill-Webhook-Secret)")
         started = service.sync(source)
         return {"source": source, "sync": "started" if started else "coalesced"}
@@ -273,19 +293,21 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
     def page() -> HTMLResponse:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
+    @app.get("/page.js", include_in_schema=False)
+    def page_script() -> Response:
+        return Response(PAGE.with_suffix(".js").read_bytes(), media_type="text/javascript; charset=utf-8")
+
+    @app.get("/page.css", include_in_schema=False)
+    def page_style() -> Response:
+        return Response(PAGE.with_suffix(".css").read_bytes(), media_type="text/css; charset=utf-8")
+
     return app
 
 
-class RequestMetrics:
+class RequestMetrics(HttpMiddleware):
     """ASGI middleware: each answer's route (its template) and status, and how long it took, for the metrics."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Any, receive: Any, send: Any) -> None:
         started, status = time.monotonic(), 500
 
         async def sent(message: Any) -> None:
@@ -299,6 +321,13 @@ class RequestMetrics:
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             metrics.api_request(route, status, time.monotonic() - started)
+
+
+def _invalid(errors: Any) -> str:
+    """A validation error in words: each field and what is wrong with it (pydantic's links to its own docs
+    left out)."""
+    where = "; ".join(f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in errors)
+    return where or "invalid request"
 
 
 def _priority(value: Any) -> int:

@@ -3,7 +3,8 @@
 Settings hold each token's SHA-256, never the token (``docmill api --new-token
 NAME`` makes one and prints the line to add). A request without a token, or
 with one no hash matches, is 401; each token's requests are counted in a
-token bucket, and one over its rate is 429 with ``Retry-After``.
+token bucket, and one over its rate is 429 with ``Retry-After``. Wrong webhook
+secrets are counted the same way, per client address.
 """
 
 from __future__ import annotations
@@ -35,10 +36,6 @@ class TokenBook:
     def __init__(self, hashes: Mapping[str, str]) -> None:
         self._hashes = {name: digest.lower() for name, digest in hashes.items()}
 
-    @property
-    def names(self) -> list[str]:
-        return sorted(self._hashes)
-
     def caller(self, token: str) -> str | None:
         """The name whose hash matches ``token``, or None (every hash is compared, in constant time each)."""
         digest, found = token_hash(token), None
@@ -49,21 +46,36 @@ class TokenBook:
 
 
 class RateLimiter:
-    """A token bucket per caller: ``rate`` requests a second on average, bursts of ``burst``."""
+    """A token bucket per key (a caller, a client's address): ``rate`` a second on average, bursts of ``burst``."""
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = rate, burst
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def wait(self, caller: str) -> float:
+    def _level(self, key: str, now: float) -> float:
+        level, at = self._buckets.get(key, (float(self.burst), now))
+        return min(float(self.burst), level + (now - at) * self.rate)
+
+    def available(self, key: str) -> float:
+        """0 when ``key`` has a request left now (none is counted); otherwise the seconds until it has."""
+        with self._lock:
+            level = self._level(key, time.monotonic())
+        return 0.0 if level >= 1 else (1 - level) / self.rate
+
+    def take(self, key: str) -> None:
+        """Count one request of ``key`` (a wrong webhook secret, say), whether or not it had one left."""
+        now = time.monotonic()
+        with self._lock:
+            self._buckets[key] = (max(0.0, self._level(key, now) - 1), now)
+
+    def wait(self, key: str) -> float:
         """0 when the request may go now (and it is counted); otherwise the seconds until it may."""
         now = time.monotonic()
         with self._lock:
-            level, at = self._buckets.get(caller, (float(self.burst), now))
-            level = min(float(self.burst), level + (now - at) * self.rate)
+            level = self._level(key, now)
             if level >= 1:
-                self._buckets[caller] = (level - 1, now)
+                self._buckets[key] = (level - 1, now)
                 return 0.0
-            self._buckets[caller] = (level, now)
+            self._buckets[key] = (level, now)
             return (1 - level) / self.rate

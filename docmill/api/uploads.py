@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..app.upload_store import store_blob
 from ..core.sniff import contradiction
-from ..plugins.upload_source import store_blob
 
-__all__ = ["MAX_NAME", "UploadRefused", "check_name", "keep"]
+__all__ = ["MAX_NAME", "BodyTail", "UploadRefused", "check_name", "keep"]
 
 #: Longest file name accepted, in characters.
 MAX_NAME = 255
@@ -71,3 +71,31 @@ def keep(root: Path, name: str, declared: str | None, read: Any, max_size: int) 
     digest, size = store_blob(root, chunks())
     uploaded = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     return {"name": name, "sha256": digest, "size": size, "uploaded": uploaded}
+
+
+class BodyTail:
+    """Wraps a request's ``receive``, keeping its size and last bytes: when a multipart body yields no file,
+    whether it was empty, cut short before its closing boundary, or held parts without a file name."""
+
+    KEEP = 512
+
+    def __init__(self, receive: Any) -> None:
+        self._receive, self.size, self.tail = receive, 0, b""
+
+    async def receive(self) -> Any:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            self.size += len(chunk)
+            self.tail = (self.tail + chunk)[-self.KEEP:]
+        return message
+
+    def why_no_file(self, content_type: str) -> str:
+        """Why a multipart body with this Content-Type held no file, in the sender's terms."""
+        if self.size == 0:
+            return "the request body is empty: send each file as a multipart part named file, with a filename"
+        boundary = content_type.partition("boundary=")[2].split(";")[0].strip().strip('"')
+        if boundary and not self.tail.rstrip().endswith(b"--" + boundary.encode() + b"--"):
+            return (f"the multipart body is cut short: it ends before its closing boundary (--{boundary}--), so "
+                    "its last part is incomplete")
+        return "no file in the request: send each file as a multipart part with a filename"

@@ -131,12 +131,11 @@ def _check_embedder(settings: Settings, plugins: Any, quick: bool) -> Iterator[F
 
 
 def _check_ledger(settings: Settings) -> Iterator[Finding]:
-    from ..core.ledger.schema import create_ledger_engine, schema_gaps
-    from .specs import has_ledger
+    from ..core.ledger.schema import create_ledger_engine, metadata, schema_gaps
 
     where = _masked_url(settings.ledger_database_url)
-    if not has_ledger(settings):
-        yield Finding("ledger", True, f"none yet in {settings.home} (the first ingest creates it)")
+    if settings.ledger_url is None and not (settings.home / "ledger.db").exists():  # looked at, not created
+        yield Finding("ledger", True, f"none yet in {settings.home} (the first command that indexes creates it)")
         return
     engine = create_ledger_engine(settings.ledger_database_url)
     try:
@@ -149,6 +148,10 @@ def _check_ledger(settings: Settings) -> Iterator[Finding]:
         return
     finally:
         engine.dispose()
+    if len(gaps) == len(metadata.sorted_tables) and all(gap.startswith("table ") for gap in gaps):
+        yield Finding("ledger", True, f"{where}: reachable, empty (the first docmill command against it creates "
+                                      "its tables)")
+        return
     if gaps:
         yield Finding("ledger", False, f"{where}: the schema lacks {', '.join(gaps[:5])}"
                       f"{f' and {len(gaps) - 5} more' if len(gaps) > 5 else ''}",

@@ -64,8 +64,8 @@ def job_status(settings: Settings, job_id: str, *, limit: int | None = JOB_PAGE,
         raise KeyError(job_id)
     with Ledger(settings.ledger_database_url) as ledger:
         info = ledger.job_info(job_id)
+        progress = ledger.job_progress(job_id)  # first: a finished job's items are then all written
         items, more = ledger.job_items(job_id, limit=limit, after=after, state=state, stage=stage)
-        progress = ledger.job_progress(job_id)
     return {**info, "finished": progress.finished, "counts": progress.counts, "items": items, "more": more,
             "next": items[-1]["key"] if more else None}
 
@@ -105,16 +105,18 @@ def _has_index(settings: Settings) -> bool:
 
 
 def filtered_query(store: VectorStore, vector: Any, k: int, where: Filter = ()) -> list[SearchHit]:
-    """The store's ``k`` nearest chunks that pass ``where``; ConfigurationError when a store written before
-    filters is asked to filter."""
-    if not where:
-        return store.query(vector, k)
+    """The store's ``k`` nearest chunks that pass ``where`` (``core.search.nearest``: copies of one text do not
+    hide what lies beyond them); ConfigurationError when a store written before filters is asked to filter."""
+    from ..core.search import nearest
+
     try:
-        return store.query(vector, k, where=where)
+        return nearest(store, vector, k, where)
     except TypeError as exc:
         if "where" not in str(exc):
             raise
-        raise ConfigurationError(f"the {store.name} store cannot filter a search") from exc
+        if where:
+            raise ConfigurationError(f"the {store.name} store cannot filter a search") from exc
+        return store.query(vector, k)
 
 
 def search(settings: Settings, query: str, k: int = 5, where: Filter = ()) -> list[SearchHit]:

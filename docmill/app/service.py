@@ -15,32 +15,40 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
+import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..core.access import upload_key, visible_to
 from ..core.errors import ConfigurationError
+from ..core.fairness import FAIR_SHARE, raised
 from ..core.filters import Filter
 from ..core.models import SearchHit, SourceSpec, Task
 from ..core.records import Stage
 from ..settings import Settings
+from . import callers
+from .syncs import SyncInterrupted, SyncRunners
 
 __all__ = ["UPLOAD_SOURCE", "Service"]
 
 #: Source type of uploaded files (the built-in plugin ``api-upload``), and the prefix of their source ids.
 UPLOAD_SOURCE, UPLOAD_PREFIX = "api-upload", "upload"
+#: Seconds a stopping service gives the pipeline's workers to finish the messages they hold.
+STOP_WAIT = 10.0
+
+log = logging.getLogger(__name__)
 
 
 class Service:
     """Submits and watches jobs for named callers; searches with filters; syncs named sources on demand."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, on_wait: Callable[[], None] | None = None) -> None:
+        """``on_wait`` hears when another process holds the embedded home, which this one then waits for."""
         self.settings = settings
         self.upload_dir = Path(settings.upload_dir or settings.home / "uploads")
-        self._syncs: dict[str, _SyncRunner] = {}
-        self._lock = threading.Lock()
+        self._syncs = SyncRunners(settings, self.run_sync)
         if settings.distributed:
             from ..actors.distributed import DistributedClient
 
@@ -51,10 +59,17 @@ class Service:
             from ..actors.embedded import EmbeddedPipeline
 
             self._client = None
-            self._pipeline = EmbeddedPipeline(settings)
-            self._pipeline.start()
+            self._pipeline = EmbeddedPipeline(settings, on_wait=on_wait)
             self.runtime = self._pipeline.runtime
         self.ledger = self.runtime.ledger
+        try:
+            callers.admit(self.ledger, [token.name for token in settings.api_tokens])
+            callers.label_grants(self.runtime, settings)  # before any search: an older index's chunks get grants
+            if self._pipeline is not None:
+                self._pipeline.start()
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def mode(self) -> str:
@@ -67,10 +82,14 @@ class Service:
         """Start a job discovering these sources; its id. Nothing is listed here: embedded mode hands discovery
         to its worker threads, distributed mode to the workers of the ``discover`` queue (a TransientError when
         RabbitMQ does not take it: the job then never started, and the same request again starts it)."""
+        queued_at = priority
+        if owner is not None and self.ledger.undiscovered_of(owner) < FAIR_SHARE:  # the caller's fair share
+            queued_at = raised(priority)
         if self._client is not None:
-            job_id: str = self._client.enqueue(list(specs), priority=priority, kind=kind, owner=owner)
+            job_id: str = self._client.enqueue(list(specs), priority=priority, kind=kind, owner=owner,
+                                               queued_at=queued_at)
             return job_id
-        job_id = self._pipeline.submit(specs, kind=kind, priority=priority, owner=owner)
+        job_id = self._pipeline.submit(specs, kind=kind, priority=priority, owner=owner, queued_at=queued_at)
         return job_id
 
     def upload(self, owner: str, items: Sequence[Mapping[str, Any]], *, priority: int = 0) -> str:
@@ -84,22 +103,24 @@ class Service:
 
     def submit_items(self, source: str, items: Sequence[str], *, owner: str | None, priority: int = 0) -> str:
         """A job ingesting these files (paths relative to its folder) of a named folder source, as ``docmill
-        ingest`` would: the source's other files are left as they are. ConfigurationError for an unknown
-        source, one that is not a folder, or an item that is not a relative path inside it."""
+        ingest`` would: the source's other files are not considered. UnknownSource for an unknown name;
+        ConfigurationError for a source that is not a folder, or an item that is not a relative path inside it
+        or that the source's globs leave out. An item missing, or leading out of the folder, is skipped in the
+        job with why."""
+        from ..core.plugins import load_plugins
         from .specs import FOLDER_SOURCE, source_spec
 
         config = self.settings.source(source)
         if config.type != FOLDER_SOURCE:
             raise ConfigurationError(f"items are files of a folder source, and {source!r} is a {config.type} "
                                      f"source: POST /v1/sources/{source}/webhook syncs it")
-        globs = []
-        for item in items:
-            parts = item.replace("\\", "/").split("/")
-            if not item or item.startswith("/") or ".." in parts or any(not ch.isprintable() for ch in item):
-                raise ConfigurationError(f"{item!r} is not a path relative to the source's folder")
-            globs.append("/" + "".join(f"[{ch}]" if ch in "*?[" else ch for ch in item))  # exactly this path
         spec = source_spec(config)
-        spec = SourceSpec(id=spec.id, type=spec.type, options={**spec.options, "include": globs})
+        # A source of its own (an id under the named source's): the named source's options, state and last
+        # sync stay as they are, and a worker's source built for other items is not reused for these.
+        digest = hashlib.sha256(json.dumps(list(items)).encode()).hexdigest()[:16]
+        spec = SourceSpec(id=f"{spec.id}@items-{digest}", type=spec.type,
+                          options={**spec.options, "items": list(items)})
+        load_plugins(self.settings.load_plugins).source(spec.type, dict(spec.options), self.settings).close()
         return self.submit([spec], owner=owner, kind="ingest", priority=priority)
 
     def owned_job(self, job_id: str, owner: str | None) -> dict[str, Any]:
@@ -112,8 +133,10 @@ class Service:
     def job(self, job_id: str, owner: str | None, **page: Any) -> dict[str, Any]:
         """Counts and a page of the job's documents (see ``app.job_status``); KeyError as ``owned_job``."""
         info = self.owned_job(job_id, owner)
-        items, more = self.ledger.job_items(job_id, **page)
+        # Progress first: a job seen finished has written every item, so the items read after it are all there
+        # (read the other way round, a finished job could show the items of a moment before: none).
         progress = self.ledger.job_progress(job_id)
+        items, more = self.ledger.job_items(job_id, **page)
         return {**info, "finished": progress.finished, "counts": progress.counts, "items": items, "more": more,
                 "next": items[-1]["key"] if more else None}
 
@@ -148,8 +171,6 @@ class Service:
     def remove(self, key: str, owner: str) -> str:
         """Remove one of the caller's uploaded documents from the index; the job doing it. KeyError when the
         caller has no such document."""
-        from ..plugins.upload_source import upload_key
-
         if not key.startswith(upload_key(owner, "")) or self.ledger.document(key) is None:
             raise KeyError(key)
         job_id = self.ledger.create_job("delete", discoveries=0, owner=owner)
@@ -160,11 +181,13 @@ class Service:
 
     # Search ---------------------------------------------------------------
 
-    def search(self, query: str, k: int, where: Filter = ()) -> list[SearchHit]:
-        """The ``k`` chunks nearest ``query`` that pass ``where`` (ConfigurationError: the store cannot filter)."""
+    def search(self, query: str, k: int, where: Filter = (), *, caller: str) -> list[SearchHit]:
+        """The ``k`` chunks nearest ``query`` that pass ``where`` and that ``caller`` may see: the shared sources'
+        and its own uploads (``core.access``). ConfigurationError: the store cannot filter."""
         from .reports import filtered_query
 
-        return filtered_query(self.runtime.store, self.runtime.embedder.embed_query(query), k, where)
+        return filtered_query(self.runtime.store, self.runtime.embedder.embed_query(query), k,
+                              (*where, visible_to(caller)))
 
     # Named sources ----------------------------------------------------------
 
@@ -172,70 +195,28 @@ class Service:
         """Sync a named source in the background, under its lease; False when a sync of it is already running
         here (this request is folded into one more run after it: a burst of triggers costs at most one)."""
         self.settings.source(name)  # ConfigurationError for an unknown name
-        with self._lock:
-            runner = self._syncs.get(name)
-            if runner is None:
-                runner = self._syncs[name] = _SyncRunner(self, name)
-        return runner.trigger()
+        return self._syncs.trigger(name)
 
     def run_sync(self, specs: Sequence[SourceSpec], *, kind: str) -> tuple[str, Any]:
-        """A sync's run, on this service's pipeline (what ``app.sync_source`` calls instead of ``app.run``)."""
+        """A sync's run, on this service's pipeline (what ``app.sync_source`` calls instead of ``app.run``);
+        SyncInterrupted when the service stops meanwhile."""
         job_id = self.submit(specs, owner=None, kind=kind)
         while not self.progress(job_id).finished:
+            if self._syncs.stopping:
+                raise SyncInterrupted(job_id)
             time.sleep(0.2)
         return job_id, self.ledger.job_summary(job_id)
 
     def close(self) -> None:
-        for runner in list(self._syncs.values()):
-            runner.join()
+        """Stop: no sync starts any more, running ones stop waiting, then the pipeline stops (a stage's message
+        in progress finishes within ``STOP_WAIT`` seconds, or resumes when the pipeline starts again)."""
+        self._syncs.stop()
         if self._pipeline is not None:
-            self._pipeline.stop()
+            busy = sum(queue.unfinished_tasks for queue in self._pipeline.broker.queues.values())
+            if busy:
+                log.info("stopping: waiting up to %.0f s for the pipeline's workers to finish the messages in "
+                         "progress (%d message(s) held or queued; the rest resume on the next start)",
+                         STOP_WAIT, busy, extra={"event": "api.stopping"})
+            self._pipeline.stop(timeout=STOP_WAIT)
         if self._client is not None:
             self._client.close()
-
-
-class _SyncRunner:
-    """One source's on-demand syncs: one at a time in this process, and a burst of triggers meanwhile is one
-    more run afterwards, not one each. Across processes and hosts, the source's lease decides."""
-
-    def __init__(self, service: Service, name: str) -> None:
-        self.service, self.name = service, name
-        self._lock = threading.Lock()
-        self._running = False
-        self._again = False
-        self._thread: threading.Thread | None = None
-
-    def trigger(self) -> bool:
-        with self._lock:
-            if self._running:
-                self._again = True
-                return False
-            self._running = True
-            self._thread = threading.Thread(target=self._run, name=f"docmill-sync-{self.name}", daemon=True)
-            self._thread.start()
-            return True
-
-    def _run(self) -> None:
-        import logging
-
-        from .sync import sync_source
-
-        log = logging.getLogger(__name__)
-        while True:
-            try:
-                found = sync_source(self.service.settings, self.name, runner=self.service.run_sync)
-                if found is None:
-                    log.info("sync of %s coalesced: another process is syncing it", self.name,
-                             extra={"event": "sync.coalesced"})
-            except Exception:
-                log.exception("sync of %s failed", self.name, extra={"event": "sync.failed"})
-            with self._lock:
-                if not self._again:
-                    self._running = False
-                    return
-                self._again = False
-
-    def join(self) -> None:
-        thread = self._thread
-        if thread is not None:
-            thread.join()

@@ -15,13 +15,24 @@ __all__ = ["api"]
 @click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port; default DOCMILL_API_PORT (8080).")
 @click.option("--new-token", "new_token", metavar="NAME", default=None,
               help="Make a token for a caller named NAME, print it and the line for docmill.toml, and exit.")
+@click.option("--revoke", "revoked", metavar="NAME", default=None,
+              help="End the caller NAME for good (its token already removed from docmill.toml): its uploads stay "
+                   "indexed but hidden from every caller, or are deleted with --delete-uploads; the name is never "
+                   "given to a token again. Then exit.")
+@click.option("--delete-uploads", is_flag=True, help="With --revoke: delete the caller's uploads from the index.")
 @handles_configuration
-def api(host: str | None, port: int | None, new_token: str | None) -> None:
+def api(host: str | None, port: int | None, new_token: str | None, revoked: str | None,
+        delete_uploads: bool) -> None:
     """Serve the HTTP API: uploads, jobs with live progress, search with filters, webhooks, a status page.
 
     Embedded mode processes uploads in this process; with DOCMILL_BROKER_URL
     set it only enqueues for `docmill worker` processes.
     """
+    if delete_uploads and revoked is None:
+        raise click.UsageError("--delete-uploads goes with --revoke NAME")
+    if revoked is not None:
+        _revoke(revoked, delete_uploads)
+        return
     if new_token is not None:
         import re
 
@@ -43,3 +54,24 @@ def api(host: str | None, port: int | None, new_token: str | None) -> None:
     http_api.serve(settings, host=host, port=port, on_ready=lambda h, p: click.echo(
         f"docmill: API on http://{h}:{p}/ ({'distributed' if settings.distributed else 'embedded'} mode); "
         "SIGTERM or Ctrl-C stops it", err=True))
+
+
+def _revoke(name: str, delete_uploads: bool) -> None:
+    from ..app.callers import revoke
+    from .render import progress_bar
+
+    settings = load_settings()
+    done = revoke(settings, name, delete_uploads=delete_uploads,
+                  watch=progress_bar("Deleting uploads") if delete_uploads else None,
+                  on_wait=lambda: click.echo(f"docmill: a docmill process (an API?) is using {settings.home}; "
+                                             "waiting for it to stop", err=True))
+    held = f"{done.documents} uploaded document(s), {done.chunks} chunk(s)"
+    if done.deleted:
+        counts = ", ".join(f"{count} {state}" for state, count in sorted(done.counts.items())) or "nothing to do"
+        fate = f"its {held}: deleted from the index (job {done.job_id}: {counts})"
+    else:
+        fate = (f"its {held}: kept in the index, hidden from every API caller (`docmill search` without --as "
+                f"and `docmill export` still show them); delete them with `docmill api --revoke {name} "
+                "--delete-uploads`")
+    click.echo(f"{name} is revoked: {fate}. Its jobs stay in the history (DOCMILL_JOB_HISTORY_DAYS). No token may "
+               f"be named {name} again.")

@@ -74,16 +74,21 @@ def ingest(paths: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str,
 @click.option("--where", "where", multiple=True, metavar="FIELD OP VALUE",
               help="Only chunks that pass (repeatable, all must hold): tags=invoice, page>=2, "
                    "modified>=2024-01-01, source=archive, correspondent!=Acme.")
+@click.option("--as", "caller", metavar="CALLER", default=None,
+              help="Only what the API caller CALLER may see: the sources' documents and its own uploads.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @handles_configuration
-def search(query: str, k: int, where: tuple[str, ...], as_json: bool) -> None:
-    """Find the chunks closest in meaning to QUERY."""
+def search(query: str, k: int, where: tuple[str, ...], caller: str | None, as_json: bool) -> None:
+    """Find the chunks closest in meaning to QUERY (everything indexed, unless --as)."""
+    from ..core.access import visible_to
     from ..core.filters import parse
 
     try:
         conditions = parse(where)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--where") from None
+    if caller is not None:
+        conditions = (*conditions, visible_to(caller))
     settings = load_settings()
     hits = app.search(settings, query, k, conditions)
     if as_json:

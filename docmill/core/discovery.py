@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import PermanentError
+from .fairness import FairShare, raised
 from .interfaces import ContentCheckedSource, IncrementalSource, Source
 from .ledger import NewVersion
 from .models import DocumentRef, Listing, Task
@@ -172,6 +173,7 @@ class _Discovery:
     source_id: str
     priority: int
     retry_failed: bool
+    share: FairShare
     withdrawn: set[str] = field(default_factory=set)  # indexed before, refused now: their chunks go
     counts: Counter[str] = field(default_factory=Counter)
     seen: _Seen = field(default_factory=_Seen)
@@ -226,15 +228,19 @@ class _Discovery:
             self.counts["unchanged"] += len(unchanged)
         relabelled = rt.ledger.start_relabels(job_id, relabels, priority) if relabels else []
         self.counts["relabelled"] += len(relabels)
-        started = rt.ledger.start_versions(job_id, self.source_id, starting, priority)
+        shared = self.share.room(len(starting))  # the caller's fair share goes one level up (core.fairness)
+        raised_ = rt.ledger.start_versions(job_id, self.source_id, starting[:shared], raised(priority))
+        started = rt.ledger.start_versions(job_id, self.source_id, starting[shared:], priority)
         unsent = [row for row, _ in unchanged if _never_sent(row)]  # committed by a discovery that died first
         tasks = [*(Task.for_version(Stage.RELABEL, job_id, key, version, priority) for key, version in relabelled),
+                 *(Task.for_version(Stage.EXTRACT, job_id, key, version, raised(priority))
+                   for key, version in raised_),
                  *(Task.for_version(Stage.EXTRACT, job_id, key, version, priority) for key, version in started),
                  *(Task.for_version(row.stage, job_id, row.key, row.version, row.priority) for row in unsent)]
         if tasks:
             rt.expect_work()
             rt.send_all(tasks)  # with the transport before the ledger says so: a version marked sent was sent
-            rt.ledger.mark_sent([*started, *relabelled, *((row.key, row.version) for row in unsent)])
+            rt.ledger.mark_sent([*raised_, *started, *relabelled, *((row.key, row.version) for row in unsent)])
 
     def removals(self, listing: Listing, prune: bool) -> tuple[list[str], list[str]]:
         """The keys to remove from the index, and those kept although the filters now leave them out."""
@@ -268,7 +274,11 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
     ``retry_failed`` processes failed documents again even if unchanged.
     """
     source = rt.source(source_id)
-    found = _Discovery(rt, source, job_id, source_id, priority, retry_failed)
+    try:
+        owner = rt.ledger.job_info(job_id)["owner"]
+    except KeyError:  # a job forgotten while it ran (DOCMILL_JOB_HISTORY_DAYS): nobody's share
+        owner = None
+    found = _Discovery(rt, source, job_id, source_id, priority, retry_failed, FairShare(rt.ledger, owner))
     if isinstance(source, IncrementalSource):
         listing = source.listing({} if full else rt.ledger.source_state(source_id), full=full)
     else:

@@ -13,6 +13,7 @@
         ├── RateLimited           429; carries retry_after
         └── StoreUnavailable      the vector store or ledger is busy or down
     ConfigurationError            bad settings: reported at start-up, never mid-run
+    └── UnknownSource             no source of that name is configured; carries name
 
 Plugins raise these, wrapping their library's own errors with ``raise ... from``,
 so the pipeline decides between retrying and failing without knowing any
@@ -35,6 +36,7 @@ __all__ = [
     "SourceUnavailable",
     "StoreUnavailable",
     "TransientError",
+    "UnknownSource",
     "UnsupportedDocument",
 ]
 
@@ -118,3 +120,14 @@ class ConfigurationError(DocmillError):
     """Bad settings, reported at start-up with the name of the setting."""
 
     kind = "configuration"
+
+
+class UnknownSource(ConfigurationError):
+    """No ``[[sources]]`` entry has this name; ``name`` is the name asked for (the message may list the names
+    there are, for the operator: a front end serving others says less)."""
+
+    kind = "unknown source"
+
+    def __init__(self, message: str, *, name: str) -> None:
+        super().__init__(message)
+        self.name = name

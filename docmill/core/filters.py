@@ -29,7 +29,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LIST_FIELDS", "OPERATORS", "Condition", "Filter", "filterable", "matches", "parse", "source_label"]
+__all__ = ["LIST_FIELDS", "ONE_OF", "OPERATORS", "Condition", "Filter", "filterable", "matches", "parse",
+           "source_label"]
 
 #: Operators, as written.
 OPERATORS = ("!=", ">=", "<=", "=", ">", "<")
@@ -45,13 +46,19 @@ RESERVED = frozenset({"doc", "doc_key", "seq", "version", "hash", "text", "meta"
 _EXPRESSION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*(!=|>=|<=|=|>|<)\s*(.*?)\s*$", re.DOTALL)
 
 
+#: What docmill itself adds to a filter, never parsed from an expression: the field holds one of the values
+#: (a tuple of names), as a caller's allow-list does (``core.access``).
+ONE_OF = "in"
+
+
 @dataclass(frozen=True)
 class Condition:
-    """One test of a chunk's field: ``key`` is the stored key, ``value`` already of the stored type."""
+    """One test of a chunk's field: ``key`` is the stored key, ``value`` already of the stored type (a tuple of
+    names for :data:`ONE_OF`)."""
 
     field: str
     op: str
-    value: str | int | float
+    value: str | int | float | tuple[str, ...]
 
     @property
     def key(self) -> str:
@@ -117,11 +124,11 @@ def parse(expressions: Iterable[str]) -> Filter:
 
 
 def source_label(source_id: str) -> str:
-    """What the ``source`` field holds for a source id: a named source's name, an ingested folder's path,
-    ``upload`` for the HTTP API's uploads."""
+    """What the ``source`` field holds for a source id: a named source's name (also for a job of some of its
+    items, ``source:NAME@items-...``), an ingested folder's path, ``upload`` for the HTTP API's uploads."""
     kind, _, rest = source_id.partition(":")
     if kind == "source":
-        return rest
+        return rest.partition("@")[0]
     if kind == "upload":
         return "upload"
     return rest or source_id
@@ -145,6 +152,8 @@ def filterable(metadata: Mapping[str, Any], *, source: str | None = None) -> dic
 
 
 def _holds(condition: Condition, value: Any) -> bool:
+    if condition.op == ONE_OF:
+        return isinstance(value, str) and isinstance(condition.value, tuple) and value in condition.value
     if condition.contains:
         has = isinstance(value, list | tuple) and condition.value in value
         return has if condition.op == "=" else not has

@@ -32,6 +32,7 @@ __all__ = [
     "Embedder",
     "EmbedderFactory",
     "Extractor",
+    "GrantingStore",
     "IncrementalSource",
     "OcrEngine",
     "OcrEngineFactory",
@@ -187,7 +188,8 @@ class VectorStore(Protocol):
     def query(self, vector: Vector, k: int, where: Filter = ()) -> list[SearchHit]:
         """The ``k`` nearest chunks that pass every condition of ``where`` (``docmill.core.filters``), best
         first. Filterable fields are those ``filterable(metadata)`` gives for a chunk's metadata, with
-        ``doc`` and ``page``; a store keeps them as its own keys so that the filter runs inside it."""
+        ``doc``, ``page`` and ``hash`` (a search leaves copies of one text out by it, ``core.search``); a store
+        keeps them as its own keys so that the filter runs inside it."""
         ...
 
     def vectors_for(self, hashes: Sequence[str]) -> dict[str, Sequence[float]]:
@@ -221,6 +223,18 @@ class RelabellingStore(Protocol):
         Texts, vectors and IDs stay as they are: this is how a change of a
         document's labels alone (its tags, its title) reaches the index.
         """
+        ...
+
+
+@runtime_checkable
+class GrantingStore(Protocol):
+    """A vector store that can give chunks written before grants (``core.access``) theirs, in bulk (both
+    built-in stores can). Without it, an upgrade relabels each document (``RelabellingStore``), one at a time.
+    """
+
+    def grant_unlabelled(self, access_of: Callable[[str], str]) -> int:
+        """Set ``access`` to ``access_of(doc_key)`` on every chunk that has no ``access`` field, leaving the rest
+        of each chunk as it is; return how many chunks were given one."""
         ...
 
 

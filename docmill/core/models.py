@@ -237,7 +237,9 @@ class SourceSpec:
     prune: bool = False
     retry_failed: bool = False
 
-    def discover_task(self, job_id: str, priority: int) -> Task:
-        """The discover stage's task for this source."""
+    def discover_task(self, job_id: str, priority: int, *, queued_at: int | None = None) -> Task:
+        """The discover stage's task for this source: its documents go at ``priority``, and the task itself at
+        ``queued_at`` (default: the same; a caller's fair share is one level up, ``core.fairness``)."""
         return Task(Stage.DISCOVER, {"job_id": job_id, "source_id": self.id, "priority": priority,
-                                     "full": self.full, "prune": self.prune, "retry_failed": self.retry_failed})
+                                     "full": self.full, "prune": self.prune, "retry_failed": self.retry_failed},
+                    priority if queued_at is None else queued_at)

@@ -210,14 +210,27 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+#: Other names clients declare for a kind of file, and the families each may hold: older and vendor names of
+#: PDF, what Windows browsers send for a .csv (Excel's type, also sent for a real .xls), text under application/.
+_DECLARED_AS = {
+    **dict.fromkeys(("application/x-pdf", "application/acrobat", "application/vnd.pdf", "applications/vnd.pdf",
+                     "text/pdf", "text/x-pdf"), frozenset({"pdf"})),
+    "application/vnd.ms-excel": frozenset({"text", "binary"}),
+    **dict.fromkeys(("application/csv", "application/x-csv", "application/json", "application/ld+json",
+                     "application/xml", "application/yaml", "application/x-yaml", "application/x-ndjson",
+                     "application/rtf"), frozenset({"text"})),
+}
+
+
 def contradiction(declared: str, head: bytes) -> str | None:
     """Why bytes starting with ``head`` are not of the ``declared`` media type (an upload's Content-Type), or
-    None when they are, or when the declaration says nothing (empty, ``application/octet-stream``)."""
+    None when they are, or when the declaration says nothing (empty, ``application/octet-stream``). A type's
+    other common names (``application/x-pdf``, Excel's type for a CSV) count as the type."""
     declared = declared.split(";")[0].strip().lower()
     if not declared or declared == "application/octet-stream" or not head:
         return None
     sniffed = sniff(head)
-    if _family(declared) == _family(sniffed):
+    if _family(sniffed) in _DECLARED_AS.get(declared, frozenset({_family(declared)})):
         return None
     return f"declared {declared}, but the content is {_describe(sniffed)}"
 

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from .. import metrics
+from .access import ACCESS, access_of
 from .discovery import discover
 from .errors import DocmillError, DocumentTooLarge, PermanentError, StoreUnavailable
 from .filters import source_label
@@ -26,7 +27,8 @@ from .records import Document, Stage, State
 from .runtime import Runtime
 from .sniff import media_type_of
 
-__all__ = ["discover", "embed", "extract", "ocr", "record_failure", "relabel", "remove", "store"]
+__all__ = ["chunk_metadata", "discover", "embed", "extract", "ocr", "record_failure", "relabel", "remove",
+           "store"]
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +154,12 @@ def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
     rt.send(Task.for_version(Stage.STORE, job_id, doc.key, doc.version, doc.priority))
 
 
-def _chunk_metadata(doc: Document) -> dict[str, Any]:
-    """What a document's chunks carry: its source's metadata, and which source it came from (``source``, a
-    field searches filter on)."""
+def chunk_metadata(doc: Document) -> dict[str, Any]:
+    """What a document's chunks carry: its source's metadata, which source it came from (``source``, a field
+    searches filter on), and who may see it through the API (``access``, docmill's grant: ``core.access``)."""
     metadata: dict[str, Any] = json.loads(doc.metadata or "{}")
     metadata["source"] = source_label(doc.source)
+    metadata[ACCESS] = access_of(doc.key)
     return metadata
 
 
@@ -176,7 +179,7 @@ def store(rt: Runtime, job_id: str, key: str, version: int) -> None:
         return
     started = time.monotonic()
     chunks, vectors = rt.ledger.load_staged(key, version)
-    metadata = _chunk_metadata(doc)
+    metadata = chunk_metadata(doc)
     if chunks:
         rt.store.upsert(chunks, vectors, doc=doc.name, version=version, metadata=metadata)
     rt.store.delete_stale(key, keep_version=version)
@@ -201,7 +204,7 @@ def relabel(rt: Runtime, job_id: str, key: str, version: int) -> None:
         rt.send_all([Task.for_version(Stage.EXTRACT, job_id, key, version, doc.priority) for key, version in restarted])
         rt.ledger.mark_sent(restarted)
         return
-    store.relabel(key, doc=doc.name, metadata=_chunk_metadata(doc))
+    store.relabel(key, doc=doc.name, metadata=chunk_metadata(doc))
     rt.ledger.finish(key, version, State.DONE, stage=Stage.RELABEL, seconds=time.monotonic() - started)
 
 

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from docmill import (
+    ACCESS,
+    ONE_OF,
     Chunk,
     ConfigurationError,
     Filter,
@@ -39,10 +41,12 @@ __all__ = ["ChromaSettings", "ChromaStore"]
 
 #: Chunks per Chroma call (its own limit is a few thousand).
 BATCH = 500
+#: Most chunks passing a filter that a search compares one by one when Chroma's filtered walk comes back short.
+EXACT_LIMIT = 20_000
 #: Metadata keys this store writes itself (the rest are the document's filterable fields).
 _OWN_KEYS = frozenset({"doc_key", "doc", "seq", "version", "hash", "meta", "page"})
 #: Chroma's operator for each filter operator; list fields use $contains / $not_contains.
-_OPERATORS = {"=": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte"}
+_OPERATORS = {"=": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", ONE_OF: "$in"}
 
 
 def _where(where: Filter) -> dict[str, Any] | None:
@@ -53,10 +57,16 @@ def _where(where: Filter) -> dict[str, Any] | None:
             operator = "$contains" if condition.op == "=" else "$not_contains"
         else:
             operator = _OPERATORS[condition.op]
-        clauses.append({condition.key: {operator: condition.value}})
+        value = list(condition.value) if isinstance(condition.value, tuple) else condition.value
+        clauses.append({condition.key: {operator: value}})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _hit(id_: str, text: str, meta: Mapping[str, Any], score: float) -> SearchHit:
+    return SearchHit(id=id_, doc=str(meta["doc"]), page=meta.get("page"), score=score, text=text,
+                     metadata=json.loads(str(meta.get("meta", "{}"))))
 
 
 class ChromaStore:
@@ -145,16 +155,54 @@ class ChromaStore:
             self._call("relabel chunks", self._collection.update, ids=part, metadatas=[update] * len(part))
         return len(ids)
 
+    def grant_unlabelled(self, access_of: Callable[[str], str]) -> int:
+        # A page at a time in the collection's order, which updates of metadata leave as it is; Chroma's update
+        # merges the one key into each chunk's metadata.
+        given, offset = 0, 0
+        while True:
+            page = self._call("read chunks", self._collection.get, limit=BATCH, offset=offset, include=["metadatas"])
+            if not page["ids"]:
+                return given
+            bare = [(id_, meta) for id_, meta in zip(page["ids"], page["metadatas"], strict=True) if ACCESS not in meta]
+            if bare:
+                self._call("label chunks", self._collection.update, ids=[id_ for id_, _ in bare],
+                           metadatas=[{ACCESS: access_of(str(meta["doc_key"]))} for _, meta in bare])
+                given += len(bare)
+            offset += len(page["ids"])
+
     def query(self, vector: Vector, k: int, where: Filter = ()) -> list[SearchHit]:
+        chroma_where = _where(where)
         found = self._call("search", self._collection.query, query_embeddings=[list(map(float, vector))],
-                           n_results=k, include=["documents", "metadatas", "distances"], where=_where(where))
-        hits = []
-        for id_, text, meta, distance in zip(found["ids"][0], found["documents"][0], found["metadatas"][0],
-                                             found["distances"][0], strict=True):
-            hits.append(SearchHit(id=id_, doc=str(meta["doc"]), page=meta.get("page"),
-                                  score=1.0 - float(distance), text=text,
-                                  metadata=json.loads(str(meta.get("meta", "{}")))))
+                           n_results=k, include=["documents", "metadatas", "distances"], where=chroma_where)
+        hits = [_hit(id_, text, meta, 1.0 - float(distance)) for id_, text, meta, distance in zip(
+            found["ids"][0], found["documents"][0], found["metadatas"][0], found["distances"][0], strict=True)]
+        if len(hits) < k and chroma_where is not None:
+            return self._exactly(vector, k, chroma_where, hits)
         return hits
+
+    def _exactly(self, vector: Vector, k: int, where: dict[str, Any], hits: list[SearchHit]
+                 ) -> list[SearchHit]:
+        """The ``k`` nearest of the chunks that pass ``where``, compared one by one, when Chroma's filtered walk
+        came back short (``hits``). It walks the HNSW graph from its entry point and keeps only what passes,
+        so what passes can lie beyond where the walk stops: behind hundreds of copies of one text it found
+        nothing at all, in one process out of three. Up to EXACT_LIMIT chunks; beyond that, ``hits``."""
+        import numpy as np
+
+        passing = self._call("find chunks", self._collection.get, where=where, include=[])["ids"]
+        if len(passing) <= len(hits) or len(passing) > EXACT_LIMIT:
+            return hits
+        query = np.asarray(vector, dtype=np.float32)
+        query /= np.linalg.norm(query) or 1.0
+        best: list[SearchHit] = []
+        for start in range(0, len(passing), BATCH):
+            part = self._call("read chunks", self._collection.get, ids=passing[start:start + BATCH],
+                              include=["embeddings", "documents", "metadatas"])
+            vectors = np.asarray(part["embeddings"], dtype=np.float32)
+            scores = vectors @ query / np.maximum(np.linalg.norm(vectors, axis=1), 1e-12)
+            best += [_hit(id_, text, meta, float(score)) for id_, text, meta, score in zip(
+                part["ids"], part["documents"], part["metadatas"], scores, strict=True)]
+            best = sorted(best, key=lambda hit: hit.score, reverse=True)[:k]
+        return best
 
     def iter_chunks(self, *, with_vectors: bool = False) -> Iterator[StoredChunk]:
         include = ["documents", "metadatas", *(["embeddings"] if with_vectors else [])]

@@ -128,7 +128,8 @@ class FolderSource:
     name = "folder"
 
     def __init__(self, root: str, *, label: str | None = None, include: Sequence[str] = (),
-                 exclude: Sequence[str] = (), max_file_size: int | None = None) -> None:
+                 exclude: Sequence[str] = (), max_file_size: int | None = None,
+                 items: Sequence[str] | None = None) -> None:
         given = Path(root)
         if not given.exists():
             raise ConfigurationError(f"no such file or folder: {root}")
@@ -137,6 +138,7 @@ class FolderSource:
         self._label = label or root
         self._filter = GlobFilter(include, exclude)
         self._max_file_size = max_file_size
+        self._items = None if items is None else [_item_path(item, self._filter) for item in items]
         self.scope = _key(self._root) if self._single else _key(self._root.rstrip(b"/") + b"/")
 
     # Listing -------------------------------------------------------------
@@ -145,11 +147,39 @@ class FolderSource:
         if self._single:
             yield self._ref(self._root, self._label)
             return
+        if self._items is not None:
+            for rel in self._items:
+                yield self._item(rel)
+            return
         yield from self._walk(self._root)
 
     def listing(self, state: Mapping[str, Any], *, full: bool) -> Listing:
-        """Every file under the root; of the indexed ones not listed, only those gone from disk are removed."""
+        """Every file under the root; of the indexed ones not listed, only those gone from disk are removed.
+        With ``items``, those files alone, and nothing else is considered."""
+        if self._items is not None:
+            return Listing(self.discover(), complete=False, state={})
         return Listing(self.discover(), complete=False, gone=self._gone, state={}, filtered=True)
+
+    def _item(self, rel: str) -> DocumentRef:
+        """One named file (a path relative to the root): listed, or refused with why."""
+        path = self._root.rstrip(b"/") + b"/" + os.fsencode(rel)
+        try:
+            real = os.path.realpath(path, strict=True)
+        except FileNotFoundError:
+            return DocumentRef(key=_key(path), name=rel, locator=quote(path),
+                               skip_reason="no such file in the source's folder")
+        except OSError as exc:
+            why = "a symlink loop" if exc.errno == errno.ELOOP else f"cannot be read: {exc.strerror}"
+            return DocumentRef(key=_key(path), name=rel, locator=quote(path), skip_reason=why)
+        if not self._inside(real):
+            return DocumentRef(key=_key(path), name=rel, locator=quote(path),
+                               skip_reason=f"leads to {_display(real)}, which leaves the ingested folder")
+        if os.path.isdir(real):
+            return DocumentRef(key=_key(path), name=rel, locator=quote(path),
+                               skip_reason="a folder, not a file: name the files in it")
+        if os.path.islink(path):  # as the walk lists a symlink inside the folder: by the link, read at its target
+            return self._ref(path, rel, real)
+        return self._ref(real, rel)  # by its real path, as the walk reaches it (through its real folders)
 
     def _gone(self, keys: list[str]) -> list[str]:
         """Of these keys (indexed, not listed: gone, or left out by the filters now), those no longer on disk."""
@@ -299,8 +329,24 @@ class FolderSource:
                 raise SourceUnavailable(f"cannot read the file now: {exc.strerror}") from exc
 
 
+def _item_path(item: str, filter_: GlobFilter) -> str:
+    """A named item as a path relative to the root; ConfigurationError when it is not one, or when the source's
+    globs leave it out (naming a file does not bring in what the source's owner excluded)."""
+    rel = item.replace("\\", "/")
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or ".." in parts or any(not ch.isprintable() for ch in rel):
+        raise ConfigurationError(f"{item!r} is not a path relative to the source's folder")
+    rel = "/".join(part for part in parts if part not in ("", "."))
+    if not rel:
+        raise ConfigurationError(f"{item!r} is not a path relative to the source's folder")
+    if not filter_.takes(rel):
+        raise ConfigurationError(f"{item!r} is left out by the source's include/exclude globs")
+    return rel
+
+
 def make_folder_source(options: Mapping[str, Any], context: PluginContext) -> FolderSource:
-    """Build a folder source from its options: root (``path`` in a named source), label, include, exclude."""
+    """Build a folder source from its options: root (``path`` in a named source), label, include, exclude, and
+    ``items`` (these files alone, paths relative to the root)."""
     root = options.get("root") or options.get("path")
     if not root:
         raise ConfigurationError("a folder source needs the option 'path'")
@@ -311,6 +357,7 @@ def make_folder_source(options: Mapping[str, Any], context: PluginContext) -> Fo
             include=options.get("include", list(context.include)),
             exclude=options.get("exclude", list(context.exclude)),
             max_file_size=context.limits.max_file_size,
+            items=options.get("items"),
         )
     except KeyError as exc:
         raise ConfigurationError(f"a folder source needs the option {exc.args[0]!r}") from None

@@ -94,6 +94,11 @@ def _dpi(page: Any, default: int) -> int:
     return max(72, round(best)) if best else default
 
 
+
+def _over_pixel_limit(limits: Limits) -> str:
+    """The end of a refusal: the limit as the setting holds it (it read "the limit of 100" for 100000000)."""
+    return f"over the limit of {limits.max_pixels:,} pixels (DOCMILL_MAX_PIXELS)"
+
 class PyMuPdfExtractor:
     """Reads documents PyMuPDF opens."""
 
@@ -108,8 +113,7 @@ class PyMuPdfExtractor:
             # Refused from the header: MuPDF is never asked to decode (or even allocate) it.
             pixels = claimed[0] * claimed[1]
             raise DocumentTooLarge(f"the image claims {claimed[0]:,} x {claimed[1]:,} pixels ({pixels / 1e6:,.0f} "
-                                   f"megapixels), over the limit of {limits.max_pixels / 1e6:,.0f} "
-                                   "(DOCMILL_MAX_PIXELS)")
+                                   f"megapixels), {_over_pixel_limit(limits)}")
         try:
             doc = pymupdf.open(stream=blob.data, filetype=filetype)
             pages, repaired, locked = doc.page_count, doc.is_repaired, doc.needs_pass
@@ -146,8 +150,7 @@ class PyMuPdfExtractor:
                 if pixels > limits.max_pixels:
                     raise DocumentTooLarge(
                         f"the image claims {info['width']:,} x {info['height']:,} pixels "
-                        f"({pixels / 1e6:,.0f} megapixels), over the limit of "
-                        f"{limits.max_pixels / 1e6:,.0f} (DOCMILL_MAX_PIXELS)")
+                        f"({pixels / 1e6:,.0f} megapixels), {_over_pixel_limit(limits)}")
 
     @contextlib.contextmanager
     def _document(self, blob: Blob, limits: Limits, failing: str) -> Iterator[Any]:
@@ -193,8 +196,8 @@ class PyMuPdfExtractor:
                 width, height = page.rect.width * dpi / 72, page.rect.height * dpi / 72
                 if width * height > limits.max_pixels:
                     raise DocumentTooLarge(
-                        f"page {number} would be {width:,.0f} x {height:,.0f} pixels at {dpi} DPI, over "
-                        f"the limit of {limits.max_pixels / 1e6:,.0f} megapixels (DOCMILL_MAX_PIXELS)")
+                        f"page {number} would be {width:,.0f} x {height:,.0f} pixels at {dpi} DPI, "
+                        f"{_over_pixel_limit(limits)}")
                 pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
                 images.append(PageImage(number, pix.width, pix.height, dpi, bytes(pix.samples)))
                 del pix, page

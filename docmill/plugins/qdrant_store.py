@@ -14,13 +14,14 @@ for concurrent access.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from docmill import (
+    ACCESS,
     Chunk,
     ConfigurationError,
     Filter,
@@ -42,6 +43,7 @@ BATCH = 256
 #: Payload fields docmill filters on, and their index types (server mode): its own, and those a search's filter
 #: most often names (any other filterable field works too, unindexed).
 INDEXED = {"doc_key": "keyword", "hash": "keyword", "version": "integer", "source": "keyword", "owner": "keyword",
+           "access": "keyword",
            "doc": "keyword", "page": "integer", "tags": "keyword", "correspondent": "keyword",
            "document_type": "keyword", "modified_ts": "float", "created_ts": "float"}
 #: Payload keys this store writes itself (the rest are the document's filterable fields).
@@ -162,6 +164,24 @@ class QdrantStore:
                        payload={**fields, "doc": doc, "meta": dict(metadata)}, points=selection, wait=True)
         return int(count)
 
+    def grant_unlabelled(self, access_of: Callable[[str], str]) -> int:
+        # Every point once, in id order (a filter on the missing field scans the whole collection in local mode,
+        # once per batch), and one set_payload per grant in each batch.
+        given, offset = 0, None
+        while True:
+            points, offset = self._call("read chunks", self._client.scroll, collection_name=self._collection,
+                                        limit=BATCH, offset=offset, with_payload=["doc_key", ACCESS])
+            grants: dict[str, list[Any]] = {}
+            for point in points:
+                if ACCESS not in (point.payload or {}):
+                    grants.setdefault(access_of(str(point.payload["doc_key"])), []).append(point.id)
+            for grant, ids in grants.items():
+                self._call("label chunks", self._client.set_payload, collection_name=self._collection,
+                           payload={ACCESS: grant}, points=ids, wait=True)
+                given += len(ids)
+            if offset is None:
+                return given
+
     def _where(self, where: Filter) -> Any:
         """A search filter as Qdrant's: ``must`` and ``must_not`` field conditions."""
         m = self._models
@@ -169,7 +189,9 @@ class QdrantStore:
         must_not: list[Any] = []
         for condition in where:
             value = condition.value
-            if condition.op in ("=", "!=") and not isinstance(value, float):
+            if isinstance(value, tuple):  # ONE_OF: the field holds one of these names
+                test = m.FieldCondition(key=condition.key, match=m.MatchAny(any=list(value)))
+            elif condition.op in ("=", "!=") and not isinstance(value, float):
                 test = m.FieldCondition(key=condition.key, match=m.MatchValue(value=value))
             elif condition.op in ("=", "!="):
                 test = m.FieldCondition(key=condition.key, range=m.Range(gte=value, lte=value))

@@ -193,7 +193,7 @@ class StubVectorStore:
 
     def query(self, vector: Vector, k: int, where: Filter = ()) -> list[SearchHit]:
         def fields(p: dict[str, Any]) -> dict[str, Any]:
-            return {**filterable(p["meta"]), "doc": p["doc"], "page": p["chunk"].page}
+            return {**filterable(p["meta"]), "doc": p["doc"], "page": p["chunk"].page, "hash": p["chunk"].hash}
 
         with self._lock:
             scored = [(sum(a * b for a, b in zip(vector, p["vector"], strict=True)), p) for p in self._points.values()

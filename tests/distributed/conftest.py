@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import sqlalchemy
 from docmill.core.records import PIPELINE
 from docmill.testing import ChromaServer
 
+from ..api_server import ApiServer
 from ..conftest import Cli
 
 RABBIT = os.environ.get("DOCMILL_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
@@ -161,6 +162,21 @@ def workers(isolated: Path, tmp_path: Path) -> Iterator[Workers]:
     running = Workers(isolated, logs)
     yield running
     running.close()
+
+
+@pytest.fixture
+def api_over_workers(dist_env: dict[str, str], workers: Workers, tmp_path: Path,
+                     monkeypatch: pytest.MonkeyPatch) -> Callable[..., ApiServer]:
+    """Makes a `docmill api` (not started) in distributed mode, after starting `docmill worker` with the
+    arguments given; both read uploads from one directory."""
+    uploads = tmp_path / "uploads"
+    monkeypatch.setenv("DOCMILL_UPLOAD_DIR", str(uploads))
+
+    def make(*worker_args: str, toml: str = "") -> ApiServer:
+        workers.start(*worker_args)
+        return ApiServer(tmp_path / "api", toml=toml, env={**dist_env, "DOCMILL_UPLOAD_DIR": str(uploads)})
+
+    return make
 
 
 @pytest.fixture

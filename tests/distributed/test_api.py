@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 from ..api_server import ApiServer
-from .conftest import Workers
 
 
 @pytest.mark.usefixtures("stub_embedder")
 def test_concurrent_uploads_are_all_queued_once_and_done_by_the_workers(
-        dist_env: dict[str, str], workers: Workers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        api_over_workers: Callable[..., ApiServer]) -> None:
     # Found by make bench-api: ten clients at once shared one RabbitMQ connection across the API's threads,
     # and some uploads' documents were committed but never queued.
-    uploads = tmp_path / "uploads"
-    monkeypatch.setenv("DOCMILL_UPLOAD_DIR", str(uploads))
-    workers.start("--processes", "2")
-    api = ApiServer(tmp_path / "api", env={**dist_env, "DOCMILL_UPLOAD_DIR": str(uploads)}).start()
+    api = api_over_workers("--processes", "2").start()
     jobs: list[tuple[str, str]] = []
     errors: list[str] = []
     lock = threading.Lock()

@@ -8,12 +8,14 @@ staged vectors of a version in flight live here too, which keeps messages small.
 One class, assembled from one module per concern: ``base`` (engine,
 transactions, sources), ``jobs``, ``discovery``, ``documents`` (transitions and
 status), ``inflight`` (pages, OCR fan-in, staged vectors), ``deadletters``,
-``deliveries`` (crash accounting) and ``leases`` (one sync per source); ``schema`` holds the tables.
+``deliveries`` (crash accounting), ``leases`` (one sync per source) and ``callers`` (the API's callers, and
+one-off upgrades); ``schema`` holds the tables.
 """
 
 from __future__ import annotations
 
 from .base import FINAL_STATES
+from .callers import Caller, CallersMixin
 from .deadletters import DeadLettersMixin
 from .deliveries import DeliveriesMixin, Delivery
 from .discovery import DiscoveryMixin, NewVersion
@@ -22,11 +24,11 @@ from .inflight import InFlightMixin
 from .jobs import JobProgress, JobsMixin
 from .leases import LeasesMixin
 
-__all__ = ["FINAL_STATES", "Delivery", "JobProgress", "Ledger", "NewVersion"]
+__all__ = ["FINAL_STATES", "Caller", "Delivery", "JobProgress", "Ledger", "NewVersion"]
 
 
 class Ledger(DiscoveryMixin, DocumentsMixin, InFlightMixin, JobsMixin, DeadLettersMixin, DeliveriesMixin,
-             LeasesMixin):
+             LeasesMixin, CallersMixin):
     """Documents, jobs and in-flight data, over one SQLAlchemy engine; a context manager that closes it."""
 
     def __enter__(self) -> Ledger:

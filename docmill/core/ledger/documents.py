@@ -71,6 +71,8 @@ def _finish_statement(stage: Stage, chunks: bool) -> Update:
 #: A version's items in its jobs end as it did.
 _END_ITEMS = update(job_items).where(*of_version(job_items), ITEM_PENDING).values(
     state=bindparam("b_state"), finished_at=bindparam("b_now", type_=Float))
+#: A removed version's items end, keeping the name of the document the ledger forgets.
+_END_REMOVED_ITEMS = _END_ITEMS.values(name=bindparam("b_name"))
 
 
 class DocumentsMixin(LedgerBase):
@@ -118,11 +120,13 @@ class DocumentsMixin(LedgerBase):
     def removed(self, key: str, version: int) -> bool:
         """The document's chunks are gone from the store: forget it."""
         with self._final_write() as conn:
-            gone = conn.execute(delete(documents).where(documents.c.key == key, documents.c.version == version,
-                                                        documents.c.state == State.DELETING)).rowcount
+            name = conn.execute(delete(documents).where(documents.c.key == key, documents.c.version == version,
+                                                        documents.c.state == State.DELETING)
+                                .returning(documents.c.name)).scalar()
+            gone = name is not None
             if gone:
-                conn.execute(_END_ITEMS, {"b_key": key, "b_version": version, "b_state": State.DELETED,
-                                          "b_now": time.time()})
+                conn.execute(_END_REMOVED_ITEMS, {"b_key": key, "b_version": version, "b_state": State.DELETED,
+                                                  "b_now": time.time(), "b_name": name})
                 clear_version(conn, key, version)
         if gone:
             metrics.document_finished(State.DELETED)
@@ -133,6 +137,14 @@ class DocumentsMixin(LedgerBase):
         with self._read() as conn:
             row = conn.execute(select(documents).where(documents.c.key == key)).first()
         return Document.from_row(row) if row is not None else None
+
+    def documents_after(self, after: str | None, limit: int) -> list[Document]:
+        """Up to ``limit`` documents in key order after the key ``after`` (from the first when None): the ledger
+        read a page at a time."""
+        with self._read() as conn:
+            rows = conn.execute(select(documents).where(*([documents.c.key > after] if after is not None else []))
+                                .order_by(documents.c.key).limit(limit)).all()
+        return [Document.from_row(row) for row in rows]
 
     def state_counts(self) -> dict[str, int]:
         """How many documents are in each state."""

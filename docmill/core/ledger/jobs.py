@@ -187,7 +187,8 @@ class JobsMixin(LedgerBase):
         job's own key order serves it (the primary key), so a page costs the
         same at the start of a million items as at the end.
         """
-        joined = job_items.join(documents, documents.c.key == job_items.c.key)
+        # Outer: a removed document is forgotten, and its item keeps its name (a delete job's only item).
+        joined = job_items.join(documents, documents.c.key == job_items.c.key, isouter=True)
         where = [job_items.c.job_id == job_id]
         if state is not None:
             where.append(job_items.c.state == state)
@@ -197,7 +198,8 @@ class JobsMixin(LedgerBase):
             if conn.execute(select(jobs.c.id).where(jobs.c.id == job_id)).first() is None:
                 raise KeyError(job_id)
             query = select(
-                documents.c.name, job_items.c.key, job_items.c.state, job_items.c.version, documents.c.version,
+                func.coalesce(documents.c.name, job_items.c.name, job_items.c.key).label("name"), job_items.c.key,
+                job_items.c.state, job_items.c.version, documents.c.version,
                 documents.c.stage, documents.c.priority, documents.c.attempts, job_items.c.finished_at,
                 documents.c.error_kind, documents.c.error,
             ).select_from(joined).where(*where, *([job_items.c.key > after] if after is not None else []))
@@ -233,6 +235,19 @@ class JobsMixin(LedgerBase):
                                                    jobs.c.owner.is_(None))
                                 .order_by(jobs.c.created_at.desc()).limit(limit)).all()
         return [_info(row) for row in rows]
+
+    def in_flight_of(self, owner: str) -> int:
+        """How many documents the jobs of the API caller ``owner`` have in flight (``core.fairness``)."""
+        joined = documents.join(jobs, jobs.c.id == documents.c.job_id)
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(joined).where(
+                documents.c.state == State.PENDING, jobs.c.owner == owner)).scalar_one())
+
+    def undiscovered_of(self, owner: str) -> int:
+        """How many jobs of the API caller ``owner`` wait for their discovery (``core.fairness``)."""
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(jobs).where(
+                jobs.c.owner == owner, jobs.c.discoveries_remaining > 0)).scalar_one())
 
     def job_dead_letters(self, job_id: str) -> list[str]:
         """The dead-letter ids of the job's documents that failed (and were not retried since)."""

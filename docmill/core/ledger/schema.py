@@ -217,6 +217,27 @@ jobs = Table(
 )
 Index("jobs_owner", jobs.c.owner, jobs.c.created_at)
 
+#: The HTTP API's callers, by name: a name is one identity for good. Recorded when an API starts with it
+#: configured; once revoked (``docmill api --revoke``), no new token may carry it, so nobody inherits the
+#: jobs and uploads it left.
+callers = Table(
+    "callers",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("first_seen_at", Float, nullable=False),
+    Column("revoked_at", Float),
+    # What became of its uploads when it was revoked: kept (visible to no caller) or deleted.
+    Column("uploads", String),
+)
+
+#: One-off upgrades of what an older release wrote, done once per ledger (name -> when).
+upgrades = Table(
+    "upgrades",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("done_at", Float, nullable=False),
+)
+
 #: What became of each document a job touched.
 job_items = Table(
     "job_items",
@@ -230,6 +251,8 @@ job_items = Table(
     # Only the document's labels changed: its chunks' metadata was updated in place.
     Column("relabel", Boolean, nullable=False, default=False),
     Column("finished_at", Float),
+    # The document's name, kept when it is forgotten (removed from the index), for the job to still say what.
+    Column("name", String),
 )
 #: Finishing a version updates its pending items by key and version (:data:`ITEM_PENDING`). Only pending items
 #: are indexed: the items a re-run writes for its unchanged documents, most of a re-run's, then cost one

@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from docmill.core.access import access_of
 from docmill.core.errors import ConfigurationError
-from docmill.core.filters import parse
-from docmill.core.interfaces import RelabellingStore, VectorStore
+from docmill.core.filters import ONE_OF, Condition, parse
+from docmill.core.interfaces import GrantingStore, RelabellingStore, VectorStore
 from docmill.core.models import Chunk, chunk_id, text_hash
 
 __all__ = ["VectorStoreContract"]
@@ -111,8 +112,8 @@ class VectorStoreContract:
             "modified": "2023-01-01T00:00:00+00:00"})
         store.upsert(note, [_unit(0, 0, 1, 0), _unit(0, 0, 1, 0.2)], doc="notes/note.txt", version=1, metadata={
             "source": "/srv/docs", "modified": "2024-06-01T08:00:00+00:00", "size": 90})
-        store.upsert(upload, [_unit(0, 0, 0, 1)], doc="up.pdf", version=1, metadata={"source": "upload",
-                                                                                      "owner": "alice"})
+        store.upsert(upload, [_unit(0, 0, 0, 1)], doc="up.pdf", version=1, metadata={
+            "source": "upload", "owner": "alice", "access": "caller:alice"})
         ids = {"invoice": {c.id for c in invoice}, "letter": {c.id for c in letter}, "note": {c.id for c in note},
                "upload": {c.id for c in upload}}
 
@@ -130,10 +131,38 @@ class VectorStoreContract:
         assert found("size>1000") == ids["invoice"]
         assert found("owner!=alice") == ids["invoice"] | ids["letter"] | ids["note"]
         assert found("tags=nothing") == set()
+        # a caller's allow-list: the field holds one of these names; a chunk without the field passes none
+        def granted(*names: str) -> set[str]:
+            return {hit.id for hit in store.query(_unit(1, 1, 1, 1), 20, where=(Condition("access", ONE_OF, names),))}
+
+        assert granted("shared", "caller:alice") == ids["upload"]
+        assert granted("shared", "caller:bob") == set()
+        # a search leaves copies of one text out by its hash (docmill.core.search)
+        copy = Condition("hash", "!=", text_hash("note"))
+        assert {hit.id for hit in store.query(_unit(1, 1, 1, 1), 20, where=(copy,))} == set().union(
+            *ids.values()) - {note[0].id}
         if isinstance(store, RelabellingStore):  # relabelled fields are what filters see
             store.relabel("letter", doc="letter.pdf", metadata={"source": "archive", "tags": ["invoice"]})
             assert found("tags=invoice") == ids["invoice"] | ids["letter"]
             assert found("correspondent=Bakery") == set()
+
+    def test_chunks_without_a_grant_are_given_their_documents_in_bulk(self, store: VectorStore) -> None:
+        if not isinstance(store, GrantingStore):
+            pytest.skip("the store cannot grant in bulk (an upgrade relabels each document instead)")
+        alice, shared = _chunks("upload:alice/a.txt", ["one", "two"]), _chunks("file:///srv/b.txt", ["three"])
+        bob = _chunks("upload:bob/c.txt", ["four"])
+        store.upsert(alice, [_unit(1, 0, 0, 0), _unit(0, 1, 0, 0)], doc="a.txt", version=1, metadata={"tags": ["x"]})
+        store.upsert(shared, [_unit(0, 0, 1, 0)], doc="b.txt", version=1, metadata={})
+        store.upsert(bob, [_unit(0, 0, 0, 1)], doc="c.txt", version=1, metadata={"access": "caller:bob"})
+        assert store.grant_unlabelled(access_of) == 3
+        assert store.grant_unlabelled(access_of) == 0
+
+        def granted(*names: str) -> set[str]:
+            return {hit.id for hit in store.query(_unit(1, 1, 1, 1), 20, where=(Condition("access", ONE_OF, names),))}
+
+        assert granted("caller:alice") == {c.id for c in alice} and granted("shared") == {shared[0].id}
+        assert granted("caller:bob") == {bob[0].id}
+        assert {hit.id for hit in store.query(_unit(1, 1, 1, 1), 20, where=parse(["tags=x"]))} == {c.id for c in alice}
 
     def test_export_returns_every_chunk_with_its_vector(self, store: VectorStore) -> None:
         texts = [f"t{i}" for i in range(600)]

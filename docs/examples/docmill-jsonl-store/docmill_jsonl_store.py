@@ -123,7 +123,8 @@ class JsonlStore:
     def query(self, vector: Vector, k: int, where: Filter = ()) -> list[SearchHit]:
         with self._lock:
             records = [r for r in self._chunks.values()
-                       if matches(where, {**filterable(r["metadata"]), "doc": r["doc"], "page": r["page"]})]
+                       if matches(where, {**filterable(r["metadata"]), "doc": r["doc"], "page": r["page"],
+                                          "hash": r["hash"]})]
         if not records:
             return []
         scores = np.array([r["vector"] for r in records]) @ np.asarray(vector, dtype=float)

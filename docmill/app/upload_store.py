@@ -1,4 +1,9 @@
-"""The upload source: documents sent to the HTTP API, stored by their content's SHA-256.
+"""Where the HTTP API's uploads live: files stored by their content's SHA-256, and the source that reads them.
+
+This is docmill's own, not a plugin wrapping a library: the API stores and
+the workers read through it, and it names uploads' keys (``core.access``),
+which decide who may see them. It is registered as the ``api-upload`` source
+through the ``docmill`` entry-point group like every source.
 
 The API writes each upload's bytes once under ``ROOT/blobs/ab/abcdef...``
 (the digest names the file, so the same bytes are stored once however often
@@ -19,31 +24,21 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from docmill import (
-    Blob,
-    ConfigurationError,
-    DocumentRef,
-    Listing,
-    PermanentError,
-    PluginContext,
-    Register,
-    SourceFactory,
-    hookimpl,
-)
+from ..core.access import upload_key
+from ..core.errors import ConfigurationError, PermanentError
+from ..core.hookspecs import Register, hookimpl
+from ..core.interfaces import SourceFactory
+from ..core.models import Blob, DocumentRef, Listing
 
-__all__ = ["SOURCE_TYPE", "UploadSource", "blob_path", "store_blob", "upload_key"]
+if TYPE_CHECKING:
+    from ..core.plugin_context import PluginContext
 
-#: The prefix of uploads' keys and source ids.
-UPLOAD = "upload"
+__all__ = ["SOURCE_TYPE", "UploadSource", "blob_path", "store_blob"]
+
 #: The source type of uploads (a plugin like any other, so no setting names it).
 SOURCE_TYPE = "api-upload"
-
-
-def upload_key(owner: str, name: str) -> str:
-    """The document key of ``name`` uploaded by ``owner``."""
-    return f"{UPLOAD}:{owner}/{name}"
 
 
 def blob_path(root: Path, digest: str) -> Path:
@@ -80,7 +75,7 @@ class UploadSource:
 
     def __init__(self, root: Path, owner: str, items: Sequence[Mapping[str, Any]]) -> None:
         self.root, self.owner = root, owner
-        self.scope = f"{UPLOAD}:{owner}/"
+        self.scope = upload_key(owner, "")
         self.items = [dict(item) for item in items]
 
     def _refs(self) -> Iterator[DocumentRef]:
