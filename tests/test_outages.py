@@ -1,0 +1,39 @@
+"""What docmill says and does when a service it needs is down: the ledger and the disk named as what they are."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from docmill.core.errors import DiskFull, LedgerUnavailable
+from docmill.core.ledger import Ledger
+from docmill.testing import free_port
+
+
+def test_a_ledger_that_cannot_be_reached_is_named_as_the_ledger_with_where_it_is_and_no_password() -> None:
+    port = free_port()  # nothing listens there
+    with pytest.raises(LedgerUnavailable) as caught:
+        Ledger(f"postgresql+psycopg://docmill:s3cret-pw@127.0.0.1:{port}/docmill")
+    assert caught.value.kind == "ledger unavailable"
+    assert caught.value.reason.startswith(f"the ledger (PostgreSQL at 127.0.0.1:{port}/docmill) ")
+    assert "s3cret-pw" not in caught.value.reason and "store" not in caught.value.reason
+
+
+def test_a_ledger_whose_disk_is_full_is_a_full_disk_not_a_busy_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with Ledger(f"sqlite:///{path}") as ledger:
+        # SQLite's own limit on the file's size: its writes fail with SQLITE_FULL, as on a full disk.
+        @event.listens_for(ledger.engine, "connect")
+        def _limit(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA max_page_count = 40")
+
+        ledger.engine.dispose()
+        with pytest.raises(DiskFull) as caught:
+            for n in range(10_000):
+                ledger.create_job("filler " * 200, discoveries=n)
+    assert caught.value.kind == "disk full"
+    assert caught.value.reason.startswith(f"the disk holding the ledger (SQLite at {path}) is full")
