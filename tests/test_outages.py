@@ -1,4 +1,5 @@
-"""What docmill says and does when a service it needs is down: the ledger and the disk named as what they are."""
+"""What docmill says and does when a service it needs is down: the ledger and the disk named as what they are,
+and the broker's address as configured."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from docmill.actors.rabbitmq import address
 from docmill.core.errors import DiskFull, LedgerUnavailable
 from docmill.core.ledger import Ledger
 from docmill.testing import free_port
@@ -37,3 +39,14 @@ def test_a_ledger_whose_disk_is_full_is_a_full_disk_not_a_busy_ledger(tmp_path: 
                 ledger.create_job("filler " * 200, discoveries=n)
     assert caught.value.kind == "disk full"
     assert caught.value.reason.startswith(f"the disk holding the ledger (SQLite at {path}) is full")
+
+
+@pytest.mark.parametrize(("configured", "shown"), [
+    ("amqp://guest:guest@127.0.0.1:5672/fault", "amqp://127.0.0.1:5672/fault"),
+    ("amqp://docmill:pw@mq:5672/%2F", "amqp://mq:5672/%2F"),
+    ("amqps://u:p@mq.example.org/", "amqps://mq.example.org/"),
+    ("amqp://mq", "amqp://mq"),
+])
+def test_the_broker_is_named_as_configured_vhost_and_slash_included_credentials_left_out(
+        configured: str, shown: str) -> None:
+    assert address(configured) == shown

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pika
 import pika.exceptions
@@ -20,7 +21,7 @@ from dramatiq.common import dq_name, xq_name
 
 from ..core.errors import ConfigurationError, TransientError
 
-__all__ = ["DeadMessage", "QueueStats", "check_queues", "dead_messages", "drop_dead_messages", "queue_stats"]
+__all__ = ["DeadMessage", "QueueStats", "address", "check_queues", "dead_messages", "drop_dead_messages", "queue_stats"]
 
 #: Seconds to keep trying to reach RabbitMQ at start-up (it may still be starting, in a container set-up).
 CONNECT_PATIENCE = 20.0
@@ -46,9 +47,24 @@ class DeadMessage:
     retries: int
 
 
+def address(url: str) -> str:
+    """The broker's URL as configured, without its user name and password (the vhost as written, slash
+    included)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def _address(broker: RabbitmqBroker) -> str:
+    configured = getattr(broker, "address", None)
+    if configured:
+        return str(configured)
     params = broker.parameters[0] if isinstance(broker.parameters, list) else broker.parameters
-    return f"{params.host}:{params.port}{params.virtual_host}"  # never the credentials
+    vhost = "%2F" if params.virtual_host == "/" else params.virtual_host
+    return f"amqp://{params.host}:{params.port}/{vhost}"  # never the credentials
 
 
 @contextlib.contextmanager

@@ -209,10 +209,11 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
     """
     import dramatiq
 
-    from ..core.errors import ConfigurationError, TransientError
+    from ..core.errors import ConfigurationError, DiskFull, TransientError
     from ..core.records import Stage
     from ..settings import load_settings
     from . import rabbitmq
+    from .outages import ConsumerErrors
     from .stages import QUEUES, isolation_queue, queue_names
     from .wiring import wire
 
@@ -246,9 +247,13 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
     except ConfigurationError as exc:
         log.error("configuration error: %s", exc)
         return EXIT_CONFIGURATION
-    except TransientError as exc:  # RabbitMQ or the ledger not up yet: the supervisor tries again, backing off
+    except (TransientError, DiskFull) as exc:  # RabbitMQ or the ledger not up: the supervisor tries again, backing off
         log.error("%s", exc.reason)
         return EXIT_UNAVAILABLE
+    if pipeline.watch.broker is not None:  # RabbitMQ's outages told once, not by each consumer's every attempt
+        quiet = ConsumerErrors(pipeline.watch.broker)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(quiet)
     activity = _activity()
     broker.add_middleware(activity)
     worker = dramatiq.Worker(broker, queues=queues, worker_threads=threads, worker_timeout=1000)

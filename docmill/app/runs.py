@@ -55,7 +55,7 @@ def run(settings: Settings, specs: Sequence[SourceSpec], *, priority: int = 0, k
             client.close()
     from ..actors.embedded import EmbeddedPipeline
 
-    pipeline = EmbeddedPipeline(settings, on_wait=on_wait)
+    pipeline = EmbeddedPipeline(settings, on_wait=on_wait, stop_on_full_disk=True)
     finished = False
     try:
         pipeline.start()
@@ -114,7 +114,7 @@ def retry_dead_letters(settings: Settings, ids: Sequence[str] | None, *, wait: b
     from ..actors.embedded import EmbeddedPipeline
     from ..core import deadletters
 
-    with EmbeddedPipeline(settings) as pipeline:
+    with EmbeddedPipeline(settings, stop_on_full_disk=True) as pipeline:
         job_id, _rows = deadletters.retry(pipeline.runtime, ids)
         if job_id is None:
             return None, None
