@@ -1,5 +1,5 @@
 """What docmill says and does when a service it needs is down: the ledger and the disk named as what they are,
-and the broker's address as configured."""
+the broker's address as configured, and the ledger's answers about what it waits for."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from sqlalchemy import event
 
 from docmill.actors.rabbitmq import address
 from docmill.core.errors import DiskFull, LedgerUnavailable
-from docmill.core.ledger import Ledger
+from docmill.core.ledger import Ledger, NewVersion
+from docmill.core.models import DocumentRef
+from docmill.core.records import Stage, State
 from docmill.testing import free_port
 
 
@@ -50,3 +52,19 @@ def test_a_ledger_whose_disk_is_full_is_a_full_disk_not_a_busy_ledger(tmp_path: 
 def test_the_broker_is_named_as_configured_vhost_and_slash_included_credentials_left_out(
         configured: str, shown: str) -> None:
     assert address(configured) == shown
+
+
+def test_the_ledger_says_which_dead_lettered_versions_and_discoveries_it_still_waits_for(ledger: Ledger) -> None:
+    job = ledger.create_job("ingest", discoveries=2)
+    refs = [DocumentRef(key=f"file:///{name}", name=name, locator=name, stamp="1") for name in ("a", "b", "c")]
+    started = ledger.start_versions(job, "folder", [NewVersion(ref, "f", "s", None) for ref in refs])
+    assert started == [("file:///a", 1), ("file:///b", 1), ("file:///c", 1)]
+    ledger.finish("file:///b", 1, State.DONE, stage=Stage.STORE, chunks=1)
+    ledger.finish("file:///c", 1, State.FAILED, stage=Stage.EXTRACT, error_kind="corrupt", reason="bad")
+    asked = {("file:///a", 1), ("file:///b", 1), ("file:///c", 1), ("file:///a", 0), ("file:///gone", 1)}
+    assert ledger.waiting_versions(asked) == {("file:///a", 1)}
+    # One discovery failed and was recorded; the other's failure never reached the ledger.
+    ledger.end_discovery(job, error="one: the folder is gone")
+    assert ledger.waiting_discoveries({(job, "one"), (job, "two"), ("nojob", "two")}) == {(job, "two")}
+    ledger.end_discovery(job)
+    assert ledger.waiting_discoveries({(job, "two")}) == set()

@@ -213,7 +213,7 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
     from ..core.records import Stage
     from ..settings import load_settings
     from . import rabbitmq
-    from .outages import ConsumerErrors
+    from .outages import ConsumerErrors, LedgerWatch
     from .stages import QUEUES, isolation_queue, queue_names
     from .wiring import wire
 
@@ -250,6 +250,8 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
     except (TransientError, DiskFull) as exc:  # RabbitMQ or the ledger not up: the supervisor tries again, backing off
         log.error("%s", exc.reason)
         return EXIT_UNAVAILABLE
+    if isinstance(pipeline.watch, LedgerWatch):  # what an outage dead-lettered, although the ledger waits for it
+        pipeline.watch.on_end = lambda: _requeue_strays(pipeline)
     if pipeline.watch.broker is not None:  # RabbitMQ's outages told once, not by each consumer's every attempt
         quiet = ConsumerErrors(pipeline.watch.broker)
         for handler in logging.getLogger().handlers:
@@ -301,6 +303,16 @@ def _activity() -> Any:
             self._change(-1)
 
     return Activity()
+
+
+def _requeue_strays(pipeline: Any) -> None:
+    from .stages import queue_names
+    from .strays import requeue_strays
+
+    try:
+        requeue_strays(pipeline.broker, pipeline.runtime.ledger, queue_names(isolation=True))
+    except Exception as exc:  # the next outage's end, the next `docmill worker` or `submit` tries again
+        log.info("could not look for dead-lettered messages the ledger waits for: %s", exc)
 
 
 def _waiting(broker: object, queues: set[str]) -> int:
