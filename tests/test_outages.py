@@ -1,8 +1,9 @@
 """What docmill says and does when a service it needs is down: the ledger and the disk named as what they are,
-the broker's address as configured, and the ledger's answers about what it waits for."""
+the broker's address as configured, one warning per outage, and the ledger's answers about what it waits for."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from docmill.actors.rabbitmq import address
+from docmill.app.progress import patiently
 from docmill.core.errors import DiskFull, LedgerUnavailable
 from docmill.core.ledger import Ledger, NewVersion
 from docmill.core.models import DocumentRef
@@ -52,6 +54,24 @@ def test_a_ledger_whose_disk_is_full_is_a_full_disk_not_a_busy_ledger(tmp_path: 
 def test_the_broker_is_named_as_configured_vhost_and_slash_included_credentials_left_out(
         configured: str, shown: str) -> None:
     assert address(configured) == shown
+
+
+def test_a_watcher_warns_once_when_the_ledger_goes_away_and_once_when_it_is_back(
+        caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[int] = []
+
+    def poll() -> str:
+        calls.append(1)
+        if len(calls) < 6:
+            raise LedgerUnavailable("the ledger (PostgreSQL at db:5432/docmill) is busy or unreachable: refused")
+        return "progress"
+
+    with caplog.at_level(logging.INFO):
+        assert patiently(poll, outage=30) == "progress"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith("the ledger (PostgreSQL at db:5432/docmill) is busy or unreachable: refused (since ")
+    assert warnings[1].startswith("reachable again after ")
 
 
 def test_the_ledger_says_which_dead_lettered_versions_and_discoveries_it_still_waits_for(ledger: Ledger) -> None:
