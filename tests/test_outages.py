@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from docmill.actors.outages import Outage
 from docmill.actors.rabbitmq import address
 from docmill.app.progress import patiently
 from docmill.core.errors import DiskFull, LedgerUnavailable
@@ -88,3 +89,18 @@ def test_the_ledger_says_which_dead_lettered_versions_and_discoveries_it_still_w
     assert ledger.waiting_discoveries({(job, "one"), (job, "two"), ("nojob", "two")}) == {(job, "two")}
     ledger.end_discovery(job)
     assert ledger.waiting_discoveries({(job, "two")}) == set()
+
+
+def test_an_outage_is_told_once_when_it_starts_and_once_when_it_ends_and_a_relapse_is_the_same_outage(
+        caplog: pytest.LogCaptureFixture) -> None:
+    outage = Outage("the ledger (PostgreSQL at db:5432/docmill)", "cannot be reached", "this process holds its work")
+    with caplog.at_level(logging.INFO):
+        assert outage.begin("connection refused") and not outage.begin("connection refused")
+        assert outage.down and outage.end() and not outage.down
+        assert not outage.begin("server closed the connection")  # moments later: the same outage going on
+        assert outage.down and not outage.end()
+    told = [r.getMessage() for r in caplog.records]
+    assert len(told) == 2, told
+    assert told[0].startswith("the ledger (PostgreSQL at db:5432/docmill) cannot be reached since ")
+    assert told[0].endswith(" (connection refused): this process holds its work")
+    assert told[1].startswith("the ledger (PostgreSQL at db:5432/docmill) is back, after ")

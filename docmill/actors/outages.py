@@ -77,6 +77,7 @@ class Outage:
         self.service, self.state, self.meanwhile = service, state, meanwhile
         self.since: float | None = None  # epoch seconds, while down
         self._ended: tuple[float, float] | None = None  # (since, monotonic time it ended) of the last outage
+        self._back_told = False  # whether this outage's end was told (a relapse within SETTLE is not told again)
         self._lock = threading.Lock()
 
     @property
@@ -92,20 +93,24 @@ class Outage:
             if self._ended is not None and time.monotonic() - self._ended[1] < SETTLE:
                 self.since = self._ended[0]  # the same outage, going on
                 return False
-            self.since = time.time()
+            self.since, self._back_told = time.time(), False
         log.warning("%s %s since %s (%s): %s", self.service, self.state, time.strftime("%H:%M:%S"), detail,
                     self.meanwhile, extra={"event": "outage.started"})
         return True
 
-    def end(self) -> None:
-        """The service answered again."""
+    def end(self) -> bool:
+        """The service answered again; True when that ends an outage not told to have ended yet."""
         with self._lock:
             since, self.since = self.since, None
             if since is None:
-                return
+                return False
             self._ended = (since, time.monotonic())
+            if self._back_told:
+                return False
+            self._back_told = True
         log.info("%s is back, after %.0f s; resuming", self.service, time.time() - since,
-                    extra={"event": "outage.ended"})
+                 extra={"event": "outage.ended"})
+        return True
 
 
 def detail(error: BaseException) -> str:
@@ -224,10 +229,9 @@ class LedgerWatch(Watch):
         except (LedgerUnavailable, DiskFull):
             self._pause = min(self._pause * 2, PROBE_MAX)
             return
-        self.outage.end()
-        self.disk.end()
+        ended = [self.outage.end(), self.disk.end()]
         self._up.set()
-        if self.on_end is not None:
+        if self.on_end is not None and any(ended):
             threading.Thread(target=self.on_end, name="docmill-after-outage", daemon=True).start()
 
     def call(self, work: Callable[[], T]) -> T:
