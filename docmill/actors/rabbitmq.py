@@ -22,8 +22,8 @@ from dramatiq.common import dq_name, xq_name
 
 from ..core.errors import ConfigurationError, TransientError
 
-__all__ = ["Choose", "DeadMessage", "QueueStats", "address", "check_queues", "dead_messages", "drop_dead_messages",
-           "of_versions", "queue_stats", "requeue_dead_messages"]
+__all__ = ["Choose", "DeadMessage", "QueueStats", "address", "broker_address", "check_queues", "dead_messages",
+           "drop_dead_messages", "of_versions", "queue_stats", "requeue_dead_messages"]
 
 #: Seconds to keep trying to reach RabbitMQ at start-up (it may still be starting, in a container set-up).
 CONNECT_PATIENCE = 20.0
@@ -68,7 +68,8 @@ def address(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _address(broker: RabbitmqBroker) -> str:
+def broker_address(broker: RabbitmqBroker) -> str:
+    """Where this broker connects, for messages: its URL as configured, without credentials."""
     configured = getattr(broker, "address", None)
     if configured:
         return str(configured)
@@ -85,11 +86,11 @@ def _connection(broker: RabbitmqBroker, patience: float = 0.0) -> Iterator[Any]:
             connection = pika.BlockingConnection(broker.parameters)
             break
         except pika.exceptions.ProbableAuthenticationError as exc:
-            raise ConfigurationError(f"DOCMILL_BROKER_URL: RabbitMQ at {_address(broker)} refused the "
+            raise ConfigurationError(f"DOCMILL_BROKER_URL: RabbitMQ at {broker_address(broker)} refused the "
                                      "user name or password") from exc
         except pika.exceptions.AMQPConnectionError as exc:
             if time.monotonic() >= deadline:
-                raise TransientError(f"cannot reach RabbitMQ at {_address(broker)} (DOCMILL_BROKER_URL): "
+                raise TransientError(f"cannot reach RabbitMQ at {broker_address(broker)} (DOCMILL_BROKER_URL): "
                                      f"{type(exc).__name__}", kind="broker unavailable") from exc
             time.sleep(1.0)
     try:
@@ -122,7 +123,7 @@ def check_queues(broker: RabbitmqBroker, queues: Iterable[str], *, patience: flo
                         raise
                     wanted = ", ".join(f"{k}={v!r}" for k, v in sorted(arguments.items()))
                     raise ConfigurationError(
-                        f"RabbitMQ at {_address(broker)} already has a queue {name!r} declared with other "
+                        f"RabbitMQ at {broker_address(broker)} already has a queue {name!r} declared with other "
                         f"arguments ({exc.reply_text}). docmill needs it durable with {wanted}. Let the "
                         f"workers drain it, then delete it (rabbitmqctl delete_queue {name}, or the management "
                         "UI) and start again; docmill declares it afresh.") from None
