@@ -23,19 +23,33 @@ POSTGRES = os.environ.get("DOCMILL_TEST_POSTGRES", "postgresql+psycopg://postgre
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test` runs two workers), the tests of the shared services run one after
-    another on one worker: one of them restarts RabbitMQ, which others must not see. The rest run beside them.
+    """Under pytest-xdist (`make test` runs two workers), the tests of the services run one after another on
+    one worker: they start worker processes, and the fault-injection tests stop and kill services (private
+    ones). The rest run beside them.
 
     First of all such hooks: xdist's worker names each item's group from its mark in its own hook, and
     a mark added after that put the service tests on both workers (a RabbitMQ restart under a kill test).
     """
     for item in items:
-        if "distributed" in item.nodeid.split("/"):
+        if _uses_services(item):
             item.add_marker(pytest.mark.xdist_group("services"))
     # The long ones first, so that no worker is left alone with one at the end: the services (one unit, given
     # out first), then the end-to-end runs marked slow, then the rest, each in its own order.
-    items.sort(key=lambda item: 0 if "distributed" in item.nodeid.split("/") else
-               1 if item.get_closest_marker("slow") else 2)
+    items.sort(key=lambda item: 0 if _uses_services(item) else 1 if item.get_closest_marker("slow") else 2)
+
+
+def _uses_services(item: pytest.Item) -> bool:
+    """A test of tests/distributed (the machine's RabbitMQ, worker processes) or tests/faults (private services
+    it stops and kills, worker processes)."""
+    return bool({"distributed", "faults"} & set(item.nodeid.split("/")))
+
+
+@pytest.fixture(autouse=True)
+def _in_the_services_group(request: pytest.FixtureRequest) -> None:
+    """Under pytest-xdist, a service test runs only in the one group that runs them in turn (above): beside
+    another, its worker processes and the services it stops would break that one in ways that look like docmill's."""
+    if _uses_services(request.node) and getattr(request.config.option, "loadgroup", False):
+        assert request.node.nodeid.endswith("@services"), f"{request.node.nodeid} is in no xdist group"
 
 
 @pytest.fixture(autouse=True)

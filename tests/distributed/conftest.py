@@ -36,14 +36,6 @@ def rabbitmqctl(*args: str) -> str:
                           timeout=120).stdout
 
 
-@pytest.fixture(autouse=True)
-def _in_the_services_group(request: pytest.FixtureRequest) -> None:
-    """Under pytest-xdist, a service test runs only in the one group that runs them in turn (tests/conftest.py):
-    one of them restarts RabbitMQ, and beside another it would break it in ways that look like docmill's."""
-    if getattr(request.config.option, "loadgroup", False):  # what an xdist worker under --dist loadgroup has
-        assert request.node.nodeid.endswith("@services"), f"{request.node.nodeid} is in no xdist group"
-
-
 @pytest.fixture(scope="session")
 def vhost() -> Iterator[str]:
     """A RabbitMQ vhost for this test session, removed at the end."""
