@@ -39,7 +39,7 @@ test: $(VENV)/.installed-test
 
 # The fault-injection suite (tests/faults): RabbitMQ, PostgreSQL, the Chroma server, the workers and the embedded
 # ingest stopped, killed or starved of disk mid-job, on private instances of the services; prints each scenario's
-# time to recover. About 20 minutes; `make test` runs its quick scenarios.
+# time to recover. About 25 minutes; `make test` runs its quick scenarios.
 test-faults: $(VENV)/.installed-test
 	scripts/test-services.sh
 	DOCMILL_FAULTS=all DOCMILL_FAULT_OUTAGE=$(OUTAGE) $(BIN)/pytest tests/faults
