@@ -15,6 +15,8 @@ import pytest
 
 from docmill.settings import Settings
 
+from .workers import Workers
+
 REPO = Path(__file__).resolve().parent.parent
 CORPUS_EXCLUDES = ["--exclude", "*.truth.txt", "--exclude", "manifest.json"]
 #: The PostgreSQL server the ledger tests use (trust auth; a database per test is created in it).
@@ -143,6 +145,16 @@ class Cli:
 
     def json(self, *args: str, **kwargs: Any) -> Any:
         return json.loads(self(*args, "--json", **kwargs).stdout)
+
+
+@pytest.fixture
+def workers(isolated: Path, tmp_path: Path) -> Iterator[Workers]:
+    """`docmill worker` supervisors for this test (its logs in tmp_path/logs), stopped (drained) at its end."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    running = Workers(isolated, logs)
+    yield running
+    running.close()
 
 
 @pytest.fixture

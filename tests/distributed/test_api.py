@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ..api_server import ApiServer
-from .conftest import Workers
+from ..workers import Workers
 
 
 @pytest.mark.usefixtures("stub_embedder")

@@ -16,7 +16,8 @@ import pytest
 from docmill.testing import ChromaServer, plugin_dir
 
 from ..conftest import CORPUS_EXCLUDES, Cli, build_corpus
-from .conftest import Workers, assert_exactly_once, wait_job
+from ..workers import Workers
+from .conftest import assert_exactly_once, wait_job
 
 
 def _pdf(text: str) -> bytes:

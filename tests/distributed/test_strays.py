@@ -9,7 +9,8 @@ import pika
 import pytest
 
 from ..conftest import Cli
-from .conftest import Workers, assert_exactly_once, wait_job
+from ..workers import Workers
+from .conftest import assert_exactly_once, wait_job
 
 
 def _folder(root: Path, name: str, count: int) -> Path:

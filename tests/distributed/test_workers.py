@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy
 
 from ..conftest import CORPUS_EXCLUDES, Cli
-from .conftest import Workers, assert_exactly_once, wait_job
+from ..workers import Workers
+from .conftest import assert_exactly_once, wait_job
 
 
 @pytest.mark.usefixtures("stub_embedder")

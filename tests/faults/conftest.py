@@ -30,7 +30,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,8 @@ import sqlalchemy
 from docmill.testing import ChromaServer, plugin_dir
 
 from ..conftest import CORPUS_EXCLUDES, STUB_EMBEDDER, Cli, build_corpus
-from ..distributed.conftest import Workers
+from ..workers import Workers
+from .jobs import next_ended, started_documents, wait_until_done
 from .services import PrivatePostgres, PrivateRabbitmq
 
 #: How long the long PostgreSQL outage lasts, in seconds.
@@ -71,9 +72,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             if name == "recovery":
                 rows.append(value)
     if rows:
-        terminalreporter.section("fault injection: time to recover")
+        terminalreporter.section("fault injection: time to recover (the job's end, and its first document's)")
         for row in rows:
-            terminalreporter.write_line(f"{row['seconds']:7.1f} s  {row['scenario']}  ({row['fault']})")
+            first = "" if row.get("resumed") is None else f"  (first document {row['resumed']:.1f} s)"
+            terminalreporter.write_line(f"{row['seconds']:7.1f} s  {row['scenario']}: {row['fault']}{first}")
+            if row.get("end"):
+                terminalreporter.write_line(f"           end state: {row['end']}")
 
 
 @pytest.fixture(scope="session")
@@ -161,15 +165,6 @@ def stack(postgres: PrivatePostgres, rabbitmq: PrivateRabbitmq, chroma: ChromaSe
 
 
 @pytest.fixture
-def workers(isolated: Path, tmp_path: Path) -> Iterator[Workers]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    running = Workers(isolated, logs)
-    yield running
-    running.close()
-
-
-@pytest.fixture
 def fcli(isolated: Path, home: Path) -> Cli:
     return Cli(isolated)
 
@@ -181,17 +176,32 @@ class Recovery:
         self._record, self.scenario = record, scenario
         self.fault: str | None = None
         self._over: float | None = None
+        self._resumed: float | None = None
+        self.row: dict[str, Any] = {}
 
     def fault_over(self, fault: str) -> None:
         """The fault has ended (the service is back): the clock starts."""
-        self.fault, self._over = fault, time.monotonic()
+        self.fault, self._over, self._resumed = fault, time.monotonic(), None
+
+    def resumed(self) -> None:
+        """A document has ended since the fault did: the pipeline moves again."""
+        assert self._over is not None, "fault_over() first"
+        self._resumed = time.monotonic() - self._over
+
+    def ended_as(self, got: Outcome, clean: Outcome) -> None:
+        """Check the run ended as the clean run did (``assert_like_a_clean_run``), and report its end state."""
+        assert_like_a_clean_run(got, clean)
+        self.row["end"] = f"{got.summary()}, as in the clean run"
 
     def recovered(self) -> float:
         """The job has ended: record the seconds since the fault ended."""
         assert self._over is not None, "fault_over() first"
         seconds = time.monotonic() - self._over
-        self._record("recovery", {"scenario": self.scenario, "fault": self.fault, "seconds": round(seconds, 1)})
-        print(f"{self.scenario}: done {seconds:.1f} s after {self.fault} ended")
+        self.row = {"scenario": self.scenario, "fault": self.fault, "seconds": round(seconds, 1),
+                    "resumed": None if self._resumed is None else round(self._resumed, 1), "end": None}
+        self._record("recovery", self.row)
+        moved = "" if self._resumed is None else f", the first document ending {self._resumed:.1f} s after"
+        print(f"{self.scenario}: done {seconds:.1f} s after {self.fault} ended{moved}")
         return seconds
 
 
@@ -218,6 +228,11 @@ class Outcome:
     def counts(self) -> dict[str, int]:
         """Documents by state."""
         return dict(Counter(state for state, _, _ in self.documents.values()))
+
+    def summary(self) -> str:
+        """Documents by state and chunks stored, in words."""
+        by_state = ", ".join(f"{n} {state}" for state, n in sorted(self.counts().items()))
+        return f"{by_state}; {sum(len(ids) for ids in self.chunks.values())} chunks"
 
     def pending(self) -> list[str]:
         return [name for name, (state, _, _) in self.documents.items() if state in ("pending", "deleting")]
@@ -290,3 +305,39 @@ def assert_quiet(log: str) -> None:
     assert "Traceback" not in log and "CRITICAL" not in log, log
     told = Counter(re.findall(r"docmill\[(\d+)\]: WARNING: (.+?) (?:cannot be reached|is full) since", log))
     assert all(count == 1 for count in told.values()), told
+
+
+class Scenario:
+    """A fault injected into a distributed job: the corpus submitted, the fault once the job is well under way,
+    its end awaited and timed from the fault's end, and its end state checked against a clean run's."""
+
+    def __init__(self, stack: Stack, workers: Workers, cli: Cli, recovery: Recovery, tmp_path: Path,
+                 stub_plugins: Path) -> None:
+        self.stack, self.workers, self.cli, self.recovery = stack, workers, cli, recovery
+        self._tmp_path, self._stub_plugins = tmp_path, stub_plugins
+        self.supervisors: list[subprocess.Popen[bytes]] = []
+        self.clean: Outcome | None = None
+
+    def through(self, corpus: Path, fault: Callable[[str], str], *, after: int = 12, timeout: float = 600,
+                supervisors: Sequence[Sequence[str]] = (("--processes", "2"),),
+                env: dict[str, str] | None = None) -> None:
+        """Submit ``corpus`` to ``supervisors`` (each a `docmill worker`'s arguments), let ``after`` documents
+        end, call ``fault(job)`` (which returns once the service is back, saying what it did), and check the job
+        ends as a clean run does, with the outage told once per process."""
+        self.clean = clean_run(corpus, self._tmp_path, self._stub_plugins)
+        self.supervisors = [self.workers.start(*args, env=env) for args in supervisors]
+        job = self.cli("submit", str(corpus), *CORPUS_EXCLUDES).stdout.strip()
+        started_documents(self.stack.ledger_url, job, after)
+        self.recovery.fault_over(fault(job))
+        next_ended(self.stack.ledger_url, job, timeout=timeout)
+        self.recovery.resumed()
+        wait_until_done(self.stack.ledger_url, job, timeout=timeout)
+        self.recovery.recovered()
+        self.recovery.ended_as(stack_outcome(self.cli, self.stack), self.clean)
+        assert_quiet(self.workers.log())
+
+
+@pytest.fixture
+def scenario(stack: Stack, workers: Workers, fcli: Cli, recovery: Recovery, tmp_path: Path,
+             stub_plugins: Path) -> Scenario:
+    return Scenario(stack, workers, fcli, recovery, tmp_path, stub_plugins)

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy
 
-__all__ = ["counts", "ended_documents", "job_state", "ready", "started_documents", "wait_until_done"]
+__all__ = ["counts", "ended_documents", "job_state", "next_ended", "ready", "started_documents", "wait_until_done"]
 
 
 def job_state(ledger_url: str, job: str) -> tuple[Counter[str], bool] | None:
@@ -41,6 +41,23 @@ def started_documents(ledger_url: str, job: str, count: int, timeout: float = 30
             return
         time.sleep(0.2)
     raise AssertionError(f"the job did not get going: {job_state(ledger_url, job)}")
+
+
+def _ended(state: tuple[Counter[str], bool] | None) -> int:
+    return -1 if state is None else sum(n for s, n in state[0].items() if s != "pending")
+
+
+def next_ended(ledger_url: str, job: str, timeout: float) -> None:
+    """Until one more of the job's documents has ended than now (or the job has): work has resumed."""
+    deadline, before = time.monotonic() + timeout, -1
+    while before < 0 and time.monotonic() < deadline:
+        before = _ended(job_state(ledger_url, job))
+    while time.monotonic() < deadline:
+        state = job_state(ledger_url, job)
+        if _ended(state) > before or (state is not None and state[1] and not state[0].get("pending")):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no document of the job ended in the {timeout:g} s after the fault")
 
 
 def wait_until_done(ledger_url: str, job: str, timeout: float) -> Counter[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -25,9 +26,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from docmill.testing import free_port
+__all__ = ["PrivatePostgres", "PrivateRabbitmq", "Tmpfs", "port_open", "server_port"]
 
-__all__ = ["PrivatePostgres", "PrivateRabbitmq", "Tmpfs", "port_open"]
+
+def server_port() -> int:
+    """A free loopback port below the kernel's ephemeral range. A server stopped mid-test must find its port free
+    again when it restarts, and a port from the ephemeral range (what ``free_port`` gives) can meanwhile become
+    the local end of any process's outgoing connection: on a busy machine a restart failed that way."""
+    low = 10000
+    with contextlib.suppress(OSError, ValueError):
+        low = min(low, int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]) - 10000)
+    while True:
+        port = random.randrange(low, low + 10000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
 
 
 def port_open(port: int) -> bool:
@@ -59,7 +75,7 @@ class PrivatePostgres:
         self.user = "postgres" if os.geteuid() == 0 else None
         self.dir = Path(tempfile.mkdtemp(prefix="docmill-fault-pg-"))
         self.data = self.dir / "data"
-        self.port = free_port()
+        self.port = server_port()
         if self.user is not None:
             entry = pwd.getpwnam(self.user)
             os.chown(self.dir, entry.pw_uid, entry.pw_gid)
@@ -131,7 +147,7 @@ class PrivateRabbitmq:
         if self.server is None or self.ctl is None:
             raise RuntimeError("no RabbitMQ server in /usr/lib/rabbitmq/bin (apt-get install rabbitmq-server)")
         self.dir = Path(tempfile.mkdtemp(prefix="docmill-fault-mq-"))
-        self.port, self.dist_port = free_port(), free_port()
+        self.port, self.dist_port = server_port(), server_port()
         self.node = f"docmill-fault-{self.port}@localhost"
         (self.dir / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
         (self.dir / "enabled_plugins").write_text("[].\n")  # no management UI: its port belongs to the machine's
@@ -174,7 +190,11 @@ class PrivateRabbitmq:
                                         stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         process = self.process
-        _wait("the private RabbitMQ node", self._answers, 120, alive=lambda: process.poll() is None)
+        try:
+            _wait("the private RabbitMQ node", self._answers, 120, alive=lambda: process.poll() is None)
+        except RuntimeError as exc:
+            said = (self.dir / "console.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{exc}; it said:\n{said}") from None
 
     def _answers(self) -> bool:
         import pika

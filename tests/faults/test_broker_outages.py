@@ -9,62 +9,39 @@ import pytest
 
 from ..api_server import ApiServer
 from ..conftest import CORPUS_EXCLUDES, Cli
-from ..distributed.conftest import Workers
-from .conftest import Recovery, Stack, assert_like_a_clean_run, assert_quiet, clean_run, stack_outcome, stub_env
-from .jobs import ready, started_documents, wait_until_done
+from ..workers import Workers
+from .conftest import Recovery, Scenario, Stack, clean_run, stack_outcome, stub_env
+from .jobs import ready, wait_until_done
 from .services import PrivateRabbitmq
+
+
+def _stopped(rabbitmq: PrivateRabbitmq, seconds: float) -> str:
+    rabbitmq.stop()
+    time.sleep(seconds)
+    rabbitmq.start()
+    return f"RabbitMQ stopped for {seconds:g} s"
 
 
 @pytest.mark.in_make_test
 def test_rabbitmq_stopped_and_started_mid_run_loses_nothing(
-        stack: Stack, workers: Workers, fcli: Cli, rabbitmq: PrivateRabbitmq, corpus: Path, tmp_path: Path,
-        stub_plugins: Path, recovery: Recovery) -> None:
-    clean = clean_run(corpus, tmp_path, stub_plugins)
-    workers.start("--processes", "2")
-    job = fcli("submit", str(corpus), *CORPUS_EXCLUDES).stdout.strip()
-    started_documents(stack.ledger_url, job, 2)
-    rabbitmq.stop()
-    time.sleep(10)
-    rabbitmq.start()
-    recovery.fault_over("RabbitMQ stopped for 10 s")
-    wait_until_done(stack.ledger_url, job, timeout=300)
-    recovery.recovered()
-    assert_like_a_clean_run(stack_outcome(fcli, stack), clean)
-    assert_quiet(workers.log())
+        scenario: Scenario, rabbitmq: PrivateRabbitmq, corpus: Path) -> None:
+    scenario.through(corpus, lambda _job: _stopped(rabbitmq, 10), after=2, timeout=300)
 
 
 def test_rabbitmq_stopped_for_30_s_mid_job_loses_nothing(
-        stack: Stack, workers: Workers, fcli: Cli, rabbitmq: PrivateRabbitmq, corpus44: Path, tmp_path: Path,
-        stub_plugins: Path, recovery: Recovery) -> None:
-    clean = clean_run(corpus44, tmp_path, stub_plugins)
-    workers.start("--processes", "2")
-    job = fcli("submit", str(corpus44), *CORPUS_EXCLUDES).stdout.strip()
-    started_documents(stack.ledger_url, job, 12)
-    rabbitmq.stop()
-    time.sleep(30)
-    rabbitmq.start()
-    recovery.fault_over("RabbitMQ stopped for 30 s")
-    wait_until_done(stack.ledger_url, job, timeout=600)
-    recovery.recovered()
-    assert_like_a_clean_run(stack_outcome(fcli, stack), clean)
-    assert_quiet(workers.log())
+        scenario: Scenario, rabbitmq: PrivateRabbitmq, corpus44: Path) -> None:
+    scenario.through(corpus44, lambda _job: _stopped(rabbitmq, 30))
 
 
 def test_rabbitmq_node_killed_and_restarted_mid_job_loses_nothing(
-        stack: Stack, workers: Workers, fcli: Cli, rabbitmq: PrivateRabbitmq, corpus44: Path, tmp_path: Path,
-        stub_plugins: Path, recovery: Recovery) -> None:
-    clean = clean_run(corpus44, tmp_path, stub_plugins)
-    workers.start("--processes", "2")
-    job = fcli("submit", str(corpus44), *CORPUS_EXCLUDES).stdout.strip()
-    started_documents(stack.ledger_url, job, 12)
-    rabbitmq.kill()
-    time.sleep(5)
-    rabbitmq.start()
-    recovery.fault_over("RabbitMQ's node SIGKILLed, restarted 5 s later")
-    wait_until_done(stack.ledger_url, job, timeout=600)
-    recovery.recovered()
-    assert_like_a_clean_run(stack_outcome(fcli, stack), clean)
-    assert_quiet(workers.log())
+        scenario: Scenario, rabbitmq: PrivateRabbitmq, corpus44: Path) -> None:
+    def killed(_job: str) -> str:
+        rabbitmq.kill()
+        time.sleep(5)
+        rabbitmq.start()
+        return "RabbitMQ's node SIGKILLed, restarted 5 s later"
+
+    scenario.through(corpus44, killed)
 
 
 @pytest.mark.in_make_test
@@ -88,7 +65,7 @@ def test_submit_while_rabbitmq_is_down_says_where_it_is_and_a_second_submit_fini
     job = fcli("submit", str(corpus), *CORPUS_EXCLUDES).stdout.strip()
     wait_until_done(stack.ledger_url, job, timeout=300)
     recovery.recovered()
-    assert_like_a_clean_run(stack_outcome(fcli, stack), clean)
+    recovery.ended_as(stack_outcome(fcli, stack), clean)
 
 
 def test_an_upload_while_rabbitmq_is_down_is_refused_with_503_and_taken_once_it_is_back(
@@ -117,4 +94,3 @@ def test_an_upload_while_rabbitmq_is_down_is_refused_with_503_and_taken_once_it_
     finally:
         assert api.stop() == 0
     assert [doc for doc, (state, _, _) in stack_outcome(fcli, stack).documents.items() if state == "done"] != []
-

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import CORPUS_EXCLUDES, Cli
-from .conftest import Recovery, assert_like_a_clean_run, clean_run, outcome, stub_env
+from .conftest import Recovery, clean_run, outcome, stub_env
 from .jobs import ended_documents
 from .services import Tmpfs
 
@@ -55,4 +55,4 @@ def test_a_full_disk_stops_the_ingest_at_once_and_says_so_and_a_run_after_freein
     recovery.fault_over(f"the home's disk full (the ingest stopped {stopped_after:.1f} s after), then freed")
     Cli(isolated)("ingest", str(corpus), *CORPUS_EXCLUDES)
     recovery.recovered()
-    assert_like_a_clean_run(outcome(f"sqlite:///{home / 'ledger.db'}", Cli(isolated)("export").stdout), clean)
+    recovery.ended_as(outcome(f"sqlite:///{home / 'ledger.db'}", Cli(isolated)("export").stdout), clean)

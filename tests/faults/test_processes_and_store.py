@@ -15,65 +15,47 @@ import pytest
 from docmill.testing import ChromaServer
 
 from ..conftest import CORPUS_EXCLUDES, Cli
-from ..distributed.conftest import Workers
-from .conftest import (
-    Recovery,
-    Stack,
-    assert_like_a_clean_run,
-    assert_quiet,
-    clean_run,
-    outcome,
-    stack_outcome,
-    stub_env,
-)
-from .jobs import ended_documents, started_documents, wait_until_done
+from .conftest import Recovery, Scenario, clean_run, outcome, stub_env
+from .jobs import ended_documents
 
 
 def test_the_vector_store_server_killed_and_restarted_mid_job_loses_nothing(
-        stack: Stack, workers: Workers, fcli: Cli, corpus44: Path, tmp_path: Path, stub_plugins: Path,
-        recovery: Recovery, monkeypatch: pytest.MonkeyPatch) -> None:
-    clean = clean_run(corpus44, tmp_path, stub_plugins)
+        scenario: Scenario, corpus44: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     server = ChromaServer(tmp_path / "chroma")  # a server of this test's, to kill
     server.start()
     monkeypatch.setenv("DOCMILL_PLUGINS__CHROMA__URL", server.url)
-    try:
-        workers.start("--processes", "2")
-        job = fcli("submit", str(corpus44), *CORPUS_EXCLUDES).stdout.strip()
-        started_documents(stack.ledger_url, job, 12)
+
+    def killed(_job: str) -> str:
         assert server.process is not None
         server.process.kill()
         server.process.wait()
         time.sleep(20)
         server.start()
-        recovery.fault_over("the Chroma server SIGKILLed, restarted 20 s later")
-        wait_until_done(stack.ledger_url, job, timeout=600)
-        recovery.recovered()
-        assert_like_a_clean_run(stack_outcome(fcli, stack), clean)
-        assert_quiet(workers.log())
+        return "the Chroma server SIGKILLed, restarted 20 s later"
+
+    try:
+        scenario.through(corpus44, killed)
     finally:
         server.stop()
 
 
 def test_every_worker_process_killed_mid_job_loses_nothing_and_blames_nobody(
-        stack: Stack, workers: Workers, fcli: Cli, corpus44: Path, tmp_path: Path, stub_plugins: Path,
-        recovery: Recovery) -> None:
-    clean = clean_run(corpus44, tmp_path, stub_plugins)
-    supervisors = [workers.start("--processes", "2"), workers.start("--processes", "2", "--queues", "ocr")]
-    job = fcli("submit", str(corpus44), *CORPUS_EXCLUDES).stdout.strip()
-    started_documents(stack.ledger_url, job, 12)
-    everyone = [pid for supervisor in supervisors for pid in workers.children(supervisor)]
-    for supervisor in supervisors:  # the supervisors first, or they would start new processes at once
-        supervisor.kill()
-        supervisor.wait()
-    for pid in everyone:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    time.sleep(2)
-    workers.start("--processes", "2")
-    recovery.fault_over(f"all {len(everyone) + len(supervisors)} worker processes SIGKILLed; new workers started")
-    wait_until_done(stack.ledger_url, job, timeout=600)
-    recovery.recovered()
-    assert_like_a_clean_run(stack_outcome(fcli, stack), clean)  # the same error kinds: nobody quarantined
+        scenario: Scenario, corpus44: Path) -> None:
+    def all_killed(_job: str) -> str:
+        workers = scenario.workers
+        everyone = [pid for supervisor in scenario.supervisors for pid in workers.children(supervisor)]
+        for supervisor in scenario.supervisors:  # the supervisors first, or they would start new processes
+            supervisor.kill()
+            supervisor.wait()
+        for pid in everyone:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(2)
+        workers.start("--processes", "2")
+        return f"all {len(everyone) + len(scenario.supervisors)} worker processes SIGKILLed; new workers started"
+
+    # The same error kinds as a clean run: nobody quarantined as "worker crashed".
+    scenario.through(corpus44, all_killed, supervisors=(("--processes", "2"), ("--processes", "2", "--queues", "ocr")))
 
 
 def test_the_embedded_ingest_killed_and_run_again_ends_as_a_clean_run(
@@ -93,4 +75,4 @@ def test_the_embedded_ingest_killed_and_run_again_ends_as_a_clean_run(
     recovery.fault_over("the embedded ingest SIGKILLed, then run again")
     cli("ingest", str(corpus44), *CORPUS_EXCLUDES)
     recovery.recovered()
-    assert_like_a_clean_run(outcome(f"sqlite:///{home / 'ledger.db'}", cli("export").stdout), clean)
+    recovery.ended_as(outcome(f"sqlite:///{home / 'ledger.db'}", cli("export").stdout), clean)
