@@ -54,6 +54,25 @@ def _in_the_services_group(request: pytest.FixtureRequest) -> None:
         assert request.node.nodeid.endswith("@services"), f"{request.node.nodeid} is in no xdist group"
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Each fault-injection scenario's recovery time (tests/faults): how long its job took to end once its fault
+    was over. Here, not in tests/faults/conftest.py: under pytest-xdist only the root conftest reaches the
+    process that prints the summary (the scenarios' reports carry their rows to it)."""
+    rows = []
+    for report in terminalreporter.stats.get("passed", []):
+        for name, value in getattr(report, "user_properties", []):
+            if name == "recovery":
+                rows.append(value)
+    if rows:
+        terminalreporter.section("fault injection: time to recover (the job's end, and its first document's)")
+        for row in rows:
+            first = "" if row.get("resumed") is None else f"  (first document {row['resumed']:.1f} s)"
+            terminalreporter.write_line(f"{row['seconds']:7.1f} s  {row['scenario']}: {row['fault']}{first}")
+            if row.get("end"):
+                terminalreporter.write_line(f"           end state: {row['end']}")
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No DOCMILL_* variable, .env or docmill.toml of the developer's leaks into a test."""

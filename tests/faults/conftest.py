@@ -63,23 +63,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = chosen
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Each scenario's recovery time: how long its job took to end once its fault was over."""
-    rows = []
-    for report in terminalreporter.stats.get("passed", []):
-        for name, value in getattr(report, "user_properties", []):
-            if name == "recovery":
-                rows.append(value)
-    if rows:
-        terminalreporter.section("fault injection: time to recover (the job's end, and its first document's)")
-        for row in rows:
-            first = "" if row.get("resumed") is None else f"  (first document {row['resumed']:.1f} s)"
-            terminalreporter.write_line(f"{row['seconds']:7.1f} s  {row['scenario']}: {row['fault']}{first}")
-            if row.get("end"):
-                terminalreporter.write_line(f"           end state: {row['end']}")
-
-
 @pytest.fixture(scope="session")
 def private_postgres() -> Iterator[PrivatePostgres]:
     server = PrivatePostgres()
