@@ -3,8 +3,10 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_HOME ?= .docmill-demo
+# Seconds the long PostgreSQL outage of `make test-faults` lasts (OUTAGE=600: ten minutes).
+OUTAGE ?= 120
 
-.PHONY: install demo test lint unit bench bench-peers bench-distributed bench-paperless bench-parsing bench-ocr bench-scale bench-api fresh-check container-test clean
+.PHONY: install demo test test-faults lint unit bench bench-peers bench-distributed bench-paperless bench-parsing bench-ocr bench-scale bench-api fresh-check container-test clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +36,13 @@ unit: $(VENV)/.installed-test
 # Both at once: mypy runs beside the suite (scripts/test.sh).
 test: $(VENV)/.installed-test
 	scripts/test.sh $(BIN)
+
+# The fault-injection suite (tests/faults): RabbitMQ, PostgreSQL, the Chroma server, the workers and the embedded
+# ingest stopped, killed or starved of disk mid-job, on private instances of the services; prints each scenario's
+# time to recover. About 25 minutes; `make test` runs its quick scenarios.
+test-faults: $(VENV)/.installed-test
+	scripts/test-services.sh
+	DOCMILL_FAULTS=all DOCMILL_FAULT_OUTAGE=$(OUTAGE) $(BIN)/pytest tests/faults
 
 # The ingest benchmark over a generated corpus (see benchmarks/README.md).
 bench: install

@@ -15,6 +15,8 @@ import pytest
 
 from docmill.settings import Settings
 
+from .workers import Workers
+
 REPO = Path(__file__).resolve().parent.parent
 CORPUS_EXCLUDES = ["--exclude", "*.truth.txt", "--exclude", "manifest.json"]
 #: The PostgreSQL server the ledger tests use (trust auth; a database per test is created in it).
@@ -23,19 +25,52 @@ POSTGRES = os.environ.get("DOCMILL_TEST_POSTGRES", "postgresql+psycopg://postgre
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test` runs two workers), the tests of the shared services run one after
-    another on one worker: one of them restarts RabbitMQ, which others must not see. The rest run beside them.
+    """Under pytest-xdist (`make test` runs two workers), the tests of the services run one after another on
+    one worker: they start worker processes, and the fault-injection tests stop and kill services (private
+    ones). The rest run beside them.
 
     First of all such hooks: xdist's worker names each item's group from its mark in its own hook, and
     a mark added after that put the service tests on both workers (a RabbitMQ restart under a kill test).
     """
     for item in items:
-        if "distributed" in item.nodeid.split("/"):
+        if _uses_services(item):
             item.add_marker(pytest.mark.xdist_group("services"))
     # The long ones first, so that no worker is left alone with one at the end: the services (one unit, given
     # out first), then the end-to-end runs marked slow, then the rest, each in its own order.
-    items.sort(key=lambda item: 0 if "distributed" in item.nodeid.split("/") else
-               1 if item.get_closest_marker("slow") else 2)
+    items.sort(key=lambda item: 0 if _uses_services(item) else 1 if item.get_closest_marker("slow") else 2)
+
+
+def _uses_services(item: pytest.Item) -> bool:
+    """A test of tests/distributed (the machine's RabbitMQ, worker processes) or tests/faults (private services
+    it stops and kills, worker processes)."""
+    return bool({"distributed", "faults"} & set(item.nodeid.split("/")))
+
+
+@pytest.fixture(autouse=True)
+def _in_the_services_group(request: pytest.FixtureRequest) -> None:
+    """Under pytest-xdist, a service test runs only in the one group that runs them in turn (above): beside
+    another, its worker processes and the services it stops would break that one in ways that look like docmill's."""
+    if _uses_services(request.node) and getattr(request.config.option, "loadgroup", False):
+        assert request.node.nodeid.endswith("@services"), f"{request.node.nodeid} is in no xdist group"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Each fault-injection scenario's recovery time (tests/faults): how long its job took to end once its fault
+    was over. Here, not in tests/faults/conftest.py: under pytest-xdist only the root conftest reaches the
+    process that prints the summary (the scenarios' reports carry their rows to it)."""
+    rows = []
+    for report in terminalreporter.stats.get("passed", []):
+        for name, value in getattr(report, "user_properties", []):
+            if name == "recovery":
+                rows.append(value)
+    if rows:
+        terminalreporter.section("fault injection: time to recover (the job's end, and its first document's)")
+        for row in rows:
+            first = "" if row.get("resumed") is None else f"  (first document {row['resumed']:.1f} s)"
+            terminalreporter.write_line(f"{row['seconds']:7.1f} s  {row['scenario']}: {row['fault']}{first}")
+            if row.get("end"):
+                terminalreporter.write_line(f"           end state: {row['end']}")
 
 
 @pytest.fixture(autouse=True)
@@ -129,6 +164,16 @@ class Cli:
 
     def json(self, *args: str, **kwargs: Any) -> Any:
         return json.loads(self(*args, "--json", **kwargs).stdout)
+
+
+@pytest.fixture
+def workers(isolated: Path, tmp_path: Path) -> Iterator[Workers]:
+    """`docmill worker` supervisors for this test (its logs in tmp_path/logs), stopped (drained) at its end."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    running = Workers(isolated, logs)
+    yield running
+    running.close()
 
 
 @pytest.fixture

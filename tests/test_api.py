@@ -22,6 +22,8 @@ def test_the_error_tree_is_the_one_in_the_design() -> None:
         errors.SourceUnavailable: errors.TransientError,
         errors.RateLimited: errors.TransientError,
         errors.StoreUnavailable: errors.TransientError,
+        errors.LedgerUnavailable: errors.TransientError,
+        errors.DiskFull: errors.DocmillError,
         errors.ConfigurationError: errors.DocmillError,
         errors.UnknownSource: errors.ConfigurationError,
     }

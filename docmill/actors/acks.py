@@ -12,7 +12,10 @@ and its document waits forever.
 RabbitMQ itself already requeued every message the closed channel held, so
 an ack or nack of a message from an older channel has nothing left to do.
 :class:`ChannelBoundBroker` hands out consumers that remember which of their
-instances delivered each message and drop those stale operations.
+instances delivered each message and drop those stale operations. The same
+holds while the connection is down and no new consumer has replaced it yet
+(RabbitMQ is restarting): Dramatiq would retry such an ack every few seconds
+until the connection returned, holding its worker thread; it is dropped too.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ import logging
 from typing import Any
 
 from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
+from dramatiq.errors import BrokerConnectionError
+
+from .rabbitmq import address
 
 __all__ = ["ChannelBoundBroker"]
 
@@ -46,17 +52,29 @@ class _ChannelBoundConsumer(_RabbitmqConsumer):
                  "delivers it again", what, message.message_id)
         return True
 
+    def _settle(self, message: Any, what: str, settle: Any) -> None:
+        if self._stale(message, what):
+            return
+        try:
+            settle(message)
+        except BrokerConnectionError:
+            log.info("not sending the %s of message %s: the connection that delivered it is down, and RabbitMQ "
+                     "delivers it again", what, message.message_id)
+
     def ack(self, message: Any) -> None:
-        if not self._stale(message, "ack"):
-            super().ack(message)
+        self._settle(message, "ack", super().ack)
 
     def nack(self, message: Any) -> None:
-        if not self._stale(message, "nack"):
-            super().nack(message)
+        self._settle(message, "nack", super().nack)
 
 
 class ChannelBoundBroker(RabbitmqBroker):
-    """Dramatiq's RabbitMQ broker whose consumers never settle a delivery of an older channel."""
+    """Dramatiq's RabbitMQ broker whose consumers never settle a delivery of an older channel. ``address`` is
+    its URL as configured, without credentials, for messages."""
+
+    def __init__(self, *, url: str, **options: Any) -> None:
+        super().__init__(url=url, **options)
+        self.address = address(url)
 
     @property
     def consumer_class(self) -> type:

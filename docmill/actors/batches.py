@@ -42,6 +42,7 @@ import pika.exceptions
 
 from ..core.errors import TransientError
 from ..core.models import Task
+from .rabbitmq import broker_address
 
 __all__ = ["BatchPublisher"]
 
@@ -114,13 +115,14 @@ class BatchPublisher:
                 self._send(self._open(), messages)
         except pika.exceptions.AMQPError as exc:
             self.close()  # the next batch starts on a new connection
-            raise TransientError(f"the message broker did not take {len(messages)} message(s): "
-                                 f"{type(exc).__name__}", kind="broker unavailable") from exc
+            raise TransientError(f"RabbitMQ at {broker_address(self.broker)} did not take {len(messages)} "
+                                 f"message(s): {type(exc).__name__}", kind="broker unavailable") from exc
         if self._returned:
             queues = ", ".join(sorted(self._returned))
             self.close()
-            raise TransientError(f"RabbitMQ routed {sum(self._returned.values())} of {len(messages)} message(s) "
-                                 f"to no queue ({queues} missing: was it deleted?)", kind="broker unavailable")
+            raise TransientError(f"RabbitMQ at {broker_address(self.broker)} routed {sum(self._returned.values())} "
+                                 f"of {len(messages)} message(s) to no queue ({queues} missing: was it deleted?)",
+                                 kind="broker unavailable")
         for message in messages:
             self.broker.emit_after("enqueue", message, None)
         log.debug("published %d message(s) in one transaction", len(messages))

@@ -18,9 +18,11 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, ShutdownNotifica
 from ..core.runtime import Runtime
 from ..settings import Settings
 from .crashguard import CrashGuard
+from .hold import Hold
 from .log_context import LogContext
 from .message_metrics import MessageMetrics
 from .middleware import FailureRecorder
+from .outages import Watch
 from .priority_stub import PriorityStubBroker
 from .retries import Retries
 
@@ -30,24 +32,29 @@ __all__ = ["MAX_PRIORITY", "build_broker", "rabbitmq_broker"]
 MAX_PRIORITY = 9
 
 
-def build_broker(settings: Settings, runtime: Runtime) -> dramatiq.Broker:
+def build_broker(settings: Settings, runtime: Runtime, watch: Watch) -> dramatiq.Broker:
     """The broker for these settings, with docmill's middleware.
 
     FailureRecorder and MessageMetrics sit before Retries in the list because
     ``after_*`` hooks run in reverse order: they must see the message after
     Retries decided whether it failed for good. LogContext comes first, so
-    every other middleware's lines about a message carry its context.
+    every other middleware's lines about a message carry its context. Hold and
+    CrashGuard, which may wait for the ledger before a message starts, come
+    before TimeLimit, so that a wait is not counted against the message.
     """
+    hold = Hold(watch)
     middleware = [
         LogContext(),
+        hold,
         AgeLimit(),
         TimeLimit(time_limit=int(settings.stage_time_limit * 1000)),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
         MessageMetrics(),
-        FailureRecorder(runtime),
-        Retries(min_backoff=int(settings.retry_min_backoff * 1000), max_backoff=int(settings.retry_max_backoff * 1000)),
+        FailureRecorder(runtime, watch),
+        Retries(min_backoff=int(settings.retry_min_backoff * 1000), max_backoff=int(settings.retry_max_backoff * 1000),
+                watch=watch),
     ]
     broker: dramatiq.Broker
     if settings.broker_url is None:
@@ -55,7 +62,7 @@ def build_broker(settings: Settings, runtime: Runtime) -> dramatiq.Broker:
         broker.emit_after("process_boot")  # starts TimeLimit's watchdog, as `dramatiq` would in a worker process
         return broker
     # Only RabbitMQ redelivers what a dead worker held; in one process there is nothing to count.
-    middleware.insert(-2, CrashGuard(runtime.ledger, settings.max_redeliveries))  # before FailureRecorder
+    middleware.insert(2, CrashGuard(runtime.ledger, settings.max_redeliveries, hold))
     return rabbitmq_broker(settings, middleware)
 
 

@@ -20,20 +20,29 @@ bounded number of deaths.
 
 Messages that were only prefetched when their worker died were never marked
 running, so they are redelivered without suspicion.
+
+The mark is the ledger's, so while the ledger is down a message cannot be
+marked, and does not start: the guard waits for the ledger (through Hold's
+watch, before the message's time limit starts) rather than run it unguarded.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import dramatiq
 from dramatiq.common import q_name
+from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Middleware, SkipMessage
 
 from .. import metrics
+from ..core.errors import DiskFull, LedgerUnavailable
 from ..core.ledger import Ledger
 from ..core.records import Stage, State
+from .hold import Hold
+from .outages import Watch, detail
 from .stages import isolation_queue
 
 __all__ = ["CrashGuard"]
@@ -44,9 +53,11 @@ log = logging.getLogger(__name__)
 class CrashGuard(Middleware):
     """Marks document messages running; isolates suspects of a death; quarantines those that die alone."""
 
-    def __init__(self, ledger: Ledger, limit: int) -> None:
+    def __init__(self, ledger: Ledger, limit: int, hold: Hold | None = None) -> None:
         self.ledger = ledger
         self.limit = limit
+        self.hold = hold or Hold(Watch())
+        self._marked = threading.local()  # the message this thread marked running (a thread runs one at a time)
 
     @staticmethod
     def _tracked(message: Any) -> bool:
@@ -58,18 +69,29 @@ class CrashGuard(Middleware):
         key, version, stage = message.kwargs["key"], message.kwargs["version"], Stage(message.actor_name)
         queue = q_name(message.queue_name)
         alone = queue == isolation_queue(queue)  # only isolation processes consume isolation queues
-        delivery = self.ledger.delivery_started(message.message_id, key, version, stage,
-                                                redelivered=bool(getattr(message, "redelivered", False)),
-                                                charge=alone, claim=True)  # the stage's claim: one transaction
+        try:
+            delivery = self.hold.ride_out(broker, message, lambda: self.ledger.delivery_started(
+                message.message_id, key, version, stage, redelivered=bool(getattr(message, "redelivered", False)),
+                charge=alone, claim=True))  # the stage's claim: one transaction
+        except LedgerUnavailable as exc:  # busy, not down (that was ridden out): run it unguarded this once
+            log.warning("%s %s: cannot mark it running (%s); running it without crash accounting", stage, key,
+                        exc.reason)
+            return
+        self._marked.id = message.message_id
         if not delivery.died:
             return
         metrics.crash_redelivery(stage, alone=alone)
         if not alone:
-            log.warning("%s %s: its worker died while running it; running it again alone", stage, key,
-                        extra={"event": "message.worker_died"})
             # Same message id and priority: its crash count follows it. Published (and confirmed) before
             # this delivery is acknowledged by the skip, so a death in between only redelivers it again.
-            broker.enqueue(message.copy(queue_name=isolation_queue(queue)))
+            try:
+                broker.enqueue(message.copy(queue_name=isolation_queue(queue)))
+            except BrokerConnectionError as exc:  # RabbitMQ is down (it may be why this came back): run it here
+                if self.hold.watch.broker is not None:
+                    self.hold.watch.broker.begin(detail(exc))
+                return
+            log.warning("%s %s: its worker died while running it; running it again alone", stage, key,
+                        extra={"event": "message.worker_died"})
             raise SkipMessage("handed on to run alone")
         log.warning("%s %s: delivered again after its worker died while running it alone (%d of %d)", stage, key,
                     delivery.crashes, self.limit, extra={"event": "message.worker_died_alone"})
@@ -78,9 +100,8 @@ class CrashGuard(Middleware):
         reason = (f"killed its worker {delivery.crashes} times while running alone, in stage {stage} "
                   "(out of memory, or a crash inside a library); quarantined")
         log.error("%s: %s", key, reason, extra={"event": "document.quarantined"})
-        self.ledger.finish(key, version, State.FAILED, stage=stage, error_kind="worker crashed", reason=reason,
-                           permanent=True)
-        self.ledger.delivery_ended(message.message_id)
+        self.hold.ride_out(broker, message, lambda: self.ledger.finish(
+            key, version, State.FAILED, stage=stage, error_kind="worker crashed", reason=reason, permanent=True))
         message.fail()  # not processed; the worker dead-letters it
 
     def after_process_message(self, broker: dramatiq.Broker, message: Any, *, result: Any = None,
@@ -91,9 +112,10 @@ class CrashGuard(Middleware):
         self._end(message)
 
     def _end(self, message: Any) -> None:
-        if not self._tracked(message):
-            return
+        if getattr(self._marked, "id", None) != message.message_id:
+            return  # not marked (not a document's, or the ledger never took the mark)
+        self._marked.id = None
         try:
             self.ledger.delivery_ended(message.message_id)
-        except Exception:  # the ledger is down: at worst a later redelivery is suspected once too often
-            log.warning("could not record the end of message %s", message.message_id, exc_info=True)
+        except (LedgerUnavailable, DiskFull) as exc:  # at worst a later redelivery is suspected once too often
+            log.debug("could not record the end of message %s: %s", message.message_id, exc.reason)

@@ -3,10 +3,11 @@
 ``submit`` registers the sources, creates the job and discovers the given
 paths right here (so ``docmill submit`` works whatever stages the workers
 run); the documents it finds go to the ``extract`` queue at the job's
-priority, a discovery batch in one round trip (:mod:`.batches`). Watching
-a job reads the ledger, and asks RabbitMQ whether any worker consumes the
-queues that hold messages, so a job nobody can process is reported within
-seconds instead of waiting forever.
+priority, a discovery batch in one round trip (:mod:`.batches`), after
+queueing again any dead-lettered message the ledger still waits for
+(:mod:`.strays`). Watching a job reads the ledger, and asks RabbitMQ whether
+any worker consumes the queues that hold messages, so a job nobody can
+process is reported within seconds instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..core.ledger import JobProgress
 from ..core.models import SourceSpec
 from ..core.records import Stage
 from ..settings import Settings
-from . import rabbitmq
+from . import rabbitmq, strays
 from .batches import BatchPublisher
 from .stages import QUEUES, isolation_queue, queue_names, sender
 from .wiring import wire
@@ -56,7 +57,11 @@ class DistributedClient:
 
     def submit(self, specs: Sequence[SourceSpec], *, priority: int = 0, on_job: Any = None,
                kind: str = "ingest", owner: str | None = None) -> str:
-        """Create a job for these sources (``owner``'s), discover them, and enqueue what changed; its id."""
+        """Create a job for these sources (``owner``'s), discover them, and enqueue what changed; its id.
+
+        Dead-lettered messages whose documents are still pending go back to their queues first: those
+        documents are listed as pending and unchanged, and this job waits for them too."""
+        self.requeue_strays()
         for spec in specs:
             self.runtime.ledger.put_source(spec.id, spec.type, spec.options)
         job_id = self.runtime.ledger.create_job(kind, discoveries=len(specs), priority=priority, owner=owner)
@@ -91,7 +96,7 @@ class DistributedClient:
         job_id, rows = deadletters.retry(self.runtime, ids, owner=owner)
         if rows:
             rabbitmq.drop_dead_messages(self.broker, self.all_queues,  # type: ignore[arg-type]
-                                        {(r.key, r.version) for r in rows})
+                                        rabbitmq.of_versions({(r.key, r.version) for r in rows}))
         return job_id, rows
 
     def purge(self, rows: Sequence[Any], *, everything: bool = False) -> int:
@@ -99,14 +104,22 @@ class DistributedClient:
 
         With ``everything``, the dead-letter queues are emptied too of messages
         no failed document stands for (superseded by a newer version, or failed
-        discoveries).
+        discoveries). Never of a message the ledger still waits for (its document
+        pending): that one is the only copy, and is queued again (``strays.py``).
         """
-        versions = None if everything else {(r.key, r.version) for r in rows}
-        rabbitmq.drop_dead_messages(self.broker, self.all_queues, versions)  # type: ignore[arg-type]
+        choose = strays.leftovers(self.runtime.ledger) if everything else \
+            rabbitmq.of_versions({(r.key, r.version) for r in rows})
+        rabbitmq.drop_dead_messages(self.broker, self.all_queues, choose)  # type: ignore[arg-type]
         return self.runtime.ledger.purge(rows)
 
-    def dead_messages(self) -> list[rabbitmq.DeadMessage]:
-        return rabbitmq.dead_messages(self.broker, self.all_queues)  # type: ignore[arg-type]
+    def dead_messages(self) -> tuple[list[rabbitmq.DeadMessage], list[bool]]:
+        """What the dead-letter queues hold, and for each message whether the ledger still waits for it."""
+        found = rabbitmq.dead_messages(self.broker, self.all_queues)  # type: ignore[arg-type]
+        return found, strays.waited_for(self.runtime.ledger, found)
+
+    def requeue_strays(self) -> int:
+        """Queue again the dead-lettered messages the ledger still waits for; how many."""
+        return strays.requeue_strays(self.broker, self.runtime.ledger, self.all_queues)
 
     def progress(self, job_id: str, warn: Any = None) -> JobProgress:
         """The job's progress; ``warn`` hears once about each queue with messages and no consumer."""

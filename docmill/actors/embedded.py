@@ -6,6 +6,12 @@ documents' chunks embed at once), one thread per core runs OCR (Tesseract is
 single-threaded), and a few threads discover, extract and store. An
 exclusive lock on ``DOCMILL_HOME`` keeps a second embedded run from writing
 the same ledger and Chroma store at once; it waits its turn instead.
+
+A full disk stops a command's run at once (``stop_on_full_disk``, see
+``outages.EmbeddedWatch``): the next progress poll raises its DiskFull, and
+the documents in flight stay pending, to be started again by the next run
+once there is space. A long-running process (the API) holds its work until
+there is space again instead, as distributed workers do.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from ..core.models import SourceSpec
 from ..core.records import Stage, State
 from ..settings import Settings
 from .log_context import LogContext
+from .outages import EmbeddedWatch
 from .stages import QUEUES
 from .wiring import wire
 from .work_order import order_by_priority
@@ -62,13 +69,14 @@ class Settled(dramatiq.Middleware):
 class EmbeddedPipeline:
     """Runs jobs to completion inside this process."""
 
-    def __init__(self, settings: Settings, *, on_wait: Any = None) -> None:
+    def __init__(self, settings: Settings, *, on_wait: Any = None, stop_on_full_disk: bool = False) -> None:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
         self._lock_file = self._lock_home(settings, on_wait)
         # This process owns the ledger (it holds the home) and runs every stage.
-        self.pipeline = wire(settings, recover_pending=True, warm_up=True)
+        self.pipeline = wire(settings, recover_pending=True, warm_up=True, stop_on_full_disk=stop_on_full_disk)
         self.runtime, self.broker = self.pipeline.runtime, self.pipeline.broker
+        self.watch = self.pipeline.watch
         self._settled = Settled()
         self.broker.add_middleware(self._settled, before=LogContext)
         self.workers: list[dramatiq.Worker] = []
@@ -123,7 +131,10 @@ class EmbeddedPipeline:
             self._settled.event.clear()
 
     def progress(self, job_id: str) -> JobProgress:
-        """The job's progress; stragglers of a job the broker forgot are failed, not waited on forever."""
+        """The job's progress; stragglers of a job the broker forgot are failed, not waited on forever.
+        DiskFull once a full disk has stopped the run."""
+        if isinstance(self.watch, EmbeddedWatch) and self.watch.halted is not None:
+            raise self.watch.halted
         progress = self.runtime.ledger.job_progress(job_id)
         if progress.finished or not self.idle():
             self._idle_since.pop(job_id, None)

@@ -7,12 +7,14 @@ Each function opens its own short-lived connection, so a failed declaration
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import dramatiq
 import pika
 import pika.exceptions
 from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL, RabbitmqBroker
@@ -20,13 +22,14 @@ from dramatiq.common import dq_name, xq_name
 
 from ..core.errors import ConfigurationError, TransientError
 
-__all__ = ["DeadMessage", "QueueStats", "check_queues", "dead_messages", "drop_dead_messages", "queue_stats"]
+__all__ = ["Choose", "DeadMessage", "QueueStats", "address", "broker_address", "check_queues", "dead_messages",
+           "drop_dead_messages", "of_versions", "queue_stats", "requeue_dead_messages"]
 
 #: Seconds to keep trying to reach RabbitMQ at start-up (it may still be starting, in a container set-up).
 CONNECT_PATIENCE = 20.0
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class QueueStats:
     """Ready messages and consumers of one queue."""
 
@@ -35,7 +38,7 @@ class QueueStats:
     consumers: int
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class DeadMessage:
     """A message in a dead-letter queue (``.XQ``)."""
 
@@ -44,11 +47,35 @@ class DeadMessage:
     kwargs: dict[str, Any]
     error: str | None
     retries: int
+    #: The message as RabbitMQ holds it (to publish it again).
+    body: bytes = dataclasses.field(default=b"", repr=False)
+
+    @property
+    def version(self) -> tuple[str, int] | None:
+        """The document version it is about; None for a discovery."""
+        key, version = self.kwargs.get("key"), self.kwargs.get("version")
+        return (key, version) if key is not None and version is not None else None
 
 
-def _address(broker: RabbitmqBroker) -> str:
+def address(url: str) -> str:
+    """The broker's URL as configured, without its user name and password (the vhost as written, slash
+    included)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def broker_address(broker: RabbitmqBroker) -> str:
+    """Where this broker connects, for messages: its URL as configured, without credentials."""
+    configured = getattr(broker, "address", None)
+    if configured:
+        return str(configured)
     params = broker.parameters[0] if isinstance(broker.parameters, list) else broker.parameters
-    return f"{params.host}:{params.port}{params.virtual_host}"  # never the credentials
+    vhost = "%2F" if params.virtual_host == "/" else params.virtual_host
+    return f"amqp://{params.host}:{params.port}/{vhost}"  # never the credentials
 
 
 @contextlib.contextmanager
@@ -59,11 +86,11 @@ def _connection(broker: RabbitmqBroker, patience: float = 0.0) -> Iterator[Any]:
             connection = pika.BlockingConnection(broker.parameters)
             break
         except pika.exceptions.ProbableAuthenticationError as exc:
-            raise ConfigurationError(f"DOCMILL_BROKER_URL: RabbitMQ at {_address(broker)} refused the "
+            raise ConfigurationError(f"DOCMILL_BROKER_URL: RabbitMQ at {broker_address(broker)} refused the "
                                      "user name or password") from exc
         except pika.exceptions.AMQPConnectionError as exc:
             if time.monotonic() >= deadline:
-                raise TransientError(f"cannot reach RabbitMQ at {_address(broker)} (DOCMILL_BROKER_URL): "
+                raise TransientError(f"cannot reach RabbitMQ at {broker_address(broker)} (DOCMILL_BROKER_URL): "
                                      f"{type(exc).__name__}", kind="broker unavailable") from exc
             time.sleep(1.0)
     try:
@@ -96,7 +123,7 @@ def check_queues(broker: RabbitmqBroker, queues: Iterable[str], *, patience: flo
                         raise
                     wanted = ", ".join(f"{k}={v!r}" for k, v in sorted(arguments.items()))
                     raise ConfigurationError(
-                        f"RabbitMQ at {_address(broker)} already has a queue {name!r} declared with other "
+                        f"RabbitMQ at {broker_address(broker)} already has a queue {name!r} declared with other "
                         f"arguments ({exc.reply_text}). docmill needs it durable with {wanted}. Let the "
                         f"workers drain it, then delete it (rabbitmqctl delete_queue {name}, or the management "
                         "UI) and start again; docmill declares it afresh.") from None
@@ -116,13 +143,21 @@ def queue_stats(broker: RabbitmqBroker, queues: Iterable[str]) -> list[QueueStat
     return stats
 
 
-def _read_dead(broker: RabbitmqBroker, queues: Iterable[str], drop: Callable[[DeadMessage], bool]) -> list[DeadMessage]:
-    """Every message in the queues' ``.XQ``; those ``drop`` accepts are removed, the rest stay.
+#: Decides, given every dead message read, which of them to take out of their dead-letter queue.
+Choose = Callable[[list[DeadMessage]], Sequence[bool]]
 
-    Messages are taken without acknowledgement and the channel is closed at
+
+def _read_dead(broker: RabbitmqBroker, queues: Iterable[str], choose: Choose | None = None,
+               take: Callable[[DeadMessage], None] | None = None) -> tuple[list[DeadMessage], int]:
+    """Every message in the queues' ``.XQ``, and how many were taken out: those ``choose`` picks (given them
+    all at once, so that the ledger is asked about them in one go) are handed to ``take``, then removed; the
+    rest stay (and, should ``take`` raise, the one it raised for and those after it).
+
+    Messages are read without acknowledgement and the channel is closed at
     the end, which returns the ones not acknowledged to their queue in order.
     """
-    found = []
+    read: list[tuple[DeadMessage, int]] = []
+    taken = 0
     with _connection(broker) as connection:
         channel = connection.channel()
         for queue in sorted(set(queues)):
@@ -137,25 +172,46 @@ def _read_dead(broker: RabbitmqBroker, queues: Iterable[str], drop: Callable[[De
                 except ValueError:
                     continue
                 options = data.get("options", {})
-                dead = DeadMessage(queue, data.get("actor_name", "?"), data.get("kwargs", {}),
-                                   options.get("error"), int(options.get("retries", 0)))
-                found.append(dead)
-                if drop(dead):
-                    channel.basic_ack(method.delivery_tag)
+                read.append((DeadMessage(queue, data.get("actor_name", "?"), data.get("kwargs", {}),
+                                         options.get("error"), int(options.get("retries", 0)), body),
+                             method.delivery_tag))
+        chosen = choose([dead for dead, _ in read]) if choose is not None and read else [False] * len(read)
+        for (dead, tag), pick in zip(read, chosen, strict=True):
+            if pick:
+                if take is not None:
+                    take(dead)
+                channel.basic_ack(tag)
+                taken += 1
         channel.close()
-    return found
+    return [dead for dead, _ in read], taken
 
 
 def dead_messages(broker: RabbitmqBroker, queues: Iterable[str]) -> list[DeadMessage]:
     """What the dead-letter queues hold, left in place."""
-    return _read_dead(broker, queues, lambda _dead: False)
+    return _read_dead(broker, queues)[0]
 
 
-def drop_dead_messages(broker: RabbitmqBroker, queues: Iterable[str],
-                       versions: set[tuple[str, int]] | None) -> int:
-    """Remove the dead messages of these (key, version) pairs (all when None); return how many."""
+def drop_dead_messages(broker: RabbitmqBroker, queues: Iterable[str], choose: Choose) -> int:
+    """Remove the dead messages ``choose`` picks; return how many."""
+    return _read_dead(broker, queues, choose)[1]
 
-    def chosen(dead: DeadMessage) -> bool:
-        return versions is None or (dead.kwargs.get("key"), dead.kwargs.get("version")) in versions
 
-    return sum(chosen(d) for d in _read_dead(broker, queues, chosen))
+def of_versions(versions: set[tuple[str, int]]) -> Choose:
+    """Picks the dead messages of these document versions."""
+    return lambda found: [dead.version in versions for dead in found]
+
+
+#: What a message dead-lettered in an outage loses when it is queued again: its spent retries and its error.
+_SPENT = ("retries", "error", "requeue_timestamp", "eta", "traceback")
+
+
+def requeue_dead_messages(broker: dramatiq.Broker, queues: Iterable[str], choose: Choose) -> int:
+    """Publish the dead messages ``choose`` picks to their queues again, with a fresh retry budget, and remove
+    them from the dead-letter queues (each once RabbitMQ confirmed its copy); return how many."""
+
+    def requeue(dead: DeadMessage) -> None:
+        message = dramatiq.Message.decode(dead.body)
+        options = {name: value for name, value in message.options.items() if name not in _SPENT}
+        broker.enqueue(dataclasses.replace(message, queue_name=dead.queue, options=options))
+
+    return _read_dead(broker, queues, choose, requeue)[1]  # type: ignore[arg-type]

@@ -113,7 +113,7 @@ def sender(actors: dict[str, dramatiq.Actor]) -> Callable[[Task], None]:
     def send(task: Task) -> None:
         try:
             actors[task.stage].send_with_options(kwargs=dict(task.args), broker_priority=task.priority)
-        except dramatiq.errors.ConnectionError as exc:
+        except dramatiq.errors.BrokerConnectionError as exc:
             raise TransientError(f"the message broker did not take the {task.stage} message: {exc}",
                                  kind="broker unavailable") from exc
 

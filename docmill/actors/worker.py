@@ -209,10 +209,11 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
     """
     import dramatiq
 
-    from ..core.errors import ConfigurationError, TransientError
+    from ..core.errors import ConfigurationError, DiskFull, TransientError
     from ..core.records import Stage
     from ..settings import load_settings
     from . import rabbitmq
+    from .outages import ConsumerErrors, LedgerWatch
     from .stages import QUEUES, isolation_queue, queue_names
     from .wiring import wire
 
@@ -246,9 +247,15 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
     except ConfigurationError as exc:
         log.error("configuration error: %s", exc)
         return EXIT_CONFIGURATION
-    except TransientError as exc:  # RabbitMQ or the ledger not up yet: the supervisor tries again, backing off
+    except (TransientError, DiskFull) as exc:  # RabbitMQ or the ledger not up: the supervisor tries again, backing off
         log.error("%s", exc.reason)
         return EXIT_UNAVAILABLE
+    if isinstance(pipeline.watch, LedgerWatch):  # what an outage dead-lettered, although the ledger waits for it
+        pipeline.watch.on_end = lambda: _requeue_strays(pipeline)
+    if pipeline.watch.broker is not None:  # RabbitMQ's outages told once, not by each consumer's every attempt
+        quiet = ConsumerErrors(pipeline.watch.broker)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(quiet)
     activity = _activity()
     broker.add_middleware(activity)
     from .work_order import order_by_priority
@@ -298,6 +305,16 @@ def _activity() -> Any:
             self._change(-1)
 
     return Activity()
+
+
+def _requeue_strays(pipeline: Any) -> None:
+    from .stages import queue_names
+    from .strays import requeue_strays
+
+    try:
+        requeue_strays(pipeline.broker, pipeline.runtime.ledger, queue_names(isolation=True))
+    except Exception as exc:  # the next outage's end, the next `docmill worker` or `submit` tries again
+        log.info("could not look for dead-lettered messages the ledger waits for: %s", exc)
 
 
 def _waiting(broker: object, queues: set[str]) -> int:

@@ -29,16 +29,24 @@ OUTAGE = 60.0
 
 def patiently(call: Callable[[], T], *, outage: float = OUTAGE) -> T:
     """``call()``, tried again while it raises a TransientError (a service unreachable), for up to ``outage``
-    seconds; then that error."""
-    down_since = time.monotonic()
+    seconds; then that error. One warning when the outage starts and one when it ends, however long it lasts."""
+    down_since: float | None = None
     while True:
         try:
-            return call()
+            result = call()
         except TransientError as exc:
-            if time.monotonic() - down_since >= outage:
+            now = time.monotonic()
+            if down_since is None:
+                down_since = now
+                log.warning("%s (since %s); trying again for up to %.0f s", exc.reason, time.strftime("%H:%M:%S"),
+                            outage)
+            elif now - down_since >= outage:
                 raise
-            log.warning("%s; trying again", exc.reason)
             time.sleep(min(1.0, outage / 10))
+            continue
+        if down_since is not None:
+            log.warning("reachable again after %.0f s", time.monotonic() - down_since)
+        return result
 
 
 def follow(poll: Callable[[], JobProgress], *, timeout: float | None = None, outage: float = OUTAGE,

@@ -71,10 +71,10 @@ def job_status(settings: Settings, job_id: str, *, limit: int | None = JOB_PAGE,
 
 
 def dead_letters(settings: Settings, *, limit: int | None = None, after: str | None = None
-                 ) -> tuple[list[dict[str, Any]], int, tuple[int, int] | None]:
+                 ) -> tuple[list[dict[str, Any]], int, tuple[int, int, int] | None]:
     """A page of dead letters (oldest first: the first ``limit`` after the dead letter ``after``), how many
-    follow it, and (distributed mode) how many of RabbitMQ's dead messages match a dead letter and how many
-    no failed document stands for."""
+    follow it, and (distributed mode) how many of RabbitMQ's dead messages match a dead letter, how many no
+    failed document stands for, and how many the ledger still waits for (lost in an outage, not failed)."""
     from ..core.ledger import Ledger
 
     if not has_ledger(settings):
@@ -91,10 +91,11 @@ def dead_letters(settings: Settings, *, limit: int | None = None, after: str | N
 
     client = DistributedClient(settings)
     try:
-        found = [(m.kwargs.get("key"), m.kwargs.get("version")) in versions for m in client.dead_messages()]
+        found, waited = client.dead_messages()
     finally:
         client.close()
-    return entries, more, (sum(found), len(found) - sum(found))
+    matched = sum(m.version in versions for m in found)
+    return entries, more, (matched, len(found) - matched - sum(waited), sum(waited))
 
 
 def _has_index(settings: Settings) -> bool:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.errors import ConfigurationError
 from ..core.models import SourceSpec
 from ..settings import Settings
-from .progress import follow, patiently
+from .progress import OUTAGE, follow, patiently
 from .specs import has_ledger
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported only where a command opens it
@@ -55,7 +55,7 @@ def run(settings: Settings, specs: Sequence[SourceSpec], *, priority: int = 0, k
             client.close()
     from ..actors.embedded import EmbeddedPipeline
 
-    pipeline = EmbeddedPipeline(settings, on_wait=on_wait)
+    pipeline = EmbeddedPipeline(settings, on_wait=on_wait, stop_on_full_disk=True)
     finished = False
     try:
         pipeline.start()
@@ -83,12 +83,16 @@ def submit(settings: Settings, specs: Sequence[SourceSpec], *, priority: int = 0
 
 def wait(settings: Settings, job_id: str, *, timeout: float | None = None, watch: Watch | None = None,
          warn: Callable[[str], None] | None = None) -> Any:
-    """Distributed mode: watch a job until it ends; its summary. KeyError for an unknown job, TimeoutError."""
-    client = patiently(lambda: _client(settings))  # all of it rides out a short outage, as the watching does
+    """Distributed mode: watch a job until it ends; its summary. KeyError for an unknown job, TimeoutError.
+
+    All of it rides out an outage of RabbitMQ or the ledger as the workers do: for as long as ``timeout``
+    allows, or ``OUTAGE`` seconds without one (then the TransientError)."""
+    outage = max(OUTAGE, timeout or 0.0)
+    client = patiently(lambda: _client(settings), outage=outage)
     try:
-        patiently(lambda: client.runtime.ledger.job_info(job_id))
-        (watch or _drain)(follow(lambda: client.progress(job_id, warn), timeout=timeout))
-        return patiently(lambda: client.runtime.ledger.job_summary(job_id))
+        patiently(lambda: client.runtime.ledger.job_info(job_id), outage=outage)
+        (watch or _drain)(follow(lambda: client.progress(job_id, warn), timeout=timeout, outage=outage))
+        return patiently(lambda: client.runtime.ledger.job_summary(job_id), outage=outage)
     finally:
         client.close()
 
@@ -114,7 +118,7 @@ def retry_dead_letters(settings: Settings, ids: Sequence[str] | None, *, wait: b
     from ..actors.embedded import EmbeddedPipeline
     from ..core import deadletters
 
-    with EmbeddedPipeline(settings) as pipeline:
+    with EmbeddedPipeline(settings, stop_on_full_disk=True) as pipeline:
         job_id, _rows = deadletters.retry(pipeline.runtime, ids)
         if job_id is None:
             return None, None

@@ -20,13 +20,14 @@ def check_stages(stages: Sequence[str]) -> None:
 
 def serve_workers(settings: Settings, stages: Sequence[str], processes: int, threads: int,
                   on_ready: Callable[[], None] | None = None) -> int:
-    """Check the store and RabbitMQ's queues once, then supervise the worker processes until a signal; the
-    exit code."""
+    """Check the store and RabbitMQ's queues once, queue again what an outage left dead-lettered although the
+    ledger waits for it, then supervise the worker processes until a signal; the exit code."""
     from ..actors.worker import Supervisor
 
     client = _client(settings)  # declares and checks every queue before any process starts
     try:
         client.runtime.plugins.check_store_writers(settings, stages)
+        client.requeue_strays()
         isolated_waiting = client.isolated_waiting(stages)
     finally:
         client.close()

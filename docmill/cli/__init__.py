@@ -4,7 +4,7 @@ Exit codes: 0 when the work ended (documents that failed are reported, not an
 error of the command), 2 for usage errors, 3 for configuration errors,
 4 when a service docmill needs (RabbitMQ, the ledger database) is unreachable,
 5 when `wait --timeout` gives up, 6 when `sync` could not list its source,
-130 when interrupted. Nothing outside this package imports it.
+7 when a disk docmill writes to is full, 130 when interrupted. Nothing outside this package imports it.
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 import click
 
-from ..core.errors import ConfigurationError, TransientError
+from ..core.errors import ConfigurationError, DiskFull, TransientError
 
-__all__ = ["EXIT_CONFIGURATION", "EXIT_DISCOVERY_FAILED", "EXIT_INTERRUPTED", "EXIT_TIMEOUT", "EXIT_UNAVAILABLE",
-           "handles_configuration", "printable", "warn"]
+__all__ = ["EXIT_CONFIGURATION", "EXIT_DISCOVERY_FAILED", "EXIT_DISK_FULL", "EXIT_INTERRUPTED", "EXIT_TIMEOUT",
+           "EXIT_UNAVAILABLE", "handles_configuration", "printable", "warn"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,11 +23,14 @@ EXIT_UNAVAILABLE = 4
 EXIT_TIMEOUT = 5
 #: `docmill sync` could not list its source (refused token, server down past the retries...).
 EXIT_DISCOVERY_FAILED = 6
+#: A disk docmill writes to (the home, the ledger's) is full: the run stopped; free space and run it again.
+EXIT_DISK_FULL = 7
 EXIT_INTERRUPTED = 130
 
 
 def handles_configuration(command: F) -> F:
-    """Exit 3 with one clear line on a configuration error, 4 when a needed service is down."""
+    """Exit 3 with one clear line on a configuration error, 4 when a needed service is down, 7 when a disk is
+    full."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -39,6 +42,10 @@ def handles_configuration(command: F) -> F:
         except TransientError as exc:
             click.echo(f"docmill: {exc.reason}", err=True)
             sys.exit(EXIT_UNAVAILABLE)
+        except DiskFull as exc:
+            click.echo(f"docmill: {exc.reason}. Free some space and run the command again: nothing is lost, the "
+                       "documents in flight start again.", err=True)
+            sys.exit(EXIT_DISK_FULL)
 
     return wrapper  # type: ignore[return-value]
 

@@ -68,6 +68,9 @@ def list_(limit: int, after: str | None, as_json: bool) -> None:
         if queued[1]:
             note += (f", and {queued[1]} more that no failed document stands for (superseded versions or "
                      "failed discoveries; `docmill dlq purge` removes them)")
+        if queued[2]:
+            note += (f"; {queued[2]} more whose documents are still pending: lost during an outage, not failed "
+                     "(`docmill worker` queues them again as it starts, and so does `docmill submit`)")
     click.echo(f"{len(entries)} dead letter(s){note}", err=True)
     if more:
         click.echo(f"{more:,} more: docmill dlq list --after {entries[-1]['id']}", err=True)

@@ -8,18 +8,22 @@
     │   ├── CorruptDocument       cannot be parsed (truncated, garbage, empty)
     │   ├── EncryptedDocument     needs a password we do not have
     │   └── DocumentTooLarge      over a size, page or pixel limit
-    └── TransientError            retried with backoff
-        ├── SourceUnavailable     the source did not answer (5xx, timeout, refused)
-        ├── RateLimited           429; carries retry_after
-        └── StoreUnavailable      the vector store or ledger is busy or down
+    ├── TransientError            retried with backoff
+    │   ├── SourceUnavailable     the source did not answer (5xx, timeout, refused)
+    │   ├── RateLimited           429; carries retry_after
+    │   ├── StoreUnavailable      the vector store is busy or down
+    │   └── LedgerUnavailable     the ledger's database is busy or down
+    └── DiskFull                  a disk docmill writes to is full: work stops, nothing is failed
     ConfigurationError            bad settings: reported at start-up, never mid-run
     └── UnknownSource             no source of that name is configured; carries name
 
 Plugins raise these, wrapping their library's own errors with ``raise ... from``,
 so the pipeline decides between retrying and failing without knowing any
-library. Every error carries a short ``kind`` (``"corrupt"``, ``"empty"``,
-``"wrong type"``...) that the ledger records and people read; the message is the
-one-line reason. Mistakes in calling docmill's own API are ``TypeError`` or
+library. An outage of the ledger or a full disk is nobody's document's fault:
+the transport holds the work until the service answers (or stops an embedded
+run), and fails no document for it. Every error carries a short ``kind``
+(``"corrupt"``, ``"empty"``, ``"wrong type"``...) that the ledger records and
+people read; the message is the one-line reason. Mistakes in calling docmill's own API are ``TypeError`` or
 ``RuntimeError``, never part of this tree, so ``except DocmillError`` hides no bug.
 """
 
@@ -28,9 +32,11 @@ from __future__ import annotations
 __all__ = [
     "ConfigurationError",
     "CorruptDocument",
+    "DiskFull",
     "DocmillError",
     "DocumentTooLarge",
     "EncryptedDocument",
+    "LedgerUnavailable",
     "PermanentError",
     "RateLimited",
     "SourceUnavailable",
@@ -111,9 +117,25 @@ class RateLimited(TransientError):
 
 
 class StoreUnavailable(TransientError):
-    """The vector store or the ledger is busy or down."""
+    """The vector store is busy or down."""
 
     kind = "store unavailable"
+
+
+class LedgerUnavailable(TransientError):
+    """The ledger's database is busy (locked) or cannot be reached."""
+
+    kind = "ledger unavailable"
+
+
+class DiskFull(DocmillError):
+    """A disk docmill writes to (the home with its ledger and store, the ledger's database server) is full.
+
+    Not the document's fault and not worth retrying soon: an embedded run stops at once (exit code 7) and
+    workers wait for space, and nothing is failed for it. Work in flight resumes on the next run.
+    """
+
+    kind = "disk full"
 
 
 class ConfigurationError(DocmillError):

@@ -7,12 +7,18 @@ or ``DOCMILL_PLUGINS__CHROMA__URL``).
 The collection records which model made its vectors; opening it with another
 model is a ConfigurationError rather than a silent mix of incompatible
 vectors. Every Chroma error is a StoreUnavailable to the pipeline, which
-retries with backoff and then fails the document with the reason.
+retries with backoff and then fails the document with the reason; except
+that a persistent store failing on a full disk is a DiskFull, which stops an
+embedded run at once. Chroma does not say so itself (a full disk reads
+"Error in compaction: Failed to apply logs to the metadata segment"), so the
+disk is looked at when a call fails.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -25,6 +31,7 @@ from docmill import (
     ONE_OF,
     Chunk,
     ConfigurationError,
+    DiskFull,
     Filter,
     PluginContext,
     Register,
@@ -45,6 +52,8 @@ BATCH = 500
 EXACT_LIMIT = 20_000
 #: Metadata keys this store writes itself (the rest are the document's filterable fields).
 _OWN_KEYS = frozenset({"doc_key", "doc", "seq", "version", "hash", "meta", "page"})
+#: Free bytes under which a failed write to a persistent store is put down to a full disk.
+NEARLY_FULL = 64 << 20
 #: Chroma's operator for each filter operator; list fields use $contains / $not_contains.
 _OPERATORS = {"=": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", ONE_OF: "$in"}
 
@@ -79,6 +88,7 @@ class ChromaStore:
         from chromadb.config import Settings as ChromaSettings
 
         self._lock = threading.RLock()
+        self._path = path if url is None else None  # a persistent store's directory
         self._client: Any
         self._collection: Any
         try:
@@ -94,6 +104,7 @@ class ChromaStore:
                 collection, embedding_function=None,
                 metadata={"hnsw:space": "cosine", "docmill_model": model, "docmill_dimension": dimension})
         except Exception as exc:
+            self._raise_if_disk_full(exc)
             raise StoreUnavailable(f"cannot open the Chroma store in {path}: {exc}") from exc
         held = self._collection.metadata or {}
         if held.get("docmill_model", model) != model or held.get("docmill_dimension", dimension) != dimension:
@@ -107,7 +118,23 @@ class ChromaStore:
             try:
                 return fn(**kwargs)
             except Exception as exc:
+                self._raise_if_disk_full(exc)
                 raise StoreUnavailable(f"Chroma could not {what}: {exc}") from exc
+
+    def _raise_if_disk_full(self, error: BaseException) -> None:
+        """DiskFull when the persistent store's disk is (nearly) full, or the error says ENOSPC."""
+        if self._path is None:
+            return
+        cause: BaseException | None = error
+        while cause is not None and not (isinstance(cause, OSError) and cause.errno == errno.ENOSPC):
+            cause = cause.__cause__ or cause.__context__
+        try:
+            free: int | None = shutil.disk_usage(self._path).free
+        except OSError:
+            free = None
+        if cause is not None or (free is not None and free < NEARLY_FULL):
+            left = "" if free is None else f" ({free:,} bytes free)"
+            raise DiskFull(f"the disk holding the Chroma store ({self._path}) is full{left}: {error}") from error
 
     def upsert(self, chunks: Sequence[Chunk], vectors: Any, *, doc: str, version: int,
                metadata: Mapping[str, Any]) -> None:

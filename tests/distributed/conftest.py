@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +25,7 @@ from docmill.testing import ChromaServer
 
 from ..api_server import ApiServer
 from ..conftest import Cli
+from ..workers import Workers
 
 RABBIT = os.environ.get("DOCMILL_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672")
 STAGES = PIPELINE
@@ -35,14 +34,6 @@ STAGES = PIPELINE
 def rabbitmqctl(*args: str) -> str:
     return subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, text=True,
                           timeout=120).stdout
-
-
-@pytest.fixture(autouse=True)
-def _in_the_services_group(request: pytest.FixtureRequest) -> None:
-    """Under pytest-xdist, a service test runs only in the one group that runs them in turn (tests/conftest.py):
-    one of them restarts RabbitMQ, and beside another it would break it in ways that look like docmill's."""
-    if getattr(request.config.option, "loadgroup", False):  # what an xdist worker under --dist loadgroup has
-        assert request.node.nodeid.endswith("@services"), f"{request.node.nodeid} is in no xdist group"
 
 
 @pytest.fixture(scope="session")
@@ -99,69 +90,6 @@ def dist_env(broker_url: str, pg_url: str, chroma_server: ChromaServer, home: Pa
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
-
-
-class Workers:
-    """`docmill worker` supervisors started by a test, stopped (drained) at its end."""
-
-    def __init__(self, cwd: Path, logs: Path) -> None:
-        self.cwd, self.logs = cwd, logs
-        self.running: list[subprocess.Popen[bytes]] = []
-
-    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"worker-{len(self.running)}.log", "wb")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen([sys.executable, "-m", "docmill", "worker", *args], cwd=self.cwd,
-                                   env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
-        self.running.append(process)
-        return process
-
-    def children(self, supervisor: subprocess.Popen[bytes], *, isolation: bool = True) -> list[int]:
-        """PIDs of the supervisor's live worker processes (and its isolation process, unless told not to)."""
-        found = subprocess.run(["pgrep", "-P", str(supervisor.pid)], capture_output=True, text=True).stdout
-        pids = [int(pid) for pid in found.split()]
-        if isolation:
-            return pids
-
-        def is_isolation(pid: int) -> bool:
-            try:
-                return b"--isolation" in Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                return False
-
-        return [pid for pid in pids if not is_isolation(pid)]
-
-    def stop(self, process: subprocess.Popen[bytes], timeout: float = 120) -> int:
-        process.send_signal(signal.SIGTERM)
-        try:
-            return process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-
-    def log(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.logs.glob("worker-*.log")))
-
-    def close(self) -> None:
-        for process in self.running:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.running:
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                for pid in self.children(process):
-                    os.kill(pid, signal.SIGKILL)
-
-
-@pytest.fixture
-def workers(isolated: Path, tmp_path: Path) -> Iterator[Workers]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    running = Workers(isolated, logs)
-    yield running
-    running.close()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""What a distributed pipeline survives: killed workers, a RabbitMQ restart, a store outage, a poison file."""
+"""What a distributed pipeline survives: killed workers, a store outage, a poison file (the outages of services:
+tests/faults)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import pytest
 from docmill.testing import ChromaServer, plugin_dir
 
 from ..conftest import CORPUS_EXCLUDES, Cli, build_corpus
-from .conftest import Workers, assert_exactly_once, wait_job
+from ..workers import Workers
+from .conftest import assert_exactly_once, wait_job
 
 
 def _pdf(text: str) -> bytes:
@@ -83,24 +85,6 @@ def test_workers_killed_every_few_seconds_lose_nothing_double_nothing_and_blame_
     assert workers.log().count("died (signal 9); starting a new one") == len(kills)
     # Kills did hit running messages, which were re-run alone, and none was charged for it.
     assert "running it again alone" in workers.log() and "while running it alone" not in workers.log()
-
-
-@pytest.mark.usefixtures("stub_embedder")
-def test_rabbitmq_stopped_and_started_mid_run_loses_nothing(
-        dcli: Cli, workers: Workers, corpus: Path, pg_url: str) -> None:
-    workers.start("--processes", "2")
-    job = dcli("submit", str(corpus), *CORPUS_EXCLUDES).stdout.strip()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and dcli.json("status", job)["counts"].get("done", 0) < 2:
-        time.sleep(0.2)
-    subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, timeout=120)
-    try:
-        time.sleep(2)
-    finally:
-        subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, timeout=120)
-    wait_job(dcli, job, timeout=600)
-    rows = assert_exactly_once(dcli, pg_url)
-    assert all(r.state == "done" for r in rows if not r.name.startswith("bad/"))
 
 
 @pytest.mark.usefixtures("stub_embedder")

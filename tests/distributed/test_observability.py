@@ -16,7 +16,8 @@ from docmill.testing import free_port
 from docmill.testing.prometheus import scrape, scraped, total
 
 from ..conftest import Cli
-from .conftest import Workers, wait_job
+from ..workers import Workers
+from .conftest import wait_job
 
 
 @pytest.mark.usefixtures("stub_embedder")

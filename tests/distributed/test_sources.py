@@ -16,7 +16,8 @@ import sqlalchemy
 from docmill.testing.paperless import TAGS, PaperlessServer
 
 from ..conftest import Cli
-from .conftest import Workers, assert_exactly_once, store_chunks
+from ..workers import Workers
+from .conftest import assert_exactly_once, store_chunks
 
 CANARY = "canary-distributed-token-93be7a10"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -9,9 +10,11 @@ from typing import Any
 
 import pika
 import pytest
+import sqlalchemy
 
 from ..conftest import CORPUS_EXCLUDES, Cli
-from .conftest import Workers, assert_exactly_once, wait_job
+from ..workers import Workers
+from .conftest import assert_exactly_once, wait_job
 
 
 @pytest.mark.usefixtures("stub_embedder")
@@ -135,3 +138,25 @@ def test_a_wrong_broker_password_is_a_configuration_error(cli: Cli, broker_url: 
         done = cli(*command, check=False, env={"DOCMILL_BROKER_URL": wrong})
         assert done.returncode == 3, done.stderr
         assert "refused the user name or password" in done.stderr and "not-the-password" not in done.stderr
+
+
+@pytest.mark.usefixtures("stub_embedder")
+def test_wait_reports_how_long_the_job_took_not_how_long_it_watched(
+        dcli: Cli, workers: Workers, tmp_path: Path, pg_url: str) -> None:
+    workers.start()
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(4):
+        (folder / f"note-{i}.txt").write_text(f"Note {i}: the harbour's crane is serviced on Tuesdays. " * 9)
+    job = dcli("submit", str(folder)).stdout.strip()
+    wait_job(dcli, job)
+    time.sleep(3)  # a wait started well after the job began
+    shown = re.search(r"(\d+) document\(s\) in ([\d.]+) s", dcli("wait", job).stdout)
+    assert shown is not None
+    engine = sqlalchemy.create_engine(pg_url)
+    with engine.connect() as conn:
+        took = conn.exec_driver_sql(
+            "SELECT max(i.finished_at) - j.created_at FROM jobs j JOIN job_items i ON i.job_id = j.id "
+            "WHERE j.id = %(job)s GROUP BY j.created_at", {"job": job}).scalar()
+    engine.dispose()
+    assert int(shown.group(1)) == 4 and abs(float(shown.group(2)) - took) < 0.1, (shown.group(0), took)

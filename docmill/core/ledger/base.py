@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, literal, make_url, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from ..errors import StoreUnavailable
+from ..errors import DiskFull, LedgerUnavailable
 from ..records import State
 from .schema import create_ledger_engine, deliveries, sources, upgrade
 
@@ -51,14 +52,38 @@ class LedgerError(RuntimeError):
     """The database rejected a statement: a bug, not an outage (it is not retried as one)."""
 
 
+def describe_database(url: str) -> str:
+    """The ledger's database as messages name it: its kind and where it is (never a password)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return f"SQLite at {parsed.database}"
+    where = f"{parsed.host or 'localhost'}{f':{parsed.port}' if parsed.port else ''}/{parsed.database or ''}"
+    return f"{'PostgreSQL' if backend == 'postgresql' else backend} at {where}"
+
+
+#: SQLSTATE of PostgreSQL's disk_full.
+_PG_DISK_FULL = "53100"
+
+
+def _disk_full(error: BaseException | None) -> bool:
+    """Whether the database driver's error says the disk is full (SQLite's SQLITE_FULL, PostgreSQL's 53100)."""
+    if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return True
+    return getattr(error, "sqlstate", None) == _PG_DISK_FULL
+
+
 @contextlib.contextmanager
-def _unavailable_when_down() -> Iterator[None]:
-    """A locked, busy or unreachable database is a StoreUnavailable (retried); a bad query is not."""
+def _unavailable_when_down(where: str) -> Iterator[None]:
+    """A locked, busy or unreachable database is a LedgerUnavailable (retried), a full disk a DiskFull; a bad
+    query is neither."""
     try:
         yield
     except DBAPIError as exc:
+        if _disk_full(exc.orig):
+            raise DiskFull(f"the disk holding the ledger ({where}) is full: {exc.orig}") from exc
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
-            raise StoreUnavailable(f"the ledger is busy or unreachable: {exc.orig}") from exc
+            raise LedgerUnavailable(f"the ledger ({where}) is busy or unreachable: {exc.orig}") from exc
         # A bug (ours or a plugin's data): say what the database said, without the statement and
         # its parameters, which hold document text.
         raise LedgerError(f"the ledger refused a write: {type(exc.orig).__name__}: {exc.orig}") from exc
@@ -70,6 +95,7 @@ class LedgerBase:
     def __init__(self, url: str, *, job_history: float = 0.0) -> None:
         """``job_history``: seconds a job is kept once it started (0: for ever), see ``JobsMixin.forget_jobs``."""
         self.url = url
+        self.where = describe_database(url)
         self.job_history = job_history
         self.engine = create_ledger_engine(url)
         self._writer = self.engine.execution_options(docmill_write=True)
@@ -105,7 +131,7 @@ class LedgerBase:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
-        with _unavailable_when_down(), self._writer.begin() as conn:
+        with _unavailable_when_down(self.where), self._writer.begin() as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -130,8 +156,13 @@ class LedgerBase:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
-        with _unavailable_when_down(), self._reader.connect() as conn:
+        with _unavailable_when_down(self.where), self._reader.connect() as conn:
             yield conn
+
+    def ping(self) -> None:
+        """Return once the database has answered a query; LedgerUnavailable (or DiskFull) when it cannot."""
+        with self._read() as conn:
+            conn.execute(select(literal(1)))
 
     def put_source(self, source_id: str, type_name: str, options: Mapping[str, Any]) -> None:
         """Remember how to rebuild a source (options must hold no secrets).

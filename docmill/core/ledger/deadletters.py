@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, Connection, and_, func, select, true, tuple_, update
 
 from ..records import Document, Stage, State
 from .base import LedgerBase
 from .jobs import add_item
-from .schema import documents
+from .schema import documents, jobs
+
+#: Versions or jobs asked about in one statement.
+_AT_ONCE = 500
 
 _DEAD = and_(documents.c.state == State.FAILED, documents.c.dead_letter.is_not(None))
 
@@ -53,6 +56,32 @@ class DeadLettersMixin(LedgerBase):
         with self._read() as conn:
             return {(r.key, r.version) for r in conn.execute(select(documents.c.key, documents.c.version)
                                                                .where(_DEAD))}
+
+    def waiting_versions(self, versions: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Which of these (key, version) pairs the ledger still waits on (pending, or being removed). A message of
+        one of them in a dead-letter queue was lost, not failed: the ledger never heard of its failure."""
+        wanted = sorted(set(versions))
+        found: set[tuple[str, int]] = set()
+        with self._read() as conn:
+            for start in range(0, len(wanted), _AT_ONCE):
+                found |= {(r.key, r.version) for r in conn.execute(select(documents.c.key, documents.c.version).where(
+                    tuple_(documents.c.key, documents.c.version).in_(wanted[start:start + _AT_ONCE]),
+                    documents.c.state.in_([State.PENDING, State.DELETING])))}
+        return found
+
+    def waiting_discoveries(self, discoveries: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (job, source) discoveries their jobs still wait for: the job has not finished
+        discovering, and no failure of that source's discovery is recorded in it."""
+        wanted = sorted(set(discoveries))
+        open_jobs: dict[str, str] = {}
+        with self._read() as conn:
+            for start in range(0, len(wanted), _AT_ONCE):
+                ids = sorted({job for job, _ in wanted[start:start + _AT_ONCE]})
+                open_jobs.update({r.id: r.error or "" for r in conn.execute(select(jobs.c.id, jobs.c.error).where(
+                    jobs.c.id.in_(ids), jobs.c.discovered_at.is_(None)))})
+        # A discovery's failure is recorded as a line "SOURCE: reason" in its job's error (end_discovery).
+        return {(job, source) for job, source in wanted if job in open_jobs
+                and not any(line.startswith(f"{source}: ") for line in open_jobs[job].splitlines())}
 
     def reopen(self, job_id: str, row: Document, stage: Stage) -> bool:
         """Put a dead letter back in flight at ``stage``, as part of ``job_id``; False if it moved meanwhile."""

@@ -160,9 +160,14 @@ class JobsMixin(LedgerBase):
                 job_items.c.job_id == job_id, job_items.c.state == State.FAILED).order_by(documents.c.name)).all()
             unchanged = conn.execute(select(func.count()).where(job_items.c.job_id == job_id,
                                                                 job_items.c.unchanged.is_(True))).scalar_one()
-            left_out = conn.execute(select(jobs.c.left_out).where(jobs.c.id == job_id)).scalar()
+            job = conn.execute(select(jobs.c.left_out, jobs.c.created_at, jobs.c.discovered_at).where(
+                jobs.c.id == job_id)).one()
+            last = conn.execute(select(func.max(job_items.c.finished_at)).where(job_items.c.job_id == job_id)).scalar()
+        left_out = job.left_out
+        ended = max(t for t in (last, job.discovered_at, job.created_at) if t is not None)
         return {
             "counts": progress.counts,
+            "seconds": round(ended - job.created_at, 3),  # the job's, from its start to its last document's end
             **totals,
             "unchanged": int(unchanged),
             "left_out": int(left_out or 0),

@@ -29,6 +29,7 @@ from sqlalchemy import (
     event,
     inspect,
     literal_column,
+    make_url,
 )
 
 metadata = MetaData()
@@ -316,8 +317,12 @@ def create_ledger_engine(url: str) -> Engine:
     """An engine for the ledger at ``url``, with SQLite tuned for many threads."""
     if not url.startswith("sqlite"):
         # No ping before each use (a round trip per transaction): a connection the server dropped
-        # fails its statement as an OperationalError, which is a StoreUnavailable, which is retried.
-        return create_engine(url, pool_recycle=3600)
+        # fails its statement as an OperationalError, which is a LedgerUnavailable, which is retried.
+        # A server that does not answer at all fails a connection attempt within seconds, not when TCP gives
+        # up minutes later: the workers then know the ledger is down, and hold their messages until it answers.
+        query = make_url(url).query
+        connect_args = {} if "connect_timeout" in query or not url.startswith("postgresql") else {"connect_timeout": 10}
+        return create_engine(url, pool_recycle=3600, connect_args=connect_args)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
