@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,6 +23,7 @@ from pydantic import Field, ValidationError
 from starlette.exceptions import HTTPException
 
 from .. import __version__, metrics
+from ..app.reports import hit_record
 from ..app.service import Service
 from ..core.errors import ConfigurationError, DocmillError, TransientError, UnknownSource
 from ..core.filters import parse
@@ -253,19 +254,21 @@ def create_app(service: Service, settings: Settings) -> FastAPI:
                where: Annotated[list[Annotated[str, Field(pattern=schemas.WHERE_PATTERN, max_length=MAX_CONDITION)]]
                                 | None, Query(max_length=MAX_CONDITIONS, description=(
                                     "FIELD OP VALUE, repeatable: tags=invoice, page>=2, modified>=2024-01-01"))] = None,
+               mode: Annotated[Literal["hybrid", "dense", "keyword"], Query(description=(
+                   "hybrid: by meaning and words together; dense: by meaning; keyword: by words"))] = "hybrid",
                ) -> list[dict[str, Any]]:
-        """The ``k`` chunks closest in meaning to ``q`` that pass every ``where``; never another caller's uploads."""
+        """The ``k`` chunks that best answer ``q`` (by meaning and by its words, as ``mode`` says) that pass every
+        ``where``; never another caller's uploads, on either side of a hybrid search."""
         try:
             conditions = parse(where or [])
         except ValueError as exc:
             raise _Refused(400, str(exc)) from None
         try:
-            hits = service.search(q, k, conditions, caller=name)
+            hits = service.search(q, k, conditions, caller=name, mode=mode)
         except (ConfigurationError, DocmillError) as exc:
             raise _Refused(503 if not isinstance(exc, ConfigurationError) else 400,
                            exc.reason if isinstance(exc, DocmillError) else str(exc)) from None
-        return [{"doc": h.doc, "page": h.page, "score": h.score, "text": h.text, "id": h.id,
-                 "metadata": dict(h.metadata)} for h in hits]
+        return [hit_record(h) for h in hits]
 
     @app.post("/v1/sources/{source}/webhook", status_code=202, response_model=schemas.SyncTriggered,
               tags=["sources"], responses=_ERRORS)

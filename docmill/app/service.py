@@ -25,7 +25,8 @@ from ..core.access import upload_key, visible_to
 from ..core.errors import ConfigurationError
 from ..core.fairness import FAIR_SHARE, raised
 from ..core.filters import Filter
-from ..core.models import SearchHit, SourceSpec, Task
+from ..core.hybrid import RankedHit
+from ..core.models import SourceSpec, Task
 from ..core.records import Stage
 from ..settings import Settings
 from . import callers
@@ -181,13 +182,16 @@ class Service:
 
     # Search ---------------------------------------------------------------
 
-    def search(self, query: str, k: int, where: Filter = (), *, caller: str) -> list[SearchHit]:
-        """The ``k`` chunks nearest ``query`` that pass ``where`` and that ``caller`` may see: the shared sources'
-        and its own uploads (``core.access``). ConfigurationError: the store cannot filter."""
-        from .reports import filtered_query
+    def search(self, query: str, k: int, where: Filter = (), *, caller: str, mode: str = "hybrid"
+               ) -> list[RankedHit]:
+        """The ``k`` chunks that best answer ``query`` (ranked as ``mode`` says, ``core.hybrid``) that pass
+        ``where`` and that ``caller`` may see: the shared sources' and its own uploads (``core.access``), on both
+        sides of a hybrid search. ConfigurationError: the store cannot filter, or no keyword index for a keyword
+        search."""
+        from .reports import ranked
 
-        return filtered_query(self.runtime.store, self.runtime.embedder.embed_query(query), k,
-                              (*where, visible_to(caller)))
+        return ranked(self.runtime.store, self.runtime.embedder.embed_query, query, k, (*where, visible_to(caller)),
+                      mode)
 
     # Named sources ----------------------------------------------------------
 
