@@ -16,6 +16,7 @@ from docmill.core.sniff import media_type_of
 from docmill.plugins.chroma_store import ChromaStore
 from docmill.plugins.chunker import TextChunker
 from docmill.plugins.folder import FolderSource
+from docmill.plugins.postgres_keywords import PostgresKeywords
 from docmill.plugins.pymupdf_extractor import PyMuPdfExtractor
 from docmill.plugins.qdrant_store import QdrantStore
 from docmill.plugins.sqlite_keywords import SqliteKeywords
@@ -77,6 +78,15 @@ class TestChromaWithKeywordsStore(contracts.VectorStoreContract):
                                          SqliteKeywords(tmp_path / "keywords.sqlite3"))
 
 
+class TestQdrantWithPostgresKeywordsStore(contracts.VectorStoreContract):
+    @pytest.fixture
+    def make_store(self, tmp_path: Path, pg_url: str) -> Callable[[int, str], Any]:
+        from docmill.core.indexes import paired
+
+        return lambda dim, model: paired(QdrantStore("contract", dimension=dim, model=model, path=str(tmp_path / "q")),
+                                         PostgresKeywords(pg_url, "contract"))
+
+
 # Keyword indexes -----------------------------------------------------------
 
 
@@ -84,6 +94,12 @@ class TestSqliteKeywords(contracts.KeywordIndexContract):
     @pytest.fixture
     def make_index(self, tmp_path: Path) -> Callable[[], Any]:
         return lambda: SqliteKeywords(tmp_path / "keywords" / "contract.sqlite3")
+
+
+class TestPostgresKeywords(contracts.KeywordIndexContract):
+    @pytest.fixture
+    def make_index(self, pg_url: str) -> Callable[[], Any]:
+        return lambda: PostgresKeywords(pg_url, "contract")
 
 
 # Embedders ---------------------------------------------------------------

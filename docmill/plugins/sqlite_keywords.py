@@ -110,6 +110,7 @@ class SqliteKeywords:
     """One collection's keyword index in one SQLite file."""
 
     name = "sqlite"
+    signature = TOKENIZER_SIGNATURE
 
     def __init__(self, path: Path) -> None:
         self._path = path

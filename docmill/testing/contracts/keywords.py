@@ -103,7 +103,8 @@ class KeywordIndexContract:
             "source": "archive", "tags": ["invoice", "tax"], "correspondent": "Acme",
             "modified": "2024-03-01T10:00:00+00:00", "size": 2048})
         index.upsert(letter, doc="letter.pdf", version=1, metadata={
-            "source": "archive", "tags": ["letter"], "correspondent": "Bakery", "modified": "2023-01-01T00:00:00+00:00"})
+            "source": "archive", "tags": ["letter"], "correspondent": "Bakery",
+            "modified": "2023-01-01T00:00:00+00:00"})
         index.upsert(note, doc="notes/note.txt", version=1, metadata={
             "source": "/srv/docs", "modified": "2024-06-01T08:00:00+00:00", "size": 90})
         index.upsert(upload, doc="up.pdf", version=1, metadata={"source": "upload", "owner": "alice",
@@ -140,7 +141,8 @@ class KeywordIndexContract:
         assert len(index.search("common", 2, where=parse(["source=/srv/docs"]))) == 2
 
     def test_chunks_without_a_grant_are_given_their_documents_in_bulk(self, index: KeywordIndex) -> None:
-        alice, shared = _chunks("upload:alice/a.txt", ["one word", "two word"]), _chunks("file:///b.txt", ["three word"])
+        alice = _chunks("upload:alice/a.txt", ["one word", "two word"])
+        shared = _chunks("file:///b.txt", ["three word"])
         bob = _chunks("upload:bob/c.txt", ["four word"])
         index.upsert(alice, doc="a.txt", version=1, metadata={"tags": ["x"]})
         index.upsert(shared, doc="b.txt", version=1, metadata={})
