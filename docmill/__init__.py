@@ -48,7 +48,7 @@ from .core.interfaces import (  # noqa: E402
     VectorStore,
     VectorStoreFactory,
 )
-from .core.models import (  # noqa: E402
+from .core.values import (  # noqa: E402
     Blob,
     Chunk,
     ChunkText,

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import event
 
 from docmill.app import folder_specs
-from docmill.core import stages
-from docmill.core.discovery import BATCH
+from docmill.core import document_steps
+from docmill.core.discover_step import BATCH
 from docmill.core.ledger import Ledger
-from docmill.core.models import Task
-from docmill.core.records import Stage
+from docmill.core.values import Task
+from docmill.core.ledger_records import Stage
 from docmill.core.runtime import Runtime
 from docmill.settings import Settings
 
@@ -49,7 +49,7 @@ def _discover(rt: Runtime, settings: Settings, folder: Path) -> str:
     [spec] = folder_specs(settings, [str(folder)])
     rt.ledger.put_source(spec.id, spec.type, spec.options)
     job = rt.ledger.create_job("ingest", discoveries=1)
-    stages.discover(rt, job, spec.id)
+    document_steps.discover(rt, job, spec.id)
     return job
 
 
@@ -105,7 +105,7 @@ def test_a_document_listed_twice_is_taken_once_new_or_unchanged(
     monkeypatch.setattr(FolderSource, "discover", again_and_again)
     sent: list[Task] = []
     rt = Runtime(settings, ledger=ledger, send=sent.append, recover_pending=True)
-    caplog.set_level(logging.INFO, logger="docmill.core.discovery")
+    caplog.set_level(logging.INFO, logger="docmill.core.discover_step")
 
     # When new documents are listed twice, then each is started and sent once;
     job = _discover(rt, settings, folder)
@@ -130,7 +130,7 @@ def test_a_document_listed_twice_is_taken_once_new_or_unchanged(
 
 
 def test_the_seen_filter_never_forgets_a_key_and_rarely_imagines_one() -> None:
-    from docmill.core.discovery import _Seen
+    from docmill.core.discover_step import _Seen
 
     seen = _Seen()
     keys = [f"file:///archive/{i:07}.pdf" for i in range(20000)]

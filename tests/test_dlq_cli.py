@@ -46,7 +46,7 @@ def test_bad_files_become_dead_letters_that_purge_forgets(cli: Cli, corpus: Path
 def _job(home: Path, names: list[str], failed: slice) -> tuple[str, list[Any]]:
     """A job in the home's ledger with a pending document for each name, of which ``failed`` failed in turn."""
     from docmill.core.ledger import Ledger, NewVersion
-    from docmill.core.models import DocumentRef
+    from docmill.core.values import DocumentRef
     from docmill.settings import Settings
 
     home.mkdir()

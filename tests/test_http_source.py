@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from docmill.core.errors import DocumentTooLarge, PermanentError, RateLimited
-from docmill.core.models import DocumentRef
+from docmill.core.values import DocumentRef
 from docmill.plugins.url_source import HttpSource
 
 from .conftest import Cli

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from docmill.core.ledger import Delivery, Ledger, NewVersion
-from docmill.core.models import Chunk, DocumentRef, Page
+from docmill.core.values import Chunk, DocumentRef, Page
 
 
 def _start(ledger: Ledger, key: str = "file:///a.pdf", previous: int | None = None) -> tuple[str, int]:
@@ -179,7 +179,7 @@ def test_finishing_a_version_finds_its_pending_items_by_an_index_that_holds_only
 
 
 def test_a_failed_version_is_a_dead_letter_that_resumes_at_its_stage(ledger: Ledger, tmp_path: Path) -> None:
-    from docmill.core.deadletters import resume_tasks
+    from docmill.core.dead_letter_retry import resume_tasks
     from docmill.core.runtime import Runtime
     from docmill.settings import Settings
 

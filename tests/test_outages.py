@@ -16,8 +16,8 @@ from docmill.actors.rabbitmq import address
 from docmill.app.progress import patiently
 from docmill.core.errors import DiskFull, LedgerUnavailable
 from docmill.core.ledger import Ledger, NewVersion
-from docmill.core.models import DocumentRef
-from docmill.core.records import Stage, State
+from docmill.core.values import DocumentRef
+from docmill.core.ledger_records import Stage, State
 from docmill.testing import free_port
 
 

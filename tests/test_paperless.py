@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from docmill.core import stages
-from docmill.core.discovery import discover
+from docmill.core import document_steps
+from docmill.core.discover_step import discover
 from docmill.core.errors import PermanentError
 from docmill.core.ledger import Ledger
 from docmill.core.ledger.schema import documents
-from docmill.core.models import Task
+from docmill.core.values import Task
 from docmill.core.runtime import Runtime
 from docmill.plugins.paperless import PaperlessSource
 from docmill.plugins.paperless_client import PaperlessClient
@@ -104,7 +104,7 @@ def test_a_first_sync_of_5000_documents_enqueues_each_once_with_few_list_request
     assert len(big.requests) <= 10, [(r.path, r.query) for r in big.requests]
     for task in recorder.tasks:
         if task.stage == "remove":  # the removals run, as a worker would run them
-            stages.remove(recorder.runtime, **task.args)
+            document_steps.remove(recorder.runtime, **task.args)
 
     big.requests.clear()
     assert recorder.sync() == {}  # nothing changed: nothing enqueued

@@ -17,7 +17,7 @@ from docmill import hookimpl
 from docmill.actors.embedded import EmbeddedPipeline
 from docmill.app import follow
 from docmill.core.errors import PermanentError, SourceUnavailable
-from docmill.core.models import Blob, DocumentRef, SourceSpec
+from docmill.core.values import Blob, DocumentRef, SourceSpec
 from docmill.settings import Settings
 
 BEHAVIOUR: dict[str, str] = {
@@ -190,7 +190,7 @@ def test_retry_after_is_honoured_within_the_backoff_limit_and_messages_carry_no_
 
 
 def test_dlq_retry_resumes_a_transient_failure_once_its_cause_is_gone(remote: RemoteSource, home: Any) -> None:
-    from docmill.core import deadletters
+    from docmill.core import dead_letter_retry
 
     settings = Settings(home=home, max_retries=0, retry_min_backoff=0.02)
     with EmbeddedPipeline(settings) as pipeline:
@@ -200,10 +200,10 @@ def test_dlq_retry_resumes_a_transient_failure_once_its_cause_is_gone(remote: Re
         dead = {row.name: row for row in ledger.dead_letters()}
         assert set(dead) == {"flaky.txt", "down.txt", "buggy.txt"}
         remote.fetches["flaky"] = 10  # the server is back for it
-        retry_job, rows = deadletters.retry(pipeline.runtime, [dead["flaky.txt"].dead_letter])
+        retry_job, rows = dead_letter_retry.retry(pipeline.runtime, [dead["flaky.txt"].dead_letter])
         assert retry_job is not None and [r.name for r in rows] == ["flaky.txt"]
         _ = list(follow(lambda: pipeline.progress(retry_job)))
         assert ledger.job_progress(retry_job).counts == {"done": 1}
         assert ledger.document(remote.scope + "flaky").version == 1  # the same version, resumed
         assert {row.name for row in ledger.dead_letters()} == {"down.txt", "buggy.txt"}
-        assert deadletters.retry(pipeline.runtime, ["no-such-id"]) == (None, [])
+        assert dead_letter_retry.retry(pipeline.runtime, ["no-such-id"]) == (None, [])

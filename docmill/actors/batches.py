@@ -41,7 +41,7 @@ import pika
 import pika.exceptions
 
 from ..core.errors import TransientError
-from ..core.models import Task
+from ..core.values import Task
 from .rabbitmq import broker_address
 
 __all__ = ["BatchPublisher"]

@@ -40,10 +40,10 @@ from dramatiq.middleware import Middleware, SkipMessage
 from .. import metrics
 from ..core.errors import DiskFull, LedgerUnavailable
 from ..core.ledger import Ledger
-from ..core.records import Stage, State
+from ..core.ledger_records import Stage, State
 from .hold import Hold
 from .outages import Watch, detail
-from .stages import isolation_queue
+from .stage_actors import isolation_queue
 
 __all__ = ["CrashGuard"]
 

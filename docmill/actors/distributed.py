@@ -17,15 +17,16 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..core import deadletters, stages
+from ..core import dead_letter_retry
+from ..core import document_steps
 from ..core.errors import TransientError
 from ..core.ledger import JobProgress
-from ..core.models import SourceSpec
-from ..core.records import Stage
+from ..core.values import SourceSpec
+from ..core.ledger_records import Stage
 from ..settings import Settings
 from . import rabbitmq, strays
 from .batches import BatchPublisher
-from .stages import QUEUES, isolation_queue, queue_names, sender
+from .stage_actors import QUEUES, isolation_queue, queue_names, sender
 from .wiring import wire
 
 __all__ = ["DistributedClient"]
@@ -69,9 +70,9 @@ class DistributedClient:
             on_job(job_id)
         for spec in specs:
             try:
-                stages.discover(self.runtime, **spec.discover_task(job_id, priority).args)
+                document_steps.discover(self.runtime, **spec.discover_task(job_id, priority).args)
             except Exception as exc:
-                stages.record_failure(self.runtime, Stage.DISCOVER, {"job_id": job_id, "source_id": spec.id}, exc)
+                document_steps.record_failure(self.runtime, Stage.DISCOVER, {"job_id": job_id, "source_id": spec.id}, exc)
         return job_id
 
     def enqueue(self, specs: Sequence[SourceSpec], *, priority: int = 0, kind: str = "ingest",
@@ -93,7 +94,7 @@ class DistributedClient:
     def retry(self, ids: Sequence[str] | None, owner: str | None = None) -> tuple[str | None, list[Any]]:
         """Retry dead letters from their failed stage (as ``owner``'s job); their old messages leave the
         dead-letter queues."""
-        job_id, rows = deadletters.retry(self.runtime, ids, owner=owner)
+        job_id, rows = dead_letter_retry.retry(self.runtime, ids, owner=owner)
         if rows:
             rabbitmq.drop_dead_messages(self.broker, self.all_queues,  # type: ignore[arg-type]
                                         rabbitmq.of_versions({(r.key, r.version) for r in rows}))

@@ -27,12 +27,12 @@ from typing import IO, Any
 import dramatiq
 
 from ..core.ledger import JobProgress
-from ..core.models import SourceSpec
-from ..core.records import Stage, State
+from ..core.values import SourceSpec
+from ..core.ledger_records import Stage, State
 from ..settings import Settings
 from .log_context import LogContext
 from .outages import EmbeddedWatch
-from .stages import QUEUES
+from .stage_actors import QUEUES
 from .wiring import wire
 from .work_order import order_by_priority
 

@@ -17,7 +17,7 @@ from ..settings import Settings
 from .broker import build_broker
 from .outages import EmbeddedWatch, LedgerWatch, Watch
 from .rabbitmq import address
-from .stages import declare_actors, sender
+from .stage_actors import declare_actors, sender
 
 __all__ = ["Pipeline", "wire"]
 

@@ -210,11 +210,11 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
     import dramatiq
 
     from ..core.errors import ConfigurationError, DiskFull, TransientError
-    from ..core.records import Stage
+    from ..core.ledger_records import Stage
     from ..settings import load_settings
     from . import rabbitmq
     from .outages import ConsumerErrors, LedgerWatch
-    from .stages import QUEUES, isolation_queue, queue_names
+    from .stage_actors import QUEUES, isolation_queue, queue_names
     from .wiring import wire
 
     if os.environ.get(metrics.MULTIPROCESS_DIR):  # the supervisor serves what this process counts
@@ -308,7 +308,7 @@ def _activity() -> Any:
 
 
 def _requeue_strays(pipeline: Any) -> None:
-    from .stages import queue_names
+    from .stage_actors import queue_names
     from .strays import requeue_strays
 
     try:

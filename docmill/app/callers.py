@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import ConfigurationError
-from ..core.models import Task
-from ..core.records import Stage
+from ..core.values import Task
+from ..core.ledger_records import Stage
 from ..settings import Settings
 from .progress import follow
 from .runs import Watch

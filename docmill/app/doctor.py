@@ -166,7 +166,7 @@ def _check_broker(settings: Settings) -> Iterator[Finding]:
         return
     from ..actors import rabbitmq
     from ..actors.broker import rabbitmq_broker
-    from ..actors.stages import queue_names
+    from ..actors.stage_actors import queue_names
 
     broker = rabbitmq_broker(settings)
     queues = queue_names(isolation=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import ConfigurationError
-from ..core.models import SourceSpec
+from ..core.values import SourceSpec
 from ..settings import Settings
 from .progress import OUTAGE, follow, patiently
 from .specs import has_ledger
@@ -116,10 +116,10 @@ def retry_dead_letters(settings: Settings, ids: Sequence[str] | None, *, wait: b
         finally:
             client.close()
     from ..actors.embedded import EmbeddedPipeline
-    from ..core import deadletters
+    from ..core import dead_letter_retry
 
     with EmbeddedPipeline(settings, stop_on_full_disk=True) as pipeline:
-        job_id, _rows = deadletters.retry(pipeline.runtime, ids)
+        job_id, _rows = dead_letter_retry.retry(pipeline.runtime, ids)
         if job_id is None:
             return None, None
         (watch or _drain)(follow(lambda: pipeline.progress(job_id), sleep=pipeline.settle))

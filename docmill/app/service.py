@@ -25,8 +25,8 @@ from ..core.access import upload_key, visible_to
 from ..core.errors import ConfigurationError
 from ..core.fairness import FAIR_SHARE, raised
 from ..core.filters import Filter
-from ..core.models import SearchHit, SourceSpec, Task
-from ..core.records import Stage
+from ..core.values import SearchHit, SourceSpec, Task
+from ..core.ledger_records import Stage
 from ..settings import Settings
 from . import callers
 from .syncs import SyncInterrupted, SyncRunners
@@ -164,9 +164,9 @@ class Service:
         if self._client is not None:
             new_job: str | None = self._client.retry(ids, owner=owner)[0]
             return new_job
-        from ..core import deadletters
+        from ..core import dead_letter_retry
 
-        return deadletters.retry(self.runtime, ids, owner=owner)[0]
+        return dead_letter_retry.retry(self.runtime, ids, owner=owner)[0]
 
     def remove(self, key: str, owner: str) -> str:
         """Remove one of the caller's uploaded documents from the index; the job doing it. KeyError when the

@@ -34,7 +34,7 @@ def sync_source(settings: Settings, name: str, full: bool = False, *, prune: boo
     ``app.run`` (a process of its own: embedded mode locks the home), and a
     service that already runs a pipeline passes its own.
     """
-    from ..core.leasing import SourceLease
+    from ..core.lease_heartbeat import SourceLease
     from ..core.ledger import Ledger
 
     spec = source_spec(settings.source(name), full, prune=prune, retry_failed=retry_failed)

@@ -13,7 +13,7 @@ __all__ = ["check_stages", "serve_metrics", "serve_workers"]
 
 def check_stages(stages: Sequence[str]) -> None:
     """Raise ValueError naming an unknown stage."""
-    from ..actors.stages import queue_names
+    from ..actors.stage_actors import queue_names
 
     queue_names(stages)
 

@@ -21,7 +21,7 @@ from .errors import UnsupportedDocument
 from .events import SILENT, Events
 from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Signed, Source, VectorStore
 from .ledger import Ledger
-from .models import Blob, Page, PageImage, Task
+from .values import Blob, Page, PageImage, Task
 from .plugins import Plugins, load_plugins
 from .sandbox import ParsePool
 
@@ -47,7 +47,7 @@ def _signature(part: Chunker | Embedder, kind: str) -> str:
 class Runtime:
     """Settings, plugins, ledger and lazily built plugin instances for the stages.
 
-    ``send`` delivers a :class:`~docmill.core.models.Task` to the next stage;
+    ``send`` delivers a :class:`~docmill.core.values.Task` to the next stage;
     the transport (Dramatiq) supplies it, so the core never imports one.
     ``send_all`` delivers several at once, in one round trip where the
     transport can (discovery sends a batch of documents that way).

@@ -18,8 +18,8 @@ from typing import Any
 from .access import access_of
 from .errors import DocmillError
 from .interfaces import GrantingStore, RelabellingStore, VectorStore
-from .records import State
-from .stages import chunk_metadata
+from .ledger_records import State
+from .document_steps import chunk_metadata
 
 __all__ = ["access_upgrade", "label_access"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import dramatiq
 
 from docmill.actors.distributed import DistributedClient
-from docmill.actors.stages import sender
+from docmill.actors.stage_actors import sender
 from docmill.app import folder_specs
 from docmill.settings import Settings
 from docmill.testing.stubs import StubPlugin

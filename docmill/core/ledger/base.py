@@ -14,7 +14,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, literal, make_url,
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import DiskFull, LedgerUnavailable
-from ..records import State
+from ..ledger_records import State
 from .schema import create_ledger_engine, deliveries, sources, upgrade
 
 #: States a version ends in.

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 
 from ..access import upload_key
-from ..records import State
+from ..ledger_records import State
 from .base import LedgerBase, upsert
 from .schema import callers, documents, upgrades
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, Connection, and_, func, select, true, tuple_, update
 
-from ..records import Document, Stage, State
+from ..ledger_records import Document, Stage, State
 from .base import LedgerBase
 from .jobs import add_item
 from .schema import documents, jobs

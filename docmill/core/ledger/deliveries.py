@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Float, bindparam, case, false
 
-from ..records import Stage
+from ..ledger_records import Stage
 from .base import END_MARK, LedgerBase, upsert
 from .documents import claim as claim_stage
 from .schema import deliveries

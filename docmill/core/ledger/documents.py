@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Float, Update, and_, bindparam, case, delete, func, select, update
 
 from ... import metrics
-from ..records import PIPELINE, Document, Stage, State
+from ..ledger_records import PIPELINE, Document, Stage, State
 from .base import FINAL_STATES, LedgerBase
 from .inflight import clear_version
 from .jobs import chunk_sums

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, text, update
 
-from ..records import State
+from ..ledger_records import State
 from .base import LedgerBase, put_source, upsert
 from .schema import documents, job_items, jobs
 

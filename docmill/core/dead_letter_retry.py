@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .models import Task
-from .records import Document, Stage
+from .values import Task
+from .ledger_records import Document, Stage
 from .runtime import Runtime
 
 __all__ = ["resume_tasks", "retry"]

@@ -18,12 +18,12 @@ from typing import Any
 
 from .. import metrics
 from .access import ACCESS, access_of
-from .discovery import discover
+from .discover_step import discover
 from .errors import DocmillError, DocumentTooLarge, PermanentError, StoreUnavailable
 from .filters import source_label
 from .interfaces import RelabellingStore, Source
-from .models import Blob, Chunk, DocumentRef, Page, Task, chunk_id, text_hash
-from .records import Document, Stage, State
+from .values import Blob, Chunk, DocumentRef, Page, Task, chunk_id, text_hash
+from .ledger_records import Document, Stage, State
 from .runtime import Runtime
 from .sniff import media_type_of
 

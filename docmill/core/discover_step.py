@@ -31,8 +31,8 @@ from .errors import PermanentError
 from .fairness import FairShare, raised
 from .interfaces import ContentCheckedSource, IncrementalSource, Source
 from .ledger import NewVersion
-from .models import DocumentRef, Listing, Task
-from .records import KnownDocument, Stage, State
+from .values import DocumentRef, Listing, Task
+from .ledger_records import KnownDocument, Stage, State
 from .runtime import Runtime
 
 __all__ = ["discover"]
