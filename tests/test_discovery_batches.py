@@ -16,9 +16,9 @@ from docmill.app import folder_specs
 from docmill.core import document_steps
 from docmill.core.discover_step import BATCH
 from docmill.core.ledger import Ledger
-from docmill.core.values import Task
 from docmill.core.ledger_records import Stage
 from docmill.core.runtime import Runtime
+from docmill.core.values import Task
 from docmill.settings import Settings
 
 FILES = 3 * BATCH

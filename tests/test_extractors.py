@@ -10,8 +10,8 @@ import pymupdf
 import pytest
 
 from docmill.core.errors import CorruptDocument, DocumentTooLarge, EncryptedDocument
-from docmill.core.values import Blob, Limits
 from docmill.core.sniff import media_type_of
+from docmill.core.values import Blob, Limits
 from docmill.plugins.pymupdf_extractor import PyMuPdfExtractor
 from docmill.plugins.text_extractor import TextExtractor, decode_text, html_to_text
 

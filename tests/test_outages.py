@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from docmill.actors.outages import Outage
-from docmill.actors.rabbitmq import address
+from docmill.actors.middleware.outages import Outage
+from docmill.actors.rabbitmq.housekeeping import address
 from docmill.app.progress import patiently
 from docmill.core.errors import DiskFull, LedgerUnavailable
 from docmill.core.ledger import Ledger, NewVersion
-from docmill.core.values import DocumentRef
 from docmill.core.ledger_records import Stage, State
+from docmill.core.values import DocumentRef
 from docmill.testing import free_port
 
 

@@ -18,8 +18,8 @@ from docmill.core.discover_step import discover
 from docmill.core.errors import PermanentError
 from docmill.core.ledger import Ledger
 from docmill.core.ledger.schema import documents
-from docmill.core.values import Task
 from docmill.core.runtime import Runtime
+from docmill.core.values import Task
 from docmill.plugins.paperless import PaperlessSource
 from docmill.plugins.paperless_client import PaperlessClient
 from docmill.settings import Settings

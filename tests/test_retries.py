@@ -167,7 +167,7 @@ def test_an_unreadable_file_is_read_again_once_its_permissions_are_fixed(plugins
 
 def test_retry_after_is_honoured_within_the_backoff_limit_and_messages_carry_no_traceback(
         remote: RemoteSource, home: Any) -> None:
-    from docmill.actors.retries import Retries
+    from docmill.actors.middleware.retries import Retries
     from docmill.core.errors import RateLimited
 
     settings = Settings(home=home, max_retries=1, retry_min_backoff=0.02, retry_max_backoff=0.1)

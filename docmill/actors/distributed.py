@@ -17,15 +17,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..core import dead_letter_retry
-from ..core import document_steps
+from ..core import dead_letter_retry, document_steps
 from ..core.errors import TransientError
 from ..core.ledger import JobProgress
-from ..core.values import SourceSpec
 from ..core.ledger_records import Stage
+from ..core.values import SourceSpec
 from ..settings import Settings
-from . import rabbitmq, strays
-from .batches import BatchPublisher
+from .rabbitmq import housekeeping as rabbitmq
+from .rabbitmq import strays
+from .rabbitmq.batches import BatchPublisher
 from .stage_actors import QUEUES, isolation_queue, queue_names, sender
 from .wiring import wire
 
@@ -72,7 +72,8 @@ class DistributedClient:
             try:
                 document_steps.discover(self.runtime, **spec.discover_task(job_id, priority).args)
             except Exception as exc:
-                document_steps.record_failure(self.runtime, Stage.DISCOVER, {"job_id": job_id, "source_id": spec.id}, exc)
+                document_steps.record_failure(self.runtime, Stage.DISCOVER, {"job_id": job_id, "source_id": spec.id},
+                                              exc)
         return job_id
 
     def enqueue(self, specs: Sequence[SourceSpec], *, priority: int = 0, kind: str = "ingest",

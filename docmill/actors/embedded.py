@@ -27,11 +27,12 @@ from typing import IO, Any
 import dramatiq
 
 from ..core.ledger import JobProgress
-from ..core.values import SourceSpec
 from ..core.ledger_records import Stage, State
+from ..core.values import SourceSpec
 from ..settings import Settings
-from .log_context import LogContext
-from .outages import EmbeddedWatch
+from .middleware.log_context import LogContext
+from .middleware.outages import EmbeddedWatch
+from .middleware.settled import Settled
 from .stage_actors import QUEUES
 from .wiring import wire
 from .work_order import order_by_priority
@@ -44,26 +45,6 @@ log = logging.getLogger(__name__)
 POLL_MS = 20
 #: Seconds the broker may sit idle with a job unfinished before its stragglers are declared lost.
 LOST_AFTER = 5.0
-
-
-class Settled(dramatiq.Middleware):
-    """Wakes whoever follows a job once the broker holds nothing but the message just handled: the moment a
-    job can have ended. Added first, so its after-hooks run last, once the message's outcome is in the ledger
-    and a retry of it is queued."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def _check(self, broker: dramatiq.Broker) -> None:
-        if sum(queue.unfinished_tasks for queue in broker.queues.values()) <= 1:  # only this message's own
-            self.event.set()
-
-    def after_process_message(self, broker: dramatiq.Broker, message: Any, *, result: Any = None,
-                              exception: BaseException | None = None) -> None:
-        self._check(broker)
-
-    def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
-        self._check(broker)
 
 
 class EmbeddedPipeline:

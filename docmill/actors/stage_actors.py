@@ -15,9 +15,9 @@ import dramatiq
 
 from ..core import document_steps
 from ..core.errors import ConfigurationError, PermanentError, TransientError
-from ..core.values import Task
 from ..core.ledger_records import PIPELINE, Stage
 from ..core.runtime import Runtime
+from ..core.values import Task
 from ..settings import Settings
 
 __all__ = ["QUEUES", "WORK_STAGES", "declare_actors", "isolation_queue", "queue_names", "sender"]

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import ConfigurationError
-from ..core.values import Task
 from ..core.ledger_records import Stage
+from ..core.values import Task
 from ..settings import Settings
 from .progress import follow
 from .runs import Watch

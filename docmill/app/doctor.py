@@ -164,8 +164,8 @@ def _check_broker(settings: Settings) -> Iterator[Finding]:
     if not settings.distributed:
         yield Finding("broker", True, "none: embedded mode (set DOCMILL_BROKER_URL for workers)")
         return
-    from ..actors import rabbitmq
     from ..actors.broker import rabbitmq_broker
+    from ..actors.rabbitmq import housekeeping as rabbitmq
     from ..actors.stage_actors import queue_names
 
     broker = rabbitmq_broker(settings)

@@ -8,8 +8,8 @@ from typing import Any
 from ..core.errors import ConfigurationError
 from ..core.filters import Filter
 from ..core.interfaces import VectorStore
-from ..core.values import SearchHit, StoredChunk
 from ..core.ledger_records import State
+from ..core.values import SearchHit, StoredChunk
 from ..settings import Settings
 from .specs import has_ledger, source_id
 

@@ -25,8 +25,8 @@ from ..core.access import upload_key, visible_to
 from ..core.errors import ConfigurationError
 from ..core.fairness import FAIR_SHARE, raised
 from ..core.filters import Filter
-from ..core.values import SearchHit, SourceSpec, Task
 from ..core.ledger_records import Stage
+from ..core.values import SearchHit, SourceSpec, Task
 from ..settings import Settings
 from . import callers
 from .syncs import SyncInterrupted, SyncRunners

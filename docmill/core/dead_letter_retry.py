@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .values import Task
 from .ledger_records import Document, Stage
 from .runtime import Runtime
+from .values import Task
 
 __all__ = ["resume_tasks", "retry"]
 

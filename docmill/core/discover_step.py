@@ -31,9 +31,9 @@ from .errors import PermanentError
 from .fairness import FairShare, raised
 from .interfaces import ContentCheckedSource, IncrementalSource, Source
 from .ledger import NewVersion
-from .values import DocumentRef, Listing, Task
 from .ledger_records import KnownDocument, Stage, State
 from .runtime import Runtime
+from .values import DocumentRef, Listing, Task
 
 __all__ = ["discover"]
 

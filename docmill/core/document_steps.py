@@ -22,10 +22,10 @@ from .discover_step import discover
 from .errors import DocmillError, DocumentTooLarge, PermanentError, StoreUnavailable
 from .filters import source_label
 from .interfaces import RelabellingStore, Source
-from .values import Blob, Chunk, DocumentRef, Page, Task, chunk_id, text_hash
 from .ledger_records import Document, Stage, State
 from .runtime import Runtime
 from .sniff import media_type_of
+from .values import Blob, Chunk, DocumentRef, Page, Task, chunk_id, text_hash
 
 __all__ = ["chunk_metadata", "discover", "embed", "extract", "ocr", "record_failure", "relabel", "remove",
            "store"]

@@ -21,9 +21,9 @@ from .errors import UnsupportedDocument
 from .events import SILENT, Events
 from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Signed, Source, VectorStore
 from .ledger import Ledger
-from .values import Blob, Page, PageImage, Task
 from .plugins import Plugins, load_plugins
 from .sandbox import ParsePool
+from .values import Blob, Page, PageImage, Task
 
 __all__ = ["Runtime"]
 

@@ -16,10 +16,10 @@ import time
 from typing import Any
 
 from .access import access_of
+from .document_steps import chunk_metadata
 from .errors import DocmillError
 from .interfaces import GrantingStore, RelabellingStore, VectorStore
 from .ledger_records import State
-from .document_steps import chunk_metadata
 
 __all__ = ["access_upgrade", "label_access"]
 

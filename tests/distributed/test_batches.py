@@ -11,8 +11,8 @@ import pytest
 from docmill.actors.distributed import DistributedClient
 from docmill.app import folder_specs
 from docmill.core.errors import TransientError
-from docmill.core.values import Task
 from docmill.core.ledger_records import Stage
+from docmill.core.values import Task
 from docmill.settings import load_settings
 
 

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from docmill.core.errors import PermanentError
-from docmill.core.values import Blob, Limits
 from docmill.core.sandbox import ParsePool
 from docmill.core.sniff import media_type_of
+from docmill.core.values import Blob, Limits
 from docmill.plugins.chunker import TextChunker
 from docmill.plugins.pymupdf_extractor import PyMuPdfExtractor
 from docmill.testing import plugin_dir

@@ -4,7 +4,7 @@ A message is marked running when a worker starts it and cleared when the
 stage returns or raises. A message delivered again while still marked
 running was held by a worker that died (out of memory, a crash in a C
 library, an operator's kill): the delivery says so, and the transport
-decides what that means (see ``docmill/actors/crashguard.py``). Only deaths
+decides what that means (see ``docmill/actors/middleware/crashguard.py``). Only deaths
 the transport charges (those of a message running alone) are counted.
 
 Each mark is one statement (an upsert on SQLite and PostgreSQL), since it is

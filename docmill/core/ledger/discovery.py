@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import JSON, ColumnElement, String, and_, bindparam, cast, func, insert, select, true, tuple_, update
 
 from ... import metrics
-from ..values import DocumentRef
 from ..ledger_records import Document, KnownDocument, Stage, State
+from ..values import DocumentRef
 from .base import LedgerBase
 from .inflight import clear_documents
 from .jobs import add_item, add_items

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Float, bindparam, delete, insert, select, text, update
 
-from ..values import Chunk, Page
 from ..ledger_records import Stage
+from ..values import Chunk, Page
 from .base import LedgerBase
 from .schema import deliveries, documents, ocr_tasks, of_version, pages, staged_chunks
 

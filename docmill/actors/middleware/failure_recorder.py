@@ -8,10 +8,10 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import Middleware
 
-from ..core import document_steps
-from ..core.errors import DiskFull, DocmillError, LedgerUnavailable
-from ..core.ledger_records import Stage
-from ..core.runtime import Runtime
+from ...core import document_steps
+from ...core.errors import DiskFull, DocmillError, LedgerUnavailable
+from ...core.ledger_records import Stage
+from ...core.runtime import Runtime
 from .outages import Watch, not_requeued
 
 __all__ = ["FailureRecorder", "describe"]

@@ -22,9 +22,9 @@ from collections.abc import Iterable
 
 import dramatiq
 
-from ..core.ledger import Ledger
-from . import rabbitmq
-from .rabbitmq import DeadMessage
+from ...core.ledger import Ledger
+from . import housekeeping
+from .housekeeping import DeadMessage
 
 __all__ = ["leftovers", "requeue_strays", "waited_for"]
 
@@ -45,14 +45,14 @@ def waited_for(ledger: Ledger, found: list[DeadMessage]) -> list[bool]:
             for dead in found]
 
 
-def leftovers(ledger: Ledger) -> rabbitmq.Choose:
+def leftovers(ledger: Ledger) -> housekeeping.Choose:
     """Picks the dead messages the ledger no longer waits for (failed, superseded, removed; ended discoveries)."""
     return lambda found: [not waited for waited in waited_for(ledger, found)]
 
 
 def requeue_strays(broker: dramatiq.Broker, ledger: Ledger, queues: Iterable[str]) -> int:
     """Queue the strays in these queues' dead-letter queues again; how many there were."""
-    count = rabbitmq.requeue_dead_messages(broker, queues, lambda found: waited_for(ledger, found))
+    count = housekeeping.requeue_dead_messages(broker, queues, lambda found: waited_for(ledger, found))
     if count:
         log.warning("queued %d dead-lettered message(s) again: the ledger still waits for them (they were lost "
                     "during an outage, not failed)", count, extra={"event": "outage.strays_requeued"})

@@ -37,13 +37,13 @@ from dramatiq.common import q_name
 from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Middleware, SkipMessage
 
-from .. import metrics
-from ..core.errors import DiskFull, LedgerUnavailable
-from ..core.ledger import Ledger
-from ..core.ledger_records import Stage, State
+from ... import metrics
+from ...core.errors import DiskFull, LedgerUnavailable
+from ...core.ledger import Ledger
+from ...core.ledger_records import Stage, State
+from ..stage_actors import isolation_queue
 from .hold import Hold
 from .outages import Watch, detail
-from .stage_actors import isolation_queue
 
 __all__ = ["CrashGuard"]
 
