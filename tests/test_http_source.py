@@ -195,7 +195,7 @@ def test_each_request_a_named_source_sends_is_reported_under_its_name(isolated: 
     runtime = Runtime(settings, events=events)
     try:
         spec = source_spec(settings.source("wiki"))
-        runtime.ledger.put_source(spec.id, spec.type, spec.options)
+        runtime.ledger.sources.put(spec.id, spec.type, spec.options)
         source = runtime.source(spec.id)
         # When it fetches both pages
         for ref in source.discover():

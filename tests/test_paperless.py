@@ -49,12 +49,12 @@ class Recorder:
                                                  "token": CANARY, "page_size": PAGE, "requests_per_second": 0}])
         self.tasks: list[Task] = []
         self.runtime = Runtime(settings, send=self.tasks.append)
-        self.runtime.ledger.put_source("source:archive", "paperless",
+        self.runtime.ledger.sources.put("source:archive", "paperless",
                                        {"name": "archive", "url": url, "page_size": PAGE, "requests_per_second": 0})
 
     def sync(self) -> Counter[str]:
         self.tasks.clear()
-        job = self.runtime.ledger.create_job("sync", discoveries=1)
+        job = self.runtime.ledger.jobs.create("sync", discoveries=1)
         discover(self.runtime, job, "source:archive")
         return Counter(t.stage for t in self.tasks)
 
@@ -111,7 +111,7 @@ def test_a_first_sync_of_5000_documents_enqueues_each_once_with_few_list_request
     assert {r.path for r in big.requests} == {"/api/documents/"}  # no download, and no name lookup either
     for r in big.requests:
         assert r.authorization == f"Token {CANARY}"
-    state = json.dumps(recorder.runtime.ledger.source_state("source:archive"))
+    state = json.dumps(recorder.runtime.ledger.sources.state("source:archive"))
     assert CANARY not in state and "modified" in state
 
 

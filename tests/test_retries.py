@@ -76,8 +76,8 @@ def test_retries_follow_the_error_class_and_failures_stay_contained(remote: Remo
         job = pipeline.submit([SourceSpec("remote", "remote", {})])
         _ = list(follow(lambda: pipeline.progress(job)))
         ledger = pipeline.runtime.ledger
-        rows: Mapping[str, Any] = {name: ledger.document(remote.scope + name) for name in BEHAVIOUR}
-        summary = ledger.job_summary(job)
+        rows: Mapping[str, Any] = {name: ledger.documents.document(remote.scope + name) for name in BEHAVIOUR}
+        summary = ledger.jobs.summary(job)
 
     assert summary["counts"] == {"done": 2, "failed": 2}
     assert (rows["steady"].state, rows["steady"].attempts) == ("done", 1)
@@ -98,8 +98,8 @@ def test_a_transient_failure_gets_another_chance_on_the_next_ingest_and_a_bug_wa
         with EmbeddedPipeline(settings) as pipeline:
             job = pipeline.submit([SourceSpec("remote", "remote", {}, **options)])
             _ = list(follow(lambda: pipeline.progress(job)))
-            return (pipeline.runtime.ledger.document(remote.scope + "flaky"),
-                    pipeline.runtime.ledger.document(remote.scope + "buggy"))
+            return (pipeline.runtime.ledger.documents.document(remote.scope + "flaky"),
+                    pipeline.runtime.ledger.documents.document(remote.scope + "buggy"))
 
     for attempt in (1, 2):
         flaky, buggy = ingest()
@@ -160,7 +160,7 @@ def test_an_unreadable_file_is_read_again_once_its_permissions_are_fixed(plugins
         with EmbeddedPipeline(settings) as pipeline:
             job = pipeline.submit([SourceSpec("locked", "locked", {})])
             _ = list(follow(lambda: pipeline.progress(job)))  # noqa: B023
-            row = pipeline.runtime.ledger.document(source.scope + "a")
+            row = pipeline.runtime.ledger.documents.document(source.scope + "a")
             states.append((row.state, row.error_kind, row.version))
     assert states == [("failed", "unreadable", 1), ("failed", "unreadable", 1), ("done", None, 2)]
 
@@ -197,13 +197,13 @@ def test_dlq_retry_resumes_a_transient_failure_once_its_cause_is_gone(remote: Re
         job = pipeline.submit([SourceSpec("remote", "remote", {})])
         _ = list(follow(lambda: pipeline.progress(job)))
         ledger = pipeline.runtime.ledger
-        dead = {row.name: row for row in ledger.dead_letters()}
+        dead = {row.name: row for row in ledger.dead_letters.entries()}
         assert set(dead) == {"flaky.txt", "down.txt", "buggy.txt"}
         remote.fetches["flaky"] = 10  # the server is back for it
         retry_job, rows = dead_letter_retry.retry(pipeline.runtime, [dead["flaky.txt"].dead_letter])
         assert retry_job is not None and [r.name for r in rows] == ["flaky.txt"]
         _ = list(follow(lambda: pipeline.progress(retry_job)))
-        assert ledger.job_progress(retry_job).counts == {"done": 1}
-        assert ledger.document(remote.scope + "flaky").version == 1  # the same version, resumed
-        assert {row.name for row in ledger.dead_letters()} == {"down.txt", "buggy.txt"}
+        assert ledger.jobs.progress(retry_job).counts == {"done": 1}
+        assert ledger.documents.document(remote.scope + "flaky").version == 1  # the same version, resumed
+        assert {row.name for row in ledger.dead_letters.entries()} == {"down.txt", "buggy.txt"}
         assert dead_letter_retry.retry(pipeline.runtime, ["no-such-id"]) == (None, [])

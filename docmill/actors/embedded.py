@@ -96,7 +96,7 @@ class EmbeddedPipeline:
                owner: str | None = None, queued_at: int | None = None) -> str:
         """Register the sources and start one job discovering them all (``owner``'s job, its discovery queued at
         ``queued_at``, default ``priority``); return its id."""
-        job_id = self.runtime.ledger.create_job(kind, discoveries=len(sources), priority=priority, owner=owner,
+        job_id = self.runtime.ledger.jobs.create(kind, discoveries=len(sources), priority=priority, owner=owner,
                                                 sources=[(spec.id, spec.type, spec.options) for spec in sources])
         for spec in sources:
             self.runtime.send(spec.discover_task(job_id, priority, queued_at=queued_at))
@@ -116,25 +116,25 @@ class EmbeddedPipeline:
         DiskFull once a full disk has stopped the run."""
         if isinstance(self.watch, EmbeddedWatch) and self.watch.halted is not None:
             raise self.watch.halted
-        progress = self.runtime.ledger.job_progress(job_id)
+        progress = self.runtime.ledger.jobs.progress(job_id)
         if progress.finished or not self.idle():
             self._idle_since.pop(job_id, None)
             return progress
         since = self._idle_since.setdefault(job_id, time.monotonic())
         if time.monotonic() - since > LOST_AFTER:
             self._fail_lost(job_id, progress)
-            progress = self.runtime.ledger.job_progress(job_id)
+            progress = self.runtime.ledger.jobs.progress(job_id)
         return progress
 
     def _fail_lost(self, job_id: str, progress: JobProgress) -> None:
-        for key, version in self.runtime.ledger.pending_items(job_id):
-            doc = self.runtime.ledger.document(key)
+        for key, version in self.runtime.ledger.jobs.pending_items(job_id):
+            doc = self.runtime.ledger.documents.document(key)
             stage = doc.stage if doc is not None else Stage.DISCOVER
             log.error("%s was left without an outcome at %s; marking it failed", key, stage)
-            self.runtime.ledger.finish(key, version, State.FAILED, stage=stage, error_kind="internal error",
+            self.runtime.ledger.documents.finish(key, version, State.FAILED, stage=stage, error_kind="internal error",
                                        reason="processing stopped without an outcome (a docmill bug)")
         if not progress.discovered:
-            self.runtime.ledger.end_discovery(job_id, error="discovery stopped without an outcome")
+            self.runtime.ledger.jobs.end_discovery(job_id, error="discovery stopped without an outcome")
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop the workers (finishing what they hold) and release the home directory."""

@@ -50,7 +50,7 @@ def run(settings: Settings, specs: Sequence[SourceSpec], *, priority: int = 0, k
         try:
             job_id = client.submit(list(specs), priority=priority, kind=kind, on_job=on_job)
             (watch or _drain)(follow(lambda: client.progress(job_id, warn)))
-            return job_id, client.runtime.ledger.job_summary(job_id)
+            return job_id, client.runtime.ledger.jobs.summary(job_id)
         finally:
             client.close()
     from ..actors.embedded import EmbeddedPipeline
@@ -63,7 +63,7 @@ def run(settings: Settings, specs: Sequence[SourceSpec], *, priority: int = 0, k
         if on_job is not None:
             on_job(job_id)
         (watch or _drain)(follow(lambda: pipeline.progress(job_id), sleep=pipeline.settle))
-        summary = pipeline.runtime.ledger.job_summary(job_id)
+        summary = pipeline.runtime.ledger.jobs.summary(job_id)
         finished = True
         return job_id, summary
     finally:
@@ -90,9 +90,9 @@ def wait(settings: Settings, job_id: str, *, timeout: float | None = None, watch
     outage = max(OUTAGE, timeout or 0.0)
     client = patiently(lambda: _client(settings), outage=outage)
     try:
-        patiently(lambda: client.runtime.ledger.job_info(job_id), outage=outage)
+        patiently(lambda: client.runtime.ledger.jobs.info(job_id), outage=outage)
         (watch or _drain)(follow(lambda: client.progress(job_id, warn), timeout=timeout, outage=outage))
-        return patiently(lambda: client.runtime.ledger.job_summary(job_id), outage=outage)
+        return patiently(lambda: client.runtime.ledger.jobs.summary(job_id), outage=outage)
     finally:
         client.close()
 
@@ -112,7 +112,7 @@ def retry_dead_letters(settings: Settings, ids: Sequence[str] | None, *, wait: b
             if job_id is None or not wait:
                 return job_id, None
             (watch or _drain)(follow(lambda: client.progress(job_id, warn)))
-            return job_id, client.runtime.ledger.job_summary(job_id)
+            return job_id, client.runtime.ledger.jobs.summary(job_id)
         finally:
             client.close()
     from ..actors.embedded import EmbeddedPipeline
@@ -123,7 +123,7 @@ def retry_dead_letters(settings: Settings, ids: Sequence[str] | None, *, wait: b
         if job_id is None:
             return None, None
         (watch or _drain)(follow(lambda: pipeline.progress(job_id), sleep=pipeline.settle))
-        return job_id, pipeline.runtime.ledger.job_summary(job_id)
+        return job_id, pipeline.runtime.ledger.jobs.summary(job_id)
 
 
 def purge_dead_letters(settings: Settings, older_than: float | None = None) -> int:
@@ -134,9 +134,9 @@ def purge_dead_letters(settings: Settings, older_than: float | None = None) -> i
         return 0
     before = time.time() - older_than if older_than is not None else None
     with Ledger(settings.ledger_database_url) as ledger:
-        rows = ledger.dead_letters(before=before)
+        rows = ledger.dead_letters.entries(before=before)
         if not settings.distributed:
-            return ledger.purge(rows)
+            return ledger.dead_letters.purge(rows)
         client = _client(settings)
         try:
             purged: int = client.purge(rows, everything=before is None)

@@ -219,7 +219,7 @@ class Runtime:
         """The source the ledger knows under ``source_id``, built once per process."""
         with self._lock:
             if source_id not in self._sources:
-                found = self.ledger.get_source(source_id)
+                found = self.ledger.sources.get(source_id)
                 if found is None:
                     raise RuntimeError(f"unknown source {source_id!r}: it was never registered in this ledger")
                 type_name, options = found

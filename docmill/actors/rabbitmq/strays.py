@@ -39,8 +39,8 @@ def _discovery(dead: DeadMessage) -> tuple[str, str] | None:
 def waited_for(ledger: Ledger, found: list[DeadMessage]) -> list[bool]:
     """For each dead message, whether the ledger still waits for it: its document version is pending (or
     being removed), or its job still waits for that discovery."""
-    versions = ledger.waiting_versions(d.version for d in found if d.version is not None)
-    discoveries = ledger.waiting_discoveries(d for d in map(_discovery, found) if d is not None)
+    versions = ledger.dead_letters.waiting_versions(d.version for d in found if d.version is not None)
+    discoveries = ledger.dead_letters.waiting_discoveries(d for d in map(_discovery, found) if d is not None)
     return [dead.version in versions if dead.version is not None else _discovery(dead) in discoveries
             for dead in found]
 
