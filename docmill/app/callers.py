@@ -20,6 +20,7 @@ from ..core.errors import ConfigurationError
 from ..core.ledger_records import Stage
 from ..core.values import Task
 from ..settings import Settings
+from .backend import open_backend
 from .progress import follow
 from .runs import Watch
 from .specs import has_ledger
@@ -90,18 +91,10 @@ def revoke(settings: Settings, name: str, *, delete_uploads: bool, watch: Watch 
 def _delete_uploads(settings: Settings, name: str, watch: Watch | None,
                     on_wait: Callable[[], None] | None) -> tuple[str | None, dict[str, int], list[Any]]:
     """Delete every upload of ``name`` from the index, as one job, waited for; then record the revocation."""
-    if settings.distributed:
-        from ..actors.distributed import DistributedClient
-
-        client: Any = DistributedClient(settings)
-        runtime, progress, sleep, close = client.runtime, client.progress, None, client.close
-    else:
-        from ..actors.embedded import EmbeddedPipeline
-
-        client = EmbeddedPipeline(settings, on_wait=on_wait)
-        client.start()
-        runtime, progress, sleep, close = client.runtime, client.progress, client.settle, client.stop
+    backend = open_backend(settings, on_wait=on_wait)
     try:
+        backend.start()
+        runtime = backend.runtime
         ledger = runtime.ledger
         uploads = ledger.callers.uploads_of(name)
         job_id, counts = None, {}
@@ -110,7 +103,7 @@ def _delete_uploads(settings: Settings, name: str, watch: Watch | None,
             runtime.send_all([Task.for_version(Stage.REMOVE, job_id, key, version, 0)
                               for key, version in ledger.versions.start_removals(job_id, [key for key, _,
                                                                                           _ in uploads])])
-            snapshots = follow(lambda: progress(job_id), **({"sleep": sleep} if sleep else {}))
+            snapshots = follow(lambda: backend.progress(job_id), sleep=backend.pause)
             if watch is not None:
                 watch(snapshots)
             else:
@@ -120,4 +113,4 @@ def _delete_uploads(settings: Settings, name: str, watch: Watch | None,
         ledger.callers.revoke(name, "deleted")
         return job_id, counts, uploads
     finally:
-        close()
+        backend.close()

@@ -11,6 +11,7 @@ from ..core.interfaces import VectorStore
 from ..core.ledger_records import State
 from ..core.values import SearchHit, StoredChunk
 from ..settings import Settings
+from .backend import open_backend
 from .specs import has_ledger, source_id
 
 __all__ = ["JOB_PAGE", "dead_letters", "export", "filtered_query", "index_status", "job_status", "search"]
@@ -82,20 +83,13 @@ def dead_letters(settings: Settings, *, limit: int | None = None, after: str | N
     with Ledger(settings.ledger_database_url) as ledger:
         rows = ledger.dead_letters.entries(limit=limit, after=after)
         more = 0 if limit is None or len(rows) < limit else ledger.dead_letters.count(after=rows[-1].dead_letter)
-        versions = ledger.dead_letters.versions() if settings.distributed else set()
     entries = [{"id": r.dead_letter, "doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error,
                 "attempts": r.attempts, "failed_at": r.finished_at} for r in rows]
-    if not settings.distributed:
-        return entries, more, None
-    from ..actors.distributed import DistributedClient
-
-    client = DistributedClient(settings)
+    backend = open_backend(settings)
     try:
-        found, waited = client.dead_messages()
+        return entries, more, backend.dead_messages()
     finally:
-        client.close()
-    matched = sum(m.version in versions for m in found)
-    return entries, more, (matched, len(found) - matched - sum(waited), sum(waited))
+        backend.close()
 
 
 def _has_index(settings: Settings) -> bool:

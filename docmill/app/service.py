@@ -29,6 +29,7 @@ from ..core.ledger_records import Stage
 from ..core.values import SearchHit, SourceSpec, Task
 from ..settings import Settings
 from . import callers
+from .backend import Backend, open_backend
 from .syncs import SyncInterrupted, SyncRunners
 
 __all__ = ["UPLOAD_SOURCE", "Service"]
@@ -49,31 +50,20 @@ class Service:
         self.settings = settings
         self.upload_dir = Path(settings.upload_dir or settings.home / "uploads")
         self._syncs = SyncRunners(settings, self.run_sync)
-        if settings.distributed:
-            from ..actors.distributed import DistributedClient
-
-            self._client: Any = DistributedClient(settings)
-            self._pipeline: Any = None
-            self.runtime = self._client.runtime
-        else:
-            from ..actors.embedded import EmbeddedPipeline
-
-            self._client = None
-            self._pipeline = EmbeddedPipeline(settings, on_wait=on_wait)
-            self.runtime = self._pipeline.runtime
-        self.ledger = self.runtime.ledger
+        self.backend: Backend = open_backend(settings, on_wait=on_wait)
         try:
+            self.runtime = self.backend.runtime
+            self.ledger = self.runtime.ledger
             callers.admit(self.ledger, [token.name for token in settings.api_tokens])
             callers.label_grants(self.runtime, settings)  # before any search: an older index's chunks get grants
-            if self._pipeline is not None:
-                self._pipeline.start()
+            self.backend.start()
         except BaseException:
             self.close()
             raise
 
     @property
     def mode(self) -> str:
-        return "distributed" if self._client is not None else "embedded"
+        return self.backend.mode
 
     # Jobs -----------------------------------------------------------------
 
@@ -85,12 +75,7 @@ class Service:
         queued_at = priority
         if owner is not None and self.ledger.jobs.undiscovered_of(owner) < FAIR_SHARE:  # the caller's fair share
             queued_at = raised(priority)
-        if self._client is not None:
-            job_id: str = self._client.enqueue(list(specs), priority=priority, kind=kind, owner=owner,
-                                               queued_at=queued_at)
-            return job_id
-        job_id = self._pipeline.submit(specs, kind=kind, priority=priority, owner=owner, queued_at=queued_at)
-        return job_id
+        return self.backend.submit(specs, kind=kind, priority=priority, owner=owner, queued_at=queued_at)
 
     def upload(self, owner: str, items: Sequence[Mapping[str, Any]], *, priority: int = 0) -> str:
         """A job processing files already stored by their content (``store_blob``): ``items`` of name,
@@ -150,9 +135,7 @@ class Service:
 
     def progress(self, job_id: str) -> Any:
         """The job's progress; embedded mode fails documents the broker lost, as ``docmill ingest`` does."""
-        if self._pipeline is not None:
-            return self._pipeline.progress(job_id)
-        return self.ledger.jobs.progress(job_id)
+        return self.backend.progress(job_id)
 
     def retry(self, job_id: str, owner: str | None) -> str | None:
         """Re-run the job's failed documents from the stage that failed, as a new job of the same caller; its
@@ -161,12 +144,7 @@ class Service:
         ids = self.ledger.jobs.dead_letters(job_id)
         if not ids:
             return None
-        if self._client is not None:
-            new_job: str | None = self._client.retry(ids, owner=owner)[0]
-            return new_job
-        from ..core import dead_letter_retry
-
-        return dead_letter_retry.retry(self.runtime, ids, owner=owner)[0]
+        return self.backend.retry(ids, owner=owner)[0]
 
     def remove(self, key: str, owner: str) -> str:
         """Remove one of the caller's uploaded documents from the index; the job doing it. KeyError when the
@@ -211,12 +189,4 @@ class Service:
         """Stop: no sync starts any more, running ones stop waiting, then the pipeline stops (a stage's message
         in progress finishes within ``STOP_WAIT`` seconds, or resumes when the pipeline starts again)."""
         self._syncs.stop()
-        if self._pipeline is not None:
-            busy = sum(queue.unfinished_tasks for queue in self._pipeline.broker.queues.values())
-            if busy:
-                log.info("stopping: waiting up to %.0f s for the pipeline's workers to finish the messages in "
-                         "progress (%d message(s) held or queued; the rest resume on the next start)",
-                         STOP_WAIT, busy, extra={"event": "api.stopping"})
-            self._pipeline.stop(timeout=STOP_WAIT)
-        if self._client is not None:
-            self._client.close()
+        self.backend.close(timeout=STOP_WAIT)
