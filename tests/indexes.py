@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from docmill.core.indexes import PairedStore
-from docmill.core.models import StoredChunk
+from docmill.core.values import StoredChunk
 from docmill.settings import Settings
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from docmill import hookimpl
 from docmill.core.hybrid import RankedHit, coverage, fuse
-from docmill.core.models import SearchHit
 from docmill.core.plugins import load_plugins
 from docmill.core.runtime import Runtime
+from docmill.core.values import SearchHit
 from docmill.settings import Settings
 
 from .conftest import Cli
@@ -128,7 +128,7 @@ class RecordingKeywords:
 
 def test_settings_select_a_third_party_keyword_index(plugins_on: Any, tmp_path: Path) -> None:
     from docmill.core.indexes import keywords_of
-    from docmill.core.models import Chunk, chunk_id, text_hash
+    from docmill.core.values import Chunk, chunk_id, text_hash
     from docmill.plugins.sqlite_keywords import SqliteKeywords
 
     built: list[RecordingKeywords] = []

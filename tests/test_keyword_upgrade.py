@@ -54,7 +54,7 @@ def test_the_pipeline_fills_the_keyword_index_of_an_older_index_once(old_home: P
         keywords = keywords_of(store)
         assert keywords is not None and keywords.count() == 6
         assert assert_indexes_agree(store) == 6
-        assert runtime.ledger.upgrade_done(fill_name(keywords, settings.collection))
+        assert runtime.ledger.upgrades.done(fill_name(keywords, settings.collection))
         assert [h.doc for h in keywords.search("INV-0420", 1)] == ["invoice-0420.txt"]
     finally:
         runtime.close()

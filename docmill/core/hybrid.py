@@ -35,9 +35,9 @@ from .errors import ConfigurationError
 from .filters import Filter
 from .indexes import keywords_of
 from .interfaces import VectorStore
-from .models import SearchHit
 from .search import nearest
 from .tokenizer import query_terms, text_terms
+from .values import SearchHit
 
 __all__ = ["DEPTH", "MODES", "RankedHit", "coverage", "fuse", "search"]
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from .filters import Filter
 from .interfaces import GrantingStore, KeywordIndex, RelabellingStore, Vector, Vectors, VectorStore
-from .models import Chunk, SearchHit, StoredChunk
+from .values import Chunk, SearchHit, StoredChunk
 
 __all__ = ["PairedStore", "keywords_of", "paired"]
 

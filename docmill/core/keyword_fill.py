@@ -23,8 +23,8 @@ from typing import Any
 from .access import access_of
 from .errors import DocmillError
 from .interfaces import KeywordIndex, Signed, VectorStore
-from .models import Chunk, StoredChunk, text_hash
-from .records import State
+from .ledger_records import State
+from .values import Chunk, StoredChunk, text_hash
 
 __all__ = ["fill_keywords", "fill_name", "needs_fill"]
 
@@ -47,7 +47,7 @@ def fill_name(index: KeywordIndex, collection: str) -> str:
 def needs_fill(ledger: Any, index: KeywordIndex, store: VectorStore, collection: str) -> bool:
     """Whether the keyword index should be filled: never done on this ledger, or empty beside a store that is
     not (its file was lost)."""
-    if not ledger.upgrade_done(fill_name(index, collection)):
+    if not ledger.upgrades.done(fill_name(index, collection)):
         return True
     return index.count() == 0 and store.count() > 0
 
@@ -84,7 +84,7 @@ def fill_keywords(ledger: Any, store: VectorStore, index: KeywordIndex, collecti
         progress(seen, total)
     # A store whose chunks were given grants in bulk holds them beside the metadata the fill copied.
     index.grant_unlabelled(access_of)
-    ledger.record_upgrade(fill_name(index, collection))
+    ledger.upgrades.record(fill_name(index, collection))
     if total:
         _log("the keyword index holds the %d chunks of the vector store", index.count(), event="done")
     return written
@@ -93,7 +93,7 @@ def fill_keywords(ledger: Any, store: VectorStore, index: KeywordIndex, collecti
 def _copy(ledger: Any, index: KeywordIndex, page: list[StoredChunk]) -> int:
     """Write one page of stored chunks whose document the ledger has done at their version; undo those whose
     document moved on meanwhile."""
-    before = {key: ledger.document(key) for key in {c.doc_key for c in page}}
+    before = {key: ledger.documents.document(key) for key in {c.doc_key for c in page}}
     by_version: dict[tuple[str, int], list[StoredChunk]] = {}
     for chunk in page:
         doc = before[chunk.doc_key]
@@ -113,7 +113,7 @@ def _copy(ledger: Any, index: KeywordIndex, page: list[StoredChunk]) -> int:
                         extra={"event": "upgrade.keywords.failed"})
             continue
         written += len(chunks)
-        after = ledger.document(key)
+        after = ledger.documents.document(key)
         if after is None:
             index.delete_document(key)
         elif (after.version, after.state) != (version, State.DONE):

@@ -9,7 +9,7 @@ import pytest
 from docmill.core.access import access_of
 from docmill.core.filters import ONE_OF, Condition, parse
 from docmill.core.interfaces import KeywordIndex
-from docmill.core.models import Chunk, chunk_id, text_hash
+from docmill.core.values import Chunk, chunk_id, text_hash
 
 __all__ = ["KeywordIndexContract"]
 
