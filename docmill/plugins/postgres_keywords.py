@@ -23,6 +23,7 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -256,9 +257,11 @@ class PostgresKeywords:
         after = ""
         statement = self._sql.text(f"SELECT id, doc, doc_key, seq, page, text, meta, version FROM {self._table} "
                                    "WHERE id > :after ORDER BY id LIMIT :n")
+        def read(conn: Any, after: str) -> list[Any]:
+            return list(conn.execute(statement, {"after": after, "n": BATCH}).all())
+
         while True:
-            params = {"after": after, "n": BATCH}
-            rows: list[Any] = self._run("read chunks", lambda conn: conn.execute(statement, params).all())
+            rows: list[Any] = self._run("read chunks", partial(read, after=after))
             for id_, doc, doc_key, seq, page, text, meta, version in rows:
                 yield StoredChunk(id_, doc, doc_key, seq, page, text, meta, None, version)
             if len(rows) < BATCH:
