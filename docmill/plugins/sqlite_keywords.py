@@ -132,7 +132,13 @@ class SqliteKeywords:
         return db
 
     def _prepare(self) -> None:
-        """The tables, empty when the tokeniser that wrote them is not this one."""
+        """The tables, empty when the tokeniser that wrote them is not this one. Writes nothing when they are as
+        they should be: a process opening the index beside another that reads it changes nothing under it."""
+        db = self._db
+        ready = db.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('meta', 'chunks', 'terms')").fetchone()
+        held = db.execute("SELECT value FROM meta WHERE key = 'tokenizer'").fetchone() if ready[0] == 3 else None
+        if held is not None and held[0] == TOKENIZER_SIGNATURE:
+            return
         with self._write() as db:
             for statement in _SCHEMA:
                 db.execute(statement)
@@ -142,7 +148,6 @@ class SqliteKeywords:
                 db.execute("DROP TABLE terms")
                 db.execute(_SCHEMA[-1])
             db.execute("INSERT OR REPLACE INTO meta VALUES ('tokenizer', ?)", (TOKENIZER_SIGNATURE,))
-            db.execute("INSERT INTO terms (terms, rank) VALUES ('rank', ?)", (f"bm25(1.0, {PART_WEIGHT})",))
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -254,8 +259,9 @@ class SqliteKeywords:
             return []
         filters, params = _where(where)
         rows = self._read(
-            "SELECT c.id, c.doc, c.page, c.text, c.meta, -rank FROM terms JOIN chunks c ON c.rowid = terms.rowid "
-            f"WHERE terms MATCH ?{filters} ORDER BY rank LIMIT ?", [_fts_query(match), *params, k])
+            f"SELECT c.id, c.doc, c.page, c.text, c.meta, -bm25(terms, 1.0, {PART_WEIGHT}) AS score FROM terms "
+            f"JOIN chunks c ON c.rowid = terms.rowid WHERE terms MATCH ?{filters} ORDER BY score DESC LIMIT ?",
+            [_fts_query(match), *params, k])
         return [hit(*row) for row in rows]
 
     def iter_chunks(self) -> Iterator[StoredChunk]:

@@ -163,6 +163,22 @@ class KeywordIndexContract:
         assert len(listed) == 600 and {c.page for c in listed.values()} == {None}
         assert (listed[599].text, listed[599].version, listed[599].doc_key) == ("text number 599", 7, "k")
 
+    def test_an_index_opened_beside_another_changes_nothing_under_it(self, make_index: MakeIndex) -> None:
+        first = make_index()
+        try:
+            first.upsert(_chunks("k", ["shared words"]), doc="d", version=1, metadata={})
+            assert [h.doc for h in first.search("shared", 5)] == ["d"]
+            second = make_index()  # another process opening the same index (a search beside a running ingest)
+            try:
+                assert [h.doc for h in second.search("shared", 5)] == ["d"]
+                second.upsert(_chunks("j", ["shared too"]), doc="e", version=1, metadata={})
+                assert {h.doc for h in first.search("shared", 5)} == {"d", "e"}
+            finally:
+                second.close()
+            assert {h.doc for h in first.search("shared", 5)} == {"d", "e"}
+        finally:
+            first.close()
+
     def test_chunks_survive_reopening(self, make_index: MakeIndex) -> None:
         first = make_index()
         first.upsert(_chunks("k", ["durable words"]), doc="d", version=1, metadata={})
