@@ -168,7 +168,8 @@ def at_scale(home: Path, total: int, queries: Sequence[str], scratch: Path) -> d
             marked = [f"{text} [copy {copy}]" for text in part]
             chunks = [Chunk(f"{copy:06d}-{i:05d}", key, i, 1, t, text_hash(t)) for i, t in enumerate(marked)]
             for start in range(0, len(chunks), 500):
-                store.upsert(chunks[start:start + 500], vectors[start:start + 500], doc=f"copy-{copy}.pdf",
+                end = min(start + 500, len(chunks))
+                store.upsert(chunks[start:end], vectors[start:end], doc=f"copy-{copy}.pdf",
                              version=1, metadata={"source": "scale", "access": "shared"})
             written += len(part)
             copy += 1

@@ -215,8 +215,8 @@ def ingest(docs: Path, home: Path) -> tuple[float, dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, help="a corpus built by corpus.py (default: build one)")
-    parser.add_argument("--home", type=Path, help="a DOCMILL_HOME holding the ingested corpus (default: ingest "
-                                                  "into a temporary one)")
+    parser.add_argument("--home", type=Path, help="a DOCMILL_HOME holding the ingested corpus, or where to ingest "
+                                                  "it and keep it (default: ingest into a temporary one)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results", help="where search.json goes")
     parser.add_argument("--rankers", default=",".join(RANKERS), help=f"which of {', '.join(RANKERS)} to run")
     parser.add_argument("--depth", type=int, default=50, help="how deep fusion reads each ranker (default 50)")
@@ -245,8 +245,8 @@ def main() -> None:
             sys.exit("evaluate.py: the labels do not hold for this corpus:\n" + "\n".join(wrong))
         home = args.home
         ingest_summary = None
-        if home is None:
-            home = Path(scratch) / "home"
+        if home is None or not (home / "ledger.db").exists():
+            home = home or Path(scratch) / "home"
             say("docmill ingest of the corpus (a few minutes) ...")
             timings["ingest_s"], ingest_summary = ingest(corpus / "docs", home)
         say("docmill export ...")

@@ -8,18 +8,19 @@
   back whenever that many exist); each side's scores are scaled to 0..1
   over its list (min-max), and a chunk's score is
   ``(1 - w) * dense + w * keyword``, 0 on a side that did not find it.
-  The keyword weight ``w`` is ``0.25 + 0.5 * coverage``, where coverage is
-  the share of the query's words that the best keyword match holds: a query
-  whose every word one chunk holds (an invoice number, a macro name, a
-  person's name) leans on the words (``w`` = 0.75); a question in other
-  words than the page's leans on meaning (``w`` near 0.25).
+  Coverage is the share of the query's words that the best keyword match
+  holds. When one chunk holds every word of the query (an invoice number, a
+  macro name, a person's name), the words decide: ``w`` = 0.999, so that
+  meaning only breaks ties. Otherwise ``w`` is ``0.25 + 0.5 * coverage``: a question
+  in other words than the page's leans on meaning (``w`` near 0.25), and
+  the keyword side adds what it is sure of.
 
 Measured on the search benchmark (benchmarks/search, 132 queries written
 before any measuring): reciprocal-rank fusion with equal weights lost the
 keyword side's first place on identifier queries (exact page@5 0.93
-against 1.00) and the dense side's on questions (0.55 against 0.61); this
-weighting keeps exact queries at the keyword side's 1.00 and questions at
-0.64 (see benchmarks/search/README.md).
+against 1.00) and the dense side's on questions (0.56 against 0.61); this
+weighting keeps exact queries at the keyword side's figures and raises
+questions to 0.66 (benchmarks/search/README.md has the table).
 
 A query with no words to look for (stop words only) has no keyword side:
 hybrid search answers it by meaning alone.
@@ -45,8 +46,10 @@ __all__ = ["DEPTH", "MODES", "RankedHit", "coverage", "fuse", "search"]
 MODES = ("hybrid", "dense", "keyword")
 #: Hits each side gives the fusion.
 DEPTH = 50
-#: The keyword weight: BASE + SPAN * coverage of the query by the best keyword match.
+#: The keyword weight: BASE + SPAN * coverage of the query by the best keyword match, 1 when it holds them all.
 BASE, SPAN = 0.25, 0.5
+#: How much meaning counts where the words decide: enough to break a tie, never to reorder.
+TIE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,8 @@ def fuse(query: str, dense: Sequence[SearchHit], keyword: Sequence[SearchHit], k
         return [RankedHit(h, dense_at[h.id], None) for h in dense[:k]]
     if not dense:
         return [RankedHit(h, None, keyword_at[h.id]) for h in keyword[:k]]
-    weight = BASE + SPAN * coverage(query, keyword[0].text)
+    covered = coverage(query, keyword[0].text)
+    weight = 1.0 - TIE if covered >= 1.0 else BASE + SPAN * covered
     on_dense, on_keyword = _scaled(dense), _scaled(keyword)
     hits = {h.id: h for h in (*keyword, *dense)}
     scores = {i: (1 - weight) * on_dense.get(i, 0.0) + weight * on_keyword.get(i, 0.0) for i in hits}
