@@ -50,7 +50,7 @@ async def _source_items(request: Request) -> schemas.SourceItems:
         return schemas.SourceItems.model_validate(await request.json())
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
-    except (ValueError, UnicodeDecodeError) as exc:  # not JSON
+    except ValueError as exc:  # not JSON: a JSONDecodeError, or a UnicodeDecodeError (both ValueErrors)
         raise InvalidBody(f"the body is not JSON ({' '.join(str(exc).split())[:200]}): send "
                           f"{{\"source\": NAME, \"items\": [...]}}") from None
 
