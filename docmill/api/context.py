@@ -148,10 +148,12 @@ class CallerSession:
         return self.service.search(query, k, where, caller=self.name)
 
 
-async def _session(request: Request, name: Annotated[str, Depends(authenticated)]) -> CallerSession:
+Caller = Annotated[str, Depends(authenticated)]
+
+
+async def _session(request: Request, name: Caller) -> CallerSession:
     return CallerSession(api_state(request).service, name)
 
 
-Caller = Annotated[str, Depends(authenticated)]
 Session = Annotated[CallerSession, Depends(_session)]
 State = Annotated[ApiState, Depends(_state)]
