@@ -33,7 +33,7 @@ from pydantic_settings import (
 )
 
 from .core.errors import ConfigurationError, UnknownSource
-from .core.models import Limits
+from .core.values import Limits
 from .renamed_settings import RENAMED, RenamedSettings, move_renamed
 from .sources_config import SECRET_WORDS, SourceConfig, SourceOverrides
 

@@ -172,6 +172,31 @@ def test_no_module_imports_from_another_packages_private_module() -> None:
     assert private == []
 
 
+def _mode_branches(source: str) -> list[int]:
+    """Lines of ``source`` that read ``settings.distributed`` (or any ``.distributed``): a branch on the mode."""
+    return [node.lineno for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Attribute) and node.attr == "distributed"]
+
+
+def test_no_front_end_branches_on_the_mode() -> None:
+    # The mode is chosen once, in docmill.actors.backends (the settings define it); everything above the
+    # actors (app, cli, api, the scheduler) goes through the Backend contract (docmill.app.backend).
+    offenders = [f"{module}:{line}" for module, path in sorted(MODULES.items())
+                 if not module.startswith(("docmill.actors", "docmill.settings"))
+                 for line in _mode_branches(path.read_text())]
+    assert offenders == []
+    graph = _graph(top_level_only=False)
+    implementations = {"docmill.actors.embedded", "docmill.actors.distributed"}
+    direct = sorted(m for m, targets in graph.items()
+                    if not m.startswith(("docmill.actors", "docmill.testing")) and targets & implementations)
+    assert direct == [], "reach the two modes through docmill.app.backend.open_backend"
+
+
+def test_the_mode_check_sees_a_branch() -> None:
+    assert _mode_branches("if settings.distributed:\n    pass\nx = 1\n") == [1]
+    assert _mode_branches("mode = mode_of(settings)\n") == []
+
+
 #: The front ends and what every front end does: they use plugins through the plugin manager, by name.
 FRONT_ENDS = ("docmill.api", "docmill.cli", "docmill.app", "docmill.scheduler")
 

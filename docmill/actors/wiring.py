@@ -15,9 +15,9 @@ from .. import metrics
 from ..core.runtime import Runtime
 from ..settings import Settings
 from .broker import build_broker
-from .outages import EmbeddedWatch, LedgerWatch, Watch
-from .rabbitmq import address
-from .stages import declare_actors, sender
+from .middleware.outages import EmbeddedWatch, LedgerWatch, Watch
+from .rabbitmq.housekeeping import address
+from .stage_actors import declare_actors, sender
 
 __all__ = ["Pipeline", "wire"]
 

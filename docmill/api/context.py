@@ -25,7 +25,7 @@ from fastapi import Depends, FastAPI, Request
 from ..app.service import Service
 from ..core.filters import Filter
 from ..core.ledger import JobProgress
-from ..core.models import SearchHit
+from ..core.values import SearchHit
 from ..settings import Settings
 from .auth import RateLimiter, TokenBook
 from .errors import OverRateLimit, Unauthenticated

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..core.errors import ConfigurationError, DocmillError
 from ..settings import Settings, load_settings
+from .backend import mode_of
 
 __all__ = ["Finding", "diagnose"]
 
@@ -68,7 +69,7 @@ def settings_summary(settings: Settings) -> dict[str, Any]:
             values = None  # reported by the checks
         selected[name] = masked(values) if values is not None else {}
     return {
-        "mode": "distributed" if settings.distributed else "embedded",
+        "mode": mode_of(settings),
         "home": str(settings.home),
         "ledger": _masked_url(settings.ledger_database_url),
         "broker": _masked_url(settings.broker_url.get_secret_value()) if settings.broker_url else None,
@@ -161,18 +162,10 @@ def _check_ledger(settings: Settings) -> Iterator[Finding]:
 
 
 def _check_broker(settings: Settings) -> Iterator[Finding]:
-    if not settings.distributed:
-        yield Finding("broker", True, "none: embedded mode (set DOCMILL_BROKER_URL for workers)")
-        return
-    from ..actors import rabbitmq
-    from ..actors.broker import rabbitmq_broker
-    from ..actors.stages import queue_names
+    from .backend import queue_report
 
-    broker = rabbitmq_broker(settings)
-    queues = queue_names(isolation=True)
     try:
-        rabbitmq.check_queues(broker, queues, patience=3.0)  # type: ignore[arg-type]
-        stats = rabbitmq.queue_stats(broker, queue_names())  # type: ignore[arg-type]
+        report = queue_report(settings, patience=3.0)
     except ConfigurationError as exc:
         yield _failed("broker", exc, "see the message: delete the queue once drained, or correct "
                                      "DOCMILL_BROKER_URL")
@@ -181,8 +174,10 @@ def _check_broker(settings: Settings) -> Iterator[Finding]:
         yield _failed("broker", exc, "start RabbitMQ, or correct DOCMILL_BROKER_URL "
                                      "(amqp://USER:PASSWORD@HOST:5672/VHOST)")
         return
-    finally:
-        broker.close()
+    if report is None:
+        yield Finding("broker", True, "none: embedded mode (set DOCMILL_BROKER_URL for workers)")
+        return
+    queues, stats = report
     yield Finding("broker", True, f"{_masked_url(settings.broker_url.get_secret_value())}: reachable; "  # type: ignore[union-attr]
                   f"{len(queues)} queues declared as docmill needs them")
     for stat in stats:

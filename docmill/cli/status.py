@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .. import app
-from ..core.records import Stage, State
+from ..core.ledger_records import Stage, State
 from ..settings import Settings, load_settings
 from .common import handles_configuration, printable
 

@@ -31,9 +31,9 @@ from pydantic import BaseModel
 from . import hookspecs
 from .errors import ConfigurationError
 from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Source, VectorStore
-from .models import Blob
+from .ledger_records import Stage
 from .plugin_context import PluginContext, RemoteSettings, env_name, masked, secrets_of, validate_settings
-from .records import Stage
+from .values import Blob
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "Plugins", "load_plugins"]
 

@@ -21,9 +21,9 @@ from .errors import UnsupportedDocument
 from .events import SILENT, Events
 from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Signed, Source, VectorStore
 from .ledger import Ledger
-from .models import Blob, Page, PageImage, Task
 from .plugins import Plugins, load_plugins
 from .sandbox import ParsePool
+from .values import Blob, Page, PageImage, Task
 
 __all__ = ["Runtime"]
 
@@ -47,7 +47,7 @@ def _signature(part: Chunker | Embedder, kind: str) -> str:
 class Runtime:
     """Settings, plugins, ledger and lazily built plugin instances for the stages.
 
-    ``send`` delivers a :class:`~docmill.core.models.Task` to the next stage;
+    ``send`` delivers a :class:`~docmill.core.values.Task` to the next stage;
     the transport (Dramatiq) supplies it, so the core never imports one.
     ``send_all`` delivers several at once, in one round trip where the
     transport can (discovery sends a batch of documents that way).
@@ -219,7 +219,7 @@ class Runtime:
         """The source the ledger knows under ``source_id``, built once per process."""
         with self._lock:
             if source_id not in self._sources:
-                found = self.ledger.get_source(source_id)
+                found = self.ledger.sources.get(source_id)
                 if found is None:
                     raise RuntimeError(f"unknown source {source_id!r}: it was never registered in this ledger")
                 type_name, options = found

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Connection, Float, Update, and_, bindparam, case, delete, func, select, update
 
 from ... import metrics
-from ..records import PIPELINE, Document, Stage, State
-from .base import FINAL_STATES, LedgerBase
+from ..ledger_records import PIPELINE, Document, Stage, State
+from .base import FINAL_STATES, Role
 from .inflight import clear_version
 from .jobs import chunk_sums
 from .schema import ITEM_PENDING, constant, documents, job_items, of_version
@@ -75,7 +75,7 @@ _END_ITEMS = update(job_items).where(*of_version(job_items), ITEM_PENDING).value
 _END_REMOVED_ITEMS = _END_ITEMS.values(name=bindparam("b_name"))
 
 
-class DocumentsMixin(LedgerBase):
+class Documents(Role):
     """Claiming, finishing and forgetting document versions, and what status reports of them."""
 
     def begin(self, key: str, version: int, stage: Stage) -> Document | None:

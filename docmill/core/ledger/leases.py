@@ -3,7 +3,7 @@
 A holder takes the lease for ``ttl`` seconds and renews it by heartbeat while
 it works. Another holder gets it only once it has expired, so a crashed
 holder blocks its source for at most ``ttl``. Every grant, release, takeover
-and refusal is written to ``lease_history``, which is what proves that two
+and refusal is written to ``history``, which is what proves that two
 syncs of one source never overlapped.
 """
 
@@ -15,14 +15,14 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ... import metrics
-from .base import LedgerBase
+from .base import Role
 from .schema import lease_history, leases
 
 
-class LeasesMixin(LedgerBase):
+class Leases(Role):
     """Taking, renewing and releasing source leases."""
 
-    def acquire_lease(self, source: str, holder: str, ttl: float) -> bool:
+    def acquire(self, source: str, holder: str, ttl: float) -> bool:
         """Take the source's lease for ``ttl`` seconds; False (and a 'coalesced' record) if someone holds it."""
         now = time.time()
         with self._write() as conn:
@@ -50,7 +50,7 @@ class LeasesMixin(LedgerBase):
             conn.execute(insert(lease_history).values(source=source, holder=holder, acquired_at=now, outcome="held"))
         return True
 
-    def renew_lease(self, source: str, holder: str, ttl: float) -> bool:
+    def renew(self, source: str, holder: str, ttl: float) -> bool:
         """Extend a lease this holder still has; False if it lost it (it expired and was taken)."""
         now = time.time()
         with self._write() as conn:
@@ -58,7 +58,7 @@ class LeasesMixin(LedgerBase):
             return bool(conn.execute(update(leases).where(leases.c.source == source, leases.c.holder == holder)
                                      .values(heartbeat_at=now, expires_at=now + ttl)).rowcount)
 
-    def release_lease(self, source: str, holder: str) -> None:
+    def release(self, source: str, holder: str) -> None:
         """Give the lease back."""
         now = time.time()
         with self._write() as conn:
@@ -69,7 +69,7 @@ class LeasesMixin(LedgerBase):
                     lease_history.c.source == source, lease_history.c.holder == holder,
                     lease_history.c.outcome == "held").values(released_at=now, outcome="released"))
 
-    def lease_history(self, source: str) -> list[tuple[str, float, float | None, str]]:
+    def history(self, source: str) -> list[tuple[str, float, float | None, str]]:
         """(holder, acquired_at, released_at, outcome) of every lease event of the source, in order."""
         with self._read() as conn:
             rows = conn.execute(select(lease_history.c.holder, lease_history.c.acquired_at,

@@ -8,7 +8,7 @@ import pytest
 
 from docmill.core.errors import PermanentError
 from docmill.core.interfaces import Extractor
-from docmill.core.models import Blob, Limits
+from docmill.core.values import Blob, Limits
 
 __all__ = ["ExtractorContract"]
 

@@ -18,14 +18,14 @@ from typing import Any
 
 from .. import metrics
 from .access import ACCESS, access_of
-from .discovery import discover
+from .discover_step import discover
 from .errors import DocmillError, DocumentTooLarge, PermanentError, StoreUnavailable
 from .filters import source_label
 from .interfaces import RelabellingStore, Source
-from .models import Blob, Chunk, DocumentRef, Page, Task, chunk_id, text_hash
-from .records import Document, Stage, State
+from .ledger_records import Document, Stage, State
 from .runtime import Runtime
 from .sniff import media_type_of
+from .values import Blob, Chunk, DocumentRef, Page, Task, chunk_id, text_hash
 
 __all__ = ["chunk_metadata", "discover", "embed", "extract", "ocr", "record_failure", "relabel", "remove",
            "store"]
@@ -63,7 +63,7 @@ def _ocr_ranges(pages: Sequence[Page], per_task: int, spread: int) -> list[list[
 
 def extract(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Read the document's text; send its scanned pages to OCR, or the text to embedding."""
-    doc = rt.ledger.begin(key, version, Stage.EXTRACT)
+    doc = rt.ledger.documents.begin(key, version, Stage.EXTRACT)
     if doc is None:
         _resend_ocr(rt, job_id, key, version)
         return
@@ -80,7 +80,7 @@ def extract(rt: Runtime, job_id: str, key: str, version: int) -> None:
                                "(DOCMILL_MAX_TEXT)")
     spread = rt.settings.ocr_workers or rt.settings.cpu_count
     ranges = _ocr_ranges(extracted, rt.settings.ocr_pages_per_task, spread) if rt.ocr_engine is not None else []
-    rt.ledger.save_pages(key, version, extracted, ranges, time.monotonic() - started, blob.checksum)
+    rt.ledger.inflight.save_pages(key, version, extracted, ranges, time.monotonic() - started, blob.checksum)
     if not ranges:
         rt.send(Task.for_version(Stage.EMBED, job_id, doc.key, doc.version, doc.priority))
     for numbers in ranges:
@@ -94,17 +94,17 @@ def _resend_ocr(rt: Runtime, job_id: str, key: str, version: int) -> None:
     Ranges not read yet are sent again (a range read twice is recorded once),
     so a fan-out cut short cannot leave the document waiting forever.
     """
-    doc = rt.ledger.document(key)
+    doc = rt.ledger.documents.document(key)
     if doc is None or doc.version != version or doc.state != State.PENDING or doc.stage != Stage.OCR:
         return
-    for numbers in rt.ledger.ocr_ranges_left(key, version):
+    for numbers in rt.ledger.inflight.ocr_ranges_left(key, version):
         rt.send(Task.for_version(Stage.OCR, job_id, doc.key, doc.version, doc.priority,
                                  first_page=numbers[0], pages=numbers))
 
 
 def ocr(rt: Runtime, job_id: str, key: str, version: int, first_page: int, pages: list[int]) -> None:
     """Read one range of scanned pages; the last range to finish sends the document to embedding."""
-    doc = rt.ledger.begin(key, version, Stage.OCR)
+    doc = rt.ledger.documents.begin(key, version, Stage.OCR)
     if doc is None:
         return
     engine = rt.ocr_engine
@@ -115,7 +115,7 @@ def ocr(rt: Runtime, job_id: str, key: str, version: int, first_page: int, pages
     blob = _fetch(rt, rt.source(doc.source), doc)
     texts = {image.number: engine.recognize(image).replace("\x00", "") for image in rt.render(blob, pages)}
     metrics.ocr_pages(len(texts))
-    remaining = rt.ledger.save_ocr(key, version, first_page, texts, time.monotonic() - started)
+    remaining = rt.ledger.inflight.save_ocr(key, version, first_page, texts, time.monotonic() - started)
     if remaining == 0:
         rt.send(Task.for_version(Stage.EMBED, job_id, doc.key, doc.version, doc.priority))
 
@@ -131,11 +131,11 @@ def _stored_vectors(rt: Runtime, hashes: list[str]) -> Mapping[str, Any]:
 
 def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Chunk the document's pages and embed the chunks whose text has no stored vector yet."""
-    doc = rt.ledger.begin(key, version, Stage.EMBED)
+    doc = rt.ledger.documents.begin(key, version, Stage.EMBED)
     if doc is None:
         return
     started = time.monotonic()
-    pieces = rt.chunker.chunk(rt.ledger.load_pages(key, version))
+    pieces = rt.chunker.chunk(rt.ledger.inflight.load_pages(key, version))
     if len(pieces) > rt.settings.max_chunks:
         raise DocumentTooLarge(f"{len(pieces):,} chunks, over the limit of {rt.settings.max_chunks:,} "
                                "(DOCMILL_MAX_CHUNKS)")
@@ -149,7 +149,7 @@ def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
     fresh = [c for c in chunks if c.hash not in known]
     embedded = iter(rt.embedder.embed_documents([c.text for c in fresh]) if fresh else [])
     vectors = [known[c.hash] if c.hash in known else next(embedded) for c in chunks]
-    rt.ledger.stage_chunks(key, version, chunks, vectors, time.monotonic() - started, embedded=len(fresh))
+    rt.ledger.inflight.stage_chunks(key, version, chunks, vectors, time.monotonic() - started, embedded=len(fresh))
     metrics.chunks(embedded=len(fresh), reused=len(chunks) - len(fresh))
     rt.send(Task.for_version(Stage.STORE, job_id, doc.key, doc.version, doc.priority))
 
@@ -174,46 +174,46 @@ def _no_text_reason(doc: Document, ocr_off: bool) -> str:
 
 def store(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Write the version's chunks, then delete chunks of older versions: no gap, no stale tail."""
-    doc = rt.ledger.begin(key, version, Stage.STORE)
+    doc = rt.ledger.documents.begin(key, version, Stage.STORE)
     if doc is None:
         return
     started = time.monotonic()
-    chunks, vectors = rt.ledger.load_staged(key, version)
+    chunks, vectors = rt.ledger.inflight.load_staged(key, version)
     metadata = chunk_metadata(doc)
     if chunks:
         rt.store.upsert(chunks, vectors, doc=doc.name, version=version, metadata=metadata)
     rt.store.delete_stale(key, keep_version=version)
     seconds = time.monotonic() - started
     if chunks:
-        rt.ledger.finish(key, version, State.DONE, stage=Stage.STORE, chunks=len(chunks), seconds=seconds)
+        rt.ledger.documents.finish(key, version, State.DONE, stage=Stage.STORE, chunks=len(chunks), seconds=seconds)
     else:
-        rt.ledger.finish(key, version, State.SKIPPED, stage=Stage.STORE, chunks=0, seconds=seconds,
+        rt.ledger.documents.finish(key, version, State.SKIPPED, stage=Stage.STORE, chunks=0, seconds=seconds,
                          error_kind="no text", reason=_no_text_reason(doc, rt.ocr_engine is None), permanent=True)
 
 
 def relabel(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Give the chunks of a document whose labels alone changed its new name and metadata, in place."""
-    doc = rt.ledger.begin(key, version, Stage.RELABEL)
+    doc = rt.ledger.documents.begin(key, version, Stage.RELABEL)
     if doc is None:
         return
     started = time.monotonic()
     store = rt.store
     if not isinstance(store, RelabellingStore):  # a store plugin that cannot update chunks in place
         log.info("the %s store cannot relabel chunks; processing %s again", store.name, doc.name)
-        restarted = rt.ledger.restart(job_id, doc)
+        restarted = rt.ledger.versions.restart(job_id, doc)
         rt.send_all([Task.for_version(Stage.EXTRACT, job_id, key, version, doc.priority) for key, version in restarted])
-        rt.ledger.mark_sent(restarted)
+        rt.ledger.versions.mark_sent(restarted)
         return
     store.relabel(key, doc=doc.name, metadata=chunk_metadata(doc))
-    rt.ledger.finish(key, version, State.DONE, stage=Stage.RELABEL, seconds=time.monotonic() - started)
+    rt.ledger.documents.finish(key, version, State.DONE, stage=Stage.RELABEL, seconds=time.monotonic() - started)
 
 
 def remove(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Delete the chunks of a document that left its source, then forget it."""
-    if rt.ledger.begin(key, version, Stage.REMOVE) is None:
+    if rt.ledger.documents.begin(key, version, Stage.REMOVE) is None:
         return
     rt.store.delete_document(key)
-    rt.ledger.removed(key, version)
+    rt.ledger.documents.removed(key, version)
 
 
 def record_failure(rt: Runtime, stage: Stage, args: Mapping[str, Any], error: BaseException) -> None:
@@ -224,8 +224,8 @@ def record_failure(rt: Runtime, stage: Stage, args: Mapping[str, Any], error: Ba
         name = getattr(error, "type_name", type(error).__name__)
         kind, reason = "internal error", f"{name}: {' '.join(str(error).split())}"[:500]
     if stage == Stage.DISCOVER:
-        rt.ledger.end_discovery(args["job_id"], error=f"{args.get('source_id')}: {reason}")
+        rt.ledger.jobs.end_discovery(args["job_id"], error=f"{args.get('source_id')}: {reason}")
         return
-    rt.ledger.finish(args["key"], args["version"], State.FAILED, stage=stage, error_kind=kind, reason=reason,
+    rt.ledger.documents.finish(args["key"], args["version"], State.FAILED, stage=stage, error_kind=kind, reason=reason,
                      permanent=isinstance(error, PermanentError),
                      code_version=rt.code_version if kind == "internal error" else None)

@@ -34,7 +34,7 @@ class SourceLease:
         self._beat: threading.Thread | None = None
 
     def __enter__(self) -> bool:
-        self.held = self.ledger.acquire_lease(self.source, self.holder, self.ttl)
+        self.held = self.ledger.leases.acquire(self.source, self.holder, self.ttl)
         if self.held:
             self._beat = threading.Thread(target=self._heartbeat, name=f"lease {self.source}", daemon=True)
             self._beat.start()
@@ -43,7 +43,7 @@ class SourceLease:
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.ttl / 3):
             try:
-                if not self.ledger.renew_lease(self.source, self.holder, self.ttl):
+                if not self.ledger.leases.renew(self.source, self.holder, self.ttl):
                     log.error("lost the lease on %s: another holder took it after a missed heartbeat", self.source)
                     return
             except Exception as exc:  # the ledger is down for a moment: try again at the next beat
@@ -55,4 +55,4 @@ class SourceLease:
         if self._beat is not None:
             self._beat.join()
         if self.held:
-            self.ledger.release_lease(self.source, self.holder)
+            self.ledger.leases.release(self.source, self.holder)
