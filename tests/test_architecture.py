@@ -199,3 +199,19 @@ def test_no_front_end_branches_on_the_mode() -> None:
 def test_the_mode_check_sees_a_branch() -> None:
     assert _mode_branches("if settings.distributed:\n    pass\nx = 1\n") == [1]
     assert _mode_branches("mode = mode_of(settings)\n") == []
+
+
+def test_the_ledgers_roles_return_typed_records_not_dictionaries_of_anything() -> None:
+    untyped = []
+    for module, path in MODULES.items():
+        if not module.startswith("docmill.core.ledger"):
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if not (isinstance(node, ast.ClassDef) and any(ast.unparse(b) == "Role" for b in node.bases)):
+                continue
+            for method in node.body:
+                if isinstance(method, ast.FunctionDef) and not method.name.startswith("_"):
+                    returns = ast.unparse(method.returns) if method.returns else "(none)"
+                    if "Any" in returns or returns == "(none)":
+                        untyped.append(f"{node.name}.{method.name} -> {returns}")
+    assert untyped == []

@@ -25,7 +25,7 @@ from ..core.access import upload_key, visible_to
 from ..core.errors import ConfigurationError
 from ..core.fairness import FAIR_SHARE, raised
 from ..core.filters import Filter
-from ..core.ledger_records import Stage
+from ..core.ledger_records import JobInfo, Stage
 from ..core.values import SearchHit, SourceSpec, Task
 from ..settings import Settings
 from . import callers
@@ -107,7 +107,7 @@ class Service:
         self.settings.plugin_registry().source(spec.type, dict(spec.options), self.settings).close()
         return self.submit([spec], owner=owner, kind="ingest", priority=priority)
 
-    def owned_job(self, job_id: str, owner: str | None) -> dict[str, Any]:
+    def owned_job(self, job_id: str, owner: str | None) -> JobInfo:
         """The job's row when ``owner`` started it; KeyError otherwise (another caller's job does not exist)."""
         info = self.ledger.jobs.info(job_id)
         if owner is not None and info.get("owner") != owner:
