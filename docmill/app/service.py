@@ -25,7 +25,7 @@ from ..core.access import upload_key, visible_to
 from ..core.errors import ConfigurationError
 from ..core.fairness import FAIR_SHARE, raised
 from ..core.filters import Filter
-from ..core.ledger_records import Stage
+from ..core.ledger_records import JobInfo, Stage
 from ..core.values import SearchHit, SourceSpec, Task
 from ..settings import Settings
 from . import callers
@@ -97,7 +97,6 @@ class Service:
         ConfigurationError for a source that is not a folder, or an item that is not a relative path inside it
         or that the source's globs leave out. An item missing, or leading out of the folder, is skipped in the
         job with why."""
-        from ..core.plugins import load_plugins
         from .specs import FOLDER_SOURCE, source_spec
 
         config = self.settings.source(source)
@@ -110,10 +109,10 @@ class Service:
         digest = hashlib.sha256(json.dumps(list(items)).encode()).hexdigest()[:16]
         spec = SourceSpec(id=f"{spec.id}@items-{digest}", type=spec.type,
                           options={**spec.options, "items": list(items)})
-        load_plugins(self.settings.load_plugins).source(spec.type, dict(spec.options), self.settings).close()
+        self.settings.plugin_registry().source(spec.type, dict(spec.options), self.settings).close()
         return self.submit([spec], owner=owner, kind="ingest", priority=priority)
 
-    def owned_job(self, job_id: str, owner: str | None) -> dict[str, Any]:
+    def owned_job(self, job_id: str, owner: str | None) -> JobInfo:
         """The job's row when ``owner`` started it; NotFound otherwise (another caller's job does not exist)."""
         try:
             info = self.ledger.jobs.info(job_id)
