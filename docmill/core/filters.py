@@ -162,7 +162,7 @@ def _holds(condition: Condition, value: Any) -> bool:
         has = isinstance(value, list | tuple) and condition.value in value
         return has if condition.op == "=" else not has
     if condition.op == "!=":
-        return value != condition.value  # a chunk without the field is not equal to anything
+        return bool(value != condition.value)  # a chunk without the field is not equal to anything
     if value is None:
         return False
     if condition.op == "=":
