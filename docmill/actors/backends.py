@@ -23,7 +23,7 @@ from ..settings import Settings
 
 if TYPE_CHECKING:
     from ..core.ledger import JobProgress
-    from ..core.ledger_records import Document
+    from ..core.ledger_records import Document, JobSummary
     from ..core.runtime import Runtime
     from ..core.values import SourceSpec
     from .distributed import DistributedClient
@@ -91,7 +91,7 @@ class EmbeddedBackend:
         """Wait between progress polls; returns as soon as the broker runs out of work."""
         self.pipeline.settle(seconds)
 
-    def summary(self, job_id: str) -> dict[str, Any]:
+    def summary(self, job_id: str) -> JobSummary:
         return self.runtime.ledger.jobs.summary(job_id)
 
     def retry(self, ids: Sequence[str] | None, *, owner: str | None = None) -> tuple[str | None, list[Document]]:
@@ -163,7 +163,7 @@ class DistributedBackend:
     def pause(self, seconds: float) -> None:
         time.sleep(seconds)
 
-    def summary(self, job_id: str) -> dict[str, Any]:
+    def summary(self, job_id: str) -> JobSummary:
         return self.runtime.ledger.jobs.summary(job_id)
 
     def retry(self, ids: Sequence[str] | None, *, owner: str | None = None) -> tuple[str | None, list[Document]]:

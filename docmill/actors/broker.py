@@ -62,7 +62,7 @@ def build_broker(settings: Settings, runtime: Runtime, watch: Watch) -> dramatiq
         broker.emit_after("process_boot")  # starts TimeLimit's watchdog, as `dramatiq` would in a worker process
         return broker
     # Only RabbitMQ redelivers what a dead worker held; in one process there is nothing to count.
-    middleware.insert(2, CrashGuard(runtime.ledger, settings.max_redeliveries, hold))
+    middleware.insert(2, CrashGuard(runtime.ledger, settings.max_redeliveries, hold, runtime.events))
     return rabbitmq_broker(settings, middleware)
 
 

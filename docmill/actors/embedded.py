@@ -26,6 +26,7 @@ from typing import IO, Any
 
 import dramatiq
 
+from ..core import document_steps
 from ..core.ledger import JobProgress
 from ..core.ledger_records import Stage, State
 from ..core.values import SourceSpec
@@ -131,7 +132,7 @@ class EmbeddedPipeline:
             doc = self.runtime.ledger.documents.document(key)
             stage = doc.stage if doc is not None else Stage.DISCOVER
             log.error("%s was left without an outcome at %s; marking it failed", key, stage)
-            self.runtime.ledger.documents.finish(key, version, State.FAILED, stage=stage, error_kind="internal error",
+            document_steps.finish(self.runtime, key, version, State.FAILED, stage=stage, error_kind="internal error",
                                        reason="processing stopped without an outcome (a docmill bug)")
         if not progress.discovered:
             self.runtime.ledger.jobs.end_discovery(job_id, error="discovery stopped without an outcome")

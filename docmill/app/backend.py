@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..core.ledger import JobProgress
-    from ..core.ledger_records import Document
+    from ..core.ledger_records import Document, JobSummary
     from ..core.runtime import Runtime
     from ..core.values import SourceSpec
     from ..settings import Settings
@@ -53,7 +53,7 @@ class Backend(Protocol):
     def pause(self, seconds: float) -> None:
         """Wait between two progress polls, or less when the work may have ended meanwhile."""
 
-    def summary(self, job_id: str) -> dict[str, Any]:
+    def summary(self, job_id: str) -> JobSummary:
         """The end-of-run report: counts, chunks written, failures with their reasons."""
 
     def retry(self, ids: Sequence[str] | None, *, owner: str | None = None) -> tuple[str | None, list[Document]]:

@@ -56,9 +56,8 @@ def _masked_url(url: str | None) -> str | None:
 def settings_summary(settings: Settings) -> dict[str, Any]:
     """The settings that decide what runs where, with every secret masked."""
     from ..core.plugin_context import masked
-    from ..core.plugins import load_plugins
 
-    plugins = load_plugins(settings.load_plugins)
+    plugins = settings.plugin_registry()
     selected: dict[str, Any] = {}
     for kind, name in (("store", settings.store), ("embedder", settings.embedder), ("ocr", settings.ocr)):
         if kind == "ocr" and name == "none":
@@ -265,11 +264,10 @@ def diagnose(*, quick: bool = False, load: Callable[[], Settings] = load_setting
         settings = load()
     except ConfigurationError as exc:
         return None, [_failed("settings", exc, "correct the settings named (docmill.toml or DOCMILL_*)")]
-    from ..core.plugins import load_plugins
 
     findings = [Finding("settings", True, "read")]
     try:
-        plugins = load_plugins(settings.load_plugins)
+        plugins = settings.plugin_registry()
         plugins.check_settings(settings)
     except ConfigurationError as exc:
         return settings_summary(settings), [*findings, _failed("plugins", exc, "correct the plugin settings named")]

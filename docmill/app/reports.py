@@ -95,9 +95,8 @@ def dead_letters(settings: Settings, *, limit: int | None = None, after: str | N
 
 def _has_index(settings: Settings) -> bool:
     """Whether there is an index to read without creating one: a ledger, or a store on a server."""
-    from ..core.plugins import load_plugins
 
-    return has_ledger(settings) or load_plugins(settings.load_plugins).store_is_remote(settings)
+    return has_ledger(settings) or settings.plugin_registry().store_is_remote(settings)
 
 
 def ranked(store: VectorStore, embed: Callable[[str], Any], query: str, k: int, where: Filter = (),
@@ -128,9 +127,8 @@ def search(settings: Settings, query: str, k: int = 5, where: Filter = (), mode:
     if not _has_index(settings):
         return []
     from ..core.indexes import paired
-    from ..core.plugins import load_plugins
 
-    plugins = load_plugins(settings.load_plugins)
+    plugins = settings.plugin_registry()
     embedder = plugins.embedder(settings)
     vectors = plugins.vector_store(settings, embedder.dimension, embedder.model)
     keywords = None
@@ -176,7 +174,7 @@ def export(settings: Settings, *, vectors: bool = False) -> Iterator[StoredChunk
         return
     from ..core.runtime import Runtime
 
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, plugins=settings.plugin_registry())
     try:
         yield from runtime.store.iter_chunks(with_vectors=vectors)
     finally:

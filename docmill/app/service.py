@@ -26,14 +26,14 @@ from ..core.errors import ConfigurationError
 from ..core.fairness import FAIR_SHARE, raised
 from ..core.filters import Filter
 from ..core.hybrid import RankedHit
-from ..core.ledger_records import Stage
+from ..core.ledger_records import JobInfo, Stage
 from ..core.values import SourceSpec, Task
 from ..settings import Settings
 from . import callers
 from .backend import Backend, open_backend
 from .syncs import SyncInterrupted, SyncRunners
 
-__all__ = ["UPLOAD_SOURCE", "Service"]
+__all__ = ["UPLOAD_SOURCE", "NotFound", "Service"]
 
 #: Source type of uploaded files (the built-in plugin ``api-upload``), and the prefix of their source ids.
 UPLOAD_SOURCE, UPLOAD_PREFIX = "api-upload", "upload"
@@ -41,6 +41,11 @@ UPLOAD_SOURCE, UPLOAD_PREFIX = "api-upload", "upload"
 STOP_WAIT = 10.0
 
 log = logging.getLogger(__name__)
+
+
+class NotFound(LookupError):
+    """No such job or document for this caller (another caller's is not found either); the message says which,
+    in words the caller may read."""
 
 
 class Service:
@@ -93,7 +98,6 @@ class Service:
         ConfigurationError for a source that is not a folder, or an item that is not a relative path inside it
         or that the source's globs leave out. An item missing, or leading out of the folder, is skipped in the
         job with why."""
-        from ..core.plugins import load_plugins
         from .specs import FOLDER_SOURCE, source_spec
 
         config = self.settings.source(source)
@@ -106,18 +110,21 @@ class Service:
         digest = hashlib.sha256(json.dumps(list(items)).encode()).hexdigest()[:16]
         spec = SourceSpec(id=f"{spec.id}@items-{digest}", type=spec.type,
                           options={**spec.options, "items": list(items)})
-        load_plugins(self.settings.load_plugins).source(spec.type, dict(spec.options), self.settings).close()
+        self.settings.plugin_registry().source(spec.type, dict(spec.options), self.settings).close()
         return self.submit([spec], owner=owner, kind="ingest", priority=priority)
 
-    def owned_job(self, job_id: str, owner: str | None) -> dict[str, Any]:
-        """The job's row when ``owner`` started it; KeyError otherwise (another caller's job does not exist)."""
-        info = self.ledger.jobs.info(job_id)
+    def owned_job(self, job_id: str, owner: str | None) -> JobInfo:
+        """The job's row when ``owner`` started it; NotFound otherwise (another caller's job does not exist)."""
+        try:
+            info = self.ledger.jobs.info(job_id)
+        except KeyError:
+            raise NotFound(f"no job {job_id!r}") from None
         if owner is not None and info.get("owner") != owner:
-            raise KeyError(job_id)
+            raise NotFound(f"no job {job_id!r}")
         return info
 
     def job(self, job_id: str, owner: str | None, **page: Any) -> dict[str, Any]:
-        """Counts and a page of the job's documents (see ``app.job_status``); KeyError as ``owned_job``."""
+        """Counts and a page of the job's documents (see ``app.job_status``); NotFound as ``owned_job``."""
         info = self.owned_job(job_id, owner)
         # Progress first: a job seen finished has written every item, so the items read after it are all there
         # (read the other way round, a finished job could show the items of a moment before: none).
@@ -148,10 +155,10 @@ class Service:
         return self.backend.retry(ids, owner=owner)[0]
 
     def remove(self, key: str, owner: str) -> str:
-        """Remove one of the caller's uploaded documents from the index; the job doing it. KeyError when the
+        """Remove one of the caller's uploaded documents from the index; the job doing it. NotFound when the
         caller has no such document."""
         if not key.startswith(upload_key(owner, "")) or self.ledger.documents.document(key) is None:
-            raise KeyError(key)
+            raise NotFound(f"no document {key!r} of yours")
         job_id = self.ledger.jobs.create("delete", discoveries=0, owner=owner)
         tasks = [Task.for_version(Stage.REMOVE, job_id, key, version, 0)
                  for key, version in self.ledger.versions.start_removals(job_id, [key])]

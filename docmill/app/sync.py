@@ -16,9 +16,8 @@ __all__ = ["sync_source"]
 
 def _check_source(settings: Settings, spec: Any) -> None:
     """Build the source once, so bad options or a missing token are a configuration error before the lease."""
-    from ..core.plugins import load_plugins
 
-    source = load_plugins(settings.load_plugins).source(spec.type, dict(spec.options), settings)
+    source = settings.plugin_registry().source(spec.type, dict(spec.options), settings)
     source.close()
 
 
@@ -40,7 +39,8 @@ def sync_source(settings: Settings, name: str, full: bool = False, *, prune: boo
     spec = source_spec(settings.source(name), full, prune=prune, retry_failed=retry_failed)
     _check_source(settings, spec)
     settings.home.mkdir(parents=True, exist_ok=True)
-    with Ledger(settings.ledger_database_url) as ledger, SourceLease(ledger, spec.id) as held:
+    with (Ledger(settings.ledger_database_url) as ledger,
+          SourceLease(ledger, spec.id, on_takeover=metrics.lease_takeover) as held):
         if not held:
             metrics.sync_run(name, "coalesced")
             return None

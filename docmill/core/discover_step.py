@@ -218,6 +218,7 @@ class _Discovery:
             self.withdrawn.add(ref.key)
             return
         self.rt.ledger.versions.record_refused(self.job_id, self.source_id, ref, row)
+        self.rt.events.document_finished(State.SKIPPED, "refused")
         self.counts["refused"] += 1
 
     def _start(self, starting: list[NewVersion], unchanged: list[tuple[KnownDocument, DocumentRef]],

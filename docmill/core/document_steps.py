@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from .. import metrics
 from .access import ACCESS, access_of
 from .discover_step import discover
 from .errors import DocmillError, DocumentTooLarge, PermanentError, StoreUnavailable
@@ -114,7 +113,7 @@ def ocr(rt: Runtime, job_id: str, key: str, version: int, first_page: int, pages
     started = time.monotonic()
     blob = _fetch(rt, rt.source(doc.source), doc)
     texts = {image.number: engine.recognize(image).replace("\x00", "") for image in rt.render(blob, pages)}
-    metrics.ocr_pages(len(texts))
+    rt.events.ocr_pages(len(texts))
     remaining = rt.ledger.inflight.save_ocr(key, version, first_page, texts, time.monotonic() - started)
     if remaining == 0:
         rt.send(Task.for_version(Stage.EMBED, job_id, doc.key, doc.version, doc.priority))
@@ -150,7 +149,7 @@ def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
     embedded = iter(rt.embedder.embed_documents([c.text for c in fresh]) if fresh else [])
     vectors = [known[c.hash] if c.hash in known else next(embedded) for c in chunks]
     rt.ledger.inflight.stage_chunks(key, version, chunks, vectors, time.monotonic() - started, embedded=len(fresh))
-    metrics.chunks(embedded=len(fresh), reused=len(chunks) - len(fresh))
+    rt.events.chunks(embedded=len(fresh), reused=len(chunks) - len(fresh))
     rt.send(Task.for_version(Stage.STORE, job_id, doc.key, doc.version, doc.priority))
 
 
@@ -185,10 +184,10 @@ def store(rt: Runtime, job_id: str, key: str, version: int) -> None:
     rt.store.delete_stale(key, keep_version=version)
     seconds = time.monotonic() - started
     if chunks:
-        rt.ledger.documents.finish(key, version, State.DONE, stage=Stage.STORE, chunks=len(chunks), seconds=seconds)
+        finish(rt, key, version, State.DONE, stage=Stage.STORE, chunks=len(chunks), seconds=seconds)
     else:
-        rt.ledger.documents.finish(key, version, State.SKIPPED, stage=Stage.STORE, chunks=0, seconds=seconds,
-                         error_kind="no text", reason=_no_text_reason(doc, rt.ocr_engine is None), permanent=True)
+        finish(rt, key, version, State.SKIPPED, stage=Stage.STORE, chunks=0, seconds=seconds, error_kind="no text",
+               reason=_no_text_reason(doc, rt.ocr_engine is None), permanent=True)
 
 
 def relabel(rt: Runtime, job_id: str, key: str, version: int) -> None:
@@ -205,7 +204,7 @@ def relabel(rt: Runtime, job_id: str, key: str, version: int) -> None:
         rt.ledger.versions.mark_sent(restarted)
         return
     store.relabel(key, doc=doc.name, metadata=chunk_metadata(doc))
-    rt.ledger.documents.finish(key, version, State.DONE, stage=Stage.RELABEL, seconds=time.monotonic() - started)
+    finish(rt, key, version, State.DONE, stage=Stage.RELABEL, seconds=time.monotonic() - started)
 
 
 def remove(rt: Runtime, job_id: str, key: str, version: int) -> None:
@@ -213,7 +212,8 @@ def remove(rt: Runtime, job_id: str, key: str, version: int) -> None:
     if rt.ledger.documents.begin(key, version, Stage.REMOVE) is None:
         return
     rt.store.delete_document(key)
-    rt.ledger.documents.removed(key, version)
+    if rt.ledger.documents.removed(key, version):
+        rt.events.document_finished(State.DELETED)
 
 
 def record_failure(rt: Runtime, stage: Stage, args: Mapping[str, Any], error: BaseException) -> None:
@@ -226,6 +226,16 @@ def record_failure(rt: Runtime, stage: Stage, args: Mapping[str, Any], error: Ba
     if stage == Stage.DISCOVER:
         rt.ledger.jobs.end_discovery(args["job_id"], error=f"{args.get('source_id')}: {reason}")
         return
-    rt.ledger.documents.finish(args["key"], args["version"], State.FAILED, stage=stage, error_kind=kind, reason=reason,
-                     permanent=isinstance(error, PermanentError),
-                     code_version=rt.code_version if kind == "internal error" else None)
+    finish(rt, args["key"], args["version"], State.FAILED, stage=stage, error_kind=kind, reason=reason,
+           permanent=isinstance(error, PermanentError),
+           code_version=rt.code_version if kind == "internal error" else None)
+
+
+def finish(rt: Runtime, key: str, version: int, state: State, *, stage: Stage, error_kind: str | None = None,
+           **outcome: Any) -> bool:
+    """End a version in ``state`` (``Documents.finish``), and report it to ``rt.events`` when this call ended it
+    (a replayed message's finds it ended already, and counts nothing)."""
+    ended = rt.ledger.documents.finish(key, version, state, stage=stage, error_kind=error_kind, **outcome)
+    if ended:
+        rt.events.document_finished(state, error_kind)
+    return ended

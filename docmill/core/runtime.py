@@ -1,4 +1,4 @@
-"""What the stages share in one process: settings, plugins, ledger, and the parts built from them.
+"""What the stages share in one process: settings (``core.config``), plugins, ledger, and the parts built from them.
 
 Heavy parts (the embedding model, the vector store client, the OCR engine)
 are built on first use, once, each under its own lock: a re-ingest with
@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..settings import Settings
+from .config import RuntimeSettings
 from .errors import UnsupportedDocument
 from .events import SILENT, Events
 from .indexes import paired
@@ -59,7 +59,7 @@ class Runtime:
     ``events`` hears what is worth counting (see :mod:`docmill.core.events`).
     """
 
-    def __init__(self, settings: Settings, *, send: Callable[[Task], None] | None = None,
+    def __init__(self, settings: RuntimeSettings, *, send: Callable[[Task], None] | None = None,
                  plugins: Plugins | None = None, ledger: Ledger | None = None,
                  recover_pending: bool = False, warm_up: bool = False, events: Events = SILENT) -> None:
         self.settings = settings

@@ -39,6 +39,7 @@ from dramatiq.middleware import Middleware, SkipMessage
 
 from ... import metrics
 from ...core.errors import DiskFull, LedgerUnavailable
+from ...core.events import SILENT, Events
 from ...core.ledger import Ledger
 from ...core.ledger_records import Stage, State
 from ..stage_actors import isolation_queue
@@ -53,8 +54,8 @@ log = logging.getLogger(__name__)
 class CrashGuard(Middleware):
     """Marks document messages running; isolates suspects of a death; quarantines those that die alone."""
 
-    def __init__(self, ledger: Ledger, limit: int, hold: Hold | None = None) -> None:
-        self.ledger = ledger
+    def __init__(self, ledger: Ledger, limit: int, hold: Hold | None = None, events: Events = SILENT) -> None:
+        self.ledger, self.events = ledger, events
         self.limit = limit
         self.hold = hold or Hold(Watch())
         self._marked = threading.local()  # the message this thread marked running (a thread runs one at a time)
@@ -100,8 +101,9 @@ class CrashGuard(Middleware):
         reason = (f"killed its worker {delivery.crashes} times while running alone, in stage {stage} "
                   "(out of memory, or a crash inside a library); quarantined")
         log.error("%s: %s", key, reason, extra={"event": "document.quarantined"})
-        self.hold.ride_out(broker, message, lambda: self.ledger.documents.finish(
-            key, version, State.FAILED, stage=stage, error_kind="worker crashed", reason=reason, permanent=True))
+        if self.hold.ride_out(broker, message, lambda: self.ledger.documents.finish(
+                key, version, State.FAILED, stage=stage, error_kind="worker crashed", reason=reason, permanent=True)):
+            self.events.document_finished(State.FAILED, "worker crashed")
         message.fail()  # not processed; the worker dead-letters it
 
     def after_process_message(self, broker: dramatiq.Broker, message: Any, *, result: Any = None,

@@ -26,7 +26,7 @@ A caller that needs one concern takes that role, not the whole ledger.
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy import Engine
 
 from .base import FINAL_STATES, Database
 from .callers import Caller, Callers
@@ -77,7 +77,7 @@ class Ledger:
         return self.db.served
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> Engine:
         return self.db.engine
 
     def ping(self) -> None:

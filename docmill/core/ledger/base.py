@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, literal, make_url, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, literal, make_url, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import DiskFull, LedgerUnavailable
@@ -163,7 +163,7 @@ class Role:
         self.db = db
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> Engine:
         return self.db.engine
 
     @property

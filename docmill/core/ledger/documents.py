@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Float, Update, and_, bindparam, case, delete, func, select, update
 
-from ... import metrics
 from ..ledger_records import PIPELINE, Document, Stage, State
 from .base import FINAL_STATES, Role
 from .inflight import clear_version
@@ -88,7 +87,8 @@ class Documents(Role):
         """
         claimed = self._take_claim(key, version, stage)
         if claimed is not None:
-            return claimed[0]
+            document: Document | None = claimed[0]
+            return document
         with self._write() as conn:
             return claim(conn, key, version, stage)
 
@@ -114,7 +114,6 @@ class Documents(Role):
             conn.execute(_END_ITEMS, values)
             if state != State.FAILED:
                 clear_version(conn, key, version)
-        metrics.document_finished(state, error_kind)
         return True
 
     def removed(self, key: str, version: int) -> bool:
@@ -128,8 +127,6 @@ class Documents(Role):
                 conn.execute(_END_REMOVED_ITEMS, {"b_key": key, "b_version": version, "b_state": State.DELETED,
                                                   "b_now": time.time(), "b_name": name})
                 clear_version(conn, key, version)
-        if gone:
-            metrics.document_finished(State.DELETED)
         return bool(gone)
 
     def document(self, key: str) -> Document | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, text, update
 
-from ..ledger_records import State
+from ..ledger_records import JobInfo, JobItem, JobSummary, State
 from .base import Role, put_source, upsert
 from .schema import documents, job_items, jobs
 
@@ -149,7 +149,7 @@ class Jobs(Role):
                                 .group_by(job_items.c.state)).all()
         return JobProgress({r[0]: r[1] for r in rows}, job.discovered_at is not None, job.error)
 
-    def summary(self, job_id: str) -> dict[str, Any]:
+    def summary(self, job_id: str) -> JobSummary:
         """Counts, chunks written and failures of one job, for the end-of-run report."""
         progress = self.progress(job_id)
         with self._read() as conn:
@@ -168,7 +168,7 @@ class Jobs(Role):
         return {
             "counts": progress.counts,
             "seconds": round(ended - job.created_at, 3),  # the job's, from its start to its last document's end
-            **totals,
+            "chunks": totals["chunks"], "embedded": totals["embedded"], "reused": totals["reused"],
             "unchanged": int(unchanged),
             "left_out": int(left_out or 0),
             "failures": [{"doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error,
@@ -184,7 +184,7 @@ class Jobs(Role):
         return [(r.key, r.version) for r in rows]
 
     def items(self, job_id: str, *, limit: int | None = None, after: str | None = None,
-                  state: str | None = None, stage: str | None = None) -> tuple[list[dict[str, Any]], int]:
+                  state: str | None = None, stage: str | None = None) -> tuple[list[JobItem], int]:
         """The job's documents, where each stands now, in key order; and how many more match after them.
 
         A page at a time: ``limit`` items (None: all) whose key comes after
@@ -213,7 +213,7 @@ class Jobs(Role):
             if limit is not None and len(rows) == limit:
                 more = int(conn.execute(select(func.count()).select_from(joined).where(
                     *where, job_items.c.key > rows[-1].key)).scalar_one())
-        items = []
+        items: list[JobItem] = []
         for r in rows:
             current = r[4] == r.version  # the job's version is still the document's latest
             items.append({
@@ -225,7 +225,7 @@ class Jobs(Role):
             })
         return items, more
 
-    def info(self, job_id: str) -> dict[str, Any]:
+    def info(self, job_id: str) -> JobInfo:
         """The job's own row: kind, priority, when it was created and discovered."""
         with self._read() as conn:
             job = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
@@ -233,7 +233,7 @@ class Jobs(Role):
             raise KeyError(job_id)
         return _info(job)
 
-    def of(self, owner: str | None, limit: int = 50) -> list[dict[str, Any]]:
+    def of(self, owner: str | None, limit: int = 50) -> list[JobInfo]:
         """The most recent jobs ``owner`` started, newest first (as ``info`` gives each)."""
         with self._read() as conn:
             rows = conn.execute(select(jobs).where(jobs.c.owner == owner if owner is not None else
@@ -291,6 +291,6 @@ class Jobs(Role):
         return found
 
 
-def _info(job: Any) -> dict[str, Any]:
+def _info(job: Any) -> JobInfo:
     return {"job": job.id, "kind": job.kind, "priority": job.priority, "created_at": job.created_at,
             "discovered_at": job.discovered_at, "error": job.error, "owner": job.owner}

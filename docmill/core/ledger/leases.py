@@ -10,11 +10,11 @@ syncs of one source never overlapped.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ... import metrics
 from .base import Role
 from .schema import lease_history, leases
 
@@ -22,8 +22,10 @@ from .schema import lease_history, leases
 class Leases(Role):
     """Taking, renewing and releasing source leases."""
 
-    def acquire(self, source: str, holder: str, ttl: float) -> bool:
-        """Take the source's lease for ``ttl`` seconds; False (and a 'coalesced' record) if someone holds it."""
+    def acquire(self, source: str, holder: str, ttl: float, *, on_takeover: Callable[[str], None] | None = None
+                ) -> bool:
+        """Take the source's lease for ``ttl`` seconds; False (and a 'coalesced' record) if someone holds it.
+        ``on_takeover`` hears the source when the lease is taken from a holder that stopped renewing it."""
         now = time.time()
         with self._write() as conn:
             row = conn.execute(select(leases).where(leases.c.source == source).with_for_update()).first()
@@ -42,7 +44,8 @@ class Leases(Role):
                     return False
             else:
                 if row.holder != holder:  # its holder stopped beating: close its record
-                    metrics.lease_takeover(source)
+                    if on_takeover is not None:
+                        on_takeover(source)
                     conn.execute(update(lease_history).where(
                         lease_history.c.source == source, lease_history.c.holder == row.holder,
                         lease_history.c.outcome == "held").values(released_at=row.expires_at, outcome="expired"))

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, String, and_, bindparam, cast, func, insert, select, true, tuple_, update
 
-from ... import metrics
 from ..ledger_records import Document, KnownDocument, Stage, State
 from ..values import DocumentRef
 from .base import Database, Role
@@ -37,7 +36,8 @@ def _prefix(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
         # Byte-wise range: SQLite's LIKE ignores ASCII case.
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         return and_(column >= prefix, column < upper)
-    return column.startswith(prefix, autoescape=True)
+    started: ColumnElement[bool] = column.startswith(prefix, autoescape=True)
+    return started
 
 
 class Versions(Role):
@@ -224,7 +224,6 @@ class Versions(Role):
                 version = previous.version
                 conn.execute(update(documents).where(documents.c.key == ref.key).values(**values))
             add_item(conn, job_id, ref.key, version, State.SKIPPED, finished=now)
-        metrics.document_finished(State.SKIPPED, "refused")
 
     def start_removals(self, job_id: str, keys: Iterable[str]) -> list[tuple[str, int]]:
         """Documents gone from their source: mark them for removal from the store."""

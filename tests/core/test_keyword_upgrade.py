@@ -13,10 +13,10 @@ from docmill.core.keyword_fill import fill_name
 from docmill.core.runtime import Runtime
 from docmill.settings import Settings
 
-from .conftest import Cli
-from .indexes import assert_indexes_agree
+from ..conftest import Cli
+from ..indexes import assert_indexes_agree
 
-BEFORE = Path(__file__).parent / "data" / "index-before-keywords"
+BEFORE = Path(__file__).parent.parent / "data" / "index-before-keywords"
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from docmill.plugins.paperless_client import PaperlessClient
 from docmill.settings import Settings
 from docmill.testing.paperless import CORRESPONDENTS, DOCUMENT_TYPES, TAGS, PaperlessServer
 
-from .conftest import Cli
-from .indexes import indexes_agree_in_a_process
+from ..conftest import Cli
+from ..indexes import indexes_agree_in_a_process
 
 CANARY = "canary-paperless-token-5d0be31f"
 PAGE = 100

@@ -16,9 +16,9 @@ from docmill.core.runtime import Runtime
 from docmill.core.values import SearchHit
 from docmill.settings import Settings
 
-from .conftest import Cli
+from ..conftest import Cli
 
-DOCS = Path(__file__).parent / "data" / "index-before-keywords" / "docs"
+DOCS = Path(__file__).parent.parent / "data" / "index-before-keywords" / "docs"
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import pymupdf
 import pytest
 
-from .indexes import indexes_agree
+from ..indexes import indexes_agree
 
 pytestmark = pytest.mark.slow
 
