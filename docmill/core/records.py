@@ -86,6 +86,9 @@ class Document:
     ocr_seconds: float
     embed_seconds: float
     store_seconds: float
+    parent: str | None = None
+    parent_version: int | None = None
+    extracted: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Document:

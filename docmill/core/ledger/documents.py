@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Float, Update, and_, bindparam, case, delete,
 from ... import metrics
 from ..records import PIPELINE, Document, Stage, State
 from .base import FINAL_STATES, LedgerBase
+from .children import DROP_ATTACHMENT
 from .inflight import clear_version
 from .jobs import chunk_sums
 from .schema import ITEM_PENDING, constant, documents, job_items, of_version
@@ -114,6 +115,7 @@ class DocumentsMixin(LedgerBase):
             conn.execute(_END_ITEMS, values)
             if state != State.FAILED:
                 clear_version(conn, key, version)
+                conn.execute(DROP_ATTACHMENT, values)
         metrics.document_finished(state, error_kind)
         return True
 
@@ -128,6 +130,7 @@ class DocumentsMixin(LedgerBase):
                 conn.execute(_END_REMOVED_ITEMS, {"b_key": key, "b_version": version, "b_state": State.DELETED,
                                                   "b_now": time.time(), "b_name": name})
                 clear_version(conn, key, version)
+                conn.execute(DROP_ATTACHMENT, {"b_key": key})
         if gone:
             metrics.document_finished(State.DELETED)
         return bool(gone)
