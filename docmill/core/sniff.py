@@ -369,6 +369,8 @@ def media_type_of(name: str, data: bytes) -> str:
     declared = _BY_SUFFIX.get(suffix)
     if declared is None:
         return sniffed
+    if _family(sniffed) == "encrypted" and _family(declared) in ("word", "sheet", "slides"):
+        return sniffed  # an Office file saved with a password is an OLE2 wrapper whatever its name says
     if _family(declared) != _family(sniffed):
         raise UnsupportedDocument(
             f"named {suffix} but the content is {_describe(sniffed)}, not {_describe(declared)}",

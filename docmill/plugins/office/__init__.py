@@ -13,9 +13,22 @@ never run, nothing is computed, and no network is reached.
 
 from __future__ import annotations
 
+import functools
+import struct
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 
-from docmill import Blob, EncryptedDocument, Extracted, Limits, PageImage, UnsupportedDocument, hookimpl
+from docmill import (
+    Blob,
+    CorruptDocument,
+    EncryptedDocument,
+    Extracted,
+    Limits,
+    PageImage,
+    UnsupportedDocument,
+    hookimpl,
+)
 
 from .mail import read_eml, read_mbox
 from .odf import read_odf
@@ -48,6 +61,16 @@ READERS: dict[str, Callable[[Blob, Limits], Extracted]] = {
 _REFUSED = ("application/x-encrypted-office", "application/msword", "application/vnd.ms-powerpoint")
 
 
+@functools.cache
+def _damaged() -> tuple[type[Exception], ...]:
+    """The errors of the layers under every reader (zip, deflate, XML, OLE2) that mean the bytes are broken."""
+    from xml.etree.ElementTree import ParseError
+
+    from lxml.etree import LxmlError
+
+    return (zipfile.BadZipFile, zlib.error, EOFError, struct.error, ParseError, LxmlError, UnicodeDecodeError)
+
+
 class OfficeExtractor:
     """Reads Office documents, OpenDocument, RTF and mail; none of them has pages to render for OCR."""
 
@@ -61,7 +84,13 @@ class OfficeExtractor:
         if reader is None:
             raise UnsupportedDocument(f"{blob.media_type} (a legacy binary Office format) is not read: save it as "
                                       ".docx or .pptx")
-        return reader(blob, limits)
+        try:
+            return reader(blob, limits)
+        except RecursionError as exc:  # elements or parts nested thousands deep
+            raise CorruptDocument("the file's structure is nested too deep to read: damaged or hostile") from exc
+        except _damaged() as exc:  # what the zip, XML and OLE2 layers raise for broken bytes, wherever they are
+            raise CorruptDocument(f"the file is damaged: {type(exc).__name__}: "
+                                  f"{' '.join(str(exc).split())[:300]}") from exc
 
     def render(self, blob: Blob, pages: Sequence[int], limits: Limits) -> Iterator[PageImage]:
         raise UnsupportedDocument(f"{blob.media_type} files have no page images to read by OCR")

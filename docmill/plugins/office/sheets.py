@@ -11,10 +11,12 @@ allows and no more.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import warnings
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from docmill import Blob, CorruptDocument, EncryptedDocument, Extracted, Limits, Page
 
@@ -28,9 +30,45 @@ def _sheet_page(number: int, name: str, rows: Iterable[Sequence[object]], budget
     return Page(number, text, section=name) if text else None
 
 
+@functools.cache
+def _openpyxl() -> Any:
+    """openpyxl (which parses every XML part with defusedxml, when installed), its read-only sheets made to
+    find their size from the head of the sheet alone.
+
+    A read-only sheet looks for its ``<dimension>`` as it opens, and waits for the element's end event, which
+    for a sheet without one (files other programs than Excel and LibreOffice write) comes only after the
+    whole ``<sheetData>``: a million-row sheet was parsed whole before its first row was read (47 s), past
+    any text limit. Looking at start events stops at ``<sheetData>`` either way.
+    """
+    import openpyxl
+    from openpyxl.reader.excel import ReadOnlyWorksheet
+    from openpyxl.worksheet.dimensions import SheetDimension
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
+
+    dimension_tag, data_tag = f"{{{SHEET_MAIN_NS}}}dimension", f"{{{SHEET_MAIN_NS}}}sheetData"
+
+    def size_from_head(sheet: Any) -> None:
+        source = sheet._get_source()
+        try:
+            for _, element in iterparse(source, events=("start",)):
+                if element.tag == dimension_tag and element.get("ref"):
+                    found = SheetDimension.from_tree(element).boundaries
+                    if found is not None:
+                        sheet._min_column, sheet._min_row, sheet._max_column, sheet._max_row = found
+                    return
+                if element.tag == data_tag:
+                    return
+        finally:
+            source.close()
+
+    ReadOnlyWorksheet._get_size = size_from_head
+    return openpyxl
+
+
 def read_workbook(blob: Blob, limits: Limits) -> Extracted:
     """Every sheet's rows, streamed."""
-    import openpyxl  # uses defusedxml, when installed, for every XML part it parses
+    openpyxl = _openpyxl()
     from openpyxl.utils.exceptions import InvalidFileException
 
     with open_zip(blob.data, limits, "spreadsheet") as archive:
@@ -61,6 +99,7 @@ def read_workbook(blob: Blob, limits: Limits) -> Extracted:
 def read_xls(blob: Blob, limits: Limits) -> Extracted:
     """A legacy Excel workbook (BIFF), with xlrd: cell values, never formulas or macros."""
     import xlrd
+    from xlrd.compdoc import CompDocError
 
     budget = TextBudget(limits)
     try:
@@ -70,7 +109,7 @@ def read_xls(blob: Blob, limits: Limits) -> Extracted:
             raise EncryptedDocument("the Excel workbook is password-protected; docmill has no password for it") \
                 from exc
         raise CorruptDocument(f"the Excel workbook is damaged: {exc}") from exc
-    except (AssertionError, struct.error, IndexError, ValueError, KeyError) as exc:
+    except (CompDocError, AssertionError, struct.error, IndexError, ValueError, KeyError, OverflowError) as exc:
         raise CorruptDocument(f"the Excel workbook is damaged: {type(exc).__name__} {exc}") from exc
     pages = []
     try:
@@ -81,7 +120,8 @@ def read_xls(blob: Blob, limits: Limits) -> Extracted:
             if page is not None:
                 pages.append(page)
             book.unload_sheet(number)
-    except (xlrd.XLRDError, AssertionError, struct.error, IndexError, ValueError, KeyError) as exc:
+    except (xlrd.XLRDError, CompDocError, AssertionError, struct.error, IndexError, ValueError, KeyError,
+            OverflowError) as exc:
         raise CorruptDocument(f"the Excel workbook is damaged: {type(exc).__name__} {exc}") from exc
     finally:
         book.release_resources()
