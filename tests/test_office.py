@@ -149,6 +149,7 @@ def test_real_files_are_told_by_their_content_alone() -> None:
         "contract.odt": "application/vnd.oasis.opendocument.text", "contract.rtf": "application/rtf",
         "deck.odp": "application/vnd.oasis.opendocument.presentation",
         "deck.pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "encrypted.docx": "application/x-encrypted-office",
         "outlook-plain.msg": "application/vnd.ms-outlook", "outlook-with-image.msg": "application/vnd.ms-outlook"}
 
 

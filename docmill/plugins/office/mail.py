@@ -20,6 +20,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from email import policy
+from email.header import decode_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import Any
@@ -174,6 +175,23 @@ def read_eml(blob: Blob, limits: Limits) -> Extracted:
     return Extracted(mail_page(meta, _body(message), TextBudget(limits)), meta, _attachments(message, limits))
 
 
+_SUBJECT = re.compile(rb"^subject:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
+def _subject(data: bytes) -> str | None:
+    """A message's subject, found in its header block alone: parsing every message of a mailbox with the modern
+    policy only to name it made reading a mailbox 20 times slower than listing its messages."""
+    head = data[:data.find(b"\n\n")] if b"\n\n" in data[:65536] else data[:65536]
+    found = _SUBJECT.search(head)
+    if found is None:
+        return None
+    try:
+        words = decode_header(" ".join(found.group(1).decode("latin-1").split()))
+        return "".join(w.decode(c or "latin-1", "replace") if isinstance(w, bytes) else w for w, c in words) or None
+    except (LookupError, ValueError):
+        return None
+
+
 def read_mbox(blob: Blob, limits: Limits) -> Extracted:
     """A mailbox: each message an attachment (a document of its own); the mailbox itself has no text."""
     import mailbox
@@ -190,8 +208,7 @@ def read_mbox(blob: Blob, limits: Limits) -> Extracted:
                     raise DocumentTooLarge(f"the mailbox holds more than {limits.max_messages:,} messages "
                                            "(DOCMILL_MAX_MESSAGES)", kind="too many messages")
                 data = box.get_bytes(key)
-                subject = _header(BytesParser(policy=policy.default).parsebytes(data, headersonly=True), "subject")
-                messages.append(Attachment(f"{subject or 'message'}.eml", data, "message/rfc822"))
+                messages.append(Attachment(f"{_subject(data) or 'message'}.eml", data, "message/rfc822"))
         finally:
             box.close()
     except (mailbox.Error, OSError, ValueError) as exc:
