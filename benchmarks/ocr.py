@@ -54,7 +54,7 @@ def render_pages(pdfs: list[Path], out: Path) -> list[tuple[Path, int]]:
     """Every page as a PNG file (and its DPI), rendered as docmill renders it for OCR."""
     from PIL import Image
 
-    from docmill.core.models import Blob
+    from docmill.core.values import Blob
     from docmill.plugins.pymupdf_extractor import PyMuPdfExtractor
     from docmill.settings import Settings
 
@@ -98,7 +98,7 @@ def docmill_ocr_path(pdfs: list[Path], threads: int) -> dict[str, float]:
     code = f"""
 import json, sys, threading, time
 from pathlib import Path
-from docmill.core.models import Blob
+from docmill.core.values import Blob
 from docmill.core.runtime import Runtime
 from docmill.settings import Settings
 settings = Settings(home=Path(sys.argv[1]), ocr_workers={threads})

@@ -29,9 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from docmill.core.models import Blob, Limits
 from docmill.core.sandbox import ParsePool
 from docmill.core.sniff import media_type_of
+from docmill.core.values import Blob, Limits
 from docmill.plugins.pymupdf_extractor import PyMuPdfExtractor
 from docmill.testing.corpus import build
 

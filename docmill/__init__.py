@@ -48,7 +48,8 @@ from .core.interfaces import (  # noqa: E402
     VectorStore,
     VectorStoreFactory,
 )
-from .core.models import (  # noqa: E402
+from .core.sniff import image_size, utf16_order  # noqa: E402
+from .core.values import (  # noqa: E402
     Attachment,
     Blob,
     Chunk,
@@ -62,7 +63,6 @@ from .core.models import (  # noqa: E402
     SearchHit,
     StoredChunk,
 )
-from .core.sniff import image_size, utf16_order  # noqa: E402
 from .privacy import hub_allowed  # noqa: E402
 
 if _typing.TYPE_CHECKING:

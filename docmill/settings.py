@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -33,9 +33,12 @@ from pydantic_settings import (
 )
 
 from .core.errors import ConfigurationError, UnknownSource
-from .core.models import Limits
+from .core.values import Limits
 from .renamed_settings import RENAMED, RenamedSettings, move_renamed
 from .sources_config import SECRET_WORDS, SourceConfig, SourceOverrides
+
+if TYPE_CHECKING:
+    from .core.plugins import Plugins
 
 __all__ = ["Settings", "load_settings"]
 
@@ -278,10 +281,20 @@ class Settings(BaseSettings):
         """True when a broker is configured: work goes to `docmill worker` processes."""
         return self.broker_url is not None
 
+    def plugin_registry(self) -> Plugins:
+        """The plugins these settings allow (``load_plugins``), whose settings' secrets are kept out of the logs
+        as each plugin's settings are read."""
+        from .core.plugins import load_plugins
+        from .logs import redact_secrets
+
+        plugins = load_plugins(self.load_plugins)
+        plugins.on_secrets = redact_secrets
+        return plugins
+
     def secret_values(self) -> list[str]:
         """Every configured secret (source tokens, passwords in the broker's and the ledger's URLs, plugin
         settings named like secrets), to redact. A plugin's SecretStr settings are added when its settings are
-        read."""
+        read (``plugin_registry``)."""
         from urllib.parse import urlsplit
 
         found = [secret.get_secret_value() for s in self.sources for secret in (s.token, s.webhook_secret)

@@ -1,5 +1,5 @@
 """The package's shape, read from its source: no import cycles, the CLI on top of everything, a core that knows
-no transport and no concrete plugin."""
+no transport, no concrete plugin, no settings, metrics or logs, and front ends that never branch on the mode."""
 
 from __future__ import annotations
 
@@ -132,8 +132,12 @@ def test_the_core_knows_no_transport_and_no_concrete_plugin() -> None:
                      if isinstance(node, ast.ImportFrom) and node.module and not node.level}
         assert not imported & {"dramatiq", "pika", "click", "chromadb", "qdrant_client", "fastembed", "pymupdf",
                                "pytesseract", "httpx"}, (module, imported)
-        assert not any(t.startswith(("docmill.actors", "docmill.plugins", "docmill.cli", "docmill.app"))
+        assert not any(t.startswith(("docmill.actors", "docmill.plugins", "docmill.cli", "docmill.app", "docmill.api"))
                        for t in _imports(module, top_level_only=False)), module
+        # A closed room: the core receives what it needs (core.config, core.events, Plugins.on_secrets); it
+        # reads no settings, counts no metrics and registers nothing with the logs itself.
+        assert not {t for t in _imports(module, top_level_only=False)} & {
+            "docmill.settings", "docmill.metrics", "docmill.logs", "docmill.privacy"}, module
 
 
 def test_the_check_sees_a_cycle_when_there_is_one() -> None:
@@ -170,3 +174,44 @@ def test_no_module_imports_from_another_packages_private_module() -> None:
             private += [(module, name) for name in names
                         if any(part.startswith("_") and not part.startswith("__") for part in name.split("."))]
     assert private == []
+
+
+def _mode_branches(source: str) -> list[int]:
+    """Lines of ``source`` that read ``settings.distributed`` (or any ``.distributed``): a branch on the mode."""
+    return [node.lineno for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Attribute) and node.attr == "distributed"]
+
+
+def test_no_front_end_branches_on_the_mode() -> None:
+    # The mode is chosen once, in docmill.actors.backends (the settings define it); everything above the
+    # actors (app, cli, api, the scheduler) goes through the Backend contract (docmill.app.backend).
+    offenders = [f"{module}:{line}" for module, path in sorted(MODULES.items())
+                 if not module.startswith(("docmill.actors", "docmill.settings"))
+                 for line in _mode_branches(path.read_text())]
+    assert offenders == []
+    graph = _graph(top_level_only=False)
+    implementations = {"docmill.actors.embedded", "docmill.actors.distributed"}
+    direct = sorted(m for m, targets in graph.items()
+                    if not m.startswith(("docmill.actors", "docmill.testing")) and targets & implementations)
+    assert direct == [], "reach the two modes through docmill.app.backend.open_backend"
+
+
+def test_the_mode_check_sees_a_branch() -> None:
+    assert _mode_branches("if settings.distributed:\n    pass\nx = 1\n") == [1]
+    assert _mode_branches("mode = mode_of(settings)\n") == []
+
+
+def test_the_ledgers_roles_return_typed_records_not_dictionaries_of_anything() -> None:
+    untyped = []
+    for module, path in MODULES.items():
+        if not module.startswith("docmill.core.ledger"):
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if not (isinstance(node, ast.ClassDef) and any(ast.unparse(b) == "Role" for b in node.bases)):
+                continue
+            for method in node.body:
+                if isinstance(method, ast.FunctionDef) and not method.name.startswith("_"):
+                    returns = ast.unparse(method.returns) if method.returns else "(none)"
+                    if "Any" in returns or returns == "(none)":
+                        untyped.append(f"{node.name}.{method.name} -> {returns}")
+    assert untyped == []

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from docmill.core.errors import ConfigurationError
-from docmill.core.models import Chunk, chunk_id, text_hash
+from docmill.core.values import Chunk, chunk_id, text_hash
 from docmill.plugins.chroma_store import ChromaStore
 
 

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from docmill.core.models import Page
+from docmill.core.values import Page
 from docmill.plugins.chunker import TextChunker
 
 PROSE = " ".join(f"Sentence number {i} talks about topic {i % 7} in some detail." for i in range(120))

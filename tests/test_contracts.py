@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from docmill.core.models import Blob, DocumentRef
 from docmill.core.plugins import load_plugins
 from docmill.core.sniff import media_type_of
+from docmill.core.values import Blob, DocumentRef
 from docmill.plugins.chroma_store import ChromaStore
 from docmill.plugins.chunker import TextChunker
 from docmill.plugins.folder import FolderSource

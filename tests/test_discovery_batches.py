@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import event
 
 from docmill.app import folder_specs
-from docmill.core import stages
-from docmill.core.discovery import BATCH
+from docmill.core import document_steps
+from docmill.core.discover_step import BATCH
 from docmill.core.ledger import Ledger
-from docmill.core.models import Task
-from docmill.core.records import Stage
+from docmill.core.ledger_records import Stage
 from docmill.core.runtime import Runtime
+from docmill.core.values import Task
 from docmill.settings import Settings
 
 FILES = 3 * BATCH
@@ -47,9 +47,9 @@ def statements(ledger: Ledger) -> Iterator[list[str]]:
 
 def _discover(rt: Runtime, settings: Settings, folder: Path) -> str:
     [spec] = folder_specs(settings, [str(folder)])
-    rt.ledger.put_source(spec.id, spec.type, spec.options)
-    job = rt.ledger.create_job("ingest", discoveries=1)
-    stages.discover(rt, job, spec.id)
+    rt.ledger.sources.put(spec.id, spec.type, spec.options)
+    job = rt.ledger.jobs.create("ingest", discoveries=1)
+    document_steps.discover(rt, job, spec.id)
     return job
 
 
@@ -65,8 +65,8 @@ def test_discovering_a_folder_costs_a_few_statements_per_batch_and_every_documen
     assert sorted(t.args["key"] for t in sent) == sorted(f"file://{p}" for p in folder.rglob("*.txt"))
     assert {t.stage for t in sent} == {Stage.EXTRACT} and len(sent) == FILES
     assert len(statements) <= 12 * (FILES // BATCH) + 12, len(statements)  # one by one it was 7 a file
-    assert ledger.job_progress(job).counts == {"pending": FILES}
-    assert all(d.sent_at is not None for d in map(ledger.document, (t.args["key"] for t in sent)))
+    assert ledger.jobs.progress(job).counts == {"pending": FILES}
+    assert all(d.sent_at is not None for d in map(ledger.documents.document, (t.args["key"] for t in sent)))
 
     # Given they were processed, and then three of them edited and one deleted, when discovered again:
     with ledger.engine.begin() as conn:
@@ -83,9 +83,9 @@ def test_discovering_a_folder_costs_a_few_statements_per_batch_and_every_documen
     assert sorted((t.stage, t.args["key"]) for t in sent) == sorted(
         [(Stage.EXTRACT, f"file://{p}") for p in edited] + [(Stage.REMOVE, f"file://{deleted}")])
     assert len(statements) <= 12 * (FILES // BATCH) + 20, len(statements)
-    counts = ledger.job_progress(again).counts
+    counts = ledger.jobs.progress(again).counts
     assert counts == {"pending": 4, "skipped": FILES - 4}
-    versions = {ledger.document(f"file://{p}").version for p in edited}
+    versions = {ledger.documents.document(f"file://{p}").version for p in edited}
     assert versions == {2}
 
 
@@ -105,32 +105,32 @@ def test_a_document_listed_twice_is_taken_once_new_or_unchanged(
     monkeypatch.setattr(FolderSource, "discover", again_and_again)
     sent: list[Task] = []
     rt = Runtime(settings, ledger=ledger, send=sent.append, recover_pending=True)
-    caplog.set_level(logging.INFO, logger="docmill.core.discovery")
+    caplog.set_level(logging.INFO, logger="docmill.core.discover_step")
 
     # When new documents are listed twice, then each is started and sent once;
     job = _discover(rt, settings, folder)
     assert len(sent) == len({t.args["key"] for t in sent}) == FILES
-    assert ledger.job_progress(job).counts == {"pending": FILES}
-    assert {ledger.document(t.args["key"]).version for t in sent} == {1}
+    assert ledger.jobs.progress(job).counts == {"pending": FILES}
+    assert {ledger.documents.document(t.args["key"]).version for t in sent} == {1}
     # and when they are unchanged and listed twice, each counts once, however far behind its item was written.
     with ledger.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE documents SET state = 'done', stage = 'store', chunks = 1")
-    record_unchanged = ledger.record_unchanged
+    record_unchanged = ledger.versions.record_unchanged
 
     def slowly(*args: Any) -> None:  # a busy server: the next batches are looked up before this is written
         time.sleep(0.2)
         record_unchanged(*args)
 
-    monkeypatch.setattr(ledger, "record_unchanged", slowly)
+    monkeypatch.setattr(ledger.versions, "record_unchanged", slowly)
     sent.clear()
     caplog.clear()
     again = _discover(rt, settings, folder)
-    assert sent == [] and ledger.job_progress(again).counts == {"skipped": FILES}
+    assert sent == [] and ledger.jobs.progress(again).counts == {"skipped": FILES}
     assert f"0 new, 0 changed, 0 relabelled, {FILES} unchanged" in caplog.text
 
 
 def test_the_seen_filter_never_forgets_a_key_and_rarely_imagines_one() -> None:
-    from docmill.core.discovery import _Seen
+    from docmill.core.discover_step import _Seen
 
     seen = _Seen()
     keys = [f"file:///archive/{i:07}.pdf" for i in range(20000)]

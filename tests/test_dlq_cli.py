@@ -46,16 +46,16 @@ def test_bad_files_become_dead_letters_that_purge_forgets(cli: Cli, corpus: Path
 def _job(home: Path, names: list[str], failed: slice) -> tuple[str, list[Any]]:
     """A job in the home's ledger with a pending document for each name, of which ``failed`` failed in turn."""
     from docmill.core.ledger import Ledger, NewVersion
-    from docmill.core.models import DocumentRef
+    from docmill.core.values import DocumentRef
     from docmill.settings import Settings
 
     home.mkdir()
     with Ledger(Settings().ledger_database_url) as ledger:
-        job = ledger.create_job("ingest", discoveries=0)
+        job = ledger.jobs.create("ingest", discoveries=0)
         refs = [DocumentRef(key=f"file:///docs/{name}", name=name, locator="", stamp="1", size=1) for name in names]
-        ledger.start_versions(job, "folder:/docs", [NewVersion(ref, "fp", "sig", None) for ref in refs])
+        ledger.versions.start_versions(job, "folder:/docs", [NewVersion(ref, "fp", "sig", None) for ref in refs])
         for ref in refs[failed]:
-            ledger.finish(ref.key, 1, "failed", stage="extract", error_kind="corrupt", reason="cut short")
+            ledger.documents.finish(ref.key, 1, "failed", stage="extract", error_kind="corrupt", reason="cut short")
     return job, refs
 
 

@@ -10,8 +10,8 @@ import pymupdf
 import pytest
 
 from docmill.core.errors import CorruptDocument, DocumentTooLarge, EncryptedDocument
-from docmill.core.models import Blob, Limits
 from docmill.core.sniff import media_type_of
+from docmill.core.values import Blob, Limits
 from docmill.plugins.pymupdf_extractor import PyMuPdfExtractor
 from docmill.plugins.text_extractor import TextExtractor, decode_text, html_to_text
 
@@ -64,7 +64,7 @@ def test_the_pixel_bomb_is_refused_without_decoding_it(corpus: Path) -> None:
     probe = (
         "import resource, sys\n"
         "from pathlib import Path\n"
-        "from docmill.core.models import Blob, Limits\n"
+        "from docmill.core.values import Blob, Limits\n"
         "from docmill.plugins.pymupdf_extractor import PyMuPdfExtractor\n"
         "limits = Limits(10**9, 2000, 100_000_000, 60, 300)\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"

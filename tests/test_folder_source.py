@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from docmill.core.errors import ConfigurationError, PermanentError
-from docmill.core.models import DocumentRef
+from docmill.core.values import DocumentRef
 from docmill.plugins.folder import FolderSource, GlobFilter
 
 

@@ -391,7 +391,7 @@ def test_sigterm_stops_the_api_promptly_while_a_webhook_sync_waits_on_an_unreach
     from docmill.core.ledger import Ledger
 
     with Ledger(f"sqlite:///{api.home / 'ledger.db'}") as ledger:
-        syncs = [h for h in ledger.lease_history("source:archive")]
+        syncs = [h for h in ledger.leases.history("source:archive")]
     assert len(syncs) == 1, syncs  # the queued sync never started
 
 
@@ -507,7 +507,7 @@ def test_a_paperless_webhook_makes_a_new_document_searchable_at_once_and_bursts_
         from docmill.core.ledger import Ledger
 
         with Ledger(f"sqlite:///{api.home / 'ledger.db'}") as ledger:
-            held = [h for h in ledger.lease_history("source:archive") if h[3] == "released"]
+            held = [h for h in ledger.leases.history("source:archive") if h[3] == "released"]
         assert 3 <= len(held) <= 5, held  # two syncs, then the burst of six: one or two more
 
 

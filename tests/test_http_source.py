@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from docmill.core.errors import DocumentTooLarge, PermanentError, RateLimited
-from docmill.core.models import DocumentRef
+from docmill.core.values import DocumentRef
 from docmill.plugins.url_source import HttpSource
 
 from .conftest import Cli
@@ -195,7 +195,7 @@ def test_each_request_a_named_source_sends_is_reported_under_its_name(isolated: 
     runtime = Runtime(settings, events=events)
     try:
         spec = source_spec(settings.source("wiki"))
-        runtime.ledger.put_source(spec.id, spec.type, spec.options)
+        runtime.ledger.sources.put(spec.id, spec.type, spec.options)
         source = runtime.source(spec.id)
         # When it fetches both pages
         for ref in source.discover():

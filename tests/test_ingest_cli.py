@@ -83,7 +83,7 @@ def test_every_good_file_ends_done_and_every_bad_file_fails_with_its_kind(
     assert {c["doc"] for c in ingested.export()} == {m["path"] for m in good}
     ledger = ingested.ledger()
     for m in skipped:  # the blank PDF: skipped, and why
-        row = ledger.document("file://" + str((ingested.root / m["path"]).resolve()))
+        row = ledger.documents.document("file://" + str((ingested.root / m["path"]).resolve()))
         assert (row.state, row.error_kind) == ("skipped", m["why"]), m["path"]
     ledger.close()
 
@@ -101,7 +101,7 @@ def test_ingest_summary_agrees_with_status_and_store(ingested: Ingested, manifes
 def test_bad_files_are_not_retried(ingested: Ingested, manifest: list[dict[str, Any]]) -> None:
     ledger = ingested.ledger()
     for m in _expected(manifest, "fail"):
-        row = ledger.document("file://" + str((ingested.root / m["path"]).resolve()))
+        row = ledger.documents.document("file://" + str((ingested.root / m["path"]).resolve()))
         assert row is not None and row.state == "failed" and row.attempts == 1, m["path"]
 
 
@@ -213,7 +213,7 @@ def test_a_symlink_leaving_the_folder_is_refused_and_reported(tmp_path: Path, cl
     assert (summary["done"], summary["skipped"]) == (1, 1)
     assert all("launch codes" not in c["text"] for c in exported())
     ledger = Ledger(Settings().ledger_database_url)
-    row = ledger.document("file://" + str(root / "escape.txt"))
+    row = ledger.documents.document("file://" + str(root / "escape.txt"))
     assert row.state == "skipped" and row.error_kind == "refused" and "leaves the ingested folder" in row.error
 
 

@@ -10,51 +10,52 @@ import numpy as np
 import pytest
 
 from docmill.core.ledger import Delivery, Ledger, NewVersion
-from docmill.core.models import Chunk, DocumentRef, Page
+from docmill.core.values import Chunk, DocumentRef, Page
 
 
 def _start(ledger: Ledger, key: str = "file:///a.pdf", previous: int | None = None) -> tuple[str, int]:
-    job = ledger.create_job("test", discoveries=1)
+    job = ledger.jobs.create("test", discoveries=1)
     ref = DocumentRef(key=key, name="a.pdf", locator="/a.pdf", stamp="1:1", size=1)
-    [(_key, version)] = ledger.start_versions(job, "src", [NewVersion(ref, "fp", "sig", previous)])
+    [(_key, version)] = ledger.versions.start_versions(job, "src", [NewVersion(ref, "fp", "sig", previous)])
     return job, version
 
 
 def test_a_stage_is_claimed_once_per_version_and_never_moves_backwards(ledger: Ledger) -> None:
     job, version = _start(ledger)
-    assert ledger.begin("file:///a.pdf", version, "extract") is not None
-    assert ledger.begin("file:///a.pdf", version + 1, "extract") is None  # a version that does not exist
-    assert ledger.begin("file:///a.pdf", version, "embed").attempts == 1
-    assert ledger.begin("file:///a.pdf", version, "embed").attempts == 2  # a redelivery counts
-    assert ledger.begin("file:///a.pdf", version, "ocr") is None  # a replayed OCR message after embedding began
-    assert ledger.finish("file:///a.pdf", version, "done", stage="store", chunks=3)
-    assert ledger.begin("file:///a.pdf", version, "store") is None  # replay after the end
-    assert not ledger.finish("file:///a.pdf", version, "failed", stage="store", error_kind="x", reason="y")
-    row = ledger.document("file:///a.pdf")
+    assert ledger.documents.begin("file:///a.pdf", version, "extract") is not None
+    assert ledger.documents.begin("file:///a.pdf", version + 1, "extract") is None  # a version that does not exist
+    assert ledger.documents.begin("file:///a.pdf", version, "embed").attempts == 1
+    assert ledger.documents.begin("file:///a.pdf", version, "embed").attempts == 2  # a redelivery counts
+    # A replayed OCR message after embedding began:
+    assert ledger.documents.begin("file:///a.pdf", version, "ocr") is None
+    assert ledger.documents.finish("file:///a.pdf", version, "done", stage="store", chunks=3)
+    assert ledger.documents.begin("file:///a.pdf", version, "store") is None  # replay after the end
+    assert not ledger.documents.finish("file:///a.pdf", version, "failed", stage="store", error_kind="x", reason="y")
+    row = ledger.documents.document("file:///a.pdf")
     assert (row.state, row.chunks, row.error_kind) == ("done", 3, None)
-    assert ledger.job_progress(job).counts == {"done": 1}
+    assert ledger.jobs.progress(job).counts == {"done": 1}
 
 
 def test_a_new_version_makes_messages_of_the_old_one_stale(ledger: Ledger) -> None:
     _, first = _start(ledger)
     _, second = _start(ledger, previous=first)
     assert second == first + 1
-    assert ledger.begin("file:///a.pdf", first, "extract") is None
-    assert ledger.begin("file:///a.pdf", second, "extract") is not None
+    assert ledger.documents.begin("file:///a.pdf", first, "extract") is None
+    assert ledger.documents.begin("file:///a.pdf", second, "extract") is not None
 
 
 def test_ocr_fan_in_reaches_zero_exactly_once_under_concurrency_and_replays(ledger: Ledger) -> None:
     _, version = _start(ledger)
     ranges = list(range(1, 41))
     pages = [Page(n, "", needs_ocr=True) for n in ranges]
-    ledger.save_pages("file:///a.pdf", version, pages, [[n] for n in ranges], seconds=0.0)
+    ledger.inflight.save_pages("file:///a.pdf", version, pages, [[n] for n in ranges], seconds=0.0)
     zeros: list[int] = []
     barrier = threading.Barrier(8)
 
     def worker(first_pages: list[int]) -> None:
         barrier.wait()
         for first in first_pages:
-            if ledger.save_ocr("file:///a.pdf", version, first, {first: f"text {first}"}, 0.01) == 0:
+            if ledger.inflight.save_ocr("file:///a.pdf", version, first, {first: f"text {first}"}, 0.01) == 0:
                 zeros.append(first)
 
     threads = [threading.Thread(target=worker, args=(ranges[i::8],)) for i in range(8)]
@@ -64,20 +65,21 @@ def test_ocr_fan_in_reaches_zero_exactly_once_under_concurrency_and_replays(ledg
         t.join()
     assert len(zeros) == 1  # exactly one range sends the document on
     # Redelivered ranges change nothing and report the count, so a lost send is repeated.
-    assert all(ledger.save_ocr("file:///a.pdf", version, first, {first: "again"}, 0.01) == 0 for first in ranges)
-    assert [p.text for p in ledger.load_pages("file:///a.pdf", version)] == [f"text {n}" for n in ranges]
-    assert ledger.document("file:///a.pdf").ocr_remaining == 0
+    assert all(ledger.inflight.save_ocr("file:///a.pdf", version, first, {first: "again"},
+                                        0.01) == 0 for first in ranges)
+    assert [p.text for p in ledger.inflight.load_pages("file:///a.pdf", version)] == [f"text {n}" for n in ranges]
+    assert ledger.documents.document("file:///a.pdf").ocr_remaining == 0
 
 
 def test_staged_chunks_round_trip_and_are_cleared_when_the_version_ends(ledger: Ledger) -> None:
     _, version = _start(ledger)
     chunks = [Chunk(f"id{i}", "file:///a.pdf", i, 1, f"text {i}", f"h{i}") for i in range(3)]
     vectors = np.arange(12, dtype=np.float32).reshape(3, 4)
-    ledger.stage_chunks("file:///a.pdf", version, chunks, vectors, seconds=0.1)
-    loaded, loaded_vectors = ledger.load_staged("file:///a.pdf", version)
+    ledger.inflight.stage_chunks("file:///a.pdf", version, chunks, vectors, seconds=0.1)
+    loaded, loaded_vectors = ledger.inflight.load_staged("file:///a.pdf", version)
     assert loaded == chunks and np.array_equal(loaded_vectors, vectors)
-    ledger.finish("file:///a.pdf", version, "done", stage="store", chunks=3)
-    assert ledger.load_staged("file:///a.pdf", version)[0] == []
+    ledger.documents.finish("file:///a.pdf", version, "done", stage="store", chunks=3)
+    assert ledger.inflight.load_staged("file:///a.pdf", version)[0] == []
 
 
 def test_a_finished_version_leaves_nothing_in_flight_and_other_documents_keep_theirs(ledger: Ledger) -> None:
@@ -89,10 +91,11 @@ def test_a_finished_version_leaves_nothing_in_flight_and_other_documents_keep_th
     for key in ("file:///a.pdf", "file:///b.pdf"):
         versions[key] = _start(ledger, key)[1]
     for key, version in versions.items():
-        ledger.save_pages(key, version, [Page(1, "", True), Page(2, "", True)], [[1], [2]], seconds=0.1)
-        ledger.delivery_started(f"embed-{key}", key, version, "embed", redelivered=False, charge=False)
-        ledger.stage_chunks(key, version, [Chunk(f"{key}#0", key, 0, 1, "text", "h")], np.ones((1, 4)), seconds=0.1)
-    assert ledger.finish("file:///a.pdf", versions["file:///a.pdf"], "done", stage="store", chunks=1)
+        ledger.inflight.save_pages(key, version, [Page(1, "", True), Page(2, "", True)], [[1], [2]], seconds=0.1)
+        ledger.deliveries.started(f"embed-{key}", key, version, "embed", redelivered=False, charge=False)
+        ledger.inflight.stage_chunks(key, version, [Chunk(f"{key}#0", key, 0, 1, "text", "h")], np.ones((1, 4)),
+                                     seconds=0.1)
+    assert ledger.documents.finish("file:///a.pdf", versions["file:///a.pdf"], "done", stage="store", chunks=1)
     with ledger.engine.connect() as conn:
         left = {(table.name, key): conn.execute(select(func.count()).select_from(table).where(table.c.key == key))
                 .scalar_one() for table in (pages, staged_chunks, ocr_tasks, deliveries) for key in versions}
@@ -105,22 +108,23 @@ def test_a_finished_version_leaves_nothing_in_flight_and_other_documents_keep_th
 def test_unlisted_is_scoped_by_key_prefix_case_sensitively_and_leaves_out_what_the_job_took(ledger: Ledger) -> None:
     jobs = [_start(ledger, key)[0] for key in ("file:///docs/a.pdf", "file:///docs/sub/b.pdf", "file:///Docs/c.pdf",
                                                 "file:///docs2/d.pdf")]
-    assert [key for key, _ in ledger.unlisted("another job", "file:///docs/")] == [
+    assert [key for key, _ in ledger.versions.unlisted("another job", "file:///docs/")] == [
         "file:///docs/a.pdf", "file:///docs/sub/b.pdf"]
-    assert [key for key, _ in ledger.unlisted(jobs[1], "file:///docs/")] == ["file:///docs/a.pdf"]
+    assert [key for key, _ in ledger.versions.unlisted(jobs[1], "file:///docs/")] == ["file:///docs/a.pdf"]
     keys = ["file:///docs/a.pdf", "file:///docs/sub/b.pdf", "file:///new.pdf"]
-    assert sorted(ledger.known(keys)) == ["file:///docs/a.pdf", "file:///docs/sub/b.pdf"]
-    assert ledger.taken(jobs[0], keys) == {"file:///docs/a.pdf"} and ledger.taken(jobs[0], []) == set()
+    assert sorted(ledger.versions.known(keys)) == ["file:///docs/a.pdf", "file:///docs/sub/b.pdf"]
+    assert ledger.versions.taken(jobs[0], keys) == {"file:///docs/a.pdf"} and ledger.versions.taken(jobs[0],
+                                                                                                    []) == set()
 
 
 def test_removal_forgets_the_document(ledger: Ledger) -> None:
     job, version = _start(ledger)
-    ledger.finish("file:///a.pdf", version, "done", stage="store", chunks=1)
-    [(key, v)] = ledger.start_removals(job, ["file:///a.pdf"])
-    assert ledger.begin(key, v, "remove") is not None
-    assert ledger.removed(key, v)
-    assert ledger.document(key) is None
-    assert ledger.job_progress(job).counts == {"deleted": 1}
+    ledger.documents.finish("file:///a.pdf", version, "done", stage="store", chunks=1)
+    [(key, v)] = ledger.versions.start_removals(job, ["file:///a.pdf"])
+    assert ledger.documents.begin(key, v, "remove") is not None
+    assert ledger.documents.removed(key, v)
+    assert ledger.documents.document(key) is None
+    assert ledger.jobs.progress(job).counts == {"deleted": 1}
 
 
 def test_a_ledger_from_an_older_release_gains_new_columns(tmp_path: Path) -> None:
@@ -133,7 +137,7 @@ def test_a_ledger_from_an_older_release_gains_new_columns(tmp_path: Path) -> Non
         db.execute("ALTER TABLE documents DROP COLUMN reused_chunks")
     ledger = Ledger(f"sqlite:///{path}")
     _start(ledger)
-    assert ledger.document("file:///a.pdf").embedded_chunks is None
+    assert ledger.documents.document("file:///a.pdf").embedded_chunks is None
 
 
 def test_finishing_a_version_finds_its_pending_items_by_an_index_that_holds_only_pending_ones(ledger: Ledger) -> None:
@@ -153,8 +157,8 @@ def test_finishing_a_version_finds_its_pending_items_by_an_index_that_holds_only
             updates.append((statement, params))
 
     job, version = _start(ledger)
-    assert ledger.finish("file:///a.pdf", version, "done", stage="store", chunks=1)
-    assert ledger.job_progress(job).counts == {"done": 1}
+    assert ledger.documents.finish("file:///a.pdf", version, "done", stage="store", chunks=1)
+    assert ledger.jobs.progress(job).counts == {"done": 1}
     [(statement, params)] = updates
     with ledger.engine.begin() as conn:
         if ledger.engine.dialect.name == "sqlite":
@@ -179,49 +183,52 @@ def test_finishing_a_version_finds_its_pending_items_by_an_index_that_holds_only
 
 
 def test_a_failed_version_is_a_dead_letter_that_resumes_at_its_stage(ledger: Ledger, tmp_path: Path) -> None:
-    from docmill.core.deadletters import resume_tasks
+    from docmill.core.dead_letter_retry import resume_tasks
     from docmill.core.runtime import Runtime
     from docmill.settings import Settings
 
     _, version = _start(ledger)
-    ledger.save_pages("file:///a.pdf", version, [Page(1, "text", False), Page(2, "", True)], [[2]], seconds=0.0)
+    ledger.inflight.save_pages("file:///a.pdf", version, [Page(1, "text", False), Page(2, "", True)], [[2]],
+                               seconds=0.0)
     chunk = Chunk("id-1", "file:///a.pdf", 0, 1, "text", "h1")
-    ledger.stage_chunks("file:///a.pdf", version, [chunk], np.ones((1, 4), dtype=np.float32), seconds=0.0)
-    assert ledger.begin("file:///a.pdf", version, "store") is not None
-    ledger.finish("file:///a.pdf", version, "failed", stage="store", error_kind="store unavailable", reason="down")
-    [dead] = ledger.dead_letters()
+    ledger.inflight.stage_chunks("file:///a.pdf", version, [chunk], np.ones((1, 4), dtype=np.float32), seconds=0.0)
+    assert ledger.documents.begin("file:///a.pdf", version, "store") is not None
+    ledger.documents.finish("file:///a.pdf", version, "failed", stage="store", error_kind="store unavailable",
+                            reason="down")
+    [dead] = ledger.dead_letters.entries()
     assert (dead.stage, dead.error_kind, dead.attempts) == ("store", "store unavailable", 1)
-    assert ledger.has_inflight("file:///a.pdf", version, "store")  # kept for the retry
+    assert ledger.inflight.has_inflight("file:///a.pdf", version, "store")  # kept for the retry
     runtime = Runtime(Settings(home=tmp_path / "home"), ledger=ledger)
-    job = ledger.create_job("retry", discoveries=0)
+    job = ledger.jobs.create("retry", discoveries=0)
     stage, tasks = resume_tasks(runtime, dead, job)
     assert stage == "store" and [t.stage for t in tasks] == ["store"]
-    assert ledger.reopen(job, dead, stage)
-    assert not ledger.reopen(job, dead, stage)  # a second retry of the same dead letter does nothing
-    assert ledger.dead_letters() == [] and ledger.job_progress(job).counts == {"pending": 1}
-    assert ledger.begin("file:///a.pdf", version, "store") is not None
-    assert ledger.finish("file:///a.pdf", version, "done", stage="store", chunks=1)
-    assert not ledger.has_inflight("file:///a.pdf", version, "store")
-    assert ledger.job_progress(job).finished
+    assert ledger.dead_letters.reopen(job, dead, stage)
+    assert not ledger.dead_letters.reopen(job, dead, stage)  # a second retry of the same dead letter does nothing
+    assert ledger.dead_letters.entries() == [] and ledger.jobs.progress(job).counts == {"pending": 1}
+    assert ledger.documents.begin("file:///a.pdf", version, "store") is not None
+    assert ledger.documents.finish("file:///a.pdf", version, "done", stage="store", chunks=1)
+    assert not ledger.inflight.has_inflight("file:///a.pdf", version, "store")
+    assert ledger.jobs.progress(job).finished
 
 
 def test_a_message_still_running_when_redelivered_died_with_its_worker_and_only_charged_deaths_count(
         ledger: Ledger) -> None:
     _, version = _start(ledger)
     key = "file:///a.pdf"
-    assert ledger.delivery_started("m1", key, version, "extract", redelivered=False, charge=False) == Delivery(False, 0)
+    assert ledger.deliveries.started("m1", key, version, "extract", redelivered=False,
+                                     charge=False) == Delivery(False, 0)
     # Its worker died holding m1 beside other messages: a suspect, not charged.
-    assert ledger.delivery_started("m1", key, version, "extract", redelivered=True, charge=False) == Delivery(True, 0)
+    assert ledger.deliveries.started("m1", key, version, "extract", redelivered=True, charge=False) == Delivery(True, 0)
     # Run alone (in an isolation process), it died again: charged, twice.
-    assert ledger.delivery_started("m1", key, version, "extract", redelivered=True, charge=True) == Delivery(True, 1)
-    assert ledger.delivery_started("m1", key, version, "extract", redelivered=True, charge=True) == Delivery(True, 2)
-    ledger.delivery_ended("m1")
+    assert ledger.deliveries.started("m1", key, version, "extract", redelivered=True, charge=True) == Delivery(True, 1)
+    assert ledger.deliveries.started("m1", key, version, "extract", redelivered=True, charge=True) == Delivery(True, 2)
+    ledger.deliveries.ended("m1")
     # Ended normally, then redelivered (an acknowledgement lost with the connection): no death.
-    assert ledger.delivery_started("m1", key, version, "extract", redelivered=True, charge=True) == Delivery(False, 2)
+    assert ledger.deliveries.started("m1", key, version, "extract", redelivered=True, charge=True) == Delivery(False, 2)
     # Only prefetched when its worker died: redelivered, but never started, so no death.
-    assert ledger.delivery_started("m2", key, version, "embed", redelivered=True, charge=True) == Delivery(False, 0)
-    ledger.delivery_ended("m2")
-    ledger.delivery_ended("m2")  # ending twice is harmless
+    assert ledger.deliveries.started("m2", key, version, "embed", redelivered=True, charge=True) == Delivery(False, 0)
+    ledger.deliveries.ended("m2")
+    ledger.deliveries.ended("m2")  # ending twice is harmless
 
 
 def test_a_delivery_shares_its_transactions_with_its_stage_a_claim_with_the_mark_the_mark_with_the_last_write(
@@ -240,27 +247,27 @@ def test_a_delivery_shares_its_transactions_with_its_stage_a_claim_with_the_mark
             return bool(conn.execute(select(deliveries.c.running).where(
                 deliveries.c.message_id == message_id)).scalar())  # no row: the version's data was cleared
 
-    ledger.delivery_started("m1", key, version, "extract", redelivered=False, charge=False, claim=True)
+    ledger.deliveries.started("m1", key, version, "extract", redelivered=False, charge=False, claim=True)
     assert len(commits) == 1 and running("m1")
-    doc = ledger.begin(key, version, "extract")  # the claim made with the mark: no transaction of its own
+    doc = ledger.documents.begin(key, version, "extract")  # the claim made with the mark: no transaction of its own
     assert doc is not None and (doc.stage, doc.attempts) == ("extract", 1) and len(commits) == 1
-    ledger.save_pages(key, version, [Page(1, "text")], [], 0.1)  # the last write clears the mark with it
+    ledger.inflight.save_pages(key, version, [Page(1, "text")], [], 0.1)  # the last write clears the mark with it
     assert len(commits) == 2 and not running("m1")
-    ledger.delivery_ended("m1")  # nothing left to do
+    ledger.deliveries.ended("m1")  # nothing left to do
     assert len(commits) == 2
 
     # A suspect handed on (its worker died holding it; not charged) is not claimed: it does not run here.
     with Ledger(ledger.url) as dead:  # the worker that died, marking it running
-        dead.delivery_started("m2", key, version, "embed", redelivered=False, charge=False, claim=True)
-    ledger.delivery_started("m2", key, version, "embed", redelivered=True, charge=False, claim=True)
-    assert running("m2") and ledger.document(key).attempts == 1  # the dead worker's claim, not a second
-    assert ledger.begin(key, version, "embed").attempts == 2  # claimed now, by a transaction of its own
-    ledger.delivery_ended("m2")  # the stage raised before its last write: the mark is cleared on its own
+        dead.deliveries.started("m2", key, version, "embed", redelivered=False, charge=False, claim=True)
+    ledger.deliveries.started("m2", key, version, "embed", redelivered=True, charge=False, claim=True)
+    assert running("m2") and ledger.documents.document(key).attempts == 1  # the dead worker's claim, not a second
+    assert ledger.documents.begin(key, version, "embed").attempts == 2  # claimed now, by a transaction of its own
+    ledger.deliveries.ended("m2")  # the stage raised before its last write: the mark is cleared on its own
     assert not running("m2")
     # A stale message claims nothing, with the mark or without.
-    ledger.delivery_started("m3", key, version, "extract", redelivered=False, charge=False, claim=True)
-    assert ledger.begin(key, version, "extract") is None
-    ledger.delivery_ended("m3")
+    ledger.deliveries.started("m3", key, version, "extract", redelivered=False, charge=False, claim=True)
+    assert ledger.documents.begin(key, version, "extract") is None
+    ledger.deliveries.ended("m3")
 
 
 def _age(ledger: Ledger, job: str, days: float) -> None:
@@ -278,30 +285,31 @@ def test_jobs_older_than_the_history_are_forgotten_with_their_items_as_a_job_sta
     from docmill.core.ledger.schema import job_items
 
     old, old_version = _start(ledger, "file:///old.pdf")
-    ledger.finish("file:///old.pdf", old_version, "failed", stage="extract", error_kind="corrupt", reason="bad")
+    ledger.documents.finish("file:///old.pdf", old_version, "failed", stage="extract", error_kind="corrupt",
+                            reason="bad")
     running, _ = _start(ledger, "file:///running.pdf")  # still pending when it falls out of the window
     recent, _ = _start(ledger, "file:///recent.pdf")
     _age(ledger, old, 40)
     _age(ledger, running, 31)
     _age(ledger, recent, 29)
-    ledger.create_job("keeps everything", discoveries=0)  # no history limit: nothing is forgotten
-    assert ledger.job_info(old) and ledger.job_progress(old).counts == {"failed": 1}
+    ledger.jobs.create("keeps everything", discoveries=0)  # no history limit: nothing is forgotten
+    assert ledger.jobs.info(old) and ledger.jobs.progress(old).counts == {"failed": 1}
 
-    ledger.job_history = 30 * 86400
-    new = ledger.create_job("test", discoveries=0)
+    ledger.db.job_history = 30 * 86400
+    new = ledger.jobs.create("test", discoveries=0)
     for gone in (old, running):
         with pytest.raises(KeyError):
-            ledger.job_info(gone)
+            ledger.jobs.info(gone)
         with pytest.raises(KeyError):
-            ledger.job_progress(gone)
-    assert ledger.job_progress(recent).counts == {"pending": 1} and ledger.job_info(new)
+            ledger.jobs.progress(gone)
+    assert ledger.jobs.progress(recent).counts == {"pending": 1} and ledger.jobs.info(new)
     with ledger.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(job_items)
                             .where(job_items.c.job_id.in_([old, running]))).scalar_one() == 0
     # The documents stay, and so does the dead letter; the forgotten job's pending document still finishes.
-    assert ledger.document("file:///old.pdf") is not None and len(ledger.dead_letters()) == 1
-    doc = ledger.document("file:///running.pdf")
-    assert doc is not None and ledger.finish(doc.key, doc.version, "done", stage="store", chunks=1)
+    assert ledger.documents.document("file:///old.pdf") is not None and len(ledger.dead_letters.entries()) == 1
+    doc = ledger.documents.document("file:///running.pdf")
+    assert doc is not None and ledger.documents.finish(doc.key, doc.version, "done", stage="store", chunks=1)
 
 
 def test_the_job_history_setting_reaches_the_ledger_jobs_are_made_in(tmp_path: Path) -> None:
@@ -310,10 +318,10 @@ def test_the_job_history_setting_reaches_the_ledger_jobs_are_made_in(tmp_path: P
 
     runtime = Runtime(Settings(home=tmp_path / "home", job_history_days=2))
     try:
-        first = runtime.ledger.create_job("test", discoveries=0)
+        first = runtime.ledger.jobs.create("test", discoveries=0)
         _age(runtime.ledger, first, 3)
-        runtime.ledger.create_job("test", discoveries=0)
+        runtime.ledger.jobs.create("test", discoveries=0)
         with pytest.raises(KeyError):
-            runtime.ledger.job_info(first)
+            runtime.ledger.jobs.info(first)
     finally:
         runtime.close()

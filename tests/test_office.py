@@ -10,8 +10,8 @@ import pytest
 
 from docmill.core.attachments import safe_name
 from docmill.core.errors import UnsupportedDocument
-from docmill.core.models import Blob, Extracted, Limits
 from docmill.core.sniff import media_type_of
+from docmill.core.values import Blob, Extracted, Limits
 from docmill.plugins.office import OfficeExtractor
 from docmill.testing import office_files as make
 

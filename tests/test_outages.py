@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from docmill.actors.outages import Outage
-from docmill.actors.rabbitmq import address
+from docmill.actors.middleware.outages import Outage
+from docmill.actors.rabbitmq.housekeeping import address
 from docmill.app.progress import patiently
 from docmill.core.errors import DiskFull, LedgerUnavailable
 from docmill.core.ledger import Ledger, NewVersion
-from docmill.core.models import DocumentRef
-from docmill.core.records import Stage, State
+from docmill.core.ledger_records import Stage, State
+from docmill.core.values import DocumentRef
 from docmill.testing import free_port
 
 
@@ -41,7 +41,7 @@ def test_a_ledger_whose_disk_is_full_is_a_full_disk_not_a_busy_ledger(tmp_path: 
         ledger.engine.dispose()
         with pytest.raises(DiskFull) as caught:
             for n in range(10_000):
-                ledger.create_job("filler " * 200, discoveries=n)
+                ledger.jobs.create("filler " * 200, discoveries=n)
     assert caught.value.kind == "disk full"
     assert caught.value.reason.startswith(f"the disk holding the ledger (SQLite at {path}) is full")
 
@@ -76,19 +76,19 @@ def test_a_watcher_warns_once_when_the_ledger_goes_away_and_once_when_it_is_back
 
 
 def test_the_ledger_says_which_dead_lettered_versions_and_discoveries_it_still_waits_for(ledger: Ledger) -> None:
-    job = ledger.create_job("ingest", discoveries=2)
+    job = ledger.jobs.create("ingest", discoveries=2)
     refs = [DocumentRef(key=f"file:///{name}", name=name, locator=name, stamp="1") for name in ("a", "b", "c")]
-    started = ledger.start_versions(job, "folder", [NewVersion(ref, "f", "s", None) for ref in refs])
+    started = ledger.versions.start_versions(job, "folder", [NewVersion(ref, "f", "s", None) for ref in refs])
     assert started == [("file:///a", 1), ("file:///b", 1), ("file:///c", 1)]
-    ledger.finish("file:///b", 1, State.DONE, stage=Stage.STORE, chunks=1)
-    ledger.finish("file:///c", 1, State.FAILED, stage=Stage.EXTRACT, error_kind="corrupt", reason="bad")
+    ledger.documents.finish("file:///b", 1, State.DONE, stage=Stage.STORE, chunks=1)
+    ledger.documents.finish("file:///c", 1, State.FAILED, stage=Stage.EXTRACT, error_kind="corrupt", reason="bad")
     asked = {("file:///a", 1), ("file:///b", 1), ("file:///c", 1), ("file:///a", 0), ("file:///gone", 1)}
-    assert ledger.waiting_versions(asked) == {("file:///a", 1)}
+    assert ledger.dead_letters.waiting_versions(asked) == {("file:///a", 1)}
     # One discovery failed and was recorded; the other's failure never reached the ledger.
-    ledger.end_discovery(job, error="one: the folder is gone")
-    assert ledger.waiting_discoveries({(job, "one"), (job, "two"), ("nojob", "two")}) == {(job, "two")}
-    ledger.end_discovery(job)
-    assert ledger.waiting_discoveries({(job, "two")}) == set()
+    ledger.jobs.end_discovery(job, error="one: the folder is gone")
+    assert ledger.dead_letters.waiting_discoveries({(job, "one"), (job, "two"), ("nojob", "two")}) == {(job, "two")}
+    ledger.jobs.end_discovery(job)
+    assert ledger.dead_letters.waiting_discoveries({(job, "two")}) == set()
 
 
 def test_an_outage_is_told_once_when_it_starts_and_once_when_it_ends_and_a_relapse_is_the_same_outage(

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from docmill.core import stages
-from docmill.core.discovery import discover
+from docmill.core import document_steps
+from docmill.core.discover_step import discover
 from docmill.core.errors import PermanentError
 from docmill.core.ledger import Ledger
 from docmill.core.ledger.schema import documents
-from docmill.core.models import Task
 from docmill.core.runtime import Runtime
+from docmill.core.values import Task
 from docmill.plugins.paperless import PaperlessSource
 from docmill.plugins.paperless_client import PaperlessClient
 from docmill.settings import Settings
@@ -49,12 +49,12 @@ class Recorder:
                                                  "token": CANARY, "page_size": PAGE, "requests_per_second": 0}])
         self.tasks: list[Task] = []
         self.runtime = Runtime(settings, send=self.tasks.append)
-        self.runtime.ledger.put_source("source:archive", "paperless",
+        self.runtime.ledger.sources.put("source:archive", "paperless",
                                        {"name": "archive", "url": url, "page_size": PAGE, "requests_per_second": 0})
 
     def sync(self) -> Counter[str]:
         self.tasks.clear()
-        job = self.runtime.ledger.create_job("sync", discoveries=1)
+        job = self.runtime.ledger.jobs.create("sync", discoveries=1)
         discover(self.runtime, job, "source:archive")
         return Counter(t.stage for t in self.tasks)
 
@@ -104,14 +104,14 @@ def test_a_first_sync_of_5000_documents_enqueues_each_once_with_few_list_request
     assert len(big.requests) <= 10, [(r.path, r.query) for r in big.requests]
     for task in recorder.tasks:
         if task.stage == "remove":  # the removals run, as a worker would run them
-            stages.remove(recorder.runtime, **task.args)
+            document_steps.remove(recorder.runtime, **task.args)
 
     big.requests.clear()
     assert recorder.sync() == {}  # nothing changed: nothing enqueued
     assert {r.path for r in big.requests} == {"/api/documents/"}  # no download, and no name lookup either
     for r in big.requests:
         assert r.authorization == f"Token {CANARY}"
-    state = json.dumps(recorder.runtime.ledger.source_state("source:archive"))
+    state = json.dumps(recorder.runtime.ledger.sources.state("source:archive"))
     assert CANARY not in state and "modified" in state
 
 

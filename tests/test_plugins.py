@@ -13,9 +13,9 @@ from docmill import hookimpl
 from docmill.actors.embedded import EmbeddedPipeline
 from docmill.app import follow
 from docmill.core.errors import ConfigurationError
-from docmill.core.models import Blob, ChunkText, Page, SourceSpec
 from docmill.core.plugins import ENTRY_POINT_GROUP, build_manager, load_plugins
 from docmill.core.runtime import Runtime
+from docmill.core.values import Blob, ChunkText, Page, SourceSpec
 from docmill.settings import Settings
 
 

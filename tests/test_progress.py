@@ -23,14 +23,14 @@ def _flaky(ledger: Ledger, job: str, failures: int) -> tuple[list[str], Callable
         calls.append("poll")
         if len(calls) <= failures:
             raise StoreUnavailable("the ledger is busy or unreachable: failed to resolve host 'postgres'")
-        return ledger.job_progress(job)
+        return ledger.jobs.progress(job)
 
     return calls, poll
 
 
 def test_a_watch_outlasts_a_short_ledger_outage_and_gives_up_on_a_long_one(tmp_path: Path) -> None:
     with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
-        job = ledger.create_job("test", discoveries=0)
+        job = ledger.jobs.create("test", discoveries=0)
         calls, poll = _flaky(ledger, job, failures=3)
         [progress] = list(follow(poll, outage=5.0))
         assert progress.finished and len(calls) == 4

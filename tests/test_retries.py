@@ -17,7 +17,7 @@ from docmill import hookimpl
 from docmill.actors.embedded import EmbeddedPipeline
 from docmill.app import follow
 from docmill.core.errors import PermanentError, SourceUnavailable
-from docmill.core.models import Blob, DocumentRef, SourceSpec
+from docmill.core.values import Blob, DocumentRef, SourceSpec
 from docmill.settings import Settings
 
 BEHAVIOUR: dict[str, str] = {
@@ -76,8 +76,8 @@ def test_retries_follow_the_error_class_and_failures_stay_contained(remote: Remo
         job = pipeline.submit([SourceSpec("remote", "remote", {})])
         _ = list(follow(lambda: pipeline.progress(job)))
         ledger = pipeline.runtime.ledger
-        rows: Mapping[str, Any] = {name: ledger.document(remote.scope + name) for name in BEHAVIOUR}
-        summary = ledger.job_summary(job)
+        rows: Mapping[str, Any] = {name: ledger.documents.document(remote.scope + name) for name in BEHAVIOUR}
+        summary = ledger.jobs.summary(job)
 
     assert summary["counts"] == {"done": 2, "failed": 2}
     assert (rows["steady"].state, rows["steady"].attempts) == ("done", 1)
@@ -98,8 +98,8 @@ def test_a_transient_failure_gets_another_chance_on_the_next_ingest_and_a_bug_wa
         with EmbeddedPipeline(settings) as pipeline:
             job = pipeline.submit([SourceSpec("remote", "remote", {}, **options)])
             _ = list(follow(lambda: pipeline.progress(job)))
-            return (pipeline.runtime.ledger.document(remote.scope + "flaky"),
-                    pipeline.runtime.ledger.document(remote.scope + "buggy"))
+            return (pipeline.runtime.ledger.documents.document(remote.scope + "flaky"),
+                    pipeline.runtime.ledger.documents.document(remote.scope + "buggy"))
 
     for attempt in (1, 2):
         flaky, buggy = ingest()
@@ -160,14 +160,14 @@ def test_an_unreadable_file_is_read_again_once_its_permissions_are_fixed(plugins
         with EmbeddedPipeline(settings) as pipeline:
             job = pipeline.submit([SourceSpec("locked", "locked", {})])
             _ = list(follow(lambda: pipeline.progress(job)))  # noqa: B023
-            row = pipeline.runtime.ledger.document(source.scope + "a")
+            row = pipeline.runtime.ledger.documents.document(source.scope + "a")
             states.append((row.state, row.error_kind, row.version))
     assert states == [("failed", "unreadable", 1), ("failed", "unreadable", 1), ("done", None, 2)]
 
 
 def test_retry_after_is_honoured_within_the_backoff_limit_and_messages_carry_no_traceback(
         remote: RemoteSource, home: Any) -> None:
-    from docmill.actors.retries import Retries
+    from docmill.actors.middleware.retries import Retries
     from docmill.core.errors import RateLimited
 
     settings = Settings(home=home, max_retries=1, retry_min_backoff=0.02, retry_max_backoff=0.1)
@@ -190,20 +190,20 @@ def test_retry_after_is_honoured_within_the_backoff_limit_and_messages_carry_no_
 
 
 def test_dlq_retry_resumes_a_transient_failure_once_its_cause_is_gone(remote: RemoteSource, home: Any) -> None:
-    from docmill.core import deadletters
+    from docmill.core import dead_letter_retry
 
     settings = Settings(home=home, max_retries=0, retry_min_backoff=0.02)
     with EmbeddedPipeline(settings) as pipeline:
         job = pipeline.submit([SourceSpec("remote", "remote", {})])
         _ = list(follow(lambda: pipeline.progress(job)))
         ledger = pipeline.runtime.ledger
-        dead = {row.name: row for row in ledger.dead_letters()}
+        dead = {row.name: row for row in ledger.dead_letters.entries()}
         assert set(dead) == {"flaky.txt", "down.txt", "buggy.txt"}
         remote.fetches["flaky"] = 10  # the server is back for it
-        retry_job, rows = deadletters.retry(pipeline.runtime, [dead["flaky.txt"].dead_letter])
+        retry_job, rows = dead_letter_retry.retry(pipeline.runtime, [dead["flaky.txt"].dead_letter])
         assert retry_job is not None and [r.name for r in rows] == ["flaky.txt"]
         _ = list(follow(lambda: pipeline.progress(retry_job)))
-        assert ledger.job_progress(retry_job).counts == {"done": 1}
-        assert ledger.document(remote.scope + "flaky").version == 1  # the same version, resumed
-        assert {row.name for row in ledger.dead_letters()} == {"down.txt", "buggy.txt"}
-        assert deadletters.retry(pipeline.runtime, ["no-such-id"]) == (None, [])
+        assert ledger.jobs.progress(retry_job).counts == {"done": 1}
+        assert ledger.documents.document(remote.scope + "flaky").version == 1  # the same version, resumed
+        assert {row.name for row in ledger.dead_letters.entries()} == {"down.txt", "buggy.txt"}
+        assert dead_letter_retry.retry(pipeline.runtime, ["no-such-id"]) == (None, [])

@@ -96,15 +96,15 @@ def test_sync_reports_new_changed_deleted_and_unchanged_and_keeps_the_token_out(
 
 
 def test_a_lease_has_one_holder_until_released_or_expired(ledger: Ledger) -> None:
-    assert ledger.acquire_lease("source:a", "host1:1", ttl=60)
-    assert not ledger.acquire_lease("source:a", "host2:2", ttl=60)  # coalesced
-    assert ledger.acquire_lease("source:b", "host2:2", ttl=60)  # another source is free
-    ledger.release_lease("source:a", "host1:1")
-    assert ledger.acquire_lease("source:a", "host2:2", ttl=0.2)
+    assert ledger.leases.acquire("source:a", "host1:1", ttl=60)
+    assert not ledger.leases.acquire("source:a", "host2:2", ttl=60)  # coalesced
+    assert ledger.leases.acquire("source:b", "host2:2", ttl=60)  # another source is free
+    ledger.leases.release("source:a", "host1:1")
+    assert ledger.leases.acquire("source:a", "host2:2", ttl=0.2)
     time.sleep(0.3)  # host2 crashed: no heartbeat, the lease runs out
-    assert ledger.acquire_lease("source:a", "host3:3", ttl=60)
-    assert not ledger.renew_lease("source:a", "host2:2", ttl=60)  # the crashed holder lost it
-    assert [(h, o) for h, _, _, o in ledger.lease_history("source:a")] == [
+    assert ledger.leases.acquire("source:a", "host3:3", ttl=60)
+    assert not ledger.leases.renew("source:a", "host2:2", ttl=60)  # the crashed holder lost it
+    assert [(h, o) for h, _, _, o in ledger.leases.history("source:a")] == [
         ("host1:1", "released"), ("host2:2", "coalesced"), ("host2:2", "expired"), ("host3:3", "held")]
 
 
@@ -155,7 +155,7 @@ def test_two_syncs_of_one_source_never_overlap(isolated: Path, tmp_path: Path, h
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert sum("coalesced" in err for _, err in outputs) == 1, outputs
     ledger = Ledger(f"sqlite:///{home.resolve() / 'ledger.db'}")
-    history = ledger.lease_history("source:archive")
+    history = ledger.leases.history("source:archive")
     ledger.close()
     held = [(start, end) for _, start, end, outcome in history if outcome == "released"]
     assert len(held) == 1 and [o for *_, o in history].count("coalesced") == 1
@@ -185,7 +185,7 @@ def test_two_schedulers_sharing_a_ledger_never_sync_one_source_at_once(isolated:
             return 0
         ledger = Ledger(f"sqlite:///{home.resolve() / 'ledger.db'}")
         try:
-            return sum(outcome == "released" for *_, outcome in ledger.lease_history("source:archive"))
+            return sum(outcome == "released" for *_, outcome in ledger.leases.history("source:archive"))
         finally:
             ledger.close()
 
@@ -204,7 +204,7 @@ def test_two_schedulers_sharing_a_ledger_never_sync_one_source_at_once(isolated:
         codes = [replica.wait(120) for replica in replicas]
     assert codes == [0, 0], "\n".join(log.read_text()[-3000:] for log in logs)
     ledger = Ledger(f"sqlite:///{home.resolve() / 'ledger.db'}")
-    history = ledger.lease_history("source:archive")
+    history = ledger.leases.history("source:archive")
     with ledger.engine.connect() as conn:
         jobs = conn.exec_driver_sql("SELECT id, next_run_time FROM scheduler_jobs").all()
     ledger.close()

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from docmill.core.errors import ConfigurationError, DocumentTooLarge
-from docmill.core.models import Blob, Limits, PageImage
+from docmill.core.values import Blob, Limits, PageImage
 from docmill.plugins.pymupdf_extractor import PyMuPdfExtractor
 from docmill.plugins.tesseract_ocr import TesseractOcr
 

@@ -5,7 +5,7 @@ Embedded mode: Dramatiq's in-process StubBroker, its queues ordered by priority
 (``DOCMILL_BROKER_URL``): RabbitMQ with publisher confirms and durable queues
 declared with ``x-max-priority``, so a document's priority orders it in every
 stage's queue, and consumers that never acknowledge a message on a channel
-other than the one that delivered it (:mod:`.acks`).
+other than the one that delivered it (:mod:`.rabbitmq.acks`).
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, ShutdownNotifica
 
 from ..core.runtime import Runtime
 from ..settings import Settings
-from .crashguard import CrashGuard
-from .hold import Hold
-from .log_context import LogContext
-from .message_metrics import MessageMetrics
-from .middleware import FailureRecorder
-from .outages import Watch
+from .middleware.crashguard import CrashGuard
+from .middleware.failure_recorder import FailureRecorder
+from .middleware.hold import Hold
+from .middleware.log_context import LogContext
+from .middleware.message_metrics import MessageMetrics
+from .middleware.outages import Watch
+from .middleware.retries import Retries
 from .priority_stub import PriorityStubBroker
-from .retries import Retries
 
 __all__ = ["MAX_PRIORITY", "build_broker", "rabbitmq_broker"]
 
@@ -62,14 +62,14 @@ def build_broker(settings: Settings, runtime: Runtime, watch: Watch) -> dramatiq
         broker.emit_after("process_boot")  # starts TimeLimit's watchdog, as `dramatiq` would in a worker process
         return broker
     # Only RabbitMQ redelivers what a dead worker held; in one process there is nothing to count.
-    middleware.insert(2, CrashGuard(runtime.ledger, settings.max_redeliveries, hold))
+    middleware.insert(2, CrashGuard(runtime.ledger, settings.max_redeliveries, hold, runtime.events))
     return rabbitmq_broker(settings, middleware)
 
 
 def rabbitmq_broker(settings: Settings, middleware: list[Any] | None = None) -> dramatiq.Broker:
     """The RabbitMQ broker of ``DOCMILL_BROKER_URL``: publisher confirms, priority queues. Without
     ``middleware`` it runs nothing: it declares and reads queues as the workers' would (``docmill doctor``)."""
-    from .acks import ChannelBoundBroker
+    from .rabbitmq.acks import ChannelBoundBroker
 
     if settings.broker_url is None:
         raise RuntimeError("no broker is configured (DOCMILL_BROKER_URL)")

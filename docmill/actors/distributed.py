@@ -17,15 +17,16 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..core import deadletters, stages
+from ..core import dead_letter_retry, document_steps
 from ..core.errors import TransientError
 from ..core.ledger import JobProgress
-from ..core.models import SourceSpec
-from ..core.records import Stage
+from ..core.ledger_records import Stage
+from ..core.values import SourceSpec
 from ..settings import Settings
-from . import rabbitmq, strays
-from .batches import BatchPublisher
-from .stages import QUEUES, isolation_queue, queue_names, sender
+from .rabbitmq import housekeeping as rabbitmq
+from .rabbitmq import strays
+from .rabbitmq.batches import BatchPublisher
+from .stage_actors import QUEUES, isolation_queue, queue_names, sender
 from .wiring import wire
 
 __all__ = ["DistributedClient"]
@@ -63,15 +64,16 @@ class DistributedClient:
         documents are listed as pending and unchanged, and this job waits for them too."""
         self.requeue_strays()
         for spec in specs:
-            self.runtime.ledger.put_source(spec.id, spec.type, spec.options)
-        job_id = self.runtime.ledger.create_job(kind, discoveries=len(specs), priority=priority, owner=owner)
+            self.runtime.ledger.sources.put(spec.id, spec.type, spec.options)
+        job_id = self.runtime.ledger.jobs.create(kind, discoveries=len(specs), priority=priority, owner=owner)
         if on_job is not None:
             on_job(job_id)
         for spec in specs:
             try:
-                stages.discover(self.runtime, **spec.discover_task(job_id, priority).args)
+                document_steps.discover(self.runtime, **spec.discover_task(job_id, priority).args)
             except Exception as exc:
-                stages.record_failure(self.runtime, Stage.DISCOVER, {"job_id": job_id, "source_id": spec.id}, exc)
+                document_steps.record_failure(self.runtime, Stage.DISCOVER, {"job_id": job_id, "source_id": spec.id},
+                                              exc)
         return job_id
 
     def enqueue(self, specs: Sequence[SourceSpec], *, priority: int = 0, kind: str = "ingest",
@@ -79,21 +81,21 @@ class DistributedClient:
         """Create a job for these sources and queue their discovery for the workers (the ``discover`` queue, at
         ``queued_at``, default ``priority``); its id. What a request of the HTTP API does: nothing is listed
         here, so the answer comes at once."""
-        job_id: str = self.runtime.ledger.create_job(
+        job_id: str = self.runtime.ledger.jobs.create(
             kind, discoveries=len(specs), priority=priority, owner=owner,
             sources=[(spec.id, spec.type, spec.options) for spec in specs])
         try:
             self.runtime.send_all([spec.discover_task(job_id, priority, queued_at=queued_at) for spec in specs])
         except TransientError as exc:  # the job ends at once, with the reason, instead of waiting forever
             for spec in specs:
-                self.runtime.ledger.end_discovery(job_id, error=f"{spec.id}: {exc.reason}")
+                self.runtime.ledger.jobs.end_discovery(job_id, error=f"{spec.id}: {exc.reason}")
             raise
         return job_id
 
     def retry(self, ids: Sequence[str] | None, owner: str | None = None) -> tuple[str | None, list[Any]]:
         """Retry dead letters from their failed stage (as ``owner``'s job); their old messages leave the
         dead-letter queues."""
-        job_id, rows = deadletters.retry(self.runtime, ids, owner=owner)
+        job_id, rows = dead_letter_retry.retry(self.runtime, ids, owner=owner)
         if rows:
             rabbitmq.drop_dead_messages(self.broker, self.all_queues,  # type: ignore[arg-type]
                                         rabbitmq.of_versions({(r.key, r.version) for r in rows}))
@@ -110,7 +112,7 @@ class DistributedClient:
         choose = strays.leftovers(self.runtime.ledger) if everything else \
             rabbitmq.of_versions({(r.key, r.version) for r in rows})
         rabbitmq.drop_dead_messages(self.broker, self.all_queues, choose)  # type: ignore[arg-type]
-        return self.runtime.ledger.purge(rows)
+        return self.runtime.ledger.dead_letters.purge(rows)
 
     def dead_messages(self) -> tuple[list[rabbitmq.DeadMessage], list[bool]]:
         """What the dead-letter queues hold, and for each message whether the ledger still waits for it."""
@@ -123,7 +125,7 @@ class DistributedClient:
 
     def progress(self, job_id: str, warn: Any = None) -> JobProgress:
         """The job's progress; ``warn`` hears once about each queue with messages and no consumer."""
-        progress = self.runtime.ledger.job_progress(job_id)
+        progress = self.runtime.ledger.jobs.progress(job_id)
         now = time.monotonic()
         if warn is not None and not progress.finished and now - self._checked_at >= CHECK_EVERY:
             self._checked_at = now

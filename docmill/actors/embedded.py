@@ -26,13 +26,15 @@ from typing import IO, Any
 
 import dramatiq
 
+from ..core import document_steps
 from ..core.ledger import JobProgress
-from ..core.models import SourceSpec
-from ..core.records import Stage, State
+from ..core.ledger_records import Stage, State
+from ..core.values import SourceSpec
 from ..settings import Settings
-from .log_context import LogContext
-from .outages import EmbeddedWatch
-from .stages import QUEUES
+from .middleware.log_context import LogContext
+from .middleware.outages import EmbeddedWatch
+from .middleware.settled import Settled
+from .stage_actors import QUEUES
 from .wiring import wire
 from .work_order import order_by_priority
 
@@ -44,26 +46,6 @@ log = logging.getLogger(__name__)
 POLL_MS = 20
 #: Seconds the broker may sit idle with a job unfinished before its stragglers are declared lost.
 LOST_AFTER = 5.0
-
-
-class Settled(dramatiq.Middleware):
-    """Wakes whoever follows a job once the broker holds nothing but the message just handled: the moment a
-    job can have ended. Added first, so its after-hooks run last, once the message's outcome is in the ledger
-    and a retry of it is queued."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def _check(self, broker: dramatiq.Broker) -> None:
-        if sum(queue.unfinished_tasks for queue in broker.queues.values()) <= 1:  # only this message's own
-            self.event.set()
-
-    def after_process_message(self, broker: dramatiq.Broker, message: Any, *, result: Any = None,
-                              exception: BaseException | None = None) -> None:
-        self._check(broker)
-
-    def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
-        self._check(broker)
 
 
 class EmbeddedPipeline:
@@ -115,7 +97,7 @@ class EmbeddedPipeline:
                owner: str | None = None, queued_at: int | None = None) -> str:
         """Register the sources and start one job discovering them all (``owner``'s job, its discovery queued at
         ``queued_at``, default ``priority``); return its id."""
-        job_id = self.runtime.ledger.create_job(kind, discoveries=len(sources), priority=priority, owner=owner,
+        job_id = self.runtime.ledger.jobs.create(kind, discoveries=len(sources), priority=priority, owner=owner,
                                                 sources=[(spec.id, spec.type, spec.options) for spec in sources])
         for spec in sources:
             self.runtime.send(spec.discover_task(job_id, priority, queued_at=queued_at))
@@ -135,25 +117,25 @@ class EmbeddedPipeline:
         DiskFull once a full disk has stopped the run."""
         if isinstance(self.watch, EmbeddedWatch) and self.watch.halted is not None:
             raise self.watch.halted
-        progress = self.runtime.ledger.job_progress(job_id)
+        progress = self.runtime.ledger.jobs.progress(job_id)
         if progress.finished or not self.idle():
             self._idle_since.pop(job_id, None)
             return progress
         since = self._idle_since.setdefault(job_id, time.monotonic())
         if time.monotonic() - since > LOST_AFTER:
             self._fail_lost(job_id, progress)
-            progress = self.runtime.ledger.job_progress(job_id)
+            progress = self.runtime.ledger.jobs.progress(job_id)
         return progress
 
     def _fail_lost(self, job_id: str, progress: JobProgress) -> None:
-        for key, version in self.runtime.ledger.pending_items(job_id):
-            doc = self.runtime.ledger.document(key)
+        for key, version in self.runtime.ledger.jobs.pending_items(job_id):
+            doc = self.runtime.ledger.documents.document(key)
             stage = doc.stage if doc is not None else Stage.DISCOVER
             log.error("%s was left without an outcome at %s; marking it failed", key, stage)
-            self.runtime.ledger.finish(key, version, State.FAILED, stage=stage, error_kind="internal error",
+            document_steps.finish(self.runtime, key, version, State.FAILED, stage=stage, error_kind="internal error",
                                        reason="processing stopped without an outcome (a docmill bug)")
         if not progress.discovered:
-            self.runtime.ledger.end_discovery(job_id, error="discovery stopped without an outcome")
+            self.runtime.ledger.jobs.end_discovery(job_id, error="discovery stopped without an outcome")
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop the workers (finishing what they hold) and release the home directory."""

@@ -15,9 +15,9 @@ from .. import metrics
 from ..core.runtime import Runtime
 from ..settings import Settings
 from .broker import build_broker
-from .outages import EmbeddedWatch, LedgerWatch, Watch
-from .rabbitmq import address
-from .stages import declare_actors, sender
+from .middleware.outages import EmbeddedWatch, LedgerWatch, Watch
+from .rabbitmq.housekeeping import address
+from .stage_actors import declare_actors, sender
 
 __all__ = ["Pipeline", "wire"]
 
@@ -48,7 +48,8 @@ def wire(settings: Settings, *, recover_pending: bool = False, warm_up: bool = F
     full disk; with ``stop_on_full_disk`` (an embedded command, which someone watches) a full disk stops the
     run instead (see outages.py).
     """
-    runtime = Runtime(settings, recover_pending=recover_pending, warm_up=warm_up, events=metrics)
+    runtime = Runtime(settings, plugins=settings.plugin_registry(), recover_pending=recover_pending, warm_up=warm_up,
+                      events=metrics)
     if check:
         runtime.check()
     watch: Watch

@@ -210,11 +210,11 @@ def run_worker_process(stages: Sequence[str], threads: int, isolation: bool = Fa
     import dramatiq
 
     from ..core.errors import ConfigurationError, DiskFull, TransientError
-    from ..core.records import Stage
+    from ..core.ledger_records import Stage
     from ..settings import load_settings
-    from . import rabbitmq
-    from .outages import ConsumerErrors, LedgerWatch
-    from .stages import QUEUES, isolation_queue, queue_names
+    from .middleware.outages import ConsumerErrors, LedgerWatch
+    from .rabbitmq import housekeeping as rabbitmq
+    from .stage_actors import QUEUES, isolation_queue, queue_names
     from .wiring import wire
 
     if os.environ.get(metrics.MULTIPROCESS_DIR):  # the supervisor serves what this process counts
@@ -308,8 +308,8 @@ def _activity() -> Any:
 
 
 def _requeue_strays(pipeline: Any) -> None:
-    from .stages import queue_names
-    from .strays import requeue_strays
+    from .rabbitmq.strays import requeue_strays
+    from .stage_actors import queue_names
 
     try:
         requeue_strays(pipeline.broker, pipeline.runtime.ledger, queue_names(isolation=True))
@@ -319,7 +319,7 @@ def _requeue_strays(pipeline: Any) -> None:
 
 def _waiting(broker: object, queues: set[str]) -> int:
     """Messages ready in these queues and their delay queues (a large number when RabbitMQ cannot say)."""
-    from . import rabbitmq
+    from .rabbitmq import housekeeping as rabbitmq
 
     try:
         stats = rabbitmq.queue_stats(broker, queues)  # type: ignore[arg-type]

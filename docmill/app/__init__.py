@@ -8,7 +8,7 @@ front end. Long work reports its progress through callbacks that receive
 
 from .progress import follow
 from .reports import JOB_PAGE, dead_letters, export, index_status, job_status, search
-from .runs import purge_dead_letters, retry_dead_letters, run, submit, wait
+from .runs import RunInterrupted, purge_dead_letters, retry_dead_letters, run, submit, wait
 from .specs import FOLDER_SOURCE, folder_specs, has_ledger, source_id, source_spec
 from .sync import sync_source
 from .workers import check_stages, serve_metrics, serve_workers
@@ -16,6 +16,7 @@ from .workers import check_stages, serve_metrics, serve_workers
 __all__ = [
     "FOLDER_SOURCE",
     "JOB_PAGE",
+    "RunInterrupted",
     "check_stages",
     "dead_letters",
     "export",

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import ConfigurationError
-from ..core.models import Task
-from ..core.records import Stage
+from ..core.ledger_records import Stage
+from ..core.values import Task
 from ..settings import Settings
+from .backend import open_backend
 from .progress import follow
 from .runs import Watch
 from .specs import has_ledger
@@ -46,7 +47,7 @@ def _when(seconds: float) -> str:
 
 def admit(ledger: Any, names: Iterable[str]) -> None:
     """Record the configured callers; ConfigurationError when one carries the name of a revoked caller."""
-    revoked = ledger.admit_callers(names)
+    revoked = ledger.callers.admit(names)
     if revoked:
         who = ", ".join(f"{c.name} (revoked {_when(c.revoked_at)}, its uploads {c.uploads})" for c in revoked)
         raise ConfigurationError(f"DOCMILL_API_TOKENS: {who}: a revoked caller's name is never given to a token "
@@ -59,7 +60,7 @@ def label_grants(runtime: Any, settings: Settings) -> int:
     from ..core.upgrades import access_upgrade, label_access
 
     name = access_upgrade(settings.store, settings.collection)
-    if runtime.ledger.upgrade_done(name):  # the store is not opened for nothing (it may be a server, down now)
+    if runtime.ledger.upgrades.done(name):  # the store is not opened for nothing (it may be a server, down now)
         return 0
     return label_access(runtime.ledger, runtime.store, name)
 
@@ -80,8 +81,8 @@ def revoke(settings: Settings, name: str, *, delete_uploads: bool, watch: Watch 
         from ..core.ledger import Ledger
 
         with Ledger(settings.ledger_database_url) as ledger:
-            uploads = ledger.uploads_of(name)
-            ledger.revoke_caller(name, "kept")
+            uploads = ledger.callers.uploads_of(name)
+            ledger.callers.revoke(name, "kept")
         return Revocation(name, len(uploads), sum(chunks for _, _, chunks in uploads), False, None, {})
     job_id, counts, uploads = _delete_uploads(settings, name, watch, on_wait)
     return Revocation(name, len(uploads), sum(chunks for _, _, chunks in uploads), True, job_id, counts)
@@ -90,33 +91,26 @@ def revoke(settings: Settings, name: str, *, delete_uploads: bool, watch: Watch 
 def _delete_uploads(settings: Settings, name: str, watch: Watch | None,
                     on_wait: Callable[[], None] | None) -> tuple[str | None, dict[str, int], list[Any]]:
     """Delete every upload of ``name`` from the index, as one job, waited for; then record the revocation."""
-    if settings.distributed:
-        from ..actors.distributed import DistributedClient
-
-        client: Any = DistributedClient(settings)
-        runtime, progress, sleep, close = client.runtime, client.progress, None, client.close
-    else:
-        from ..actors.embedded import EmbeddedPipeline
-
-        client = EmbeddedPipeline(settings, on_wait=on_wait)
-        client.start()
-        runtime, progress, sleep, close = client.runtime, client.progress, client.settle, client.stop
+    backend = open_backend(settings, on_wait=on_wait)
     try:
+        backend.start()
+        runtime = backend.runtime
         ledger = runtime.ledger
-        uploads = ledger.uploads_of(name)
+        uploads = ledger.callers.uploads_of(name)
         job_id, counts = None, {}
         if uploads:
-            job_id = ledger.create_job("delete", discoveries=0)
+            job_id = ledger.jobs.create("delete", discoveries=0)
             runtime.send_all([Task.for_version(Stage.REMOVE, job_id, key, version, 0)
-                              for key, version in ledger.start_removals(job_id, [key for key, _, _ in uploads])])
-            snapshots = follow(lambda: progress(job_id), **({"sleep": sleep} if sleep else {}))
+                              for key, version in ledger.versions.start_removals(job_id, [key for key, _,
+                                                                                          _ in uploads])])
+            snapshots = follow(lambda: backend.progress(job_id), sleep=backend.pause)
             if watch is not None:
                 watch(snapshots)
             else:
                 for _ in snapshots:
                     pass
-            counts = ledger.job_progress(job_id).counts
-        ledger.revoke_caller(name, "deleted")
+            counts = ledger.jobs.progress(job_id).counts
+        ledger.callers.revoke(name, "deleted")
         return job_id, counts, uploads
     finally:
-        close()
+        backend.close()

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..core.errors import ConfigurationError, DocmillError
 from ..settings import Settings, load_settings
+from .backend import mode_of
 
 __all__ = ["Finding", "diagnose"]
 
@@ -55,9 +56,8 @@ def _masked_url(url: str | None) -> str | None:
 def settings_summary(settings: Settings) -> dict[str, Any]:
     """The settings that decide what runs where, with every secret masked."""
     from ..core.plugin_context import masked
-    from ..core.plugins import load_plugins
 
-    plugins = load_plugins(settings.load_plugins)
+    plugins = settings.plugin_registry()
     selected: dict[str, Any] = {}
     for kind, name in (("store", settings.store), ("embedder", settings.embedder), ("ocr", settings.ocr)):
         if kind == "ocr" and name == "none":
@@ -68,7 +68,7 @@ def settings_summary(settings: Settings) -> dict[str, Any]:
             values = None  # reported by the checks
         selected[name] = masked(values) if values is not None else {}
     return {
-        "mode": "distributed" if settings.distributed else "embedded",
+        "mode": mode_of(settings),
         "home": str(settings.home),
         "ledger": _masked_url(settings.ledger_database_url),
         "broker": _masked_url(settings.broker_url.get_secret_value()) if settings.broker_url else None,
@@ -161,18 +161,10 @@ def _check_ledger(settings: Settings) -> Iterator[Finding]:
 
 
 def _check_broker(settings: Settings) -> Iterator[Finding]:
-    if not settings.distributed:
-        yield Finding("broker", True, "none: embedded mode (set DOCMILL_BROKER_URL for workers)")
-        return
-    from ..actors import rabbitmq
-    from ..actors.broker import rabbitmq_broker
-    from ..actors.stages import queue_names
+    from .backend import queue_report
 
-    broker = rabbitmq_broker(settings)
-    queues = queue_names(isolation=True)
     try:
-        rabbitmq.check_queues(broker, queues, patience=3.0)  # type: ignore[arg-type]
-        stats = rabbitmq.queue_stats(broker, queue_names())  # type: ignore[arg-type]
+        report = queue_report(settings, patience=3.0)
     except ConfigurationError as exc:
         yield _failed("broker", exc, "see the message: delete the queue once drained, or correct "
                                      "DOCMILL_BROKER_URL")
@@ -181,8 +173,10 @@ def _check_broker(settings: Settings) -> Iterator[Finding]:
         yield _failed("broker", exc, "start RabbitMQ, or correct DOCMILL_BROKER_URL "
                                      "(amqp://USER:PASSWORD@HOST:5672/VHOST)")
         return
-    finally:
-        broker.close()
+    if report is None:
+        yield Finding("broker", True, "none: embedded mode (set DOCMILL_BROKER_URL for workers)")
+        return
+    queues, stats = report
     yield Finding("broker", True, f"{_masked_url(settings.broker_url.get_secret_value())}: reachable; "  # type: ignore[union-attr]
                   f"{len(queues)} queues declared as docmill needs them")
     for stat in stats:
@@ -270,11 +264,10 @@ def diagnose(*, quick: bool = False, load: Callable[[], Settings] = load_setting
         settings = load()
     except ConfigurationError as exc:
         return None, [_failed("settings", exc, "correct the settings named (docmill.toml or DOCMILL_*)")]
-    from ..core.plugins import load_plugins
 
     findings = [Finding("settings", True, "read")]
     try:
-        plugins = load_plugins(settings.load_plugins)
+        plugins = settings.plugin_registry()
         plugins.check_settings(settings)
     except ConfigurationError as exc:
         return settings_summary(settings), [*findings, _failed("plugins", exc, "correct the plugin settings named")]

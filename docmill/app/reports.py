@@ -8,9 +8,10 @@ from typing import Any
 from ..core.errors import ConfigurationError
 from ..core.filters import Filter
 from ..core.interfaces import VectorStore
-from ..core.models import SearchHit, StoredChunk
-from ..core.records import State
+from ..core.ledger_records import State
+from ..core.values import SearchHit, StoredChunk
 from ..settings import Settings
+from .backend import open_backend
 from .specs import has_ledger, source_id
 
 __all__ = ["JOB_PAGE", "dead_letters", "export", "filtered_query", "index_status", "job_status", "search"]
@@ -32,12 +33,12 @@ def index_status(settings: Settings, *, limit: int | None = None) -> dict[str, A
     syncs: dict[str, Any] = {}
     if has_ledger(settings):
         with Ledger(settings.ledger_database_url) as ledger:
-            counts, totals = ledger.state_counts(), ledger.chunk_totals()
-            failed, more_failures = ledger.failures(limit)
+            counts, totals = ledger.documents.state_counts(), ledger.documents.chunk_totals()
+            failed, more_failures = ledger.documents.failures(limit)
             failures = [{"doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error} for r in failed]
-            skips, more_skipped = ledger.skips(limit)
+            skips, more_skipped = ledger.documents.skips(limit)
             skipped = [{"doc": r.name, "error": r.error_kind, "reason": r.error} for r in skips]
-            syncs = ledger.last_syncs()
+            syncs = ledger.sources.last_syncs()
     documents = {"total": sum(counts.values()), **{state.value: counts.get(state, 0) for state in State if state.final},
                  "pending": counts.get(State.PENDING, 0) + counts.get(State.DELETING, 0)}
     return {"documents": documents, **totals, "failures": failures, "more_failures": more_failures,
@@ -63,9 +64,9 @@ def job_status(settings: Settings, job_id: str, *, limit: int | None = JOB_PAGE,
     if not has_ledger(settings):
         raise KeyError(job_id)
     with Ledger(settings.ledger_database_url) as ledger:
-        info = ledger.job_info(job_id)
-        progress = ledger.job_progress(job_id)  # first: a finished job's items are then all written
-        items, more = ledger.job_items(job_id, limit=limit, after=after, state=state, stage=stage)
+        info = ledger.jobs.info(job_id)
+        progress = ledger.jobs.progress(job_id)  # first: a finished job's items are then all written
+        items, more = ledger.jobs.items(job_id, limit=limit, after=after, state=state, stage=stage)
     return {**info, "finished": progress.finished, "counts": progress.counts, "items": items, "more": more,
             "next": items[-1]["key"] if more else None}
 
@@ -80,29 +81,21 @@ def dead_letters(settings: Settings, *, limit: int | None = None, after: str | N
     if not has_ledger(settings):
         return [], 0, None
     with Ledger(settings.ledger_database_url) as ledger:
-        rows = ledger.dead_letters(limit=limit, after=after)
-        more = 0 if limit is None or len(rows) < limit else ledger.dead_letter_count(after=rows[-1].dead_letter)
-        versions = ledger.dead_letter_versions() if settings.distributed else set()
+        rows = ledger.dead_letters.entries(limit=limit, after=after)
+        more = 0 if limit is None or len(rows) < limit else ledger.dead_letters.count(after=rows[-1].dead_letter)
     entries = [{"id": r.dead_letter, "doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error,
                 "attempts": r.attempts, "failed_at": r.finished_at} for r in rows]
-    if not settings.distributed:
-        return entries, more, None
-    from ..actors.distributed import DistributedClient
-
-    client = DistributedClient(settings)
+    backend = open_backend(settings)
     try:
-        found, waited = client.dead_messages()
+        return entries, more, backend.dead_messages()
     finally:
-        client.close()
-    matched = sum(m.version in versions for m in found)
-    return entries, more, (matched, len(found) - matched - sum(waited), sum(waited))
+        backend.close()
 
 
 def _has_index(settings: Settings) -> bool:
     """Whether there is an index to read without creating one: a ledger, or a store on a server."""
-    from ..core.plugins import load_plugins
 
-    return has_ledger(settings) or load_plugins(settings.load_plugins).store_is_remote(settings)
+    return has_ledger(settings) or settings.plugin_registry().store_is_remote(settings)
 
 
 def filtered_query(store: VectorStore, vector: Any, k: int, where: Filter = ()) -> list[SearchHit]:
@@ -128,9 +121,8 @@ def search(settings: Settings, query: str, k: int = 5, where: Filter = ()) -> li
     """
     if not _has_index(settings):
         return []
-    from ..core.plugins import load_plugins
 
-    plugins = load_plugins(settings.load_plugins)
+    plugins = settings.plugin_registry()
     embedder = plugins.embedder(settings)
     store = plugins.vector_store(settings, embedder.dimension, embedder.model)
     try:
@@ -147,7 +139,7 @@ def export(settings: Settings, *, vectors: bool = False) -> Iterator[StoredChunk
         return
     from ..core.runtime import Runtime
 
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, plugins=settings.plugin_registry())
     try:
         yield from runtime.store.iter_chunks(with_vectors=vectors)
     finally:

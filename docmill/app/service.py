@@ -25,10 +25,11 @@ from ..core.access import upload_key, visible_to
 from ..core.errors import ConfigurationError
 from ..core.fairness import FAIR_SHARE, raised
 from ..core.filters import Filter
-from ..core.models import SearchHit, SourceSpec, Task
-from ..core.records import Stage
+from ..core.ledger_records import JobInfo, Stage
+from ..core.values import SearchHit, SourceSpec, Task
 from ..settings import Settings
 from . import callers
+from .backend import Backend, open_backend
 from .syncs import SyncInterrupted, SyncRunners
 
 __all__ = ["UPLOAD_SOURCE", "Service"]
@@ -49,31 +50,20 @@ class Service:
         self.settings = settings
         self.upload_dir = Path(settings.upload_dir or settings.home / "uploads")
         self._syncs = SyncRunners(settings, self.run_sync)
-        if settings.distributed:
-            from ..actors.distributed import DistributedClient
-
-            self._client: Any = DistributedClient(settings)
-            self._pipeline: Any = None
-            self.runtime = self._client.runtime
-        else:
-            from ..actors.embedded import EmbeddedPipeline
-
-            self._client = None
-            self._pipeline = EmbeddedPipeline(settings, on_wait=on_wait)
-            self.runtime = self._pipeline.runtime
-        self.ledger = self.runtime.ledger
+        self.backend: Backend = open_backend(settings, on_wait=on_wait)
         try:
+            self.runtime = self.backend.runtime
+            self.ledger = self.runtime.ledger
             callers.admit(self.ledger, [token.name for token in settings.api_tokens])
             callers.label_grants(self.runtime, settings)  # before any search: an older index's chunks get grants
-            if self._pipeline is not None:
-                self._pipeline.start()
+            self.backend.start()
         except BaseException:
             self.close()
             raise
 
     @property
     def mode(self) -> str:
-        return "distributed" if self._client is not None else "embedded"
+        return self.backend.mode
 
     # Jobs -----------------------------------------------------------------
 
@@ -83,14 +73,9 @@ class Service:
         to its worker threads, distributed mode to the workers of the ``discover`` queue (a TransientError when
         RabbitMQ does not take it: the job then never started, and the same request again starts it)."""
         queued_at = priority
-        if owner is not None and self.ledger.undiscovered_of(owner) < FAIR_SHARE:  # the caller's fair share
+        if owner is not None and self.ledger.jobs.undiscovered_of(owner) < FAIR_SHARE:  # the caller's fair share
             queued_at = raised(priority)
-        if self._client is not None:
-            job_id: str = self._client.enqueue(list(specs), priority=priority, kind=kind, owner=owner,
-                                               queued_at=queued_at)
-            return job_id
-        job_id = self._pipeline.submit(specs, kind=kind, priority=priority, owner=owner, queued_at=queued_at)
-        return job_id
+        return self.backend.submit(specs, kind=kind, priority=priority, owner=owner, queued_at=queued_at)
 
     def upload(self, owner: str, items: Sequence[Mapping[str, Any]], *, priority: int = 0) -> str:
         """A job processing files already stored by their content (``store_blob``): ``items`` of name,
@@ -107,7 +92,6 @@ class Service:
         ConfigurationError for a source that is not a folder, or an item that is not a relative path inside it
         or that the source's globs leave out. An item missing, or leading out of the folder, is skipped in the
         job with why."""
-        from ..core.plugins import load_plugins
         from .specs import FOLDER_SOURCE, source_spec
 
         config = self.settings.source(source)
@@ -120,12 +104,12 @@ class Service:
         digest = hashlib.sha256(json.dumps(list(items)).encode()).hexdigest()[:16]
         spec = SourceSpec(id=f"{spec.id}@items-{digest}", type=spec.type,
                           options={**spec.options, "items": list(items)})
-        load_plugins(self.settings.load_plugins).source(spec.type, dict(spec.options), self.settings).close()
+        self.settings.plugin_registry().source(spec.type, dict(spec.options), self.settings).close()
         return self.submit([spec], owner=owner, kind="ingest", priority=priority)
 
-    def owned_job(self, job_id: str, owner: str | None) -> dict[str, Any]:
+    def owned_job(self, job_id: str, owner: str | None) -> JobInfo:
         """The job's row when ``owner`` started it; KeyError otherwise (another caller's job does not exist)."""
-        info = self.ledger.job_info(job_id)
+        info = self.ledger.jobs.info(job_id)
         if owner is not None and info.get("owner") != owner:
             raise KeyError(job_id)
         return info
@@ -135,47 +119,40 @@ class Service:
         info = self.owned_job(job_id, owner)
         # Progress first: a job seen finished has written every item, so the items read after it are all there
         # (read the other way round, a finished job could show the items of a moment before: none).
-        progress = self.ledger.job_progress(job_id)
-        items, more = self.ledger.job_items(job_id, **page)
+        progress = self.ledger.jobs.progress(job_id)
+        items, more = self.ledger.jobs.items(job_id, **page)
         return {**info, "finished": progress.finished, "counts": progress.counts, "items": items, "more": more,
                 "next": items[-1]["key"] if more else None}
 
     def jobs(self, owner: str | None, limit: int = 50) -> list[dict[str, Any]]:
         """The caller's most recent jobs, newest first, with their counts."""
         found = []
-        for info in self.ledger.jobs_of(owner, limit):
-            progress = self.ledger.job_progress(info["job"])
+        for info in self.ledger.jobs.of(owner, limit):
+            progress = self.ledger.jobs.progress(info["job"])
             found.append({**info, "finished": progress.finished, "counts": progress.counts})
         return found
 
     def progress(self, job_id: str) -> Any:
         """The job's progress; embedded mode fails documents the broker lost, as ``docmill ingest`` does."""
-        if self._pipeline is not None:
-            return self._pipeline.progress(job_id)
-        return self.ledger.job_progress(job_id)
+        return self.backend.progress(job_id)
 
     def retry(self, job_id: str, owner: str | None) -> str | None:
         """Re-run the job's failed documents from the stage that failed, as a new job of the same caller; its
         id, or None when nothing failed."""
         self.owned_job(job_id, owner)
-        ids = self.ledger.job_dead_letters(job_id)
+        ids = self.ledger.jobs.dead_letters(job_id)
         if not ids:
             return None
-        if self._client is not None:
-            new_job: str | None = self._client.retry(ids, owner=owner)[0]
-            return new_job
-        from ..core import deadletters
-
-        return deadletters.retry(self.runtime, ids, owner=owner)[0]
+        return self.backend.retry(ids, owner=owner)[0]
 
     def remove(self, key: str, owner: str) -> str:
         """Remove one of the caller's uploaded documents from the index; the job doing it. KeyError when the
         caller has no such document."""
-        if not key.startswith(upload_key(owner, "")) or self.ledger.document(key) is None:
+        if not key.startswith(upload_key(owner, "")) or self.ledger.documents.document(key) is None:
             raise KeyError(key)
-        job_id = self.ledger.create_job("delete", discoveries=0, owner=owner)
+        job_id = self.ledger.jobs.create("delete", discoveries=0, owner=owner)
         tasks = [Task.for_version(Stage.REMOVE, job_id, key, version, 0)
-                 for key, version in self.ledger.start_removals(job_id, [key])]
+                 for key, version in self.ledger.versions.start_removals(job_id, [key])]
         self.runtime.send_all(tasks)
         return job_id
 
@@ -205,18 +182,10 @@ class Service:
             if self._syncs.stopping:
                 raise SyncInterrupted(job_id)
             time.sleep(0.2)
-        return job_id, self.ledger.job_summary(job_id)
+        return job_id, self.ledger.jobs.summary(job_id)
 
     def close(self) -> None:
         """Stop: no sync starts any more, running ones stop waiting, then the pipeline stops (a stage's message
         in progress finishes within ``STOP_WAIT`` seconds, or resumes when the pipeline starts again)."""
         self._syncs.stop()
-        if self._pipeline is not None:
-            busy = sum(queue.unfinished_tasks for queue in self._pipeline.broker.queues.values())
-            if busy:
-                log.info("stopping: waiting up to %.0f s for the pipeline's workers to finish the messages in "
-                         "progress (%d message(s) held or queued; the rest resume on the next start)",
-                         STOP_WAIT, busy, extra={"event": "api.stopping"})
-            self._pipeline.stop(timeout=STOP_WAIT)
-        if self._client is not None:
-            self._client.close()
+        self.backend.close(timeout=STOP_WAIT)

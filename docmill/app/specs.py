@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from ..core.models import SourceSpec
+from ..core.values import SourceSpec
 from ..settings import Settings
 from ..sources_config import SourceConfig
 

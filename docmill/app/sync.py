@@ -16,9 +16,8 @@ __all__ = ["sync_source"]
 
 def _check_source(settings: Settings, spec: Any) -> None:
     """Build the source once, so bad options or a missing token are a configuration error before the lease."""
-    from ..core.plugins import load_plugins
 
-    source = load_plugins(settings.load_plugins).source(spec.type, dict(spec.options), settings)
+    source = settings.plugin_registry().source(spec.type, dict(spec.options), settings)
     source.close()
 
 
@@ -34,13 +33,14 @@ def sync_source(settings: Settings, name: str, full: bool = False, *, prune: boo
     ``app.run`` (a process of its own: embedded mode locks the home), and a
     service that already runs a pipeline passes its own.
     """
-    from ..core.leasing import SourceLease
+    from ..core.lease_heartbeat import SourceLease
     from ..core.ledger import Ledger
 
     spec = source_spec(settings.source(name), full, prune=prune, retry_failed=retry_failed)
     _check_source(settings, spec)
     settings.home.mkdir(parents=True, exist_ok=True)
-    with Ledger(settings.ledger_database_url) as ledger, SourceLease(ledger, spec.id) as held:
+    with (Ledger(settings.ledger_database_url) as ledger,
+          SourceLease(ledger, spec.id, on_takeover=metrics.lease_takeover) as held):
         if not held:
             metrics.sync_run(name, "coalesced")
             return None
@@ -49,8 +49,8 @@ def sync_source(settings: Settings, name: str, full: bool = False, *, prune: boo
             job_id, summary = run(settings, [spec], kind="sync", watch=watch)
         else:
             job_id, summary = runner([spec], kind="sync")
-        found = ledger.job_changes(job_id)
-        ledger.record_sync(spec.id, started, time.monotonic() - clock, found)
+        found = ledger.jobs.changes(job_id)
+        ledger.sources.record_sync(spec.id, started, time.monotonic() - clock, found)
         metrics.sync_run(name, "failed" if summary.get("error") else "ok")
         return {"source": name, "job": job_id, **found, "chunks": summary["chunks"],
                 "seconds": round(time.monotonic() - clock, 3), "error": summary.get("error")}

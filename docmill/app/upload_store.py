@@ -30,7 +30,7 @@ from ..core.access import upload_key
 from ..core.errors import ConfigurationError, PermanentError
 from ..core.hookspecs import Register, hookimpl
 from ..core.interfaces import SourceFactory
-from ..core.models import Blob, DocumentRef, Listing
+from ..core.values import Blob, DocumentRef, Listing
 
 if TYPE_CHECKING:
     from ..core.plugin_context import PluginContext

@@ -6,14 +6,13 @@ from collections.abc import Callable, Sequence
 
 from ..core.errors import ConfigurationError
 from ..settings import Settings
-from .runs import _client
 
 __all__ = ["check_stages", "serve_metrics", "serve_workers"]
 
 
 def check_stages(stages: Sequence[str]) -> None:
     """Raise ValueError naming an unknown stage."""
-    from ..actors.stages import queue_names
+    from ..actors.stage_actors import queue_names
 
     queue_names(stages)
 
@@ -22,15 +21,10 @@ def serve_workers(settings: Settings, stages: Sequence[str], processes: int, thr
                   on_ready: Callable[[], None] | None = None) -> int:
     """Check the store and RabbitMQ's queues once, queue again what an outage left dead-lettered although the
     ledger waits for it, then supervise the worker processes until a signal; the exit code."""
+    from ..actors.backends import prepare_workers
     from ..actors.worker import Supervisor
 
-    client = _client(settings)  # declares and checks every queue before any process starts
-    try:
-        client.runtime.plugins.check_store_writers(settings, stages)
-        client.requeue_strays()
-        isolated_waiting = client.isolated_waiting(stages)
-    finally:
-        client.close()
+    isolated_waiting = prepare_workers(settings, stages)  # declares and checks every queue first
     supervisor = Supervisor(list(stages), processes, threads, isolated_waiting)
     if settings.metrics_port:
         serve_metrics(settings, supervisor.serve_metrics)

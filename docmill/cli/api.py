@@ -50,9 +50,11 @@ def api(host: str | None, port: int | None, new_token: str | None, revoked: str 
 
     if logging.getLogger().level > logging.INFO:  # a service says what it does by default
         logging.getLogger().setLevel(logging.INFO)
+    from ..app.backend import mode_of
+
     settings = load_settings()
     http_api.serve(settings, host=host, port=port, on_ready=lambda h, p: click.echo(
-        f"docmill: API on http://{h}:{p}/ ({'distributed' if settings.distributed else 'embedded'} mode); "
+        f"docmill: API on http://{h}:{p}/ ({mode_of(settings)} mode); "
         "SIGTERM or Ctrl-C stops it", err=True))
 
 

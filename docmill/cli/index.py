@@ -56,8 +56,9 @@ def ingest(paths: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str,
             warn=lambda message: click.echo(f"docmill: warning: {message}", err=True),
             on_wait=lambda: click.echo(f"docmill: another docmill run is using {settings.home}; waiting for it "
                                        "to finish", err=True))
-    except KeyboardInterrupt:
-        where = (f"; job {jobs[0]} goes on in the workers (`docmill wait {jobs[0]}`)" if settings.distributed and jobs
+    except KeyboardInterrupt as exc:
+        detached = isinstance(exc, app.RunInterrupted) and exc.detached
+        where = (f"; job {jobs[0]} goes on in the workers (`docmill wait {jobs[0]}`)" if detached
                  else "; documents in progress resume on the next ingest")
         click.echo(f"docmill: interrupted{where}", err=True)
         sys.exit(EXIT_INTERRUPTED)

@@ -8,7 +8,7 @@ import sys
 import click
 
 from .. import app
-from ..core.records import PIPELINE, Stage
+from ..core.ledger_records import PIPELINE, Stage
 from ..settings import load_settings
 from .common import EXIT_INTERRUPTED, EXIT_TIMEOUT, handles_configuration, warn
 from .render import format_summary, progress_bar

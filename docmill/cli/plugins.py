@@ -18,11 +18,10 @@ __all__ = ["plugins"]
 @handles_configuration
 def plugins(as_json: bool) -> None:
     """Every plugin: what it provides, from which package, and whether settings use it."""
-    from ..core.plugins import load_plugins
 
     settings = load_settings()
     source_types = [FOLDER_SOURCE, *(source.type for source in settings.sources)]
-    rows = load_plugins(settings.load_plugins).catalog(settings, source_types=source_types)
+    rows = settings.plugin_registry().catalog(settings, source_types=source_types)
     if as_json:
         click.echo(json.dumps(rows))
         return

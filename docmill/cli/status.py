@@ -12,7 +12,7 @@ import click
 
 from .. import app
 from ..core.attachments import NAME_SEPARATOR, depth_of
-from ..core.records import Stage, State
+from ..core.ledger_records import Stage, State
 from ..settings import Settings, load_settings
 from .common import handles_configuration, printable
 

@@ -19,9 +19,9 @@ import unicodedata
 from collections.abc import Sequence
 
 from .ledger.children import ATTACHMENT, NewChild
-from .models import Attachment, Task
-from .records import Document, Stage
+from .ledger_records import Document, Stage
 from .runtime import Runtime
+from .values import Attachment, Task
 
 __all__ = ["ATTACHMENT", "NAME_SEPARATOR", "attachment_key", "depth_of", "remove_stale_children", "safe_name",
            "start_attachments"]
@@ -73,14 +73,14 @@ def start_attachments(rt: Runtime, job_id: str, doc: Document, attachments: Sequ
     """Record a parent version's attachments as children and send those to extract (none: nothing to do)."""
     if not attachments:
         return
-    started = rt.ledger.start_children(job_id, doc, _children(rt, doc, attachments), rt.signature)
+    started = rt.ledger.children.start(job_id, doc, _children(rt, doc, attachments), rt.signature)
     rt.send_all([Task.for_version(Stage.EXTRACT, job_id, key, version, doc.priority) for key, version in started])
-    rt.ledger.mark_sent(started)
+    rt.ledger.versions.mark_sent(started)
 
 
 def remove_stale_children(rt: Runtime, job_id: str, doc: Document) -> None:
     """Once a parent's version is stored: remove the children (and theirs) that this version no longer carries."""
-    stale = rt.ledger.stale_children(doc.key, doc.version)
+    stale = rt.ledger.children.stale(doc.key, doc.version)
     if stale:
         rt.send_all([Task.for_version(Stage.REMOVE, job_id, key, version, doc.priority)
-                     for key, version in rt.ledger.start_removals(job_id, stale)])
+                     for key, version in rt.ledger.versions.start_removals(job_id, stale)])

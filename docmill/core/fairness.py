@@ -40,4 +40,4 @@ class FairShare:
         """How many of ``count`` documents starting now are within the caller's share (none without a caller)."""
         if self.owner is None or not count:
             return 0
-        return max(0, min(count, FAIR_SHARE - self.ledger.in_flight_of(self.owner)))
+        return max(0, min(count, FAIR_SHARE - self.ledger.jobs.in_flight_of(self.owner)))

@@ -43,7 +43,7 @@ from .interfaces import (
     SourceFactory,
     VectorStoreFactory,
 )
-from .models import Blob
+from .values import Blob
 
 if TYPE_CHECKING:  # pydantic: processes that only parse untrusted bytes never import it
     from pydantic import BaseModel

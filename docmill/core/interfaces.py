@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from .filters import Filter
-from .models import (
+from .values import (
     Blob,
     Chunk,
     ChunkText,
@@ -105,7 +105,7 @@ class ContentCheckedSource(Protocol):
     Some sources bump a document's change stamp for edits of its labels alone
     (Paperless-ngx moves ``modified`` when a tag changes). When the stamp moved
     on a document already indexed, discovery asks ``content_id``; if it equals
-    the ``checksum`` the source put on the :class:`~docmill.core.models.Blob`
+    the ``checksum`` the source put on the :class:`~docmill.core.values.Blob`
     it fetched for the current version, only the document's metadata changed:
     the chunks' metadata is updated in the store in place (``relabelled``),
     and nothing is downloaded, extracted or embedded again.

@@ -26,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from .errors import ConfigurationError
-from .models import Limits
+from .values import Limits
 
 __all__ = ["PluginContext", "RemoteSettings", "env_name", "masked", "validate_settings"]
 

@@ -29,11 +29,12 @@ import pluggy
 from pydantic import BaseModel
 
 from . import hookspecs
+from .config import RuntimeSettings
 from .errors import ConfigurationError
 from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Source, VectorStore
-from .models import Blob
+from .ledger_records import Stage
 from .plugin_context import PluginContext, RemoteSettings, env_name, masked, secrets_of, validate_settings
-from .records import Stage
+from .values import Blob
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "Plugins", "load_plugins"]
 
@@ -84,6 +85,9 @@ class Plugins:
         self.infos = list(infos)
         self._registries: dict[str, dict[str, _Entry]] = {}
         self._lock = threading.Lock()
+        #: Hears the secret values of each plugin's settings as they are read, to keep them out of logs: whoever
+        #: owns the logs sets it (``Settings.plugin_registry``); the core registers nothing itself.
+        self.on_secrets: Callable[[Sequence[str]], None] | None = None
 
     def register(self, plugin: object, name: str) -> None:
         """Add a plugin object at run time (tests, embedding applications)."""
@@ -141,16 +145,17 @@ class Plugins:
         """The factory registered as ``name`` among plugins of ``kind``."""
         return self.entry(kind, name).factory
 
-    def plugin_settings(self, kind: str, name: str, settings: Any) -> BaseModel | None:
+    def plugin_settings(self, kind: str, name: str, settings: RuntimeSettings) -> BaseModel | None:
         """The validated settings of the plugin registered as ``name`` (None when it declares none)."""
         model = self.entry(kind, name).settings
         if model is None:
             return None
         values = validate_settings(model, name, settings.plugins.get(name, {}))
-        _redact(secrets_of(values))
+        if self.on_secrets is not None:
+            self.on_secrets(secrets_of(values))
         return values
 
-    def context(self, kind: str, name: str, settings: Any) -> PluginContext:
+    def context(self, kind: str, name: str, settings: RuntimeSettings) -> PluginContext:
         """What the factory of ``name`` is given: its own settings and the shared facts."""
         return PluginContext(
             name=name, settings=self.plugin_settings(kind, name, settings), home=settings.home,
@@ -158,7 +163,7 @@ class Plugins:
             chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, ocr_workers=settings.ocr_workers,
             include=tuple(settings.include), exclude=tuple(settings.exclude))
 
-    def source(self, type_name: str, options: Mapping[str, Any], settings: Any,
+    def source(self, type_name: str, options: Mapping[str, Any], settings: RuntimeSettings,
                on_request: Callable[[], None] | None = None) -> Source:
         """A source of the given type; a named source (``options["name"]``) gets its token from the settings.
         ``on_request`` is what the source calls for each request it sends (see ``PluginContext``)."""
@@ -170,40 +175,40 @@ class Plugins:
         source: Source = self.factory("source", type_name)(dict(options), context)
         return source
 
-    def ocr_engine(self, settings: Any) -> OcrEngine:
+    def ocr_engine(self, settings: RuntimeSettings) -> OcrEngine:
         """The OCR engine the settings select."""
         engine: OcrEngine = self.factory("ocr", settings.ocr)(self.context("ocr", settings.ocr, settings))
         return engine
 
-    def chunker(self, settings: Any) -> Chunker:
+    def chunker(self, settings: RuntimeSettings) -> Chunker:
         """The chunker the settings select."""
         chunker: Chunker = self.factory("chunker", settings.chunker)(
             self.context("chunker", settings.chunker, settings))
         return chunker
 
-    def embedder(self, settings: Any) -> Embedder:
+    def embedder(self, settings: RuntimeSettings) -> Embedder:
         """The embedder the settings select."""
         embedder: Embedder = self.factory("embedder", settings.embedder)(
             self.context("embedder", settings.embedder, settings))
         return embedder
 
-    def vector_store(self, settings: Any, dimension: int, model: str) -> VectorStore:
+    def vector_store(self, settings: RuntimeSettings, dimension: int, model: str) -> VectorStore:
         """The vector store the settings select, for vectors of this model."""
         factory = self.factory("store", settings.store)
         store: VectorStore = factory(self.context("store", settings.store, settings), dimension, model)
         return store
 
-    def store_is_remote(self, settings: Any) -> bool:
+    def store_is_remote(self, settings: RuntimeSettings) -> bool:
         """Whether the selected vector store is a server (it may hold an index without a local ledger)."""
         values = self.plugin_settings("store", settings.store, settings)
         return isinstance(values, RemoteSettings) and bool(values.remote)
 
-    def store_is_local(self, settings: Any) -> bool:
+    def store_is_local(self, settings: RuntimeSettings) -> bool:
         """Whether the selected vector store says it lives in files that one process at a time may write."""
         values = self.plugin_settings("store", settings.store, settings)
         return isinstance(values, RemoteSettings) and not values.remote
 
-    def check_store_writers(self, settings: Any, stages: Collection[str]) -> None:
+    def check_store_writers(self, settings: RuntimeSettings, stages: Collection[str]) -> None:
         """Raise ConfigurationError when workers of these stages would write a store only one process may write.
 
         A worker is always several processes (its processes, the isolation
@@ -223,7 +228,7 @@ class Plugins:
             f"({env_name(name, 'url')}; for Chroma, `chroma run --path DIR`), or run `docmill ingest` in one "
             "process instead")
 
-    def check_settings(self, settings: Any) -> None:
+    def check_settings(self, settings: RuntimeSettings) -> None:
         """Validate every ``[plugins.NAME]`` section now, so a bad value stops start-up.
 
         A section that no loaded plugin declares is reported and ignored: it may
@@ -241,7 +246,7 @@ class Plugins:
                 log.warning("[plugins.%s] / %s__*: no loaded plugin named %r has settings, so these are ignored "
                             "(plugins with settings: %s)", name, env_name(name), name, ", ".join(sorted(declared)))
 
-    def catalog(self, settings: Any, source_types: Collection[str] = ()) -> list[dict[str, Any]]:
+    def catalog(self, settings: RuntimeSettings, source_types: Collection[str] = ()) -> list[dict[str, Any]]:
         """Every plugin's contributions: kind, name, plugin, package, version, active, error.
 
         ``source_types`` are the source types the caller uses (settings select
@@ -302,13 +307,6 @@ def _caller_plugin(authors: Mapping[CodeType | None, str]) -> str:
             return authors[frame.f_code]
         frame = frame.f_back  # type: ignore[assignment]
     return "(unknown plugin)"
-
-
-def _redact(secrets: Sequence[str]) -> None:
-    if secrets:
-        from ..logs import redact_secrets
-
-        redact_secrets(secrets)
 
 
 def _distribution(ep: importlib.metadata.EntryPoint, known: dict[str, tuple[str, str]]) -> tuple[str, str]:

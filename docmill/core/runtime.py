@@ -1,4 +1,4 @@
-"""What the stages share in one process: settings, plugins, ledger, and the parts built from them.
+"""What the stages share in one process: settings (``core.config``), plugins, ledger, and the parts built from them.
 
 Heavy parts (the embedding model, the vector store client, the OCR engine)
 are built on first use, once, each under its own lock: a re-ingest with
@@ -16,14 +16,14 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..settings import Settings
+from .config import RuntimeSettings
 from .errors import UnsupportedDocument
 from .events import SILENT, Events
 from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Signed, Source, VectorStore
 from .ledger import Ledger
-from .models import Blob, Extracted, Page, PageImage, Task
 from .plugins import Plugins, load_plugins
 from .sandbox import ParsePool
+from .values import Blob, Extracted, Page, PageImage, Task
 
 __all__ = ["Runtime"]
 
@@ -47,7 +47,7 @@ def _signature(part: Chunker | Embedder, kind: str) -> str:
 class Runtime:
     """Settings, plugins, ledger and lazily built plugin instances for the stages.
 
-    ``send`` delivers a :class:`~docmill.core.models.Task` to the next stage;
+    ``send`` delivers a :class:`~docmill.core.values.Task` to the next stage;
     the transport (Dramatiq) supplies it, so the core never imports one.
     ``send_all`` delivers several at once, in one round trip where the
     transport can (discovery sends a batch of documents that way).
@@ -57,7 +57,7 @@ class Runtime:
     ``events`` hears what is worth counting (see :mod:`docmill.core.events`).
     """
 
-    def __init__(self, settings: Settings, *, send: Callable[[Task], None] | None = None,
+    def __init__(self, settings: RuntimeSettings, *, send: Callable[[Task], None] | None = None,
                  plugins: Plugins | None = None, ledger: Ledger | None = None,
                  recover_pending: bool = False, warm_up: bool = False, events: Events = SILENT) -> None:
         self.settings = settings
@@ -220,7 +220,7 @@ class Runtime:
         """The source the ledger knows under ``source_id``, built once per process."""
         with self._lock:
             if source_id not in self._sources:
-                found = self.ledger.get_source(source_id)
+                found = self.ledger.sources.get(source_id)
                 if found is None:
                     raise RuntimeError(f"unknown source {source_id!r}: it was never registered in this ledger")
                 type_name, options = found

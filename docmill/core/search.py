@@ -27,7 +27,7 @@ from typing import Any
 
 from .filters import Condition, Filter
 from .interfaces import VectorStore
-from .models import SearchHit, text_hash
+from .values import SearchHit, text_hash
 
 __all__ = ["nearest"]
 

@@ -16,10 +16,10 @@ import time
 from typing import Any
 
 from .access import access_of
+from .document_steps import chunk_metadata
 from .errors import DocmillError
 from .interfaces import GrantingStore, RelabellingStore, VectorStore
-from .records import State
-from .stages import chunk_metadata
+from .ledger_records import State
 
 __all__ = ["access_upgrade", "label_access"]
 
@@ -41,25 +41,25 @@ def label_access(ledger: Any, store: VectorStore, name: str) -> int:
     (``GrantingStore``; how many chunks), else by relabelling each document (how many documents); 0 when it
     was done before. A store that can do neither is left as it is, with a warning: its older chunks stay hidden
     from every caller until their documents are processed again."""
-    if ledger.upgrade_done(name):
+    if ledger.upgrades.done(name):
         return 0
     if isinstance(store, GrantingStore):  # in bulk: 2,000 documents' chunks relabelled one by one took 100 s
         log.info("labelling indexed chunks with who may see them (once, after an upgrade)",
                  extra={"event": "upgrade.access.started"})
         given = store.grant_unlabelled(access_of)
-        ledger.record_upgrade(name)
+        ledger.upgrades.record(name)
         log.info("labelled %d chunks", given, extra={"event": "upgrade.access.done"})
         return given
     if not isinstance(store, RelabellingStore):
         log.warning("the %s store cannot relabel chunks: chunks written before this release stay hidden from "
                     "the API's callers until their documents are processed again", store.name,
                     extra={"event": "upgrade.access.skipped"})
-        ledger.record_upgrade(name)
+        ledger.upgrades.record(name)
         return 0
     log.info("labelling indexed chunks with who may see them (once, after an upgrade)",
              extra={"event": "upgrade.access.started"})
     done, after, reported = 0, None, time.monotonic()
-    while page := ledger.documents_after(after, PAGE):
+    while page := ledger.documents.documents_after(after, PAGE):
         for doc in page:
             if doc.state == State.DELETING:  # its chunks are being removed
                 continue
@@ -73,6 +73,6 @@ def label_access(ledger: Any, store: VectorStore, name: str) -> int:
         if time.monotonic() - reported > REPORT_EVERY:
             reported = time.monotonic()
             log.info("labelled the chunks of %d documents so far", done, extra={"event": "upgrade.access.progress"})
-    ledger.record_upgrade(name)
+    ledger.upgrades.record(name)
     log.info("labelled the chunks of %d documents", done, extra={"event": "upgrade.access.done"})
     return done

@@ -85,14 +85,14 @@ class ChromaStore:
 
     def __init__(self, path: str, collection: str, *, dimension: int, model: str, url: str | None = None) -> None:
         import chromadb  # its telemetry is off from the start of the process (docmill/privacy.py), and below
-        from chromadb.config import Settings as ChromaSettings
+        from chromadb.config import Settings as ChromadbClientSettings
 
         self._lock = threading.RLock()
         self._path = path if url is None else None  # a persistent store's directory
         self._client: Any
         self._collection: Any
         try:
-            chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+            chroma_settings = ChromadbClientSettings(anonymized_telemetry=False, allow_reset=False)
             if url is None:
                 self._client = chromadb.PersistentClient(path=path, settings=chroma_settings)
             else:

@@ -20,7 +20,7 @@ import pika
 import pytest
 import sqlalchemy
 
-from docmill.core.records import PIPELINE
+from docmill.core.ledger_records import PIPELINE
 from docmill.testing import ChromaServer
 
 from ..api_server import ApiServer

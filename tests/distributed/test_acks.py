@@ -1,4 +1,4 @@
-"""Acknowledgements after a consumer's channel closed settle nothing (docmill/actors/acks.py), on RabbitMQ."""
+"""Acknowledgements after a consumer's channel closed settle nothing (docmill/actors/rabbitmq/acks.py), on RabbitMQ."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from dramatiq import Message
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-from docmill.actors.acks import ChannelBoundBroker
+from docmill.actors.rabbitmq.acks import ChannelBoundBroker
 
 QUEUE = "docmill-test.acks"
 

@@ -11,8 +11,8 @@ import pytest
 from docmill.actors.distributed import DistributedClient
 from docmill.app import folder_specs
 from docmill.core.errors import TransientError
-from docmill.core.models import Task
-from docmill.core.records import Stage
+from docmill.core.ledger_records import Stage
+from docmill.core.values import Task
 from docmill.settings import load_settings
 
 
@@ -60,7 +60,7 @@ def test_a_submit_whose_batch_was_not_taken_is_sent_by_the_next_one(dist_env: di
     try:
         _delete(url, "docmill.extract")  # RabbitMQ will route the first batch nowhere
         job = first.submit(folder_specs(settings, [str(folder)]))
-        assert "routed" in (first.runtime.ledger.job_info(job)["error"] or "")
+        assert "routed" in (first.runtime.ledger.jobs.info(job)["error"] or "")
         with first.runtime.ledger.engine.connect() as conn:
             marked = conn.exec_driver_sql("SELECT count(*) FROM documents WHERE sent_at IS NOT NULL").scalar()
         assert marked == 0  # nothing the ledger calls sent went missing

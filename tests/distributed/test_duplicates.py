@@ -10,7 +10,7 @@ from typing import Any
 import dramatiq
 
 from docmill.actors.distributed import DistributedClient
-from docmill.actors.stages import sender
+from docmill.actors.stage_actors import sender
 from docmill.app import folder_specs
 from docmill.settings import Settings
 from docmill.testing.stubs import StubPlugin
@@ -40,7 +40,7 @@ def _run(settings: Settings, folder: Path, *, twice: bool) -> tuple[set[Any], di
     try:
         job = client.submit(folder_specs(settings, [str(folder)], (), tuple(CORPUS_EXCLUDES[1::2])))
         deadline = time.monotonic() + 600
-        while not client.runtime.ledger.job_progress(job).finished:
+        while not client.runtime.ledger.jobs.progress(job).finished:
             assert time.monotonic() < deadline
             time.sleep(0.2)
         time.sleep(1)  # let the duplicates still queued run to their no-op end

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from docmill.core.errors import PermanentError
-from docmill.core.models import Blob, Limits
 from docmill.core.sandbox import ParsePool
 from docmill.core.sniff import media_type_of
+from docmill.core.values import Blob, Limits
 from docmill.plugins.chunker import TextChunker
 from docmill.plugins.pymupdf_extractor import PyMuPdfExtractor
 from docmill.testing import plugin_dir
@@ -167,7 +167,7 @@ def test_the_sniffer_reads_a_bounded_part_of_a_zip_whatever_its_entries_inflate_
 
 def test_the_chunker_is_linear_in_its_input() -> None:
     chunker = TextChunker(800, 100)
-    from docmill.core.models import Page
+    from docmill.core.values import Page
 
     sentence = ("word " * (8 * 2**20 // 5)).strip()  # 8 MB of one sentence, no punctuation
     started = time.monotonic()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from docmill.core.errors import PermanentError
-from docmill.core.models import DocumentRef
+from docmill.core.values import DocumentRef
 from docmill.plugins import net_guard
 from docmill.plugins.url_source import HttpSource
 from docmill.testing.paperless import PaperlessServer

@@ -16,12 +16,11 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from docmill.core.errors import DocmillError, PermanentError
-from docmill.core.models import Blob, Limits
 from docmill.core.sandbox import ParsePool
 from docmill.core.sniff import media_type_of
+from docmill.core.values import Blob, Limits
 from docmill.plugins.office import OfficeExtractor
 from docmill.plugins.text_extractor import TextExtractor
 from docmill.testing import office_files as make
@@ -30,7 +29,7 @@ from ..conftest import Cli
 from . import office_generators as hostile
 from .test_files import LIMITS as FILE_LIMITS
 from .test_files import _peak_rss_mib
-from .test_properties import KINDS
+from .test_properties import KINDS, mutated
 
 pytestmark = pytest.mark.slow
 
@@ -121,29 +120,6 @@ SEEDS = {"a.docx": (DATA / "contract.docx").read_bytes(), "b.xlsx": (DATA / "bud
 RAN: dict[str, int] = {}
 
 
-@st.composite
-def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
-    """An Office file or mail with bytes flipped, cut, repeated or spliced in, or its end cut off."""
-    name = draw(st.sampled_from(sorted(SEEDS)))
-    data = bytearray(SEEDS[name])
-    for _ in range(draw(st.integers(1, 4))):
-        if len(data) <= 16:
-            break
-        at = draw(st.integers(16, len(data) - 1))
-        action = draw(st.sampled_from(["flip", "cut", "repeat", "splice", "truncate"]))
-        if action == "flip":
-            data[at] ^= draw(st.integers(1, 255))
-        elif action == "cut":
-            del data[at:at + draw(st.integers(1, 64))]
-        elif action == "repeat":
-            data[at:at] = data[at:at + draw(st.integers(1, 256))] * draw(st.integers(2, 50))
-        elif action == "splice":
-            data[at:at] = draw(st.binary(min_size=1, max_size=64))
-        else:
-            del data[at:]
-    return name, bytes(data)
-
-
 @pytest.fixture(scope="module")
 def pool() -> Iterator[ParsePool]:
     parsers = ParsePool(2, memory=2**30, timeout=20)
@@ -154,7 +130,7 @@ def pool() -> Iterator[ParsePool]:
 
 
 @settings(max_examples=1000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(case=mutated())
+@given(case=mutated(SEEDS))
 def test_mutated_office_files_end_with_pages_or_a_kind_never_an_internal_error(pool: ParsePool,
                                                                               case: tuple[str, bytes]) -> None:
     name, data = case

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from docmill.core.errors import DocmillError
-from docmill.core.models import Blob, Limits
 from docmill.core.sandbox import ParsePool
 from docmill.core.sniff import media_type_of
+from docmill.core.values import Blob, Limits
 from docmill.plugins.pymupdf_extractor import PyMuPdfExtractor
 from docmill.plugins.text_extractor import TextExtractor
 

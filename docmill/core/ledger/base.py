@@ -1,4 +1,4 @@
-"""The ledger's foundation: engine, transactions, error translation, and source definitions."""
+"""The ledger's foundation: one database (engine, transactions, error translation) that every role shares."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, literal, make_url, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, literal, make_url, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import DiskFull, LedgerUnavailable
-from ..records import State
+from ..ledger_records import State
 from .schema import create_ledger_engine, deliveries, sources, upgrade
 
 #: States a version ends in.
@@ -33,7 +33,7 @@ def upsert(dialect: str) -> Any:
     return sqlite_insert
 
 def put_source(conn: Connection, source_id: str, type_name: str, options: Mapping[str, Any]) -> None:
-    """``LedgerBase.put_source`` within a transaction of the caller's."""
+    """``Sources.put`` within a transaction of the caller's."""
     encoded = json.dumps(dict(options), sort_keys=True)
     row = conn.execute(select(sources.c.type, sources.c.options).where(sources.c.id == source_id)).first()
     if row is not None and row.type == type_name and json.loads(row.options) == json.loads(encoded):
@@ -89,11 +89,11 @@ def _unavailable_when_down(where: str) -> Iterator[None]:
         raise LedgerError(f"the ledger refused a write: {type(exc.orig).__name__}: {exc.orig}") from exc
 
 
-class LedgerBase:
-    """One SQLAlchemy engine, with read and write transactions."""
+class Database:
+    """One SQLAlchemy engine, with read and write transactions; the roles of the ledger share it."""
 
     def __init__(self, url: str, *, job_history: float = 0.0) -> None:
-        """``job_history``: seconds a job is kept once it started (0: for ever), see ``JobsMixin.forget_jobs``."""
+        """``job_history``: seconds a job is kept once it started (0: for ever), see ``Jobs.forget_jobs``."""
         self.url = url
         self.where = describe_database(url)
         self.job_history = job_history
@@ -105,11 +105,8 @@ class LedgerBase:
                         if self.engine.dialect.name == "postgresql" else self.engine)
         # The message this thread runs, when a worker marked it running (deliveries.py): its claim, made in
         # the mark's transaction, and its mark, cleared in the stage's last write instead of one of its own.
-        self._delivery = threading.local()
-        # Documents discovery listed since the tables were last analysed, and the rows the planner believes in.
-        self._listed_since_analysis = 0
-        self._planned: int | None = None
-        with self._write() as conn:
+        self.delivery = threading.local()
+        with self.write() as conn:
             upgrade(conn)
 
     @property
@@ -123,84 +120,68 @@ class LedgerBase:
         """Release every connection."""
         self.engine.dispose()
 
-    def __enter__(self) -> LedgerBase:  # the mixins make it a Ledger; typed as what callers use
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def write(self) -> Iterator[Connection]:
         with _unavailable_when_down(self.where), self._writer.begin() as conn:
             yield conn
 
     @contextlib.contextmanager
-    def _final_write(self) -> Iterator[Connection]:
+    def final_write(self) -> Iterator[Connection]:
         """A stage's last write. The message this thread runs has survived its work: its running mark is
         cleared in the same transaction (and, once that commits, ``delivery_ended`` has nothing left to do)."""
-        running = getattr(self._delivery, "running", None)
-        with self._write() as conn:
+        running = getattr(self.delivery, "running", None)
+        with self.write() as conn:
             yield conn
             if running is not None:
                 conn.execute(END_MARK, {"b_message_id": running})
         if running is not None:
-            self._delivery.running, self._delivery.settled = None, running
+            self.delivery.running, self.delivery.settled = None, running
 
-    def _take_claim(self, key: str, version: int, stage: str) -> tuple[Any] | None:
+    def take_claim(self, key: str, version: int, stage: str) -> tuple[Any] | None:
         """The claim made for this stage with its message's running mark, once: ``(document or None,)``."""
-        made = getattr(self._delivery, "claim", None)
-        self._delivery.claim = None
+        made = getattr(self.delivery, "claim", None)
+        self.delivery.claim = None
         if made is None or made[0] != (key, version, stage):
             return None
         return (made[1],)
 
     @contextlib.contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def read(self) -> Iterator[Connection]:
         with _unavailable_when_down(self.where), self._reader.connect() as conn:
             yield conn
 
     def ping(self) -> None:
         """Return once the database has answered a query; LedgerUnavailable (or DiskFull) when it cannot."""
-        with self._read() as conn:
+        with self.read() as conn:
             conn.execute(select(literal(1)))
 
-    def put_source(self, source_id: str, type_name: str, options: Mapping[str, Any]) -> None:
-        """Remember how to rebuild a source (options must hold no secrets).
 
-        A source registered again with the same type and options keeps its
-        state and last sync; other options (another server, say) start afresh.
-        """
-        with self._write() as conn:
-            put_source(conn, source_id, type_name, options)
+class Role:
+    """One concern of the ledger (jobs, versions, dead letters...), over the database every role shares."""
 
-    def get_source(self, source_id: str) -> tuple[str, dict[str, Any]] | None:
-        """The type and options of a source, or None."""
-        with self._read() as conn:
-            row = conn.execute(select(sources.c.type, sources.c.options).where(sources.c.id == source_id)).first()
-        return (row.type, json.loads(row.options)) if row else None
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
-    def source_state(self, source_id: str) -> dict[str, Any]:
-        """What the source asked to get back after its last successful listing ({} if nothing)."""
-        with self._read() as conn:
-            value = conn.execute(select(sources.c.state).where(sources.c.id == source_id)).scalar()
-        return dict(json.loads(value)) if value else {}
+    @property
+    def engine(self) -> Engine:
+        return self.db.engine
 
-    def save_source_state(self, source_id: str, state: Mapping[str, Any]) -> None:
-        """Keep the source's state for its next listing."""
-        with self._write() as conn:
-            conn.execute(update(sources).where(sources.c.id == source_id).values(
-                state=json.dumps(dict(state), sort_keys=True)))
+    @property
+    def job_history(self) -> float:
+        return self.db.job_history
 
-    def record_sync(self, source_id: str, started_at: float, seconds: float, found: Mapping[str, int]) -> None:
-        """What the last sync of a named source found, for `docmill status`."""
-        with self._write() as conn:
-            conn.execute(update(sources).where(sources.c.id == source_id).values(
-                last_sync_at=started_at, last_sync_seconds=seconds, last_sync=json.dumps(dict(found))))
+    @property
+    def _delivery(self) -> threading.local:
+        return self.db.delivery
 
-    def last_syncs(self) -> dict[str, dict[str, Any]]:
-        """Source id -> its last sync (when, seconds, counts), for sources that were ever synced."""
-        with self._read() as conn:
-            rows = conn.execute(select(sources.c.id, sources.c.last_sync_at, sources.c.last_sync_seconds,
-                                       sources.c.last_sync).where(sources.c.last_sync_at.is_not(None))).all()
-        return {r.id: {"at": r.last_sync_at, "seconds": r.last_sync_seconds, **json.loads(r.last_sync or "{}")}
-                for r in rows}
+    def _write(self) -> contextlib.AbstractContextManager[Connection]:
+        return self.db.write()
+
+    def _final_write(self) -> contextlib.AbstractContextManager[Connection]:
+        return self.db.final_write()
+
+    def _read(self) -> contextlib.AbstractContextManager[Connection]:
+        return self.db.read()
+
+    def _take_claim(self, key: str, version: int, stage: str) -> tuple[Any] | None:
+        return self.db.take_claim(key, version, stage)

@@ -1,4 +1,4 @@
-"""The HTTP API's callers as identities, their uploaded documents, and the one-off upgrades done on this ledger."""
+"""The HTTP API's callers as identities, and their uploaded documents."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select, update
 
 from ..access import upload_key
-from ..records import State
-from .base import LedgerBase, upsert
-from .schema import callers, documents, upgrades
+from ..ledger_records import State
+from .base import Role, upsert
+from .schema import callers, documents
 
-__all__ = ["Caller", "CallersMixin"]
+__all__ = ["Caller", "Callers"]
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,10 @@ class Caller:
     uploads: str | None  # what became of its uploads when revoked: "kept" or "deleted"
 
 
-class CallersMixin(LedgerBase):
-    """Callers, each name one identity for good; upgrade marks."""
+class Callers(Role):
+    """Callers, each name one identity for good."""
 
-    def admit_callers(self, names: Iterable[str]) -> list[Caller]:
+    def admit(self, names: Iterable[str]) -> list[Caller]:
         """Record these configured callers (first seen now, unless known); the revoked ones among them, whose
         names may not be given to a token again."""
         wanted = sorted(set(names))
@@ -48,7 +48,7 @@ class CallersMixin(LedgerBase):
             row = conn.execute(select(callers).where(callers.c.name == name)).first()
         return None if row is None else Caller(row.name, row.first_seen_at, row.revoked_at, row.uploads)
 
-    def revoke_caller(self, name: str, uploads: str) -> None:
+    def revoke(self, name: str, uploads: str) -> None:
         """Record that ``name`` is revoked for good, and what became of its uploads."""
         now = time.time()
         with self._write() as conn:
@@ -65,14 +65,3 @@ class CallersMixin(LedgerBase):
                 documents.c.key.startswith(upload_key(owner, ""), autoescape=True),
                 documents.c.state != State.DELETING).order_by(documents.c.key)).all()
         return [(r.key, r.version, r.chunks or 0) for r in rows]
-
-    def upgrade_done(self, name: str) -> bool:
-        """Whether the one-off upgrade ``name`` was done on this ledger."""
-        with self._read() as conn:
-            return conn.execute(select(upgrades.c.done_at).where(upgrades.c.name == name)).first() is not None
-
-    def record_upgrade(self, name: str) -> None:
-        """Mark the one-off upgrade ``name`` done."""
-        with self._write() as conn:
-            statement = upsert(conn.dialect.name)(upgrades).on_conflict_do_nothing(index_elements=[upgrades.c.name])
-            conn.execute(statement, {"name": name, "done_at": time.time()})

@@ -19,14 +19,14 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from ..records import Document, Stage, State
-from .base import LedgerBase
+from ..ledger_records import Document, Stage, State
+from .base import Role
 from .inflight import clear_documents
 from .jobs import add_items
 from .jobs import item as job_item
 from .schema import attachment_data, documents
 
-__all__ = ["ATTACHMENT", "ChildrenMixin", "NewChild", "descendants_prefix"]
+__all__ = ["ATTACHMENT", "Children", "NewChild", "descendants_prefix"]
 
 #: What joins a parent's key and its child's place: ``mail.eml#attachment/2/invoice.pdf``.
 ATTACHMENT = "#attachment/"
@@ -51,10 +51,10 @@ def descendants_prefix(key: str) -> str:
     return key + ATTACHMENT
 
 
-class ChildrenMixin(LedgerBase):
+class Children(Role):
     """Starting, fetching and retiring the children of a document."""
 
-    def start_children(self, job_id: str, parent: Document, children: Sequence[NewChild],
+    def start(self, job_id: str, parent: Document, children: Sequence[NewChild],
                        signature: str) -> list[tuple[str, int]]:
         """Record the attachments a parent's version carries; (key, version) of each child to extract.
 
@@ -118,14 +118,14 @@ class ChildrenMixin(LedgerBase):
                 attachment_data.c.key == key, attachment_data.c.version == version)).scalar()
         return bytes(data) if data is not None else None
 
-    def stale_children(self, key: str, version: int) -> list[str]:
+    def stale(self, key: str, version: int) -> list[str]:
         """Children of ``key`` that its version ``version`` no longer carries (those being removed too: their
         removal is sent again, in case the process that started it died first)."""
         with self._read() as conn:
             return list(conn.execute(select(documents.c.key).where(
                 documents.c.parent == key, documents.c.parent_version < version).order_by(documents.c.key)).scalars())
 
-    def has_children(self, key: str) -> bool:
+    def exist(self, key: str) -> bool:
         """Whether the document carries attachments that are documents of their own."""
         with self._read() as conn:
             return conn.execute(select(documents.c.key).where(documents.c.parent == key).limit(1)).first() \

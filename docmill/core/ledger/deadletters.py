@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, Connection, and_, func, select, true, tuple_, update
 
-from ..records import Document, Stage, State
-from .base import LedgerBase
+from ..ledger_records import Document, Stage, State
+from .base import Role
 from .jobs import add_item
 from .schema import documents, jobs
 
@@ -19,16 +19,16 @@ _DEAD = and_(documents.c.state == State.FAILED, documents.c.dead_letter.is_not(N
 
 
 def _after(conn: Connection, dead_letter: str | None) -> ColumnElement[bool]:
-    """Dead letters after this one, in the order of ``dead_letters`` (all when None or unknown)."""
+    """Dead letters after this one, in the order of ``entries`` (all when None or unknown)."""
     mark = None if dead_letter is None else conn.execute(
         select(documents.c.finished_at, documents.c.key).where(documents.c.dead_letter == dead_letter)).first()
     return true() if mark is None else tuple_(documents.c.finished_at, documents.c.key) > tuple_(*mark)
 
 
-class DeadLettersMixin(LedgerBase):
+class DeadLetters(Role):
     """Listing, reopening and purging failed versions."""
 
-    def dead_letters(self, ids: Sequence[str] | None = None, *, before: float | None = None,
+    def entries(self, ids: Sequence[str] | None = None, *, before: float | None = None,
                      limit: int | None = None, after: str | None = None) -> list[Document]:
         """Failed versions still held as dead letters, oldest first; only ``ids`` or only older ones if given.
 
@@ -45,13 +45,13 @@ class DeadLettersMixin(LedgerBase):
             rows = conn.execute(query.order_by(documents.c.finished_at, documents.c.key).limit(limit)).all()
         return [Document.from_row(row) for row in rows]
 
-    def dead_letter_count(self, after: str | None = None) -> int:
-        """How many dead letters there are (after the dead letter ``after``, in the order of ``dead_letters``)."""
+    def count(self, after: str | None = None) -> int:
+        """How many dead letters there are (after the dead letter ``after``, in the order of ``entries``)."""
         with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(documents).where(
                 _DEAD, _after(conn, after))).scalar_one())
 
-    def dead_letter_versions(self) -> set[tuple[str, int]]:
+    def versions(self) -> set[tuple[str, int]]:
         """(key, version) of every dead letter."""
         with self._read() as conn:
             return {(r.key, r.version) for r in conn.execute(select(documents.c.key, documents.c.version)

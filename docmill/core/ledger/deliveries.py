@@ -4,7 +4,7 @@ A message is marked running when a worker starts it and cleared when the
 stage returns or raises. A message delivered again while still marked
 running was held by a worker that died (out of memory, a crash in a C
 library, an operator's kill): the delivery says so, and the transport
-decides what that means (see ``docmill/actors/crashguard.py``). Only deaths
+decides what that means (see ``docmill/actors/middleware/crashguard.py``). Only deaths
 the transport charges (those of a message running alone) are counted.
 
 Each mark is one statement (an upsert on SQLite and PostgreSQL), since it is
@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import Float, bindparam, case, false
 
-from ..records import Stage
-from .base import END_MARK, LedgerBase, upsert
+from ..ledger_records import Stage
+from .base import END_MARK, Role, upsert
 from .documents import claim as claim_stage
 from .schema import deliveries
 
@@ -49,16 +49,16 @@ def _mark_statement(dialect: str, redelivered: bool, charge: bool) -> Any:
     }).returning(deliveries.c.died, deliveries.c.crashes)
 
 
-class DeliveriesMixin(LedgerBase):
+class Deliveries(Role):
     """Running marks and crash counts of messages."""
 
-    def delivery_started(self, message_id: str, key: str, version: int, stage: Stage, *, redelivered: bool,
+    def started(self, message_id: str, key: str, version: int, stage: Stage, *, redelivered: bool,
                          charge: bool, claim: bool = False) -> Delivery:
         """Mark the message running; say whether a worker died holding it (counted when ``charge``).
 
         With ``claim``, the stage is also claimed in the same transaction, unless the message is a suspect
         not being charged (it is handed on, not run): the stage's ``begin`` on this thread then returns that
-        claim. The stage's last write clears the mark (``_final_write``); ``delivery_ended`` clears it
+        claim. The stage's last write clears the mark (``_final_write``); ``ended`` clears it
         otherwise.
         """
         self._delivery.running, self._delivery.settled, self._delivery.claim = message_id, None, None
@@ -71,7 +71,7 @@ class DeliveriesMixin(LedgerBase):
                 self._delivery.claim = ((key, version, stage), claim_stage(conn, key, version, stage))
         return delivery
 
-    def delivery_ended(self, message_id: str) -> None:
+    def ended(self, message_id: str) -> None:
         """The message's stage returned or raised (or it was handed on): its worker survived it."""
         self._delivery.claim = None
         if getattr(self._delivery, "settled", None) == message_id:  # cleared by the stage's last write

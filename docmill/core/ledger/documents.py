@@ -9,9 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Float, Update, and_, bindparam, case, delete, func, select, update
 
-from ... import metrics
-from ..records import PIPELINE, Document, Stage, State
-from .base import FINAL_STATES, LedgerBase
+from ..ledger_records import PIPELINE, Document, Stage, State
+from .base import FINAL_STATES, Role
 from .children import DROP_ATTACHMENT
 from .inflight import clear_version
 from .jobs import chunk_sums
@@ -76,7 +75,7 @@ _END_ITEMS = update(job_items).where(*of_version(job_items), ITEM_PENDING).value
 _END_REMOVED_ITEMS = _END_ITEMS.values(name=bindparam("b_name"))
 
 
-class DocumentsMixin(LedgerBase):
+class Documents(Role):
     """Claiming, finishing and forgetting document versions, and what status reports of them."""
 
     def begin(self, key: str, version: int, stage: Stage) -> Document | None:
@@ -116,7 +115,6 @@ class DocumentsMixin(LedgerBase):
             if state != State.FAILED:
                 clear_version(conn, key, version)
                 conn.execute(DROP_ATTACHMENT, values)
-        metrics.document_finished(state, error_kind)
         return True
 
     def removed(self, key: str, version: int) -> bool:
@@ -131,8 +129,6 @@ class DocumentsMixin(LedgerBase):
                                                   "b_now": time.time(), "b_name": name})
                 clear_version(conn, key, version)
                 conn.execute(DROP_ATTACHMENT, {"b_key": key})
-        if gone:
-            metrics.document_finished(State.DELETED)
         return bool(gone)
 
     def document(self, key: str) -> Document | None:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Float, bindparam, delete, insert, select, text, update
 
-from ..models import Chunk, Page
-from ..records import Stage
-from .base import LedgerBase
+from ..ledger_records import Stage
+from ..values import Chunk, Page
+from .base import Role
 from .schema import deliveries, documents, ocr_tasks, of_version, pages, staged_chunks
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ _LOAD_STAGED = select(staged_chunks).where(*of_version(staged_chunks)).order_by(
 _INSERT = {table.name: insert(table) for table in (pages, ocr_tasks, staged_chunks)}
 
 
-class InFlightMixin(LedgerBase):
+class InFlight(Role):
     """Page texts, OCR ranges and staged chunks of versions being processed."""
 
     def save_pages(self, key: str, version: int, extracted: Sequence[Page], ocr_ranges: Sequence[Sequence[int]],

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, text, update
 
-from ..records import State
-from .base import LedgerBase, put_source, upsert
+from ..ledger_records import JobInfo, JobItem, JobSummary, State
+from .base import Role, put_source, upsert
 from .schema import documents, job_items, jobs
 
 #: Old jobs forgotten as one job starts: a few, so that a start never waits on a long backlog (a ledger
@@ -91,10 +91,10 @@ def add_item(conn: Connection, job_id: str, key: str, version: int, state: State
     add_items(conn, job_id, [item(key, version, state, unchanged=unchanged, relabel=relabel, finished=finished)])
 
 
-class JobsMixin(LedgerBase):
+class Jobs(Role):
     """Creating jobs and reporting on them."""
 
-    def create_job(self, kind: str, discoveries: int, priority: int = 0, owner: str | None = None,
+    def create(self, kind: str, discoveries: int, priority: int = 0, owner: str | None = None,
                    sources: Sequence[tuple[str, str, Mapping[str, Any]]] = ()) -> str:
         """A new job waiting for ``discoveries`` discover tasks to report (started by ``owner``, an API caller),
         registering its ``sources`` (id, type, options; see ``put_source``) in the same transaction."""
@@ -106,10 +106,10 @@ class JobsMixin(LedgerBase):
                                         "owner": owner, "discoveries_remaining": discoveries,
                                         "discovered_at": None if discoveries else time.time()})
         if self.job_history > 0:
-            self.forget_jobs(time.time() - self.job_history)
+            self.forget(time.time() - self.job_history)
         return job_id
 
-    def forget_jobs(self, before: float, limit: int = FORGET_AT_ONCE) -> int:
+    def forget(self, before: float, limit: int = FORGET_AT_ONCE) -> int:
         """Forget the ``limit`` oldest jobs started before ``before`` (epoch seconds), with their items; how many.
 
         Called as each job starts (``job_history``), so the ledger keeps a window of history rather than every
@@ -139,7 +139,7 @@ class JobsMixin(LedgerBase):
         with self._write() as conn:
             conn.execute(update(jobs).where(jobs.c.id == job_id).values(left_out=jobs.c.left_out + count))
 
-    def job_progress(self, job_id: str) -> JobProgress:
+    def progress(self, job_id: str) -> JobProgress:
         """Counts of the job's documents by state."""
         with self._read() as conn:
             job = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
@@ -149,9 +149,9 @@ class JobsMixin(LedgerBase):
                                 .group_by(job_items.c.state)).all()
         return JobProgress({r[0]: r[1] for r in rows}, job.discovered_at is not None, job.error)
 
-    def job_summary(self, job_id: str) -> dict[str, Any]:
+    def summary(self, job_id: str) -> JobSummary:
         """Counts, chunks written and failures of one job, for the end-of-run report."""
-        progress = self.job_progress(job_id)
+        progress = self.progress(job_id)
         with self._read() as conn:
             joined = job_items.join(documents, documents.c.key == job_items.c.key)
             totals = chunk_sums(conn, joined, job_items.c.job_id == job_id, job_items.c.state == State.DONE)
@@ -168,7 +168,7 @@ class JobsMixin(LedgerBase):
         return {
             "counts": progress.counts,
             "seconds": round(ended - job.created_at, 3),  # the job's, from its start to its last document's end
-            **totals,
+            "chunks": totals["chunks"], "embedded": totals["embedded"], "reused": totals["reused"],
             "unchanged": int(unchanged),
             "left_out": int(left_out or 0),
             "failures": [{"doc": r.name, "stage": r.stage, "error": r.error_kind, "reason": r.error,
@@ -183,8 +183,8 @@ class JobsMixin(LedgerBase):
                 job_items.c.job_id == job_id, job_items.c.state == State.PENDING)).all()
         return [(r.key, r.version) for r in rows]
 
-    def job_items(self, job_id: str, *, limit: int | None = None, after: str | None = None,
-                  state: str | None = None, stage: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    def items(self, job_id: str, *, limit: int | None = None, after: str | None = None,
+                  state: str | None = None, stage: str | None = None) -> tuple[list[JobItem], int]:
         """The job's documents, where each stands now, in key order; and how many more match after them.
 
         A page at a time: ``limit`` items (None: all) whose key comes after
@@ -213,7 +213,7 @@ class JobsMixin(LedgerBase):
             if limit is not None and len(rows) == limit:
                 more = int(conn.execute(select(func.count()).select_from(joined).where(
                     *where, job_items.c.key > rows[-1].key)).scalar_one())
-        items = []
+        items: list[JobItem] = []
         for r in rows:
             current = r[4] == r.version  # the job's version is still the document's latest
             items.append({
@@ -227,7 +227,7 @@ class JobsMixin(LedgerBase):
             })
         return items, more
 
-    def job_info(self, job_id: str) -> dict[str, Any]:
+    def info(self, job_id: str) -> JobInfo:
         """The job's own row: kind, priority, when it was created and discovered."""
         with self._read() as conn:
             job = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
@@ -235,8 +235,8 @@ class JobsMixin(LedgerBase):
             raise KeyError(job_id)
         return _info(job)
 
-    def jobs_of(self, owner: str | None, limit: int = 50) -> list[dict[str, Any]]:
-        """The most recent jobs ``owner`` started, newest first (as ``job_info`` gives each)."""
+    def of(self, owner: str | None, limit: int = 50) -> list[JobInfo]:
+        """The most recent jobs ``owner`` started, newest first (as ``info`` gives each)."""
         with self._read() as conn:
             rows = conn.execute(select(jobs).where(jobs.c.owner == owner if owner is not None else
                                                    jobs.c.owner.is_(None))
@@ -256,7 +256,7 @@ class JobsMixin(LedgerBase):
             return int(conn.execute(select(func.count()).select_from(jobs).where(
                 jobs.c.owner == owner, jobs.c.discoveries_remaining > 0)).scalar_one())
 
-    def job_dead_letters(self, job_id: str) -> list[str]:
+    def dead_letters(self, job_id: str) -> list[str]:
         """The dead-letter ids of the job's documents that failed (and were not retried since)."""
         joined = job_items.join(documents, and_(documents.c.key == job_items.c.key,
                                                 documents.c.version == job_items.c.version))
@@ -266,7 +266,7 @@ class JobsMixin(LedgerBase):
                     job_items.c.job_id == job_id, job_items.c.state == State.FAILED,
                     documents.c.dead_letter.is_not(None)).order_by(documents.c.dead_letter))]
 
-    def job_changes(self, job_id: str) -> dict[str, int]:
+    def changes(self, job_id: str) -> dict[str, int]:
         """What a sync job found: new, changed, relabelled, deleted, unchanged, refused, failed and left-out
         documents."""
         joined = job_items.join(documents, documents.c.key == job_items.c.key, isouter=True)
@@ -293,6 +293,6 @@ class JobsMixin(LedgerBase):
         return found
 
 
-def _info(job: Any) -> dict[str, Any]:
+def _info(job: Any) -> JobInfo:
     return {"job": job.id, "kind": job.kind, "priority": job.priority, "created_at": job.created_at,
             "discovered_at": job.discovered_at, "error": job.error, "owner": job.owner}

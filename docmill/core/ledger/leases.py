@@ -3,27 +3,29 @@
 A holder takes the lease for ``ttl`` seconds and renews it by heartbeat while
 it works. Another holder gets it only once it has expired, so a crashed
 holder blocks its source for at most ``ttl``. Every grant, release, takeover
-and refusal is written to ``lease_history``, which is what proves that two
+and refusal is written to ``history``, which is what proves that two
 syncs of one source never overlapped.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ... import metrics
-from .base import LedgerBase
+from .base import Role
 from .schema import lease_history, leases
 
 
-class LeasesMixin(LedgerBase):
+class Leases(Role):
     """Taking, renewing and releasing source leases."""
 
-    def acquire_lease(self, source: str, holder: str, ttl: float) -> bool:
-        """Take the source's lease for ``ttl`` seconds; False (and a 'coalesced' record) if someone holds it."""
+    def acquire(self, source: str, holder: str, ttl: float, *, on_takeover: Callable[[str], None] | None = None
+                ) -> bool:
+        """Take the source's lease for ``ttl`` seconds; False (and a 'coalesced' record) if someone holds it.
+        ``on_takeover`` hears the source when the lease is taken from a holder that stopped renewing it."""
         now = time.time()
         with self._write() as conn:
             row = conn.execute(select(leases).where(leases.c.source == source).with_for_update()).first()
@@ -42,7 +44,8 @@ class LeasesMixin(LedgerBase):
                     return False
             else:
                 if row.holder != holder:  # its holder stopped beating: close its record
-                    metrics.lease_takeover(source)
+                    if on_takeover is not None:
+                        on_takeover(source)
                     conn.execute(update(lease_history).where(
                         lease_history.c.source == source, lease_history.c.holder == row.holder,
                         lease_history.c.outcome == "held").values(released_at=row.expires_at, outcome="expired"))
@@ -50,7 +53,7 @@ class LeasesMixin(LedgerBase):
             conn.execute(insert(lease_history).values(source=source, holder=holder, acquired_at=now, outcome="held"))
         return True
 
-    def renew_lease(self, source: str, holder: str, ttl: float) -> bool:
+    def renew(self, source: str, holder: str, ttl: float) -> bool:
         """Extend a lease this holder still has; False if it lost it (it expired and was taken)."""
         now = time.time()
         with self._write() as conn:
@@ -58,7 +61,7 @@ class LeasesMixin(LedgerBase):
             return bool(conn.execute(update(leases).where(leases.c.source == source, leases.c.holder == holder)
                                      .values(heartbeat_at=now, expires_at=now + ttl)).rowcount)
 
-    def release_lease(self, source: str, holder: str) -> None:
+    def release(self, source: str, holder: str) -> None:
         """Give the lease back."""
         now = time.time()
         with self._write() as conn:
@@ -69,7 +72,7 @@ class LeasesMixin(LedgerBase):
                     lease_history.c.source == source, lease_history.c.holder == holder,
                     lease_history.c.outcome == "held").values(released_at=now, outcome="released"))
 
-    def lease_history(self, source: str) -> list[tuple[str, float, float | None, str]]:
+    def history(self, source: str) -> list[tuple[str, float, float | None, str]]:
         """(holder, acquired_at, released_at, outcome) of every lease event of the source, in order."""
         with self._read() as conn:
             rows = conn.execute(select(lease_history.c.holder, lease_history.c.acquired_at,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from docmill.core.interfaces import Chunker, Signed
-from docmill.core.models import Page
+from docmill.core.values import Page
 
 __all__ = ["ChunkerContract"]
 

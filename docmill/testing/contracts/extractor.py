@@ -8,7 +8,7 @@ import pytest
 
 from docmill.core.errors import PermanentError
 from docmill.core.interfaces import Extractor
-from docmill.core.models import Blob, Extracted, Limits, Page
+from docmill.core.values import Blob, Extracted, Limits, Page
 
 __all__ = ["ExtractorContract", "pages_of"]
 

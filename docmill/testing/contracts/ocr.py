@@ -7,7 +7,7 @@ import re
 import pytest
 
 from docmill.core.interfaces import OcrEngine
-from docmill.core.models import PageImage
+from docmill.core.values import PageImage
 
 __all__ = ["OcrEngineContract", "render_text_page"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from docmill.core.errors import PermanentError
 from docmill.core.interfaces import Source
-from docmill.core.models import DocumentRef
+from docmill.core.values import DocumentRef
 
 __all__ = ["SourceContract"]
 

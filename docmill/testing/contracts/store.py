@@ -11,7 +11,7 @@ from docmill.core.access import access_of
 from docmill.core.errors import ConfigurationError
 from docmill.core.filters import ONE_OF, Condition, parse
 from docmill.core.interfaces import GrantingStore, RelabellingStore, VectorStore
-from docmill.core.models import Chunk, chunk_id, text_hash
+from docmill.core.values import Chunk, chunk_id, text_hash
 
 __all__ = ["VectorStoreContract"]
 

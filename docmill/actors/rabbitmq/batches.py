@@ -40,9 +40,9 @@ import dramatiq
 import pika
 import pika.exceptions
 
-from ..core.errors import TransientError
-from ..core.models import Task
-from .rabbitmq import broker_address
+from ...core.errors import TransientError
+from ...core.values import Task
+from .housekeeping import broker_address
 
 __all__ = ["BatchPublisher"]
 

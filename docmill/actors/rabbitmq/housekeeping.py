@@ -20,7 +20,7 @@ import pika.exceptions
 from dramatiq.brokers.rabbitmq import DEAD_MESSAGE_TTL, RabbitmqBroker
 from dramatiq.common import dq_name, xq_name
 
-from ..core.errors import ConfigurationError, TransientError
+from ...core.errors import ConfigurationError, TransientError
 
 __all__ = ["Choose", "DeadMessage", "QueueStats", "address", "broker_address", "check_queues", "dead_messages",
            "drop_dead_messages", "of_versions", "queue_stats", "requeue_dead_messages"]

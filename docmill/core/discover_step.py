@@ -31,9 +31,9 @@ from .errors import PermanentError
 from .fairness import FairShare, raised
 from .interfaces import ContentCheckedSource, IncrementalSource, Source
 from .ledger import NewVersion
-from .models import DocumentRef, Listing, Task
-from .records import KnownDocument, Stage, State
+from .ledger_records import KnownDocument, Stage, State
 from .runtime import Runtime
+from .values import DocumentRef, Listing, Task
 
 __all__ = ["discover"]
 
@@ -185,11 +185,11 @@ class _Discovery:
     def take(self, batch: list[DocumentRef]) -> None:
         """Sort a batch of listed documents: refused, unchanged, relabelled, or new or changed; start them."""
         fresh = {ref.key: ref for ref in reversed(batch) if ref.key not in self.withdrawn}  # the first of repeats
-        known = self.rt.ledger.known(list(fresh))
+        known = self.rt.ledger.versions.known(list(fresh))
         maybe_taken = [key for key in fresh if self.seen.add(key)]
         if maybe_taken:
             self.behind.wait()  # the job's items so far are all written
-        taken = self.rt.ledger.taken(self.job_id, maybe_taken)
+        taken = self.rt.ledger.versions.taken(self.job_id, maybe_taken)
         starting: list[NewVersion] = []
         unchanged: list[tuple[KnownDocument, DocumentRef]] = []
         relabels: list[tuple[KnownDocument, DocumentRef, str]] = []
@@ -217,20 +217,21 @@ class _Discovery:
             # the next discovery records the refusal.
             self.withdrawn.add(ref.key)
             return
-        self.rt.ledger.record_refused(self.job_id, self.source_id, ref, row)
+        self.rt.ledger.versions.record_refused(self.job_id, self.source_id, ref, row)
+        self.rt.events.document_finished(State.SKIPPED, "refused")
         self.counts["refused"] += 1
 
     def _start(self, starting: list[NewVersion], unchanged: list[tuple[KnownDocument, DocumentRef]],
                relabels: list[tuple[KnownDocument, DocumentRef, str]]) -> None:
         rt, job_id, priority = self.rt, self.job_id, self.priority
         if unchanged:
-            self.behind.submit(rt.ledger.record_unchanged, job_id, unchanged)
+            self.behind.submit(rt.ledger.versions.record_unchanged, job_id, unchanged)
             self.counts["unchanged"] += len(unchanged)
-        relabelled = rt.ledger.start_relabels(job_id, relabels, priority) if relabels else []
+        relabelled = rt.ledger.versions.start_relabels(job_id, relabels, priority) if relabels else []
         self.counts["relabelled"] += len(relabels)
         shared = self.share.room(len(starting))  # the caller's fair share goes one level up (core.fairness)
-        raised_ = rt.ledger.start_versions(job_id, self.source_id, starting[:shared], raised(priority))
-        started = rt.ledger.start_versions(job_id, self.source_id, starting[shared:], priority)
+        raised_ = rt.ledger.versions.start_versions(job_id, self.source_id, starting[:shared], raised(priority))
+        started = rt.ledger.versions.start_versions(job_id, self.source_id, starting[shared:], priority)
         unsent = [row for row, _ in unchanged if _never_sent(row)]  # committed by a discovery that died first
         tasks = [*(Task.for_version(Stage.RELABEL, job_id, key, version, priority) for key, version in relabelled),
                  *(Task.for_version(Stage.EXTRACT, job_id, key, version, raised(priority))
@@ -240,13 +241,13 @@ class _Discovery:
         if tasks:
             rt.expect_work()
             rt.send_all(tasks)  # with the transport before the ledger says so: a version marked sent was sent
-            rt.ledger.mark_sent([*raised_, *started, *relabelled, *((row.key, row.version) for row in unsent)])
+            rt.ledger.versions.mark_sent([*raised_, *started, *relabelled, *((row.key, row.version) for row in unsent)])
 
     def removals(self, listing: Listing, prune: bool) -> tuple[list[str], list[str]]:
         """The keys to remove from the index, and those kept although the filters now leave them out."""
         if not listing.complete and listing.gone is None:
             return sorted(self.withdrawn), []
-        unlisted = [(key, state) for key, state in self.rt.ledger.unlisted(self.job_id, self.source.scope)
+        unlisted = [(key, state) for key, state in self.rt.ledger.versions.unlisted(self.job_id, self.source.scope)
                     if key not in self.withdrawn]
         left_out: list[str] = []
         if listing.complete:
@@ -275,12 +276,12 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
     """
     source = rt.source(source_id)
     try:
-        owner = rt.ledger.job_info(job_id)["owner"]
+        owner = rt.ledger.jobs.info(job_id)["owner"]
     except KeyError:  # a job forgotten while it ran (DOCMILL_JOB_HISTORY_DAYS): nobody's share
         owner = None
     found = _Discovery(rt, source, job_id, source_id, priority, retry_failed, FairShare(rt.ledger, owner))
     if isinstance(source, IncrementalSource):
-        listing = source.listing({} if full else rt.ledger.source_state(source_id), full=full)
+        listing = source.listing({} if full else rt.ledger.sources.state(source_id), full=full)
     else:
         listing = Listing(source.discover())
     try:
@@ -290,12 +291,12 @@ def discover(rt: Runtime, job_id: str, source_id: str, priority: int = 0, full: 
         found.behind.close()  # every item written before the unlisted are looked for
     gone, left_out = found.removals(listing, prune)
     if left_out:
-        rt.ledger.record_left_out(job_id, len(left_out))
+        rt.ledger.jobs.record_left_out(job_id, len(left_out))
     rt.send_all([Task.for_version(Stage.REMOVE, job_id, key, version, priority)
-                 for key, version in rt.ledger.start_removals(job_id, gone)])
+                 for key, version in rt.ledger.versions.start_removals(job_id, gone)])
     if isinstance(source, IncrementalSource):
-        rt.ledger.save_source_state(source_id, listing.state)
-    rt.ledger.end_discovery(job_id)
+        rt.ledger.sources.save_state(source_id, listing.state)
+    rt.ledger.jobs.end_discovery(job_id)
     counts = found.counts
     log.info("discovered %s%s: %d new, %d changed, %d relabelled, %d unchanged, %d refused, %d gone, %d left out "
              "by the filters", source_id, "" if listing.complete else " (changes only)", counts["new"],

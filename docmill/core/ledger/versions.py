@@ -10,10 +10,9 @@ from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, String, and_, bindparam, cast, func, insert, select, true, tuple_, update
 
-from ... import metrics
-from ..models import DocumentRef
-from ..records import Document, KnownDocument, Stage, State
-from .base import LedgerBase
+from ..ledger_records import Document, KnownDocument, Stage, State
+from ..values import DocumentRef
+from .base import Database, Role
 from .children import descendants_prefix
 from .inflight import clear_documents
 from .jobs import add_item, add_items
@@ -41,8 +40,14 @@ def _prefix(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
     return column.startswith(prefix, autoescape=True)
 
 
-class DiscoveryMixin(LedgerBase):
+class Versions(Role):
     """The discover stage's reads and writes."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        # Documents discovery listed since the tables were last analysed, and the rows the planner believes in.
+        self._listed_since_analysis = 0
+        self._planned: int | None = None
 
     def known(self, keys: Sequence[str]) -> dict[str, KnownDocument]:
         """What the ledger knows of these documents (a batch of a listing), in one statement."""
@@ -220,7 +225,6 @@ class DiscoveryMixin(LedgerBase):
                 version = previous.version
                 conn.execute(update(documents).where(documents.c.key == ref.key).values(**values))
             add_item(conn, job_id, ref.key, version, State.SKIPPED, finished=now)
-        metrics.document_finished(State.SKIPPED, "refused")
 
     def start_removals(self, job_id: str, keys: Iterable[str]) -> list[tuple[str, int]]:
         """Documents gone from their source: mark them, and their attachments' documents, for removal from the

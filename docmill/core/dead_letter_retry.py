@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .models import Task
-from .records import Document, Stage
+from .ledger_records import Document, Stage
 from .runtime import Runtime
+from .values import Task
 
 __all__ = ["resume_tasks", "retry"]
 
@@ -26,13 +26,13 @@ def resume_tasks(rt: Runtime, row: Document, job_id: str) -> tuple[Stage, list[T
     if stage in (Stage.REMOVE, Stage.RELABEL):
         return stage, [task(stage)]
     if stage == Stage.OCR:
-        ranges = rt.ledger.ocr_ranges_left(row.key, row.version)
-        if ranges and rt.ledger.has_inflight(row.key, row.version, Stage.OCR):
+        ranges = rt.ledger.inflight.ocr_ranges_left(row.key, row.version)
+        if ranges and rt.ledger.inflight.has_inflight(row.key, row.version, Stage.OCR):
             return stage, [task(Stage.OCR, first_page=r[0], pages=r) for r in ranges]
         stage = Stage.EMBED
-    if stage == Stage.STORE and not rt.ledger.has_inflight(row.key, row.version, Stage.STORE):
+    if stage == Stage.STORE and not rt.ledger.inflight.has_inflight(row.key, row.version, Stage.STORE):
         stage = Stage.EMBED
-    if stage == Stage.EMBED and not rt.ledger.has_inflight(row.key, row.version, Stage.EMBED):
+    if stage == Stage.EMBED and not rt.ledger.inflight.has_inflight(row.key, row.version, Stage.EMBED):
         stage = Stage.EXTRACT
     if stage not in (Stage.EMBED, Stage.STORE):
         stage = Stage.EXTRACT
@@ -42,14 +42,14 @@ def resume_tasks(rt: Runtime, row: Document, job_id: str) -> tuple[Stage, list[T
 def retry(rt: Runtime, ids: Sequence[str] | None, *, owner: str | None = None) -> tuple[str | None, list[Document]]:
     """Re-run the chosen dead letters (all when ``ids`` is None) as one new job (``owner``'s); return it and
     the rows."""
-    rows = rt.ledger.dead_letters(ids)
+    rows = rt.ledger.dead_letters.entries(ids)
     if not rows:
         return None, []
-    job_id = rt.ledger.create_job("retry", discoveries=0, priority=max(r.priority for r in rows), owner=owner)
+    job_id = rt.ledger.jobs.create("retry", discoveries=0, priority=max(r.priority for r in rows), owner=owner)
     retried, resumed = [], []
     for row in rows:
         stage, tasks = resume_tasks(rt, row, job_id)
-        if rt.ledger.reopen(job_id, row, stage):
+        if rt.ledger.dead_letters.reopen(job_id, row, stage):
             retried.append(row)
             resumed.extend(tasks)
     rt.send_all(resumed)

@@ -1,4 +1,4 @@
-"""The stage actors: one per stage, each on its own queue, each a thin wrapper over core.stages.
+"""The stage actors: one per stage, each on its own queue, each a thin wrapper over core.document_steps.
 
 Retry policy lives here, decided by the error class alone: a PermanentError
 (or bad configuration) fails at once; a TransientError backs off
@@ -13,11 +13,11 @@ from typing import Any
 
 import dramatiq
 
-from ..core import stages
+from ..core import document_steps
 from ..core.errors import ConfigurationError, PermanentError, TransientError
-from ..core.models import Task
-from ..core.records import PIPELINE, Stage
+from ..core.ledger_records import PIPELINE, Stage
 from ..core.runtime import Runtime
+from ..core.values import Task
 from ..settings import Settings
 
 __all__ = ["QUEUES", "WORK_STAGES", "declare_actors", "isolation_queue", "queue_names", "sender"]
@@ -36,13 +36,13 @@ PRIORITIES = {Stage.STORE: 0, Stage.REMOVE: 0, Stage.RELABEL: 0, Stage.EMBED: 10
 
 #: What carries out each stage; the actor of a stage is named after it.
 STAGE_FUNCTIONS: dict[Stage, Callable[..., None]] = {
-    Stage.DISCOVER: stages.discover,
-    Stage.EXTRACT: stages.extract,
-    Stage.OCR: stages.ocr,
-    Stage.EMBED: stages.embed,
-    Stage.STORE: stages.store,
-    Stage.REMOVE: stages.remove,
-    Stage.RELABEL: stages.relabel,
+    Stage.DISCOVER: document_steps.discover,
+    Stage.EXTRACT: document_steps.extract,
+    Stage.OCR: document_steps.ocr,
+    Stage.EMBED: document_steps.embed,
+    Stage.STORE: document_steps.store,
+    Stage.REMOVE: document_steps.remove,
+    Stage.RELABEL: document_steps.relabel,
 }
 
 

@@ -8,10 +8,10 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import Middleware
 
-from ..core import stages
-from ..core.errors import DiskFull, DocmillError, LedgerUnavailable
-from ..core.records import Stage
-from ..core.runtime import Runtime
+from ...core import document_steps
+from ...core.errors import DiskFull, DocmillError, LedgerUnavailable
+from ...core.ledger_records import Stage
+from ...core.runtime import Runtime
 from .outages import Watch, not_requeued
 
 __all__ = ["FailureRecorder", "describe"]
@@ -59,7 +59,7 @@ class FailureRecorder(Middleware):
             return
         log.info("%s failed: %s", where, describe(exception), extra={"event": "document.failed"})
         try:
-            stages.record_failure(self.runtime, Stage(message.actor_name), message.kwargs, exception)
+            document_steps.record_failure(self.runtime, Stage(message.actor_name), message.kwargs, exception)
         except (LedgerUnavailable, DiskFull) as exc:
             self._unrecorded(broker, message, where, exc)
         except Exception:  # a bug: the message stays dead-lettered, and its document pending

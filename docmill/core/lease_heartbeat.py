@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 from .ledger import Ledger
@@ -26,15 +27,18 @@ def holder_name() -> str:
 class SourceLease:
     """``with SourceLease(ledger, source) as held:`` runs the body only if ``held``; renews while it runs."""
 
-    def __init__(self, ledger: Ledger, source: str, *, holder: str | None = None, ttl: float = LEASE_TTL) -> None:
+    def __init__(self, ledger: Ledger, source: str, *, holder: str | None = None, ttl: float = LEASE_TTL,
+                 on_takeover: Callable[[str], None] | None = None) -> None:
+        """``on_takeover`` hears the source when its lease is taken from a holder that stopped renewing it."""
         self.ledger, self.source, self.ttl = ledger, source, ttl
+        self.on_takeover = on_takeover
         self.holder = holder or holder_name()
         self.held = False
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
 
     def __enter__(self) -> bool:
-        self.held = self.ledger.acquire_lease(self.source, self.holder, self.ttl)
+        self.held = self.ledger.leases.acquire(self.source, self.holder, self.ttl, on_takeover=self.on_takeover)
         if self.held:
             self._beat = threading.Thread(target=self._heartbeat, name=f"lease {self.source}", daemon=True)
             self._beat.start()
@@ -43,7 +47,7 @@ class SourceLease:
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.ttl / 3):
             try:
-                if not self.ledger.renew_lease(self.source, self.holder, self.ttl):
+                if not self.ledger.leases.renew(self.source, self.holder, self.ttl):
                     log.error("lost the lease on %s: another holder took it after a missed heartbeat", self.source)
                     return
             except Exception as exc:  # the ledger is down for a moment: try again at the next beat
@@ -55,4 +59,4 @@ class SourceLease:
         if self._beat is not None:
             self._beat.join()
         if self.held:
-            self.ledger.release_lease(self.source, self.holder)
+            self.ledger.leases.release(self.source, self.holder)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
 
-from ..core.errors import DiskFull
+from ...core.errors import DiskFull
 from .outages import Stopping, Watch
 
 __all__ = ["Hold", "hand_back"]

@@ -22,9 +22,9 @@ from collections.abc import Iterable
 
 import dramatiq
 
-from ..core.ledger import Ledger
-from . import rabbitmq
-from .rabbitmq import DeadMessage
+from ...core.ledger import Ledger
+from . import housekeeping
+from .housekeeping import DeadMessage
 
 __all__ = ["leftovers", "requeue_strays", "waited_for"]
 
@@ -39,20 +39,20 @@ def _discovery(dead: DeadMessage) -> tuple[str, str] | None:
 def waited_for(ledger: Ledger, found: list[DeadMessage]) -> list[bool]:
     """For each dead message, whether the ledger still waits for it: its document version is pending (or
     being removed), or its job still waits for that discovery."""
-    versions = ledger.waiting_versions(d.version for d in found if d.version is not None)
-    discoveries = ledger.waiting_discoveries(d for d in map(_discovery, found) if d is not None)
+    versions = ledger.dead_letters.waiting_versions(d.version for d in found if d.version is not None)
+    discoveries = ledger.dead_letters.waiting_discoveries(d for d in map(_discovery, found) if d is not None)
     return [dead.version in versions if dead.version is not None else _discovery(dead) in discoveries
             for dead in found]
 
 
-def leftovers(ledger: Ledger) -> rabbitmq.Choose:
+def leftovers(ledger: Ledger) -> housekeeping.Choose:
     """Picks the dead messages the ledger no longer waits for (failed, superseded, removed; ended discoveries)."""
     return lambda found: [not waited for waited in waited_for(ledger, found)]
 
 
 def requeue_strays(broker: dramatiq.Broker, ledger: Ledger, queues: Iterable[str]) -> int:
     """Queue the strays in these queues' dead-letter queues again; how many there were."""
-    count = rabbitmq.requeue_dead_messages(broker, queues, lambda found: waited_for(ledger, found))
+    count = housekeeping.requeue_dead_messages(broker, queues, lambda found: waited_for(ledger, found))
     if count:
         log.warning("queued %d dead-lettered message(s) again: the ledger still waits for them (they were lost "
                     "during an outage, not failed)", count, extra={"event": "outage.strays_requeued"})

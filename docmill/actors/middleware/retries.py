@@ -26,7 +26,7 @@ from dramatiq.common import compute_backoff
 from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Middleware
 
-from .middleware import describe
+from .failure_recorder import describe
 from .outages import Watch, detail, mark_not_requeued
 
 __all__ = ["Retries"]

@@ -34,8 +34,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..core.errors import DiskFull, LedgerUnavailable
-from ..core.ledger import Ledger
+from ...core.errors import DiskFull, LedgerUnavailable
+from ...core.ledger import Ledger
 
 __all__ = ["ConsumerErrors", "EmbeddedWatch", "LedgerWatch", "Outage", "Stopping", "Watch", "detail",
            "mark_not_requeued", "not_requeued"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .records import Stage
+from .ledger_records import Stage
 
 __all__ = [
     "Attachment",

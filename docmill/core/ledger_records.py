@@ -9,9 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
-__all__ = ["PIPELINE", "Document", "KnownDocument", "Stage", "State"]
+__all__ = ["PIPELINE", "Document", "Failure", "JobInfo", "JobItem", "JobSummary", "Json", "JsonObject", "KnownDocument",
+           "LastSync", "Stage", "State"]
+
+#: A JSON value, as a source's options and state are kept.
+Json = str | int | float | bool | None | list["Json"] | dict[str, "Json"]
+JsonObject = dict[str, Json]
 
 
 class State(StrEnum):
@@ -130,3 +135,71 @@ def _typed(name: str, value: Any) -> Any:
     if name == "stage":
         return Stage(value)
     return value
+
+
+class JobInfo(TypedDict):
+    """A job's own row: its id, kind, priority, owner, when it was created and discovered, why discovery failed."""
+
+    job: str
+    kind: str
+    priority: int
+    created_at: float
+    discovered_at: float | None
+    error: str | None
+    owner: str | None
+
+
+class Failure(TypedDict):
+    """One failed document of a job, for its summary."""
+
+    doc: str
+    stage: str
+    error: str | None
+    reason: str | None
+    unchanged: bool
+
+
+class JobSummary(TypedDict):
+    """A job's end-of-run report: counts by state, its seconds, chunks written, embedded and reused, unchanged
+    and left-out documents, failures, and why discovery failed (None when it did not)."""
+
+    counts: dict[str, int]
+    seconds: float
+    chunks: int
+    embedded: int
+    reused: int
+    unchanged: int
+    left_out: int
+    failures: list[Failure]
+    error: str | None
+
+
+class JobItem(TypedDict):
+    """Where one of a job's documents stands now."""
+
+    doc: str
+    key: str
+    state: str
+    stage: str | None
+    priority: int | None
+    attempts: int | None
+    finished_at: float | None
+    error: str | None
+    reason: str | None
+    #: The key of the document carrying it, for an attachment read as a document of its own.
+    parent: str | None
+
+
+class LastSync(TypedDict, total=False):
+    """A named source's last sync: when, how long, and what it found (new, changed, deleted... counts)."""
+
+    at: float
+    seconds: float
+    new: int
+    changed: int
+    relabelled: int
+    deleted: int
+    unchanged: int
+    refused: int
+    failed: int
+    left_out: int

@@ -16,17 +16,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from .. import metrics
 from .access import ACCESS, access_of
 from .attachments import NAME_SEPARATOR, remove_stale_children, start_attachments
-from .discovery import discover
+from .discover_step import discover
 from .errors import DocmillError, DocumentTooLarge, PermanentError, StoreUnavailable
 from .filters import source_label
 from .interfaces import RelabellingStore
-from .models import Blob, Chunk, DocumentRef, Page, Task, chunk_id, text_hash
-from .records import Document, Stage, State
+from .ledger_records import Document, Stage, State
 from .runtime import Runtime
 from .sniff import media_type_of
+from .values import Blob, Chunk, DocumentRef, Page, Task, chunk_id, text_hash
 
 __all__ = ["chunk_metadata", "discover", "embed", "extract", "ocr", "record_failure", "relabel", "remove",
            "store"]
@@ -44,7 +43,7 @@ def _fetch(rt: Runtime, doc: Document) -> Blob:
 
     check(doc.size)  # from the listing: refuse before reading
     if doc.parent is not None:
-        data = rt.ledger.attachment_bytes(doc.key, doc.version)
+        data = rt.ledger.children.attachment_bytes(doc.key, doc.version)
         if data is None:
             raise PermanentError("the attachment's bytes are no longer held: ingest the document carrying it again",
                                  kind="gone")
@@ -72,7 +71,7 @@ def _ocr_ranges(pages: Sequence[Page], per_task: int, spread: int) -> list[list[
 
 def extract(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Read the document's text; send its scanned pages to OCR, or the text to embedding."""
-    doc = rt.ledger.begin(key, version, Stage.EXTRACT)
+    doc = rt.ledger.documents.begin(key, version, Stage.EXTRACT)
     if doc is None:
         _resend_ocr(rt, job_id, key, version)
         return
@@ -91,8 +90,8 @@ def extract(rt: Runtime, job_id: str, key: str, version: int) -> None:
     spread = rt.settings.ocr_workers or rt.settings.cpu_count
     ranges = _ocr_ranges(extracted, rt.settings.ocr_pages_per_task, spread) if rt.ocr_engine is not None else []
     start_attachments(rt, job_id, doc, found.attachments)  # before the parent's last write: a replay sends again
-    rt.ledger.save_pages(key, version, extracted, ranges, time.monotonic() - started, blob.checksum,
-                         found.metadata)
+    rt.ledger.inflight.save_pages(key, version, extracted, ranges, time.monotonic() - started, blob.checksum,
+                                  found.metadata)
     if not ranges:
         rt.send(Task.for_version(Stage.EMBED, job_id, doc.key, doc.version, doc.priority))
     for numbers in ranges:
@@ -106,17 +105,17 @@ def _resend_ocr(rt: Runtime, job_id: str, key: str, version: int) -> None:
     Ranges not read yet are sent again (a range read twice is recorded once),
     so a fan-out cut short cannot leave the document waiting forever.
     """
-    doc = rt.ledger.document(key)
+    doc = rt.ledger.documents.document(key)
     if doc is None or doc.version != version or doc.state != State.PENDING or doc.stage != Stage.OCR:
         return
-    for numbers in rt.ledger.ocr_ranges_left(key, version):
+    for numbers in rt.ledger.inflight.ocr_ranges_left(key, version):
         rt.send(Task.for_version(Stage.OCR, job_id, doc.key, doc.version, doc.priority,
                                  first_page=numbers[0], pages=numbers))
 
 
 def ocr(rt: Runtime, job_id: str, key: str, version: int, first_page: int, pages: list[int]) -> None:
     """Read one range of scanned pages; the last range to finish sends the document to embedding."""
-    doc = rt.ledger.begin(key, version, Stage.OCR)
+    doc = rt.ledger.documents.begin(key, version, Stage.OCR)
     if doc is None:
         return
     engine = rt.ocr_engine
@@ -126,8 +125,8 @@ def ocr(rt: Runtime, job_id: str, key: str, version: int, first_page: int, pages
     started = time.monotonic()
     blob = _fetch(rt, doc)
     texts = {image.number: engine.recognize(image).replace("\x00", "") for image in rt.render(blob, pages)}
-    metrics.ocr_pages(len(texts))
-    remaining = rt.ledger.save_ocr(key, version, first_page, texts, time.monotonic() - started)
+    rt.events.ocr_pages(len(texts))
+    remaining = rt.ledger.inflight.save_ocr(key, version, first_page, texts, time.monotonic() - started)
     if remaining == 0:
         rt.send(Task.for_version(Stage.EMBED, job_id, doc.key, doc.version, doc.priority))
 
@@ -143,11 +142,11 @@ def _stored_vectors(rt: Runtime, hashes: list[str]) -> Mapping[str, Any]:
 
 def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Chunk the document's pages and embed the chunks whose text has no stored vector yet."""
-    doc = rt.ledger.begin(key, version, Stage.EMBED)
+    doc = rt.ledger.documents.begin(key, version, Stage.EMBED)
     if doc is None:
         return
     started = time.monotonic()
-    pieces = rt.chunker.chunk(rt.ledger.load_pages(key, version))
+    pieces = rt.chunker.chunk(rt.ledger.inflight.load_pages(key, version))
     if len(pieces) > rt.settings.max_chunks:
         raise DocumentTooLarge(f"{len(pieces):,} chunks, over the limit of {rt.settings.max_chunks:,} "
                                "(DOCMILL_MAX_CHUNKS)")
@@ -161,8 +160,8 @@ def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
     fresh = [c for c in chunks if c.hash not in known]
     embedded = iter(rt.embedder.embed_documents([c.text for c in fresh]) if fresh else [])
     vectors = [known[c.hash] if c.hash in known else next(embedded) for c in chunks]
-    rt.ledger.stage_chunks(key, version, chunks, vectors, time.monotonic() - started, embedded=len(fresh))
-    metrics.chunks(embedded=len(fresh), reused=len(chunks) - len(fresh))
+    rt.ledger.inflight.stage_chunks(key, version, chunks, vectors, time.monotonic() - started, embedded=len(fresh))
+    rt.events.chunks(embedded=len(fresh), reused=len(chunks) - len(fresh))
     rt.send(Task.for_version(Stage.STORE, job_id, doc.key, doc.version, doc.priority))
 
 
@@ -203,11 +202,11 @@ def _no_text_reason(doc: Document, ocr_off: bool) -> str:
 
 def store(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Write the version's chunks, then delete chunks of older versions: no gap, no stale tail."""
-    doc = rt.ledger.begin(key, version, Stage.STORE)
+    doc = rt.ledger.documents.begin(key, version, Stage.STORE)
     if doc is None:
         return
     started = time.monotonic()
-    chunks, vectors = rt.ledger.load_staged(key, version)
+    chunks, vectors = rt.ledger.inflight.load_staged(key, version)
     metadata = chunk_metadata(doc)
     for first, last, section in _sections(chunks):
         rt.store.upsert(chunks[first:last], vectors[first:last], doc=doc.name, version=version,
@@ -215,36 +214,37 @@ def store(rt: Runtime, job_id: str, key: str, version: int) -> None:
     rt.store.delete_stale(key, keep_version=version)
     remove_stale_children(rt, job_id, doc)
     seconds = time.monotonic() - started
-    if chunks or rt.ledger.has_children(key):  # a mailbox's text is in its messages
-        rt.ledger.finish(key, version, State.DONE, stage=Stage.STORE, chunks=len(chunks), seconds=seconds)
+    if chunks or rt.ledger.children.exist(key):  # a mailbox's text is in its messages
+        finish(rt, key, version, State.DONE, stage=Stage.STORE, chunks=len(chunks), seconds=seconds)
     else:
-        rt.ledger.finish(key, version, State.SKIPPED, stage=Stage.STORE, chunks=0, seconds=seconds,
-                         error_kind="no text", reason=_no_text_reason(doc, rt.ocr_engine is None), permanent=True)
+        finish(rt, key, version, State.SKIPPED, stage=Stage.STORE, chunks=0, seconds=seconds, error_kind="no text",
+               reason=_no_text_reason(doc, rt.ocr_engine is None), permanent=True)
 
 
 def relabel(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Give the chunks of a document whose labels alone changed its new name and metadata, in place."""
-    doc = rt.ledger.begin(key, version, Stage.RELABEL)
+    doc = rt.ledger.documents.begin(key, version, Stage.RELABEL)
     if doc is None:
         return
     started = time.monotonic()
     store = rt.store
     if not isinstance(store, RelabellingStore):  # a store plugin that cannot update chunks in place
         log.info("the %s store cannot relabel chunks; processing %s again", store.name, doc.name)
-        restarted = rt.ledger.restart(job_id, doc)
+        restarted = rt.ledger.versions.restart(job_id, doc)
         rt.send_all([Task.for_version(Stage.EXTRACT, job_id, key, version, doc.priority) for key, version in restarted])
-        rt.ledger.mark_sent(restarted)
+        rt.ledger.versions.mark_sent(restarted)
         return
     store.relabel(key, doc=doc.name, metadata=chunk_metadata(doc))
-    rt.ledger.finish(key, version, State.DONE, stage=Stage.RELABEL, seconds=time.monotonic() - started)
+    finish(rt, key, version, State.DONE, stage=Stage.RELABEL, seconds=time.monotonic() - started)
 
 
 def remove(rt: Runtime, job_id: str, key: str, version: int) -> None:
     """Delete the chunks of a document that left its source, then forget it."""
-    if rt.ledger.begin(key, version, Stage.REMOVE) is None:
+    if rt.ledger.documents.begin(key, version, Stage.REMOVE) is None:
         return
     rt.store.delete_document(key)
-    rt.ledger.removed(key, version)
+    if rt.ledger.documents.removed(key, version):
+        rt.events.document_finished(State.DELETED)
 
 
 def record_failure(rt: Runtime, stage: Stage, args: Mapping[str, Any], error: BaseException) -> None:
@@ -255,8 +255,18 @@ def record_failure(rt: Runtime, stage: Stage, args: Mapping[str, Any], error: Ba
         name = getattr(error, "type_name", type(error).__name__)
         kind, reason = "internal error", f"{name}: {' '.join(str(error).split())}"[:500]
     if stage == Stage.DISCOVER:
-        rt.ledger.end_discovery(args["job_id"], error=f"{args.get('source_id')}: {reason}")
+        rt.ledger.jobs.end_discovery(args["job_id"], error=f"{args.get('source_id')}: {reason}")
         return
-    rt.ledger.finish(args["key"], args["version"], State.FAILED, stage=stage, error_kind=kind, reason=reason,
-                     permanent=isinstance(error, PermanentError),
-                     code_version=rt.code_version if kind == "internal error" else None)
+    finish(rt, args["key"], args["version"], State.FAILED, stage=stage, error_kind=kind, reason=reason,
+           permanent=isinstance(error, PermanentError),
+           code_version=rt.code_version if kind == "internal error" else None)
+
+
+def finish(rt: Runtime, key: str, version: int, state: State, *, stage: Stage, error_kind: str | None = None,
+           **outcome: Any) -> bool:
+    """End a version in ``state`` (``Documents.finish``), and report it to ``rt.events`` when this call ended it
+    (a replayed message's finds it ended already, and counts nothing)."""
+    ended = rt.ledger.documents.finish(key, version, state, stage=stage, error_kind=error_kind, **outcome)
+    if ended:
+        rt.events.document_finished(state, error_kind)
+    return ended

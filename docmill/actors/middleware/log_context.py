@@ -14,7 +14,7 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import Middleware
 
-from ..logs import log_context
+from ...logs import log_context
 
 __all__ = ["LogContext"]
 

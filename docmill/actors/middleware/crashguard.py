@@ -37,13 +37,14 @@ from dramatiq.common import q_name
 from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Middleware, SkipMessage
 
-from .. import metrics
-from ..core.errors import DiskFull, LedgerUnavailable
-from ..core.ledger import Ledger
-from ..core.records import Stage, State
+from ... import metrics
+from ...core.errors import DiskFull, LedgerUnavailable
+from ...core.events import SILENT, Events
+from ...core.ledger import Ledger
+from ...core.ledger_records import Stage, State
+from ..stage_actors import isolation_queue
 from .hold import Hold
 from .outages import Watch, detail
-from .stages import isolation_queue
 
 __all__ = ["CrashGuard"]
 
@@ -53,8 +54,8 @@ log = logging.getLogger(__name__)
 class CrashGuard(Middleware):
     """Marks document messages running; isolates suspects of a death; quarantines those that die alone."""
 
-    def __init__(self, ledger: Ledger, limit: int, hold: Hold | None = None) -> None:
-        self.ledger = ledger
+    def __init__(self, ledger: Ledger, limit: int, hold: Hold | None = None, events: Events = SILENT) -> None:
+        self.ledger, self.events = ledger, events
         self.limit = limit
         self.hold = hold or Hold(Watch())
         self._marked = threading.local()  # the message this thread marked running (a thread runs one at a time)
@@ -70,7 +71,7 @@ class CrashGuard(Middleware):
         queue = q_name(message.queue_name)
         alone = queue == isolation_queue(queue)  # only isolation processes consume isolation queues
         try:
-            delivery = self.hold.ride_out(broker, message, lambda: self.ledger.delivery_started(
+            delivery = self.hold.ride_out(broker, message, lambda: self.ledger.deliveries.started(
                 message.message_id, key, version, stage, redelivered=bool(getattr(message, "redelivered", False)),
                 charge=alone, claim=True))  # the stage's claim: one transaction
         except LedgerUnavailable as exc:  # busy, not down (that was ridden out): run it unguarded this once
@@ -100,8 +101,9 @@ class CrashGuard(Middleware):
         reason = (f"killed its worker {delivery.crashes} times while running alone, in stage {stage} "
                   "(out of memory, or a crash inside a library); quarantined")
         log.error("%s: %s", key, reason, extra={"event": "document.quarantined"})
-        self.hold.ride_out(broker, message, lambda: self.ledger.finish(
-            key, version, State.FAILED, stage=stage, error_kind="worker crashed", reason=reason, permanent=True))
+        if self.hold.ride_out(broker, message, lambda: self.ledger.documents.finish(
+                key, version, State.FAILED, stage=stage, error_kind="worker crashed", reason=reason, permanent=True)):
+            self.events.document_finished(State.FAILED, "worker crashed")
         message.fail()  # not processed; the worker dead-letters it
 
     def after_process_message(self, broker: dramatiq.Broker, message: Any, *, result: Any = None,
@@ -116,6 +118,6 @@ class CrashGuard(Middleware):
             return  # not marked (not a document's, or the ledger never took the mark)
         self._marked.id = None
         try:
-            self.ledger.delivery_ended(message.message_id)
+            self.ledger.deliveries.ended(message.message_id)
         except (LedgerUnavailable, DiskFull) as exc:  # at worst a later redelivery is suspected once too often
             log.debug("could not record the end of message %s: %s", message.message_id, exc.reason)

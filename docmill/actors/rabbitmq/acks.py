@@ -26,7 +26,7 @@ from typing import Any
 from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
 from dramatiq.errors import BrokerConnectionError
 
-from .rabbitmq import address
+from .housekeeping import address
 
 __all__ = ["ChannelBoundBroker"]
 

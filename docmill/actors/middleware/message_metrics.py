@@ -15,8 +15,8 @@ import dramatiq
 from dramatiq.common import q_name
 from dramatiq.middleware import Middleware
 
-from .. import metrics
-from ..core.errors import DocmillError
+from ... import metrics
+from ...core.errors import DocmillError
 
 __all__ = ["MessageMetrics"]
 
