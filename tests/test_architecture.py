@@ -215,3 +215,19 @@ def test_the_ledgers_roles_return_typed_records_not_dictionaries_of_anything() -
                     if "Any" in returns or returns == "(none)":
                         untyped.append(f"{node.name}.{method.name} -> {returns}")
     assert untyped == []
+
+
+def test_the_office_readers_reach_no_network_and_start_no_process() -> None:
+    """Office files carry macros and links: the modules that read them import nothing that could run a
+    program or reach a network, so nothing in a document can make docmill do either."""
+    forbidden = {"subprocess", "socket", "http", "urllib", "httpx", "requests", "ctypes", "multiprocessing"}
+    found = []
+    for module, path in MODULES.items():
+        if not module.startswith("docmill.plugins.office"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            found += [(module, name) for name in names if name.split(".")[0] in forbidden]
+    assert found == []
+    assert any(module.startswith("docmill.plugins.office.") for module in MODULES)  # the check saw them
