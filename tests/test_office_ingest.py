@@ -4,6 +4,7 @@ child document searchable with its provenance, and a mail's children replaced an
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def test_every_format_ingests_done_with_attachments_as_children_searchable_with_
     [hit] = _search(cli, "Invoice 4471 twelve beehives delivered", k=1)
     assert (hit["doc"], hit["page"]) == ("mail.eml › invoice.pdf", 1)
     assert hit["metadata"]["parent"] == "mail.eml" and hit["metadata"]["attachment"] == "invoice.pdf"
-    [mail] = _search(cli, "attached", "from=alice@example.org", "doc=mail.eml", k=1)
+    [mail] = _search(cli, "attached", "from=alice@example.org", "to=carol@example.org", "doc=mail.eml", k=1)
     assert mail["metadata"]["subject"] == "Hives and shelves" and mail["metadata"]["cc"] == ["dave@example.org"]
     # Provenance: a sheet by name, a slide by number with its title, a heading path.
     sheets = _search(cli, "Mira Okafor head beekeeper", "section=Staff", k=10)
@@ -97,3 +98,18 @@ def test_a_changed_mail_replaces_its_children_and_a_deleted_mail_removes_them(fo
     gone = cli.json("ingest", str(folder))
     assert gone["deleted"] == 2 and exported() == []
     assert cli.json("status")["documents"]["total"] == 0
+
+
+def test_office_files_an_older_docmill_failed_as_unsupported_are_read_on_the_next_ingest(
+        tmp_path: Path, home: Path, cli: Cli) -> None:
+    docs = tmp_path / "upgrade"
+    docs.mkdir()
+    shutil.copy(DATA / "contract.docx", docs / "contract.docx")
+    assert cli.json("ingest", str(docs))["done"] == 1
+    # As the release before this one left it: failed for good, no extractor read the type.
+    with sqlite3.connect(home / "ledger.db") as db:
+        db.execute("UPDATE documents SET state = 'failed', error_kind = 'unsupported', error_permanent = 1, "
+                   "code_version = NULL, error = 'no extractor reads application/zip files'")
+    again = cli.json("ingest", str(docs))
+    assert (again["done"], again["unchanged"]) == (1, 0)
+    assert cli.json("ingest", str(docs))["unchanged"] == 1  # and then left alone

@@ -18,7 +18,7 @@ from typing import Any
 
 from .access import ACCESS, access_of
 from .attachments import NAME_SEPARATOR, remove_stale_children, start_attachments
-from .discover_step import discover
+from .discover_step import CODE_BOUND, discover
 from .errors import DocmillError, DocumentTooLarge, PermanentError, StoreUnavailable
 from .filters import source_label
 from .interfaces import RelabellingStore
@@ -259,7 +259,7 @@ def record_failure(rt: Runtime, stage: Stage, args: Mapping[str, Any], error: Ba
         return
     finish(rt, args["key"], args["version"], State.FAILED, stage=stage, error_kind=kind, reason=reason,
            permanent=isinstance(error, PermanentError),
-           code_version=rt.code_version if kind == "internal error" else None)
+           code_version=rt.code_version if kind in CODE_BOUND else None)
 
 
 def finish(rt: Runtime, key: str, version: int, state: State, *, stage: Stage, error_kind: str | None = None,

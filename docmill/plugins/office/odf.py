@@ -195,7 +195,7 @@ def read_odf(blob: Blob, limits: Limits) -> Extracted:
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import fromstring
 
-    with open_zip(blob.data, limits, "OpenDocument file") as archive:
+    with open_zip(blob.data, limits, "OpenDocument file", refuse_dtds=False) as archive:  # defusedxml refuses them
         if "content.xml" not in archive.namelist():
             raise CorruptDocument("the OpenDocument file has no content.xml: it is damaged or not OpenDocument")
         encrypted = b"manifest:encryption-data" in archive.read("META-INF/manifest.xml") \

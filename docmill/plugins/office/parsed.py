@@ -47,11 +47,15 @@ class TextBudget:
         return text
 
 
-def open_zip(data: bytes, limits: Limits, label: str) -> zipfile.ZipFile:
+def open_zip(data: bytes, limits: Limits, label: str, *, refuse_dtds: bool = True) -> zipfile.ZipFile:
     """The document's zip, after its headers show it within bounds: its members and what they inflate to.
 
     A zip member's declared size bounds what Python's zip reader returns for it, so the check holds for
-    members that lie about their size too.
+    members that lie about their size too. With ``refuse_dtds`` the head of every XML part is searched for a
+    DTD, refused before any library parses it (python-docx and python-pptx parse with lxml, entities left
+    unresolved: without this an entity bomb would be read as a document short of its text); a reader that
+    parses with defusedxml alone (OpenDocument) has it refused by the parser, and skips the search, which
+    cost more than parsing a small document.
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -69,7 +73,7 @@ def open_zip(data: bytes, limits: Limits, label: str) -> zipfile.ZipFile:
         raise DocumentTooLarge(f"the {label}'s XML inflates to {inflated:,} bytes, more than the {budget:,} "
                                f"that {limits.max_text:,} characters of text allow (DOCMILL_MAX_TEXT): a zip bomb "
                                "or a document far over the limit")
-    for info in xml:
+    for info in xml if refuse_dtds else ():
         try:
             with archive.open(info) as part:
                 head = part.read(DTD_READ)
