@@ -16,7 +16,7 @@ if ! tesseract --list-langs 2>/dev/null | grep -qx eng; then missing+=(tesseract
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || missing+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 # The tests watch what docmill tries on the network at the system-call level (tests/test_privacy.py), and
-# load the API's status page in a headless browser (tests/test_status_page.py).
+# load the API's status page in a headless browser (tests/api/test_status_page.py).
 if [ "$extras" = "model,test" ]; then
     command -v strace >/dev/null 2>&1 || missing+=(strace)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)

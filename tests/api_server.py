@@ -66,6 +66,9 @@ class ApiServer:
             except httpx.TransportError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
+                if self.process.poll() is None:  # too slow to start: stopped, not left serving after the test
+                    self.process.kill()
+                    self.process.wait()
                 raise AssertionError(f"docmill api did not start:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.2)
 

@@ -217,6 +217,96 @@ def test_the_ledgers_roles_return_typed_records_not_dictionaries_of_anything() -
     assert untyped == []
 
 
+#: The front ends and what every front end does: they use plugins through the plugin manager, by name.
+FRONT_ENDS = ("docmill.api", "docmill.cli", "docmill.app", "docmill.scheduler")
+
+
+def _front_end(module: str) -> bool:
+    return any(module == front or module.startswith(front + ".") for front in FRONT_ENDS)
+
+
+def _concrete_plugin_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    return sorted((module, target) for module, targets in graph.items() if _front_end(module)
+                  for target in targets if target == "docmill.plugins" or target.startswith("docmill.plugins."))
+
+
+def test_front_ends_import_no_concrete_plugin() -> None:
+    assert _concrete_plugin_imports(_graph(top_level_only=False)) == []  # function-level imports too
+
+
+def test_the_check_sees_a_front_end_importing_a_plugin() -> None:
+    graph = {"docmill.api.routes.search": {"docmill.plugins.chroma_store"}, "docmill.actors.wiring":
+             {"docmill.plugins.chroma_store"}, "docmill.app.service": {"docmill.core.plugins"}}
+    assert _concrete_plugin_imports(graph) == [("docmill.api.routes.search", "docmill.plugins.chroma_store")]
+
+
+def _documented_errors() -> dict[str, set[str]]:
+    """docs/api.md's error table: status -> the exception types it names."""
+    docs = (PACKAGE.parent / "docs" / "api.md").read_text()
+    section = docs.split("### Errors", 1)[1].split("\n#", 1)[0]
+    table: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].strip("`").isdigit():
+            table[cells[0].strip("`")] = {name.strip().strip("`") for name in cells[2].split(",")}
+    return table
+
+
+def test_each_error_the_http_api_answers_is_documented_with_its_status() -> None:
+    from docmill.api.errors import ANSWERS, WRITING
+
+    documented = {(status, name) for status, names in _documented_errors().items() for name in names}
+    fixed = {(str(answer.status), kind.__name__) for kind, answer in ANSWERS.items() if answer.status is not None}
+    # Starlette's HTTPException carries its own status (404, 405): documented under each status it answers.
+    own = {kind.__name__ for kind, answer in ANSWERS.items() if answer.status is None}
+    assert fixed <= documented, sorted(fixed - documented)
+    assert own <= {name for _, name in documented}
+    assert {(status, name) for status, name in documented if name not in own} == fixed  # no stale row
+    # ... and the OpenAPI schema documents every fixed status on some route.
+    assert {int(status) for status, _ in fixed} <= {int(status) for status in WRITING}
+
+
+def test_an_error_is_answered_by_its_nearest_class_in_the_table() -> None:
+    from docmill.api.errors import answer
+    from docmill.core.errors import DiskFull, PermanentError, StoreUnavailable, UnknownSource
+
+    assert answer(UnknownSource("no source named 'x' (sources: a, b)", name="x"))[:2] == (404, "no source named 'x'")
+    assert answer(StoreUnavailable("Chroma  is down")) == (503, "Chroma is down", {"Retry-After": "5"})
+    assert answer(PermanentError("the store refused it"))[0] == 503
+    status, message, _ = answer(DiskFull("the disk holding uploaded files (/srv/uploads) is full"))
+    assert status == 507 and "/srv/uploads" not in message
+
+
+def _handled_classes(module: str, handler: ast.ExceptHandler) -> list[type]:
+    """The classes an ``except (A, B, ...)`` names, looked up in its module as it runs."""
+    import builtins
+    import importlib
+
+    namespace = {**vars(builtins), **vars(importlib.import_module(module))}
+    classes = []
+    for node in handler.type.elts if isinstance(handler.type, ast.Tuple) else []:
+        parts = ast.unparse(node).split(".")
+        found = namespace.get(parts[0])
+        for part in parts[1:]:
+            found = getattr(found, part, None)
+        if isinstance(found, type):
+            classes.append(found)
+    return classes
+
+
+def test_front_ends_never_catch_a_class_together_with_its_own_subclass() -> None:
+    """``except (ConfigurationError, DocmillError)`` reads as two cases and is one: the subclass is dead."""
+    found = []
+    for module, path in MODULES.items():
+        if not _front_end(module):
+            continue
+        for handler in (n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ExceptHandler)):
+            classes = _handled_classes(module, handler)
+            found += [(module, handler.lineno, a.__name__, b.__name__) for a in classes for b in classes
+                      if a is not b and issubclass(a, b)]
+    assert found == []
+
+
 def test_the_office_readers_reach_no_network_and_start_no_process() -> None:
     """Office files carry macros and links: the modules that read them import nothing that could run a
     program or reach a network, so nothing in a document can make docmill do either."""

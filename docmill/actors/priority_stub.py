@@ -21,7 +21,7 @@ from dramatiq.common import dq_name
 __all__ = ["PriorityStubBroker"]
 
 
-class _PriorityQueue(queue.Queue):
+class _PriorityQueue(queue.Queue[bytes]):
     """A queue of encoded messages, highest priority first, first in first out within one."""
 
     def _init(self, maxsize: int) -> None:

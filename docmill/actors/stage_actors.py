@@ -20,7 +20,10 @@ from ..core.runtime import Runtime
 from ..core.values import Task
 from ..settings import Settings
 
-__all__ = ["QUEUES", "WORK_STAGES", "declare_actors", "isolation_queue", "queue_names", "sender"]
+#: A stage's actor: it takes a message's keyword arguments and returns nothing.
+StageActor = dramatiq.Actor[..., None]
+
+__all__ = ["QUEUES", "WORK_STAGES", "StageActor", "declare_actors", "isolation_queue", "queue_names", "sender"]
 
 #: Queue of each stage: ``docmill.<stage>``. Removals and relabels are store work, so they share its queue.
 QUEUES: dict[Stage, str] = {stage: f"docmill.{stage}" for stage in PIPELINE} | {
@@ -81,7 +84,7 @@ def queue_names(stages: Iterable[str] | None = None, *, isolation: bool = False)
     return queues | {isolation_queue(q) for q in queues} if isolation else queues
 
 
-def declare_actors(broker: dramatiq.Broker, runtime: Runtime, settings: Settings) -> dict[str, dramatiq.Actor]:
+def declare_actors(broker: dramatiq.Broker, runtime: Runtime, settings: Settings) -> dict[str, StageActor]:
     """Declare every stage actor on ``broker``, bound to ``runtime``."""
     options: dict[str, Any] = {
         "retry_when": retry_policy(settings.max_retries),
@@ -90,7 +93,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: Runtime, settings: Settings
         "throws": (PermanentError, ConfigurationError),
         "time_limit": int(settings.stage_time_limit * 1000),
     }
-    actors: dict[str, dramatiq.Actor] = {}  # by stage
+    actors: dict[str, StageActor] = {}  # by stage
     for stage, function in STAGE_FUNCTIONS.items():
 
         def run(_function: Callable[..., None] = function, **kwargs: Any) -> None:
@@ -102,7 +105,7 @@ def declare_actors(broker: dramatiq.Broker, runtime: Runtime, settings: Settings
     return actors
 
 
-def sender(actors: dict[str, dramatiq.Actor]) -> Callable[[Task], None]:
+def sender(actors: dict[str, StageActor]) -> Callable[[Task], None]:
     """The ``send`` a Runtime uses: a Task becomes a message on its stage's queue, at the document's priority.
 
     A broker that cannot take the message (RabbitMQ restarting) is a

@@ -17,7 +17,7 @@ from ..settings import Settings
 from .broker import build_broker
 from .middleware.outages import EmbeddedWatch, LedgerWatch, Watch
 from .rabbitmq.housekeeping import address
-from .stage_actors import declare_actors, sender
+from .stage_actors import StageActor, declare_actors, sender
 
 __all__ = ["Pipeline", "wire"]
 
@@ -28,7 +28,7 @@ class Pipeline:
 
     runtime: Runtime
     broker: dramatiq.Broker
-    actors: dict[str, dramatiq.Actor]
+    actors: dict[str, StageActor]
     watch: Watch
 
     def close(self) -> None:

@@ -21,7 +21,7 @@ import dramatiq
 __all__ = ["order_by_priority"]
 
 
-class _ByDocumentPriority(PriorityQueue):
+class _ByDocumentPriority(PriorityQueue[Any]):
     """Dramatiq's work queue (items ordered by actor priority, then arrival), the message's priority first."""
 
     def _put(self, item: Any) -> None:

@@ -46,7 +46,7 @@ def _server_class() -> Any:
 
 def create_app(service: Any, settings: Settings) -> Any:
     """The ASGI application over a running ``Service``."""
-    from .app import create_app as build
+    from .application import create_app as build
 
     return build(service, settings)
 

@@ -32,7 +32,7 @@ from . import callers
 from .backend import Backend, open_backend
 from .syncs import SyncInterrupted, SyncRunners
 
-__all__ = ["UPLOAD_SOURCE", "Service"]
+__all__ = ["UPLOAD_SOURCE", "NotFound", "Service"]
 
 #: Source type of uploaded files (the built-in plugin ``api-upload``), and the prefix of their source ids.
 UPLOAD_SOURCE, UPLOAD_PREFIX = "api-upload", "upload"
@@ -40,6 +40,11 @@ UPLOAD_SOURCE, UPLOAD_PREFIX = "api-upload", "upload"
 STOP_WAIT = 10.0
 
 log = logging.getLogger(__name__)
+
+
+class NotFound(LookupError):
+    """No such job or document for this caller (another caller's is not found either); the message says which,
+    in words the caller may read."""
 
 
 class Service:
@@ -108,14 +113,17 @@ class Service:
         return self.submit([spec], owner=owner, kind="ingest", priority=priority)
 
     def owned_job(self, job_id: str, owner: str | None) -> JobInfo:
-        """The job's row when ``owner`` started it; KeyError otherwise (another caller's job does not exist)."""
-        info = self.ledger.jobs.info(job_id)
+        """The job's row when ``owner`` started it; NotFound otherwise (another caller's job does not exist)."""
+        try:
+            info = self.ledger.jobs.info(job_id)
+        except KeyError:
+            raise NotFound(f"no job {job_id!r}") from None
         if owner is not None and info.get("owner") != owner:
-            raise KeyError(job_id)
+            raise NotFound(f"no job {job_id!r}")
         return info
 
     def job(self, job_id: str, owner: str | None, **page: Any) -> dict[str, Any]:
-        """Counts and a page of the job's documents (see ``app.job_status``); KeyError as ``owned_job``."""
+        """Counts and a page of the job's documents (see ``app.job_status``); NotFound as ``owned_job``."""
         info = self.owned_job(job_id, owner)
         # Progress first: a job seen finished has written every item, so the items read after it are all there
         # (read the other way round, a finished job could show the items of a moment before: none).
@@ -146,10 +154,10 @@ class Service:
         return self.backend.retry(ids, owner=owner)[0]
 
     def remove(self, key: str, owner: str) -> str:
-        """Remove one of the caller's uploaded documents from the index; the job doing it. KeyError when the
+        """Remove one of the caller's uploaded documents from the index; the job doing it. NotFound when the
         caller has no such document."""
         if not key.startswith(upload_key(owner, "")) or self.ledger.documents.document(key) is None:
-            raise KeyError(key)
+            raise NotFound(f"no document {key!r} of yours")
         job_id = self.ledger.jobs.create("delete", discoveries=0, owner=owner)
         tasks = [Task.for_version(Stage.REMOVE, job_id, key, version, 0)
                  for key, version in self.ledger.versions.start_removals(job_id, [key])]

@@ -19,6 +19,7 @@ worker reads at the same path (``DOCMILL_UPLOAD_DIR``, a shared volume).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.access import upload_key
-from ..core.errors import ConfigurationError, PermanentError
+from ..core.errors import ConfigurationError, DiskFull, PermanentError
 from ..core.hookspecs import Register, hookimpl
 from ..core.interfaces import SourceFactory
 from ..core.values import Blob, DocumentRef, Listing
@@ -39,6 +40,8 @@ __all__ = ["SOURCE_TYPE", "UploadSource", "blob_path", "store_blob"]
 
 #: The source type of uploads (a plugin like any other, so no setting names it).
 SOURCE_TYPE = "api-upload"
+#: What the operating system says when a disk is full, or the user's quota is.
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def blob_path(root: Path, digest: str) -> Path:
@@ -48,7 +51,16 @@ def blob_path(root: Path, digest: str) -> Path:
 
 def store_blob(root: Path, chunks: Iterator[bytes]) -> tuple[str, int]:
     """Write bytes to their content address under ``root`` (atomically; kept if already there); their SHA-256
-    and size."""
+    and size. DiskFull when the disk (or the quota) is full: nothing is left behind."""
+    try:
+        return _store_blob(root, chunks)
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise DiskFull(f"the disk holding uploaded files ({root}) is full: {exc.strerror}") from exc
+        raise
+
+
+def _store_blob(root: Path, chunks: Iterator[bytes]) -> tuple[str, int]:
     staging = root / "staging"
     staging.mkdir(parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0

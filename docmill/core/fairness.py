@@ -15,7 +15,10 @@ command line, the scheduler, webhooks) keeps the priority asked.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
 
 __all__ = ["FAIR_SHARE", "MAX_PRIORITY", "FairShare", "raised"]
 
@@ -33,11 +36,12 @@ def raised(priority: int) -> int:
 class FairShare:
     """A caller's share as one discovery starts documents: how many of those it starts go one level up."""
 
-    def __init__(self, ledger: Any, owner: str | None) -> None:
+    def __init__(self, ledger: Ledger, owner: str | None) -> None:
         self.ledger, self.owner = ledger, owner
 
     def room(self, count: int) -> int:
         """How many of ``count`` documents starting now are within the caller's share (none without a caller)."""
         if self.owner is None or not count:
             return 0
-        return max(0, min(count, FAIR_SHARE - self.ledger.jobs.in_flight_of(self.owner)))
+        in_flight: int = self.ledger.jobs.in_flight_of(self.owner)
+        return max(0, min(count, FAIR_SHARE - in_flight))

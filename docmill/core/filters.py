@@ -30,8 +30,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LIST_FIELDS", "ONE_OF", "OPERATORS", "Condition", "Filter", "filterable", "matches", "parse",
-           "source_label"]
+__all__ = ["LIST_FIELDS", "ONE_OF", "OPERATORS", "Condition", "Filter", "FilterError", "filterable", "matches",
+           "parse", "source_label"]
 
 #: Operators, as written.
 OPERATORS = ("!=", ">=", "<=", "=", ">", "<")
@@ -75,6 +75,10 @@ class Condition:
 Filter = tuple[Condition, ...]
 
 
+class FilterError(ValueError):
+    """A ``FIELD OP VALUE`` expression that is not one, saying what is wrong with it (the caller's mistake)."""
+
+
 def _timestamp(text: str) -> float:
     value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
@@ -87,39 +91,39 @@ def _typed(field: str, raw: str, op: str = "=") -> str | int | float:
         try:
             return _timestamp(raw)
         except ValueError:
-            raise ValueError(f"{field} takes a date (2024-05-01) or a time (2024-05-01T12:00:00+00:00), "
-                             f"not {raw!r}") from None
+            raise FilterError(f"{field} takes a date (2024-05-01) or a time (2024-05-01T12:00:00+00:00), "
+                              f"not {raw!r}") from None
     if field in NUMBER_FIELDS:
         try:
             number = float(raw)
         except ValueError:
-            raise ValueError(f"{field} takes a number, not {raw!r}") from None
+            raise FilterError(f"{field} takes a number, not {raw!r}") from None
         return int(number) if number.is_integer() else number
     if op in ("=", "!="):
         return raw
     try:  # another field compared by size: a number the source gave (a year, a count)
         number = float(raw)
     except ValueError:
-        raise ValueError(f"{field} is compared as text, with = or != only; > and < take a number or a date "
-                         f"field") from None
+        raise FilterError(f"{field} is compared as text, with = or != only; > and < take a number or a date "
+                          f"field") from None
     return int(number) if number.is_integer() else number
 
 
 def parse(expressions: Iterable[str]) -> Filter:
-    """Conditions from ``FIELD OP VALUE`` expressions; ValueError saying what is wrong with one."""
+    """Conditions from ``FIELD OP VALUE`` expressions; FilterError saying what is wrong with one."""
     conditions = []
     for expression in expressions:
         found = _EXPRESSION.match(expression)
         if found is None:
-            raise ValueError(f"{expression!r} is not FIELD OP VALUE (OP one of {', '.join(OPERATORS)}): "
-                             "tags=invoice, page>=2, modified>=2024-01-01")
+            raise FilterError(f"{expression!r} is not FIELD OP VALUE (OP one of {', '.join(OPERATORS)}): "
+                              "tags=invoice, page>=2, modified>=2024-01-01")
         field, op, raw = found.groups()
         if field in RESERVED - {"doc", "page"}:
-            raise ValueError(f"{field} is not a field a search can filter on")
+            raise FilterError(f"{field} is not a field a search can filter on")
         if field in LIST_FIELDS and op not in ("=", "!="):
-            raise ValueError(f"{field} takes = (has it) or != (has it not), not {op}")
+            raise FilterError(f"{field} takes = (has it) or != (has it not), not {op}")
         if not raw:
-            raise ValueError(f"{expression!r} has no value")
+            raise FilterError(f"{expression!r} has no value")
         conditions.append(Condition(field, op, _typed(field, raw, op)))
     return tuple(conditions)
 
@@ -159,7 +163,7 @@ def _holds(condition: Condition, value: Any) -> bool:
         has = isinstance(value, list | tuple) and condition.value in value
         return has if condition.op == "=" else not has
     if condition.op == "!=":
-        return value != condition.value  # a chunk without the field is not equal to anything
+        return bool(value != condition.value)  # a chunk without the field is not equal to anything
     if value is None:
         return False
     if condition.op == "=":

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ..api_server import ApiServer
-from ..test_access import carol_is_removed_then_revoked, handbook_toml
+from ..app.test_access import carol_is_removed_then_revoked, handbook_toml
 
 
 @pytest.mark.usefixtures("stub_embedder")

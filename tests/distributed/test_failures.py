@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import random
+import re
+import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from docmill.testing import ChromaServer, plugin_dir
 
@@ -40,33 +42,88 @@ def corpus36(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _kill_every(workers: Workers, supervisor: subprocess.Popen[bytes], seconds: float, until: float,
-                stop: threading.Event, kills: list[float]) -> None:
-    rng = random.Random(7)
-    while not stop.wait(seconds) and time.monotonic() < until:
-        # Worker processes only: a death of the isolation process, where a suspect runs alone, is charged
-        # to that suspect by design (nothing tells an outside kill from a poison document there).
-        children = workers.children(supervisor, isolation=False)
-        if children:
-            subprocess.run(["kill", "-9", str(rng.choice(children))], check=False)
+def _cpu_ticks(pid: int) -> int | None:
+    """Clock ticks of CPU (user and system) that a process and its live children (its parsers) have used."""
+    total = 0
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    for each in [pid, *(int(child) for child in found.split())]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            if each == pid:
+                return None
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime and stime, fields 14 and 15 of proc(5)
+    return total
+
+
+def _busiest(pids: list[int], over: float = 0.3, least: int = 3) -> int | None:
+    """Of these processes, the one that used the most CPU in the next ``over`` seconds, if it used at least
+    ``least`` ticks (an idle worker uses none or one: its threads wait)."""
+    before = {pid: _cpu_ticks(pid) for pid in pids}
+    time.sleep(over)
+    used = {}
+    for pid, start in before.items():
+        end = _cpu_ticks(pid)
+        if start is not None and end is not None:
+            used[pid] = end - start
+    busiest = max(used, key=lambda pid: used[pid], default=None)
+    return busiest if busiest is not None and used[busiest] >= least else None
+
+
+def _running_since(engine: sqlalchemy.Engine, since: float) -> bool:
+    """Whether a document's message that a worker started after ``since`` (wall time) is running: the ledger
+    marks each one as its worker starts it, and clears the mark when it ends."""
+    with engine.connect() as conn:
+        return bool(conn.execute(sqlalchemy.text("SELECT count(*) FROM deliveries WHERE running AND updated_at > :t"),
+                                 {"t": since}).scalar())
+
+
+def _kill_busy_workers(workers: Workers, supervisor: subprocess.Popen[bytes], pg_url: str, most: int,
+                       stop: threading.Event, kills: list[float]) -> None:
+    """Kill a worker process each time the job has work running that started since the last kill, choosing the
+    ready worker that is busiest; ``most`` kills at most, so the job ends on its own after them.
+
+    Driven by the job's progress, not a clock: a slow machine gets the same kills as a fast one, each while a
+    worker runs a document's message, never on a worker still starting (its imports look busy too).
+    """
+    engine = sqlalchemy.create_engine(pg_url)
+    last = 0.0  # wall time of the last kill, as the ledger marks messages
+    try:
+        while len(kills) < most and not stop.is_set():
+            if not _running_since(engine, last):
+                stop.wait(0.1)
+                continue
+            ready = {int(pid) for pid in re.findall(r"worker process (\d+) ready: ", workers.log())}
+            # Worker processes only: a death of the isolation process, where a suspect runs alone, is charged
+            # to that suspect by design (nothing tells an outside kill from a poison document there).
+            busy = _busiest([pid for pid in workers.children(supervisor, isolation=False) if pid in ready])
+            if busy is None:
+                continue
+            try:
+                os.kill(busy, signal.SIGKILL)
+            except ProcessLookupError:  # it died meanwhile (a kill the supervisor will not report): not counted
+                continue
             kills.append(time.monotonic())
+            last = time.time()
+    finally:
+        engine.dispose()
 
 
 def test_workers_killed_every_few_seconds_lose_nothing_double_nothing_and_blame_nobody(
         dcli: Cli, workers: Workers, corpus36: Path, pg_url: str) -> None:
     # Default settings: a document that was running when its worker was killed is re-run alone in the
-    # isolation process, never charged, so no innocent document is quarantined. The kills stop after
-    # KILLING seconds: a message that runs longer than the gap between kills (embedding a long PDF) could
-    # otherwise never finish.
-    # Every 1.5 s rather than the 4 s of the field report: the job alone takes 15 to 30 s, depending on the
-    # machine, and it must see at least 8 kills (3 s gave 5 on a fast machine, 4 s gave 7 on a slower one).
-    killing, every = 40.0, 1.5
+    # isolation process, never charged, so no innocent document is quarantined. A worker is killed whenever
+    # the ledger shows a document's message started since the last kill (the busiest worker: the one running
+    # it), ten times; then the job ends undisturbed (a message that runs longer than the gap between kills,
+    # embedding a long PDF, could otherwise never finish). A timer tuned to one machine missed the work on a
+    # loaded one.
+    most = 10
     env = {"DOCMILL_OCR_PAGES_PER_TASK": "1"}
     supervisor = workers.start("--processes", "2", env=env)
     job = dcli("submit", str(corpus36), *CORPUS_EXCLUDES).stdout.strip()
     stop, kills = threading.Event(), []
-    killer = threading.Thread(target=_kill_every,
-                              args=(workers, supervisor, every, time.monotonic() + killing, stop, kills))
+    killer = threading.Thread(target=_kill_busy_workers, args=(workers, supervisor, pg_url, most, stop, kills))
     killer.start()
     try:
         summary = wait_job(dcli, job, timeout=900)

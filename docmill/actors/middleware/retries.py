@@ -26,6 +26,7 @@ from dramatiq.common import compute_backoff
 from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Middleware
 
+from ..stage_actors import StageActor
 from .failure_recorder import describe
 from .outages import Watch, detail, mark_not_requeued
 
@@ -74,7 +75,7 @@ class Retries(Middleware):
                 log.warning("cannot queue a retry of message %s: %s", message.message_id, describe(exc))
             mark_not_requeued(message)
 
-    def delay(self, actor: dramatiq.Actor, retries: int, exception: BaseException) -> int:
+    def delay(self, actor: StageActor, retries: int, exception: BaseException) -> int:
         """Milliseconds before the next try: exponential with jitter, or what the service asked for."""
         max_backoff = int(actor.options.get("max_backoff", self.max_backoff))
         retry_after = getattr(exception, "retry_after", None)

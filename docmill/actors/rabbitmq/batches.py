@@ -42,6 +42,7 @@ import pika.exceptions
 
 from ...core.errors import TransientError
 from ...core.values import Task
+from ..stage_actors import StageActor
 from .housekeeping import broker_address
 
 __all__ = ["BatchPublisher"]
@@ -64,7 +65,7 @@ class _Ticket:
 class BatchPublisher:
     """Publishes the messages of several tasks in one transaction."""
 
-    def __init__(self, broker: Any, actors: dict[str, dramatiq.Actor]) -> None:
+    def __init__(self, broker: Any, actors: dict[str, StageActor]) -> None:
         self.broker = broker
         self.actors = actors
         self._connection: Any = None

@@ -88,7 +88,8 @@ class Documents(Role):
         """
         claimed = self._take_claim(key, version, stage)
         if claimed is not None:
-            return claimed[0]
+            document: Document | None = claimed[0]
+            return document
         with self._write() as conn:
             return claim(conn, key, version, stage)
 

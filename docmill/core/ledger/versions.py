@@ -37,7 +37,8 @@ def _prefix(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
         # Byte-wise range: SQLite's LIKE ignores ASCII case.
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         return and_(column >= prefix, column < upper)
-    return column.startswith(prefix, autoescape=True)
+    started: ColumnElement[bool] = column.startswith(prefix, autoescape=True)
+    return started
 
 
 class Versions(Role):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import cast
 
 from docmill import Blob, CorruptDocument, Extracted, Limits, Page
 
@@ -15,7 +17,9 @@ _CODEPAGE = re.compile(rb"\\ansicpg(\d+)")
 
 def read_rtf(blob: Blob, limits: Limits) -> Extracted:
     """The RTF document's text, in the code page it declares (Windows-1252 by default)."""
-    from striprtf.striprtf import rtf_to_text
+    from striprtf import striprtf
+
+    rtf_to_text = cast(Callable[..., str], striprtf.rtf_to_text)  # striprtf declares no types
 
     found = _CODEPAGE.search(blob.data[:4096])
     encoding = f"cp{found.group(1).decode()}" if found else "cp1252"

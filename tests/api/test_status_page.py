@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from .api_server import ApiServer
+from ..api_server import ApiServer
 
-SAMPLES = Path(__file__).parent.parent / "samples"
+SAMPLES = Path(__file__).parents[2] / "samples"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # A browser that stays off the network: no component updates, sync, or first-run calls.
 QUIET = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .conftest import Cli
+from ..conftest import Cli
 
 
 def checks(done: object) -> dict[str, dict[str, object]]:

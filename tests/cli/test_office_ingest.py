@@ -12,11 +12,11 @@ import pytest
 
 from docmill.testing import office_files as make
 
-from .conftest import Cli
+from ..conftest import Cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("stub_embedder")]
 
-DATA = Path(__file__).parent / "data" / "office"
+DATA = Path(__file__).parent.parent / "data" / "office"
 REAL = ["contract.docx", "contract.odt", "contract.rtf", "budget.xlsx", "budget.ods", "budget.xls", "deck.pptx",
         "deck.odp", "outlook-plain.msg"]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Cli
+from ..conftest import Cli
 
 
 @pytest.mark.usefixtures("stub_embedder")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .api_server import ApiServer
+from ..api_server import ApiServer
 
 SECRET = b"The quarry lease of the stone workshop renews each March at four thousand crowns. " * 5
 QUERY = "quarry lease stone workshop crowns"

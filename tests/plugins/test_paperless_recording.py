@@ -18,7 +18,7 @@ import pytest
 
 from docmill.testing.paperless import PaperlessServer
 
-RECORDING = Path(__file__).parent / "data" / "paperless" / "paperless-ngx-3.0.5.json"
+RECORDING = Path(__file__).parents[1] / "data" / "paperless" / "paperless-ngx-3.0.5.json"
 TOKEN = "look-alike-token-0b1e"
 ENTRIES: list[dict[str, Any]] = json.loads(RECORDING.read_text())
 

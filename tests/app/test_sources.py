@@ -18,7 +18,7 @@ from docmill.settings import load_settings
 from docmill.testing import free_port, plugin_dir
 from docmill.testing.prometheus import scraped, total
 
-from .conftest import Cli
+from ..conftest import Cli
 
 CANARY = "canary-token-6f1c2a9e"
 

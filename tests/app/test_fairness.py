@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .api_server import ApiServer
+from ..api_server import ApiServer
 
 BACKLOG_JOBS, PER_JOB = 40, 10
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Cli
+from ..conftest import Cli
 
-EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "langchain_retriever.py"
+EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "langchain_retriever.py"
 
 
 @pytest.mark.usefixtures("stub_embedder")

@@ -6,6 +6,10 @@ caller learns that the name was wrong. The stored name never reaches the
 file system anyway (bytes are stored by their SHA-256), but it becomes the
 document's name in results. A part whose declared ``Content-Type`` names
 another kind of file than its bytes show is refused too.
+
+Each refusal is a type of its own, which ``errors.py`` answers with its
+status: ``UploadRefused`` (400) and its kinds ``SameName`` (409),
+``FileOverLimit`` (413) and ``TypeContradicted`` (415).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import Any
 from ..app.upload_store import store_blob
 from ..core.sniff import contradiction
 
-__all__ = ["MAX_NAME", "BodyTail", "UploadRefused", "check_name", "keep"]
+__all__ = ["MAX_NAME", "BodyTail", "FileOverLimit", "SameName", "TypeContradicted", "UploadRefused",
+           "check_name", "keep"]
 
 #: Longest file name accepted, in characters.
 MAX_NAME = 255
@@ -27,11 +32,19 @@ CHUNK = 1 << 20
 
 
 class UploadRefused(ValueError):
-    """An upload that is not kept, with the reason (a 4xx for the caller: ``status``)."""
+    """An upload that is not kept, with the reason: a name that is not only a name, a body without a file."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+
+class SameName(UploadRefused):
+    """Two files of one request have the same name: one would replace the other."""
+
+
+class FileOverLimit(UploadRefused):
+    """A file over ``DOCMILL_MAX_FILE_SIZE`` inside a body that is not."""
+
+
+class TypeContradicted(UploadRefused):
+    """A part's declared ``Content-Type`` names another kind of file than its bytes show."""
 
 
 def check_name(raw: str | None) -> str:
@@ -57,14 +70,14 @@ def keep(root: Path, name: str, declared: str | None, read: Any, max_size: int) 
     head = read(CHUNK)
     why = contradiction(declared or "", head)
     if why:
-        raise UploadRefused(f"{name}: {why}", status=415)
+        raise TypeContradicted(f"{name}: {why}")
 
     def chunks() -> Iterator[bytes]:
         size, part = 0, head
         while part:
             size += len(part)
             if size > max_size:
-                raise UploadRefused(f"{name} is over the limit of {max_size:,} bytes (DOCMILL_MAX_FILE_SIZE)", 413)
+                raise FileOverLimit(f"{name} is over the limit of {max_size:,} bytes (DOCMILL_MAX_FILE_SIZE)")
             yield part
             part = read(CHUNK)
 

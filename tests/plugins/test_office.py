@@ -15,7 +15,7 @@ from docmill.core.values import Blob, Extracted, Limits
 from docmill.plugins.office import OfficeExtractor
 from docmill.testing import office_files as make
 
-DATA = Path(__file__).parent / "data" / "office"
+DATA = Path(__file__).parent.parent / "data" / "office"
 LIMITS = Limits(max_file_size=10**9, max_pages=2000, max_pixels=100_000_000, ocr_timeout=60, ocr_dpi=300)
 
 

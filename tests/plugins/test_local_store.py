@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Cli
+from ..conftest import Cli
 
 pytestmark = pytest.mark.slow
 

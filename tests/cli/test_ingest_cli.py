@@ -17,7 +17,7 @@ import pytest
 from docmill.core.ledger import Ledger
 from docmill.settings import Settings
 
-from .conftest import CORPUS_EXCLUDES
+from ..conftest import CORPUS_EXCLUDES
 
 pytestmark = pytest.mark.slow
 

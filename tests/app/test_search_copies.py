@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .api_server import ApiServer
+from ..api_server import ApiServer
 
 COPIES = 300
 QUERY = "annual leave days per year"

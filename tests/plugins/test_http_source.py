@@ -17,7 +17,7 @@ from docmill.core.errors import DocumentTooLarge, PermanentError, RateLimited
 from docmill.core.values import DocumentRef
 from docmill.plugins.url_source import HttpSource
 
-from .conftest import Cli
+from ..conftest import Cli
 
 ADDRESSES = {"docs.example.com": ["93.184.216.34"], "intranet.example.com": ["10.1.2.3"],
              "localhost": ["127.0.0.1"], "127.0.0.1": ["127.0.0.1"], "169.254.169.254": ["169.254.169.254"]}

@@ -23,7 +23,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from .api_server import ApiServer
+from ..api_server import ApiServer
 
 TOKENS: dict[str, str] = {}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,

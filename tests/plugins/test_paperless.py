@@ -25,7 +25,7 @@ from docmill.plugins.paperless_client import PaperlessClient
 from docmill.settings import Settings
 from docmill.testing.paperless import CORRESPONDENTS, DOCUMENT_TYPES, TAGS, PaperlessServer
 
-from .conftest import Cli
+from ..conftest import Cli
 
 CANARY = "canary-paperless-token-5d0be31f"
 PAGE = 100

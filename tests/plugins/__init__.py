@@ -1,0 +1,1 @@
+"""Tests of docmill/plugins/: each built-in plugin against the real library it wraps."""
