@@ -50,10 +50,12 @@ from .core.interfaces import (  # noqa: E402
 )
 from .core.sniff import image_size, utf16_order  # noqa: E402
 from .core.values import (  # noqa: E402
+    Attachment,
     Blob,
     Chunk,
     ChunkText,
     DocumentRef,
+    Extracted,
     Limits,
     Listing,
     Page,
@@ -87,6 +89,7 @@ def __dir__() -> list[str]:
 __all__ = [
     *errors.__all__,
     "ACCESS",
+    "Attachment",
     "Blob",
     "Chunk",
     "ChunkText",
@@ -97,6 +100,7 @@ __all__ = [
     "DocumentRef",
     "Embedder",
     "EmbedderFactory",
+    "Extracted",
     "Extractor",
     "Filter",
     "GrantingStore",
