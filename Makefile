@@ -6,7 +6,7 @@ DEMO_HOME ?= .docmill-demo
 # Seconds the long PostgreSQL outage of `make test-faults` lasts (OUTAGE=600: ten minutes).
 OUTAGE ?= 120
 
-.PHONY: install demo test test-faults lint unit bench bench-peers bench-distributed bench-paperless bench-parsing bench-office bench-ocr bench-scale bench-api fresh-check container-test clean
+.PHONY: install demo test test-faults lint unit bench bench-search bench-peers bench-distributed bench-paperless bench-parsing bench-office bench-ocr bench-scale bench-api fresh-check container-test clean
 
 install: $(VENV)/.installed
 
@@ -47,6 +47,14 @@ test-faults: $(VENV)/.installed-test
 # The ingest benchmark over a generated corpus (see benchmarks/README.md).
 bench: install
 	$(BIN)/python benchmarks/ingest.py
+
+# Search quality (dense, keyword, hybrid; 132 labelled queries over 49 PDFs) and its cost (ingest, latency, size,
+# 200,000 chunks), side by side in one run (benchmarks/search/README.md); about 30 minutes.
+SEARCH_HOME ?= benchmarks/results/search-home
+bench-search: install
+	rm -rf $(SEARCH_HOME)
+	$(BIN)/python benchmarks/search/evaluate.py --home $(SEARCH_HOME)
+	$(BIN)/python benchmarks/search/cost.py --home $(SEARCH_HOME)
 
 # docmill against LlamaIndex's IngestionPipeline and LangChain's indexing API (their own venv, benchmarks/peers/).
 bench-peers: install

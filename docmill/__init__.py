@@ -5,13 +5,14 @@ ships, so a plugin's type checker sees every type here):
 
 * ``hookimpl`` and ``Register``, the callback registry hooks receive;
 * the protocols each kind of plugin follows (``Source``, ``Extractor``,
-  ``OcrEngine``, ``Chunker``, ``Embedder``, ``VectorStore`` and their optional
-  capabilities) and the factory types a plugin registers;
+  ``OcrEngine``, ``Chunker``, ``Embedder``, ``VectorStore``, ``KeywordIndex``
+  and their optional capabilities) and the factory types a plugin registers;
 * the records that cross plugin boundaries (``Blob``, ``Page``, ``Chunk``...),
   search filters, and ``PluginContext``, what a factory is given;
 * the error tree (``PermanentError``, ``TransientError`` and their kinds);
 * a few helpers for parsers and embedders (``image_size``, ``utf16_order``,
-  ``hub_allowed``).
+  ``hub_allowed``), and docmill's tokeniser for keyword indexes
+  (``text_terms``, ``query_terms``).
 
 Everything else (``docmill.core``, ``docmill.app``, ``docmill.actors``...)
 is docmill's own and may change in any release.
@@ -37,6 +38,8 @@ from .core.interfaces import (  # noqa: E402
     Extractor,
     GrantingStore,
     IncrementalSource,
+    KeywordIndex,
+    KeywordIndexFactory,
     OcrEngine,
     OcrEngineFactory,
     RelabellingStore,
@@ -49,6 +52,8 @@ from .core.interfaces import (  # noqa: E402
     VectorStoreFactory,
 )
 from .core.sniff import image_size, utf16_order  # noqa: E402
+from .core.tokenizer import SIGNATURE as TOKENIZER_SIGNATURE  # noqa: E402
+from .core.tokenizer import QueryTerm, query_terms, text_terms  # noqa: E402
 from .core.values import (  # noqa: E402
     Attachment,
     Blob,
@@ -105,6 +110,8 @@ __all__ = [
     "Filter",
     "GrantingStore",
     "IncrementalSource",
+    "KeywordIndex",
+    "KeywordIndexFactory",
     "Limits",
     "Listing",
     "ONE_OF",
@@ -113,6 +120,7 @@ __all__ = [
     "Page",
     "PageImage",
     "PluginContext",
+    "QueryTerm",
     "Register",
     "RelabellingStore",
     "RemoteSettings",
@@ -121,6 +129,7 @@ __all__ = [
     "Source",
     "SourceFactory",
     "StoredChunk",
+    "TOKENIZER_SIGNATURE",
     "VectorStore",
     "Vector",
     "VectorStoreFactory",
@@ -131,5 +140,7 @@ __all__ = [
     "hub_allowed",
     "image_size",
     "matches",
+    "query_terms",
+    "text_terms",
     "utf16_order",
 ]

@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     collection: str = Field(
         "docmill", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]$",
         description="Collection (index) name inside the vector store: 3-128 letters, digits, '.', '_' or '-'.")
+    keyword_index: str = Field(
+        "auto", description="Keyword index plugin beside the vector store, for hybrid and keyword search: 'auto' "
+        "(PostgreSQL full-text search in the ledger's database when the ledger is PostgreSQL, else SQLite FTS5 in "
+        "the home), a plugin name ('sqlite', 'postgres'), or 'none' (dense search only).")
     embedder: str = Field("fastembed", description="Embedder plugin.")
     chunker: str = Field("text", description="Chunker plugin.")
     chunk_size: int = Field(800, ge=100, le=20000, description="Largest chunk, in characters.")
@@ -267,6 +271,16 @@ class Settings(BaseSettings):
     def ledger_database_url(self) -> str:
         """The ledger's SQLAlchemy URL."""
         return self.ledger_url or f"sqlite:///{self.home.resolve() / 'ledger.db'}"
+
+    @property
+    def keyword_plugin(self) -> str | None:
+        """The keyword index plugin ``keyword_index`` selects; None when it is ``none``."""
+        name = self.keyword_index.strip().lower()
+        if name == "none":
+            return None
+        if name == "auto":
+            return "postgres" if self.ledger_database_url.startswith("postgresql") else "sqlite"
+        return name
 
     def source(self, name: str) -> SourceConfig:
         """The named source, or a ConfigurationError listing the names there are."""

@@ -16,8 +16,10 @@ from docmill.core.values import Blob, DocumentRef
 from docmill.plugins.chroma_store import ChromaStore
 from docmill.plugins.chunker import TextChunker
 from docmill.plugins.folder import FolderSource
+from docmill.plugins.postgres_keywords import PostgresKeywords
 from docmill.plugins.pymupdf_extractor import PyMuPdfExtractor
 from docmill.plugins.qdrant_store import QdrantStore
+from docmill.plugins.sqlite_keywords import SqliteKeywords
 from docmill.plugins.tesseract_ocr import TesseractOcr
 from docmill.plugins.text_extractor import TextExtractor
 from docmill.settings import Settings
@@ -63,6 +65,41 @@ class TestStubStore(contracts.VectorStoreContract):
     def make_store(self) -> Callable[[int, str], Any]:
         space: dict[str, Any] = {}
         return lambda dimension, model: StubVectorStore(dimension, model, space)
+
+
+class TestChromaWithKeywordsStore(contracts.VectorStoreContract):
+    """The store the stages write when a keyword index is configured (``core.indexes``) is a store too."""
+
+    @pytest.fixture
+    def make_store(self, tmp_path: Path) -> Callable[[int, str], Any]:
+        from docmill.core.indexes import paired
+
+        return lambda dim, model: paired(ChromaStore(str(tmp_path / "chroma"), "contract", dimension=dim, model=model),
+                                         SqliteKeywords(tmp_path / "keywords.sqlite3"))
+
+
+class TestQdrantWithPostgresKeywordsStore(contracts.VectorStoreContract):
+    @pytest.fixture
+    def make_store(self, tmp_path: Path, pg_url: str) -> Callable[[int, str], Any]:
+        from docmill.core.indexes import paired
+
+        return lambda dim, model: paired(QdrantStore("contract", dimension=dim, model=model, path=str(tmp_path / "q")),
+                                         PostgresKeywords(pg_url, "contract"))
+
+
+# Keyword indexes -----------------------------------------------------------
+
+
+class TestSqliteKeywords(contracts.KeywordIndexContract):
+    @pytest.fixture
+    def make_index(self, tmp_path: Path) -> Callable[[], Any]:
+        return lambda: SqliteKeywords(tmp_path / "keywords" / "contract.sqlite3")
+
+
+class TestPostgresKeywords(contracts.KeywordIndexContract):
+    @pytest.fixture
+    def make_index(self, pg_url: str) -> Callable[[], Any]:
+        return lambda: PostgresKeywords(pg_url, "contract")
 
 
 # Embedders ---------------------------------------------------------------

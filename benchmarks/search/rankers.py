@@ -5,6 +5,10 @@
 * ``BM25``: a plain Okapi BM25 over the chunk texts ``docmill export`` gives, with a simple tokeniser (words of
   letters and digits, case folded). A reference point only, not the product's keyword index.
 * ``Fusion``: reciprocal-rank fusion of rankers (score = sum of 1 / (k + rank)), chunk by chunk.
+* ``DocmillSearch``: docmill's own ranking in this process (``app.reports.ranked``, what ``docmill search`` and
+  ``GET /v1/search`` run) over an index opened once, in a mode: ``dense``, ``keyword`` or ``hybrid``.
+* ``KeywordOnly``: a keyword index (``docmill.KeywordIndex``) filled from the exported chunks, and
+  ``Fused``: docmill's fusion (``core.hybrid.fuse``) of the dense side and such an index.
 
 A ``Hit`` is ``(doc, page, score)`` plus, when the ranker knows it, the chunk's id (fusion needs it to tell
 two chunks of one page apart). ``doc`` is the file name relative to the ingested folder.
@@ -57,14 +61,66 @@ def export(home: Path) -> list[dict[str, Any]]:
 
 
 class DocmillDense:
-    """``docmill search QUERY -k K --json``, one command per query: what a user of the CLI gets."""
+    """``docmill search QUERY -k K --json --mode MODE``, one command per query: what a user of the CLI gets."""
 
-    def __init__(self, home: Path) -> None:
-        self.home = home
+    def __init__(self, home: Path, mode: str = "dense") -> None:
+        self.home, self.mode = home, mode
 
     def __call__(self, query: str, k: int) -> list[Hit]:
-        hits = json.loads(docmill(self.home, "search", query, "-k", str(k), "--json"))
+        hits = json.loads(docmill(self.home, "search", query, "-k", str(k), "--json", "--mode", self.mode))
         return [Hit(h["doc"], h["page"], h["score"], h["id"]) for h in hits]
+
+
+class DocmillSearch:
+    """docmill's ranking (``app.reports.ranked``) in this process, over the index in ``home`` opened once."""
+
+    def __init__(self, runtime: Any, mode: str) -> None:
+        self.runtime, self.mode = runtime, mode
+
+    def ranked(self, query: str, k: int) -> list[Any]:
+        from docmill.app.reports import ranked
+
+        return ranked(self.runtime.store, self.runtime.embedder.embed_query, query, k, (), self.mode)
+
+    def __call__(self, query: str, k: int) -> list[Hit]:
+        return [Hit(r.hit.doc, r.hit.page, r.hit.score, r.hit.id) for r in self.ranked(query, k)]
+
+
+def fill(index: Any, chunks: Iterable[dict[str, Any]]) -> Any:
+    """A keyword index holding the exported chunks, written a document at a time as the store stage does."""
+    from docmill.core.values import Chunk, text_hash
+
+    by_doc: dict[str, list[Any]] = defaultdict(list)
+    for seq, chunk in enumerate(chunks):
+        by_doc[chunk["doc"]].append(Chunk(chunk["id"], chunk["doc"], seq, chunk["page"], chunk["text"],
+                                          text_hash(chunk["text"])))
+    for doc, part in by_doc.items():
+        index.upsert(part, doc=doc, version=1, metadata={})
+    return index
+
+
+class KeywordOnly:
+    """A keyword index's own ranking."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def __call__(self, query: str, k: int) -> list[Hit]:
+        return [Hit(h.doc, h.page, h.score, h.id) for h in self.index.search(query, k)]
+
+
+class Fused:
+    """docmill's fusion (``core.hybrid.fuse``) of docmill's dense side and a keyword index, each ``depth`` deep."""
+
+    def __init__(self, dense: DocmillSearch, index: Any, depth: int = 50) -> None:
+        self.dense, self.index, self.depth = dense, index, depth
+
+    def __call__(self, query: str, k: int) -> list[Hit]:
+        from docmill.core.hybrid import fuse
+
+        dense = [r.hit for r in self.dense.ranked(query, self.depth)]
+        fused = fuse(query, dense, self.index.search(query, self.depth), k)
+        return [Hit(r.hit.doc, r.hit.page, r.hit.score, r.hit.id) for r in fused]
 
 
 _WORD = re.compile(r"\w+")

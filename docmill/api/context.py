@@ -24,8 +24,8 @@ from fastapi import Depends, FastAPI, Request
 
 from ..app.service import Service
 from ..core.filters import Filter
+from ..core.hybrid import RankedHit
 from ..core.ledger import JobProgress
-from ..core.values import SearchHit
 from ..settings import Settings
 from .auth import RateLimiter, TokenBook
 from .errors import OverRateLimit, Unauthenticated
@@ -143,9 +143,10 @@ class CallerSession:
         """Remove one of the caller's uploaded documents; the job doing it."""
         return self.service.remove(key, self.name)
 
-    def search(self, query: str, k: int, where: Filter) -> list[SearchHit]:
-        """The chunks nearest ``query`` that pass ``where`` and that the caller may see."""
-        return self.service.search(query, k, where, caller=self.name)
+    def search(self, query: str, k: int, where: Filter, *, mode: str = "hybrid") -> list[RankedHit]:
+        """The chunks that best answer ``query`` (``mode``: ``core.hybrid``) that pass ``where`` and that the caller
+        may see."""
+        return self.service.search(query, k, where, caller=self.name, mode=mode)
 
 
 Caller = Annotated[str, Depends(authenticated)]

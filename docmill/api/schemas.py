@@ -94,10 +94,15 @@ class JobStatus(JobBrief):
 class Hit(BaseModel):
     doc: str
     page: int | None
-    score: float
+    score: float = Field(description="The fused score (hybrid, 0 to 1), the cosine similarity (dense) or BM25 "
+                         "(keyword); higher is better.")
     text: str
     id: str
     metadata: dict[str, Any]
+    dense_rank: int | None = Field(description="Its rank by meaning (1 is first); null when not found that way.")
+    dense_score: float | None = Field(description="Its cosine similarity to the query; null as dense_rank.")
+    keyword_rank: int | None = Field(description="Its rank by the query's words; null when not found that way.")
+    keyword_score: float | None = Field(description="Its BM25 score; null as keyword_rank.")
 
 
 class SyncTriggered(BaseModel):

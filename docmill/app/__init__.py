@@ -7,7 +7,7 @@ front end. Long work reports its progress through callbacks that receive
 """
 
 from .progress import follow
-from .reports import JOB_PAGE, dead_letters, export, index_status, job_status, search
+from .reports import JOB_PAGE, dead_letters, export, hit_record, index_status, job_status, search
 from .runs import RunInterrupted, purge_dead_letters, retry_dead_letters, run, submit, wait
 from .specs import FOLDER_SOURCE, folder_specs, has_ledger, source_id, source_spec
 from .sync import sync_source
@@ -23,6 +23,7 @@ __all__ = [
     "folder_specs",
     "follow",
     "has_ledger",
+    "hit_record",
     "index_status",
     "job_status",
     "purge_dead_letters",

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..core.errors import ConfigurationError
 from ..core.filters import Filter
-from ..core.interfaces import VectorStore
+from ..core.hybrid import RankedHit
+from ..core.interfaces import KeywordIndex, VectorStore
 from ..core.ledger_records import State
-from ..core.values import SearchHit, StoredChunk
+from ..core.values import StoredChunk
 from ..settings import Settings
 from .backend import open_backend
 from .specs import has_ledger, source_id
 
-__all__ = ["JOB_PAGE", "dead_letters", "export", "filtered_query", "index_status", "job_status", "search"]
+__all__ = ["JOB_PAGE", "dead_letters", "export", "hit_record", "index_status", "job_status", "ranked", "search"]
 
 
 def index_status(settings: Settings, *, limit: int | None = None) -> dict[str, Any]:
@@ -98,39 +99,73 @@ def _has_index(settings: Settings) -> bool:
     return has_ledger(settings) or settings.plugin_registry().store_is_remote(settings)
 
 
-def filtered_query(store: VectorStore, vector: Any, k: int, where: Filter = ()) -> list[SearchHit]:
-    """The store's ``k`` nearest chunks that pass ``where`` (``core.search.nearest``: copies of one text do not
-    hide what lies beyond them); ConfigurationError when a store written before filters is asked to filter."""
-    from ..core.search import nearest
+def ranked(store: VectorStore, embed: Callable[[str], Any], query: str, k: int, where: Filter = (),
+           mode: str = "hybrid") -> list[RankedHit]:
+    """``core.hybrid.search`` over ``store``; ConfigurationError when a store written before filters is asked to
+    filter."""
+    from ..core.hybrid import search as ranked_search
 
     try:
-        return nearest(store, vector, k, where)
+        return ranked_search(store, embed, query, k, where, mode)
     except TypeError as exc:
         if "where" not in str(exc):
             raise
         if where:
             raise ConfigurationError(f"the {store.name} store cannot filter a search") from exc
-        return store.query(vector, k)
+        return [RankedHit(h, (rank, h.score)) for rank, h in enumerate(store.query(embed(query), k), start=1)]
 
 
-def search(settings: Settings, query: str, k: int = 5, where: Filter = ()) -> list[SearchHit]:
-    """The ``k`` chunks closest in meaning to ``query`` that pass ``where`` (none when nothing is indexed).
+def search(settings: Settings, query: str, k: int = 5, where: Filter = (), mode: str = "hybrid"
+           ) -> list[RankedHit]:
+    """The ``k`` chunks that best answer ``query`` and pass ``where``, ranked as ``mode`` says
+    (``core.hybrid``); none when nothing is indexed.
 
-    Only the embedder and the store are built: a search opens no ledger.
+    Only the embedder, the store and the keyword index are built: a search opens no ledger, except once to fill
+    an empty keyword index from the vector store's chunk texts (an index written before keyword search).
     ConfigurationError when ``where`` is given and the store cannot filter.
     """
     if not _has_index(settings):
         return []
+    from ..core.indexes import paired
 
     plugins = settings.plugin_registry()
     embedder = plugins.embedder(settings)
-    store = plugins.vector_store(settings, embedder.dimension, embedder.model)
+    vectors = plugins.vector_store(settings, embedder.dimension, embedder.model)
+    keywords = None
     try:
-        if not store.count():
+        keywords = plugins.keyword_index(settings) if mode != "dense" else None
+        if not vectors.count():
             return []
-        return filtered_query(store, embedder.embed_query(query), k, where)
+        if keywords is not None and not keywords.count() and has_ledger(settings):
+            _fill(settings, vectors, keywords)
+        return ranked(paired(vectors, keywords), embedder.embed_query, query, k, where, mode)
     finally:
-        store.close()
+        if keywords is not None:
+            keywords.close()
+        vectors.close()
+
+
+def hit_record(ranked: RankedHit, *, digits: int | None = None) -> dict[str, Any]:
+    """A search result as the command line's ``--json`` and the HTTP API give it: doc, page, score, text, id and
+    metadata, and each side's rank and score (``dense_rank``, ``dense_score``, ``keyword_rank``,
+    ``keyword_score``; null where that side did not find the chunk)."""
+    def number(value: float | None) -> float | None:
+        return value if value is None or digits is None else round(value, digits)
+
+    hit, dense, keyword = ranked.hit, ranked.dense, ranked.keyword
+    return {"doc": hit.doc, "page": hit.page, "score": number(hit.score), "text": hit.text, "id": hit.id,
+            "metadata": dict(hit.metadata), "dense_rank": dense[0] if dense else None,
+            "dense_score": number(dense[1]) if dense else None, "keyword_rank": keyword[0] if keyword else None,
+            "keyword_score": number(keyword[1]) if keyword else None}
+
+
+def _fill(settings: Settings, vectors: VectorStore, keywords: KeywordIndex) -> None:
+    """Fill the keyword index of an index written before keyword search, once (``core.keyword_fill``)."""
+    from ..core.keyword_fill import fill_keywords
+    from ..core.ledger import Ledger
+
+    with Ledger(settings.ledger_database_url) as ledger:
+        fill_keywords(ledger, vectors, keywords, settings.collection)
 
 
 def export(settings: Settings, *, vectors: bool = False) -> Iterator[StoredChunk]:

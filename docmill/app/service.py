@@ -25,8 +25,9 @@ from ..core.access import upload_key, visible_to
 from ..core.errors import ConfigurationError
 from ..core.fairness import FAIR_SHARE, raised
 from ..core.filters import Filter
+from ..core.hybrid import RankedHit
 from ..core.ledger_records import JobInfo, Stage
-from ..core.values import SearchHit, SourceSpec, Task
+from ..core.values import SourceSpec, Task
 from ..settings import Settings
 from . import callers
 from .backend import Backend, open_backend
@@ -166,13 +167,16 @@ class Service:
 
     # Search ---------------------------------------------------------------
 
-    def search(self, query: str, k: int, where: Filter = (), *, caller: str) -> list[SearchHit]:
-        """The ``k`` chunks nearest ``query`` that pass ``where`` and that ``caller`` may see: the shared sources'
-        and its own uploads (``core.access``). ConfigurationError: the store cannot filter."""
-        from .reports import filtered_query
+    def search(self, query: str, k: int, where: Filter = (), *, caller: str, mode: str = "hybrid"
+               ) -> list[RankedHit]:
+        """The ``k`` chunks that best answer ``query`` (ranked as ``mode`` says, ``core.hybrid``) that pass
+        ``where`` and that ``caller`` may see: the shared sources' and its own uploads (``core.access``), on both
+        sides of a hybrid search. ConfigurationError: the store cannot filter, or no keyword index for a keyword
+        search."""
+        from .reports import ranked
 
-        return filtered_query(self.runtime.store, self.runtime.embedder.embed_query(query), k,
-                              (*where, visible_to(caller)))
+        return ranked(self.runtime.store, self.runtime.embedder.embed_query, query, k, (*where, visible_to(caller)),
+                      mode)
 
     # Named sources ----------------------------------------------------------
 

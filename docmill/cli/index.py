@@ -77,10 +77,12 @@ def ingest(paths: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str,
                    "modified>=2024-01-01, source=archive, correspondent!=Acme.")
 @click.option("--as", "caller", metavar="CALLER", default=None,
               help="Only what the API caller CALLER may see: the sources' documents and its own uploads.")
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "keyword"]), default="hybrid", show_default=True,
+              help="Rank by meaning and words together, by meaning alone (dense), or by words alone (keyword).")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON (with each side's rank and score).")
 @handles_configuration
-def search(query: str, k: int, where: tuple[str, ...], caller: str | None, as_json: bool) -> None:
-    """Find the chunks closest in meaning to QUERY (everything indexed, unless --as)."""
+def search(query: str, k: int, where: tuple[str, ...], caller: str | None, mode: str, as_json: bool) -> None:
+    """Find the chunks that best answer QUERY, by meaning and by its words (everything indexed, unless --as)."""
     from ..core.access import visible_to
     from ..core.filters import parse
 
@@ -91,10 +93,10 @@ def search(query: str, k: int, where: tuple[str, ...], caller: str | None, as_js
     if caller is not None:
         conditions = (*conditions, visible_to(caller))
     settings = load_settings()
-    hits = app.search(settings, query, k, conditions)
+    ranked = app.search(settings, query, k, conditions, mode=mode)
+    hits = [r.hit for r in ranked]
     if as_json:
-        click.echo(json.dumps([{"doc": h.doc, "page": h.page, "score": round(h.score, 4), "text": h.text,
-                                "id": h.id, "metadata": dict(h.metadata)} for h in hits], ensure_ascii=False))
+        click.echo(json.dumps([app.hit_record(r, digits=4) for r in ranked], ensure_ascii=False))
         return
     if not hits:
         click.echo("No chunk passes the filters." if conditions else

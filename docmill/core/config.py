@@ -56,6 +56,9 @@ class RuntimeSettings(Protocol):
     def store(self) -> str: ...
 
     @property
+    def keyword_plugin(self) -> str | None: ...
+
+    @property
     def collection(self) -> str: ...
 
     @property

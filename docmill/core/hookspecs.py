@@ -39,6 +39,7 @@ from .interfaces import (
     ChunkerFactory,
     EmbedderFactory,
     Extractor,
+    KeywordIndexFactory,
     OcrEngineFactory,
     SourceFactory,
     VectorStoreFactory,
@@ -143,4 +144,18 @@ def docmill_register_vector_stores(register: Register[VectorStoreFactory]) -> No
     that model, and raises ConfigurationError if the configured collection
     already holds vectors of another model. Raise StoreUnavailable when the
     store is busy or down; the pipeline retries.
+    """
+
+
+@hookspec
+def docmill_register_keyword_indexes(register: Register[KeywordIndexFactory]) -> None:
+    """Register keyword indexes by name; ``DOCMILL_KEYWORD_INDEX`` selects one (``auto``: PostgreSQL's
+    full-text search when the ledger is PostgreSQL, SQLite's FTS5 in the home otherwise; ``none``: dense
+    search only).
+
+    ``factory(context)`` returns a :class:`~docmill.KeywordIndex`, which docmill
+    writes beside the vector store, chunk for chunk, in every stage that writes
+    the store, and which hybrid and keyword searches ask. Raise
+    ConfigurationError for settings that cannot work (no server to reach), and
+    StoreUnavailable when the index is busy or down; the pipeline retries.
     """

@@ -46,6 +46,8 @@ __all__ = [
     "Extractor",
     "GrantingStore",
     "IncrementalSource",
+    "KeywordIndex",
+    "KeywordIndexFactory",
     "OcrEngine",
     "OcrEngineFactory",
     "RelabellingStore",
@@ -251,6 +253,60 @@ class GrantingStore(Protocol):
         ...
 
 
+class KeywordIndex(Protocol):
+    """Holds the chunks' texts beside the vector store and ranks them by the words a query shares with them.
+
+    Kept exactly as the vector store is: the store stage writes a version's
+    chunks to both and only then deletes older versions from both; a removed
+    document leaves both, a relabelled one changes in both, and a replayed
+    message writes the same IDs again. ``search`` ranks with a keyword measure
+    (BM25 or its like; higher is better) over the chunks that pass ``where``,
+    which holds exactly what ``VectorStore.query`` gets, the caller's grant
+    included. A query with no words to look for (stop words only) finds
+    nothing. ``docmill.text_terms`` and ``docmill.query_terms`` are docmill's
+    tokeniser (what the built-in indexes keep); a plugin may use its own.
+    """
+
+    name: str
+
+    def upsert(self, chunks: Sequence[Chunk], *, doc: str, version: int, metadata: Mapping[str, Any]) -> None:
+        """Write chunks of one document version; the same IDs overwrite. Durable before returning."""
+        ...
+
+    def delete_stale(self, doc_key: str, keep_version: int) -> int:
+        """Delete the document's chunks of any other version; return how many."""
+        ...
+
+    def delete_document(self, doc_key: str) -> int:
+        """Delete every chunk of the document; return how many."""
+        ...
+
+    def relabel(self, doc_key: str, *, doc: str, metadata: Mapping[str, Any]) -> int:
+        """Give every chunk of the document this name and metadata, in place; return how many."""
+        ...
+
+    def grant_unlabelled(self, access_of: Callable[[str], str]) -> int:
+        """Set ``access`` to ``access_of(doc_key)`` on every chunk without one; return how many."""
+        ...
+
+    def search(self, query: str, k: int, where: Filter = ()) -> list[SearchHit]:
+        """The ``k`` chunks that best match the words of ``query`` and pass every condition of ``where``
+        (the fields ``VectorStore.query`` filters on), best first; ``score`` is the index's own measure."""
+        ...
+
+    def iter_chunks(self) -> Iterator[StoredChunk]:
+        """Every chunk held (without vectors), with its version: what a check compares with the vector store."""
+        ...
+
+    def count(self) -> int:
+        """How many chunks are held."""
+        ...
+
+    def close(self) -> None:
+        """Release clients, files and locks; the index is not used afterwards."""
+        ...
+
+
 # Factories are what plugins register. Each receives a PluginContext: the plugin's own settings and the
 # facts every plugin shares (see core/plugin_context.py); a source's factory gets its options first.
 SourceFactory: TypeAlias = "Callable[[Mapping[str, Any], PluginContext], Source]"
@@ -258,3 +314,4 @@ OcrEngineFactory: TypeAlias = "Callable[[PluginContext], OcrEngine]"
 ChunkerFactory: TypeAlias = "Callable[[PluginContext], Chunker]"
 EmbedderFactory: TypeAlias = "Callable[[PluginContext], Embedder]"
 VectorStoreFactory: TypeAlias = "Callable[[PluginContext, int, str], VectorStore]"
+KeywordIndexFactory: TypeAlias = "Callable[[PluginContext], KeywordIndex]"

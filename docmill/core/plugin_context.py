@@ -19,7 +19,7 @@ line and masked in ``docmill plugins --json``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -41,7 +41,9 @@ class PluginContext:
     every plugin: where docmill keeps its files (``home``; make a directory
     of your own in it), the index's ``collection`` name, the cores this
     process may use, the limits every parser respects, the chunking sizes,
-    the OCR concurrency, and the default name filters.
+    the OCR concurrency, the default name filters, and the ledger's
+    SQLAlchemy URL (``ledger_url``: a keyword index keeps its tables beside a
+    PostgreSQL ledger's; it may hold a password, and is left out of ``repr``).
 
     Sources also get their ``source`` name and its ``token`` (a SecretStr
     from the source's ``[[sources]]`` entry, or None), and ``on_request``,
@@ -63,6 +65,7 @@ class PluginContext:
     source: str | None = None
     token: SecretStr | None = None
     on_request: Callable[[], None] = lambda: None
+    ledger_url: str | None = field(default=None, repr=False)
 
 
 @runtime_checkable

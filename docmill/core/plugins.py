@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from . import hookspecs
 from .config import RuntimeSettings
 from .errors import ConfigurationError
-from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Source, VectorStore
+from .interfaces import Chunker, Embedder, Extractor, KeywordIndex, OcrEngine, Source, VectorStore
 from .ledger_records import Stage
 from .plugin_context import PluginContext, RemoteSettings, env_name, masked, secrets_of, validate_settings
 from .values import Blob
@@ -51,6 +51,7 @@ REGISTRY_HOOKS = {
     "chunker": "docmill_register_chunkers",
     "embedder": "docmill_register_embedders",
     "store": "docmill_register_vector_stores",
+    "keywords": "docmill_register_keyword_indexes",
 }
 
 
@@ -67,7 +68,7 @@ class PluginInfo:
 
 #: The setting that selects a plugin of each kind (sources are chosen by their ``type``).
 SELECTED_BY = {"ocr": "DOCMILL_OCR", "chunker": "DOCMILL_CHUNKER", "embedder": "DOCMILL_EMBEDDER",
-               "store": "DOCMILL_STORE", "source": "source type"}
+               "store": "DOCMILL_STORE", "keywords": "DOCMILL_KEYWORD_INDEX", "source": "source type"}
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,8 @@ class Plugins:
             name=name, settings=self.plugin_settings(kind, name, settings), home=settings.home,
             collection=settings.collection, cpu_count=settings.cpu_count, limits=settings.limits,
             chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, ocr_workers=settings.ocr_workers,
-            include=tuple(settings.include), exclude=tuple(settings.exclude))
+            include=tuple(settings.include), exclude=tuple(settings.exclude),
+            ledger_url=settings.ledger_database_url)
 
     def source(self, type_name: str, options: Mapping[str, Any], settings: RuntimeSettings,
                on_request: Callable[[], None] | None = None) -> Source:
@@ -198,6 +200,22 @@ class Plugins:
         store: VectorStore = factory(self.context("store", settings.store, settings), dimension, model)
         return store
 
+    def keyword_index(self, settings: RuntimeSettings) -> KeywordIndex | None:
+        """The keyword index the settings select (``settings.keyword_plugin``); None when they turn it off."""
+        name = settings.keyword_plugin
+        if name is None:
+            return None
+        index: KeywordIndex = self.factory("keywords", name)(self.context("keywords", name, settings))
+        return index
+
+    def keywords_are_local(self, settings: RuntimeSettings) -> bool:
+        """Whether the selected keyword index says it lives in files of this machine's home."""
+        name = settings.keyword_plugin
+        if name is None:
+            return False
+        values = self.plugin_settings("keywords", name, settings)
+        return isinstance(values, RemoteSettings) and not values.remote
+
     def store_is_remote(self, settings: RuntimeSettings) -> bool:
         """Whether the selected vector store is a server (it may hold an index without a local ledger)."""
         values = self.plugin_settings("store", settings.store, settings)
@@ -218,6 +236,12 @@ class Plugins:
         anywhere.
         """
         writing = [stage for stage in stages if stage in (Stage.EMBED, Stage.STORE)]
+        if writing and not self.store_is_local(settings) and self.keywords_are_local(settings):
+            raise ConfigurationError(
+                f"the store stage writes the keyword index, and the {settings.keyword_plugin} keyword index is a "
+                f"file in {settings.home}, which workers on other hosts do not share: use the PostgreSQL ledger's "
+                "(DOCMILL_KEYWORD_INDEX=postgres, the default with a PostgreSQL ledger), or "
+                "DOCMILL_KEYWORD_INDEX=none for dense search only")
         if not writing or not self.store_is_local(settings):
             return
         name = settings.store
@@ -254,8 +278,9 @@ class Plugins:
         one name) is listed with its error rather than stopping the listing.
         """
         infos = {info.name: info for info in self.infos}
-        selected = {"store": {settings.store}, "embedder": {settings.embedder}, "chunker": {settings.chunker},
-                    "ocr": {settings.ocr}, "source": set(source_types)}
+        selected: dict[str, set[str | None]] = {
+            "store": {settings.store}, "embedder": {settings.embedder}, "chunker": {settings.chunker},
+            "ocr": {settings.ocr}, "keywords": {settings.keyword_plugin}, "source": set(source_types)}
 
         def row(kind: str, name: str, plugin: str, active: bool, error: str | None = None) -> dict[str, Any]:
             info = infos.get(plugin)

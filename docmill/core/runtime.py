@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 from .config import RuntimeSettings
 from .errors import UnsupportedDocument
 from .events import SILENT, Events
+from .indexes import paired
 from .interfaces import Chunker, Embedder, Extractor, OcrEngine, Signed, Source, VectorStore
+from .keyword_fill import fill_keywords, needs_fill
 from .ledger import Ledger
 from .plugins import Plugins, load_plugins
 from .sandbox import ParsePool
@@ -141,9 +143,25 @@ class Runtime:
 
     @property
     def store(self) -> VectorStore:
+        """The vector store, paired with the keyword index when one is configured (``core.indexes``): the
+        stages write both. An index that lacks the keyword index's chunks is filled first (``core.keyword_fill``)."""
         def build() -> VectorStore:
             embedder = self.embedder
-            return self.plugins.vector_store(self.settings, embedder.dimension, embedder.model)
+            vectors = self.plugins.vector_store(self.settings, embedder.dimension, embedder.model)
+            try:
+                keywords = self.plugins.keyword_index(self.settings)
+            except BaseException:
+                vectors.close()
+                raise
+            if keywords is not None:
+                try:
+                    if needs_fill(self.ledger, keywords, vectors, self.settings.collection):
+                        fill_keywords(self.ledger, vectors, keywords, self.settings.collection)
+                except BaseException:
+                    keywords.close()
+                    vectors.close()
+                    raise
+            return paired(vectors, keywords)
 
         return self._part("store", build)
 
@@ -198,6 +216,8 @@ class Runtime:
         """Build the cheap parts now so bad settings fail at start-up, not mid-run."""
         self.plugins.check_settings(self.settings)
         self.plugins.factory("store", self.settings.store)  # opening it would be slow
+        if self.settings.keyword_plugin is not None:
+            self.plugins.factory("keywords", self.settings.keyword_plugin)
         _ = self.chunker, self.embedder, self.ocr_engine
 
     def close(self) -> None:

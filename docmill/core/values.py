@@ -247,7 +247,8 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class StoredChunk:
-    """A chunk as the store holds it, for export."""
+    """A chunk as the store holds it, for export; ``version`` is the document version that wrote it, where the
+    store says (the keyword index is filled from these after an upgrade, ``core.keyword_fill``)."""
 
     id: str
     doc: str
@@ -257,6 +258,7 @@ class StoredChunk:
     text: str
     metadata: Mapping[str, Any]
     vector: list[float] | None = None
+    version: int | None = None
 
 
 @dataclass(frozen=True)

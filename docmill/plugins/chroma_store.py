@@ -246,6 +246,7 @@ class ChromaStore:
                     page=meta.get("page"), text=page["documents"][i],
                     metadata=json.loads(str(meta.get("meta", "{}"))),
                     vector=[float(x) for x in vectors[i]] if vectors is not None else None,
+                    version=int(meta["version"]) if "version" in meta else None,
                 )
             offset += len(page["ids"])
 

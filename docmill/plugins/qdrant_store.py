@@ -223,7 +223,8 @@ class QdrantStore:
             payload = p.payload
             yield StoredChunk(id=str(p.id), doc=payload["doc"], doc_key=payload["doc_key"], seq=payload["seq"],
                               page=payload.get("page"), text=payload["text"], metadata=payload.get("meta", {}),
-                              vector=[float(x) for x in p.vector] if with_vectors else None)
+                              vector=[float(x) for x in p.vector] if with_vectors else None,
+                              version=payload.get("version"))
 
     def vectors_for(self, hashes: Sequence[str]) -> dict[str, Sequence[float]]:
         m = self._models

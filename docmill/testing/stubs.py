@@ -208,7 +208,7 @@ class StubVectorStore:
         for p in points:
             c = p["chunk"]
             yield StoredChunk(c.id, p["doc"], c.doc_key, c.seq, c.page, c.text, p["meta"],
-                              p["vector"] if with_vectors else None)
+                              p["vector"] if with_vectors else None, p["version"])
 
     def vectors_for(self, hashes: Sequence[str]) -> dict[str, Sequence[float]]:
         wanted = set(hashes)

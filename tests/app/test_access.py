@@ -64,6 +64,9 @@ def carol_is_removed_then_revoked(server: ApiServer) -> None:
             # each sees the shared page and its own upload, and only those
             assert docs(carol.get("/v1/search", params={"q": QUERY, "k": 10}).json()) == {"lease.txt", "quarry.txt"}
             assert docs(alice.get("/v1/search", params={"q": QUERY, "k": 10}).json()) == {"notes.txt", "quarry.txt"}
+            # the keyword side keeps to the same grants: alice's words find her notes, never carol's lease
+            by_words = alice.get("/v1/search", params={"q": "quarry lease crowns", "mode": "keyword", "k": 10}).json()
+            assert docs(by_words) == {"notes.txt", "quarry.txt"} and by_words[0]["keyword_rank"] == 1
     finally:
         assert server.stop() == 0
     # When carol's token is removed from docmill.toml and the API restarts
@@ -74,7 +77,9 @@ def carol_is_removed_then_revoked(server: ApiServer) -> None:
             # Then no remaining caller finds her upload, however it asks
             for client in (alice, bob):
                 for params in ({"q": QUERY, "k": 100}, {"q": QUERY, "where": "owner=carol"},
-                               {"q": QUERY, "where": "source=upload", "k": 100}, {"q": "lease", "k": 100}):
+                               {"q": QUERY, "where": "source=upload", "k": 100}, {"q": "lease", "k": 100},
+                               {"q": "quarry lease crowns", "mode": "keyword", "k": 100},
+                               {"q": "lease", "mode": "dense", "k": 100}):
                     found = client.get("/v1/search", params=params).json()
                     assert "lease.txt" not in docs(found), (params, found)
             assert docs(alice.get("/v1/search", params={"q": QUERY, "k": 10}).json()) == {"notes.txt", "quarry.txt"}

@@ -9,6 +9,8 @@ from typing import Any
 import pymupdf
 import pytest
 
+from ..indexes import indexes_agree
+
 pytestmark = pytest.mark.slow
 
 WORDS = [
@@ -63,3 +65,6 @@ def test_editing_one_paragraph_re_embeds_only_the_changed_chunks(tmp_path: Path,
     assert (status["chunks"], status["embedded"], status["reused"]) == (len(after), len(new_texts),
                                                                         len(after) - len(new_texts))
     assert cli.json("search", "lighthouse restoration budget", "-k", "1")[0]["page"] == 7
+    # Reused vectors did not skip the keyword index: it holds the new version's chunks, and only them
+    assert indexes_agree() == len(after)
+    assert cli.json("search", "lighthouse restoration", "--mode", "keyword", "-k", "1")[0]["page"] == 7

@@ -16,6 +16,7 @@ from docmill.settings import Settings
 from docmill.testing.stubs import StubPlugin
 
 from ..conftest import CORPUS_EXCLUDES
+from ..indexes import assert_indexes_agree
 
 
 def _run(settings: Settings, folder: Path, *, twice: bool) -> tuple[set[Any], dict[str, Any]]:
@@ -48,6 +49,7 @@ def _run(settings: Settings, folder: Path, *, twice: bool) -> tuple[set[Any], di
     finally:
         worker.stop()
     chunks = {(c.id, c.doc, c.page, c.text) for c in client.runtime.store.iter_chunks()}
+    assert assert_indexes_agree(client.runtime.store) == len(chunks)  # the keyword index too, chunk for chunk
     with client.runtime.ledger.engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT name, state, stage, chunks, error_kind FROM documents").all()
     documents = {r.name: (r.state, r.stage, r.chunks, r.error_kind) for r in rows}

@@ -18,6 +18,7 @@ import sqlalchemy
 from docmill.testing import ChromaServer, plugin_dir
 
 from ..conftest import CORPUS_EXCLUDES, Cli, build_corpus
+from ..indexes import indexes_agree
 from ..workers import Workers
 from .conftest import assert_exactly_once, wait_job
 
@@ -131,6 +132,7 @@ def test_workers_killed_every_few_seconds_lose_nothing_double_nothing_and_blame_
         stop.set()
         killer.join()
     rows = assert_exactly_once(dcli, pg_url)
+    assert indexes_agree() == sum(r.chunks or 0 for r in rows if r.state == "done")  # keyword index: the same
     expected = {m["path"]: m for m in json.loads((corpus36 / "manifest.json").read_text())["files"]}
     good = [r for r in rows if expected[r.name]["expect"] == "ok"]
     assert len(good) == 36 and all(r.state == "done" for r in good), [r for r in good if r.state != "done"]

@@ -15,6 +15,7 @@ import pytest
 from docmill.testing import ChromaServer
 
 from ..conftest import CORPUS_EXCLUDES, Cli
+from ..indexes import indexes_agree_in_a_process
 from .conftest import Recovery, Scenario, clean_run, outcome, stub_env
 from .jobs import ended_documents
 
@@ -76,3 +77,4 @@ def test_the_embedded_ingest_killed_and_run_again_ends_as_a_clean_run(
     cli("ingest", str(corpus44), *CORPUS_EXCLUDES)
     recovery.recovered()
     recovery.ended_as(outcome(f"sqlite:///{home / 'ledger.db'}", cli("export").stdout), clean)
+    indexes_agree_in_a_process()  # the keyword index, written beside the store, holds the same chunks

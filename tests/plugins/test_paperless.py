@@ -26,6 +26,7 @@ from docmill.settings import Settings
 from docmill.testing.paperless import CORRESPONDENTS, DOCUMENT_TYPES, TAGS, PaperlessServer
 
 from ..conftest import Cli
+from ..indexes import indexes_agree_in_a_process
 
 CANARY = "canary-paperless-token-5d0be31f"
 PAGE = 100
@@ -370,3 +371,7 @@ def test_a_change_of_tags_on_100_documents_relabels_their_chunks_without_downloa
         hits = {h["metadata"]["paperless_id"]: h for h in cli.json("search", "Reference code PX-00042", "-k", "110")}
         assert hits[42]["metadata"]["tags"] == ["tax", "archive 2024"] and hits[7]["doc"].startswith("Roof repair")
         assert "Amended" in chunks[105]["text"]
+        # The keyword index was relabelled with the store: the same chunks, names and metadata
+        assert indexes_agree_in_a_process(env) == len(chunks)
+        tagged = cli.json("search", "PX-00042", "--mode", "keyword", "--where", "tags=archive 2024", "-k", "200")
+        assert 42 in {h["metadata"]["paperless_id"] for h in tagged}

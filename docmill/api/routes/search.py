@@ -1,12 +1,14 @@
-"""``GET /v1/search``: the chunks closest in meaning to a query, filtered, and never another caller's uploads."""
+"""``GET /v1/search``: the chunks that best answer a query, by meaning and words (``mode``), filtered, and never
+another caller's uploads."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import Field
 
+from ...app.reports import hit_record
 from ...core.filters import parse
 from .. import schemas
 from ..context import Session
@@ -29,8 +31,10 @@ Conditions = Annotated[
 
 @router.get("/v1/search", response_model=list[schemas.Hit], responses=RESPONSES)
 def search(session: Session, q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY)],
-           k: Annotated[int, Query(ge=1, le=100)] = 5, where: Conditions = None) -> list[dict[str, Any]]:
-    """The ``k`` chunks closest in meaning to ``q`` that pass every ``where``; never another caller's uploads."""
-    hits = session.search(q, k, parse(where or []))
-    return [{"doc": h.doc, "page": h.page, "score": h.score, "text": h.text, "id": h.id,
-             "metadata": dict(h.metadata)} for h in hits]
+           k: Annotated[int, Query(ge=1, le=100)] = 5, where: Conditions = None,
+           mode: Annotated[Literal["hybrid", "dense", "keyword"], Query(description=(
+               "hybrid: by meaning and words together; dense: by meaning; keyword: by words"))] = "hybrid",
+           ) -> list[dict[str, Any]]:
+    """The ``k`` chunks that best answer ``q`` (by meaning and by its words, as ``mode`` says) that pass every
+    ``where``; never another caller's uploads, on either side of a hybrid search."""
+    return [hit_record(h) for h in session.search(q, k, parse(where or []), mode=mode)]

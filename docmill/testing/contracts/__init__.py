@@ -17,6 +17,7 @@ same suites. Importing this package needs pytest.
 from .chunker import ChunkerContract
 from .embedder import EmbedderContract
 from .extractor import ExtractorContract
+from .keywords import KeywordIndexContract
 from .ocr import OcrEngineContract
 from .source import SourceContract
 from .store import VectorStoreContract
@@ -25,6 +26,7 @@ __all__ = [
     "ChunkerContract",
     "EmbedderContract",
     "ExtractorContract",
+    "KeywordIndexContract",
     "OcrEngineContract",
     "SourceContract",
     "VectorStoreContract",
