@@ -6,7 +6,7 @@ DEMO_HOME ?= .docmill-demo
 # Seconds the long PostgreSQL outage of `make test-faults` lasts (OUTAGE=600: ten minutes).
 OUTAGE ?= 120
 
-.PHONY: install demo test test-faults lint unit bench bench-search bench-peers bench-distributed bench-paperless bench-parsing bench-ocr bench-scale bench-api fresh-check container-test clean
+.PHONY: install demo test test-faults lint unit bench bench-search bench-peers bench-distributed bench-paperless bench-parsing bench-office bench-ocr bench-scale bench-api fresh-check container-test clean
 
 install: $(VENV)/.installed
 
@@ -71,6 +71,10 @@ bench-paperless: install
 # Parsing in the sandbox's child processes against in the pipeline's process (benchmarks/README.md).
 bench-parsing: install
 	$(BIN)/python benchmarks/parsing.py
+
+# Office documents and mail: extraction in the parsing processes against each library's bare call (benchmarks/office.py).
+bench-office: install
+	$(BIN)/python benchmarks/office.py
 
 # OCR: docmill's engine and a whole ingest of scans against bare tesseract processes (benchmarks/ocr.py).
 bench-ocr: install

@@ -55,10 +55,12 @@ from .core.sniff import image_size, utf16_order  # noqa: E402
 from .core.tokenizer import SIGNATURE as TOKENIZER_SIGNATURE  # noqa: E402
 from .core.tokenizer import QueryTerm, query_terms, text_terms  # noqa: E402
 from .core.values import (  # noqa: E402
+    Attachment,
     Blob,
     Chunk,
     ChunkText,
     DocumentRef,
+    Extracted,
     Limits,
     Listing,
     Page,
@@ -92,6 +94,7 @@ def __dir__() -> list[str]:
 __all__ = [
     *errors.__all__,
     "ACCESS",
+    "Attachment",
     "Blob",
     "Chunk",
     "ChunkText",
@@ -102,6 +105,7 @@ __all__ = [
     "DocumentRef",
     "Embedder",
     "EmbedderFactory",
+    "Extracted",
     "Extractor",
     "Filter",
     "GrantingStore",

@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     ocr_timeout: float = Field(120.0, gt=0, description="Seconds of OCR allowed per page.")
     max_text: int = Field(10_000_000, ge=1000, description="Most characters of text in one document.")
     max_chunks: int = Field(20_000, ge=1, description="Most chunks of one document.")
+    max_attachments: int = Field(100, ge=0, description="Most attachments (or embedded files) of one document; "
+                                 "each is a document of its own.")
+    max_messages: int = Field(10_000, ge=1, description="Most messages of one mailbox (.mbox); each is a document "
+                              "of its own.")
+    max_attachment_depth: int = Field(3, ge=0, description="How deep attachments are read: a mail's attachment is "
+                                      "1 deep, a mail attached to it holds attachments 2 deep...")
     max_parse_memory: ByteSize = Field(
         ByteSize(4 * 2**30), ge=256 * 2**20,
         description="Address space of each process that parses untrusted bytes (extraction, rendering for OCR).")
@@ -322,7 +328,8 @@ class Settings(BaseSettings):
     def limits(self) -> Limits:
         """The bounds every extractor and OCR engine respects."""
         return Limits(max_file_size=int(self.max_file_size), max_pages=self.max_pages, max_pixels=self.max_pixels,
-                      ocr_timeout=self.ocr_timeout, ocr_dpi=self.ocr_dpi, max_text=self.max_text)
+                      ocr_timeout=self.ocr_timeout, ocr_dpi=self.ocr_dpi, max_text=self.max_text,
+                      max_attachments=self.max_attachments, max_messages=self.max_messages)
 
     @property
     def cpu_count(self) -> int:

@@ -305,3 +305,19 @@ def test_front_ends_never_catch_a_class_together_with_its_own_subclass() -> None
             found += [(module, handler.lineno, a.__name__, b.__name__) for a in classes for b in classes
                       if a is not b and issubclass(a, b)]
     assert found == []
+
+
+def test_the_office_readers_reach_no_network_and_start_no_process() -> None:
+    """Office files carry macros and links: the modules that read them import nothing that could run a
+    program or reach a network, so nothing in a document can make docmill do either."""
+    forbidden = {"subprocess", "socket", "http", "urllib", "httpx", "requests", "ctypes", "multiprocessing"}
+    found = []
+    for module, path in MODULES.items():
+        if not module.startswith("docmill.plugins.office"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            found += [(module, name) for name in names if name.split(".")[0] in forbidden]
+    assert found == []
+    assert any(module.startswith("docmill.plugins.office.") for module in MODULES)  # the check saw them

@@ -69,6 +69,8 @@ class Item(BaseModel):
     finished_at: float | None
     error: str | None = Field(description="The error kind when it failed or was skipped.")
     reason: str | None = Field(description="Why, in words.")
+    parent: str | None = Field(None, description="For an attachment read as a document of its own, the key of "
+                               "the document carrying it.")
 
 
 class JobBrief(BaseModel):

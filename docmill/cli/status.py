@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from .. import app
+from ..core.attachments import NAME_SEPARATOR, depth_of
 from ..core.ledger_records import Stage, State
 from ..settings import Settings, load_settings
 from .common import handles_configuration, printable
@@ -30,6 +31,15 @@ def _when(epoch: float | None) -> str:
     return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S") if epoch else "-"
 
 
+def _label(item: dict[str, Any]) -> str:
+    """A document's name, or an attachment's own name indented under its parent (which comes just before it:
+    items are in key order, and an attachment's key extends its parent's)."""
+    depth = depth_of(item["key"]) if item.get("parent") else 0
+    if not depth:
+        return printable(item["doc"])
+    return "   " * (depth - 1) + "└─ " + printable(item["doc"].rsplit(NAME_SEPARATOR, 1)[-1])
+
+
 def _show_job(settings: Settings, job_id: str, as_json: bool, page: dict[str, Any]) -> None:
     try:
         report = app.job_status(settings, job_id, **page)
@@ -46,7 +56,7 @@ def _show_job(settings: Settings, job_id: str, as_json: bool, page: dict[str, An
     for item in report["items"]:
         where = item["stage"] or "-"
         note = f"  {item['error']}: {printable(item['reason'])}" if item["error"] else ""
-        click.echo(f"  {item['state']:<8} {where:<8} {_when(item['finished_at']):<19}  {printable(item['doc'])}{note}")
+        click.echo(f"  {item['state']:<8} {where:<8} {_when(item['finished_at']):<19}  {_label(item)}{note}")
     if report["more"]:
         click.echo(f"  ... {report['more']:,} more: docmill status {job_id} --after {shlex.quote(report['next'])}")
 

@@ -98,6 +98,9 @@ class RuntimeSettings(Protocol):
     def max_chunks(self) -> int: ...
 
     @property
+    def max_attachment_depth(self) -> int: ...
+
+    @property
     def max_parse_memory(self) -> int: ...
 
     @property

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 BATCH = 1000
 #: The error kind of an unexpected exception (a bug): tried again only with another docmill or plugin version.
 INTERNAL_ERROR = "internal error"
+#: Failures that another docmill or plugin version may not have: a bug, or a type no extractor read (Office
+#: files failed ``unsupported`` before docmill read them). Tried again once the code differs, not every time.
+CODE_BOUND = (INTERNAL_ERROR, "unsupported")
 #: Fingerprint prefix of a file that could not be read: checked again every time,
 #: since fixing permissions changes neither its size nor its mtime.
 UNREADABLE = "unreadable:"
@@ -70,7 +73,7 @@ def _is_unchanged(rt: Runtime, row: KnownDocument, fingerprint: str, retry_faile
     if row.state == State.FAILED:
         if retry_failed:
             return False
-        if row.error_kind == INTERNAL_ERROR:  # a bug: tried again once docmill or a plugin is another version
+        if row.error_kind in CODE_BOUND:  # tried again once docmill or a plugin is another version
             return bool(row.code_version == rt.code_version)
         return bool(row.error_permanent)  # transient failures get another chance
     return row.state in (State.DONE, State.SKIPPED)

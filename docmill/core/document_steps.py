@@ -17,10 +17,11 @@ from dataclasses import replace
 from typing import Any
 
 from .access import ACCESS, access_of
-from .discover_step import discover
+from .attachments import NAME_SEPARATOR, remove_stale_children, start_attachments
+from .discover_step import CODE_BOUND, discover
 from .errors import DocmillError, DocumentTooLarge, PermanentError, StoreUnavailable
 from .filters import source_label
-from .interfaces import RelabellingStore, Source
+from .interfaces import RelabellingStore
 from .ledger_records import Document, Stage, State
 from .runtime import Runtime
 from .sniff import media_type_of
@@ -32,16 +33,24 @@ __all__ = ["chunk_metadata", "discover", "embed", "extract", "ocr", "record_fail
 log = logging.getLogger(__name__)
 
 
-def _fetch(rt: Runtime, source: Source, doc: Document) -> Blob:
-    """The document's bytes, within the size limit, with their real media type."""
+def _fetch(rt: Runtime, doc: Document) -> Blob:
+    """The document's bytes, within the size limit, with their real media type (an attachment's from the
+    ledger, where its parent's extract stage left them)."""
     def check(size: int | None) -> None:
         if size is not None and size > rt.limits.max_file_size:
             raise DocumentTooLarge(f"the file is {size:,} bytes, over the limit of "
                                    f"{rt.limits.max_file_size:,} (DOCMILL_MAX_FILE_SIZE)")
 
     check(doc.size)  # from the listing: refuse before reading
-    blob = source.fetch(DocumentRef(key=doc.key, name=doc.name, locator=doc.locator, stamp=doc.stamp or "",
-                                    size=doc.size))
+    if doc.parent is not None:
+        data = rt.ledger.children.attachment_bytes(doc.key, doc.version)
+        if data is None:
+            raise PermanentError("the attachment's bytes are no longer held: ingest the document carrying it again",
+                                 kind="gone")
+        name = doc.name.rsplit(NAME_SEPARATOR, 1)[-1]
+        return Blob(name, data, media_type_of(name, data))
+    blob = rt.source(doc.source).fetch(DocumentRef(key=doc.key, name=doc.name, locator=doc.locator,
+                                                   stamp=doc.stamp or "", size=doc.size))
     check(len(blob.data))  # the source may not know the size, or the file grew
     return Blob(blob.name, blob.data, media_type_of(blob.name, blob.data), blob.path, blob.checksum)
 
@@ -67,9 +76,10 @@ def extract(rt: Runtime, job_id: str, key: str, version: int) -> None:
         _resend_ocr(rt, job_id, key, version)
         return
     started = time.monotonic()
-    blob = _fetch(rt, rt.source(doc.source), doc)
+    blob = _fetch(rt, doc)
+    found = rt.extract(blob)
     # NUL characters mean nothing in text, and PostgreSQL cannot store them.
-    extracted = [replace(p, text=p.text.replace("\x00", "")) for p in rt.extract(blob)]
+    extracted = [replace(p, text=p.text.replace("\x00", "")) for p in found.pages]
     if len(extracted) > rt.limits.max_pages:
         raise DocumentTooLarge(f"{len(extracted)} pages, over the limit of {rt.limits.max_pages} "
                                "(DOCMILL_MAX_PAGES)", kind="too many pages")
@@ -79,7 +89,9 @@ def extract(rt: Runtime, job_id: str, key: str, version: int) -> None:
                                "(DOCMILL_MAX_TEXT)")
     spread = rt.settings.ocr_workers or rt.settings.cpu_count
     ranges = _ocr_ranges(extracted, rt.settings.ocr_pages_per_task, spread) if rt.ocr_engine is not None else []
-    rt.ledger.inflight.save_pages(key, version, extracted, ranges, time.monotonic() - started, blob.checksum)
+    start_attachments(rt, job_id, doc, found.attachments)  # before the parent's last write: a replay sends again
+    rt.ledger.inflight.save_pages(key, version, extracted, ranges, time.monotonic() - started, blob.checksum,
+                                  found.metadata)
     if not ranges:
         rt.send(Task.for_version(Stage.EMBED, job_id, doc.key, doc.version, doc.priority))
     for numbers in ranges:
@@ -111,7 +123,7 @@ def ocr(rt: Runtime, job_id: str, key: str, version: int, first_page: int, pages
         raise PermanentError("scanned pages need OCR, but OCR is off on this worker (DOCMILL_OCR=none)",
                              kind="ocr off")
     started = time.monotonic()
-    blob = _fetch(rt, rt.source(doc.source), doc)
+    blob = _fetch(rt, doc)
     texts = {image.number: engine.recognize(image).replace("\x00", "") for image in rt.render(blob, pages)}
     rt.events.ocr_pages(len(texts))
     remaining = rt.ledger.inflight.save_ocr(key, version, first_page, texts, time.monotonic() - started)
@@ -141,7 +153,7 @@ def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
     chunks = []
     for seq, piece in enumerate(pieces):
         digest = text_hash(piece.text)
-        chunks.append(Chunk(chunk_id(key, seq, digest), key, seq, piece.page, piece.text, digest))
+        chunks.append(Chunk(chunk_id(key, seq, digest), key, seq, piece.page, piece.text, digest, piece.section))
     # The collection holds one model's vectors, so a stored vector for the same
     # text is exactly what embedding it again would give.
     known = _stored_vectors(rt, [c.hash for c in chunks]) if chunks else {}
@@ -154,12 +166,29 @@ def embed(rt: Runtime, job_id: str, key: str, version: int) -> None:
 
 
 def chunk_metadata(doc: Document) -> dict[str, Any]:
-    """What a document's chunks carry: its source's metadata, which source it came from (``source``, a field
-    searches filter on), and who may see it through the API (``access``, docmill's grant: ``core.access``)."""
-    metadata: dict[str, Any] = json.loads(doc.metadata or "{}")
+    """What a document's chunks carry: what its extractor found in the file (a mail's ``from``...) under its
+    source's metadata, which source it came from (``source``, a field searches filter on), and who may see it
+    through the API (``access``, docmill's grant: ``core.access``)."""
+    metadata: dict[str, Any] = {**json.loads(doc.extracted or "{}"), **json.loads(doc.metadata or "{}")}
     metadata["source"] = source_label(doc.source)
     metadata[ACCESS] = access_of(doc.key)
     return metadata
+
+
+#: The metadata field holding a chunk's section (a heading path, a sheet's name, a slide's title): search shows
+#: it and filters on it like any other.
+SECTION = "section"
+
+
+def _sections(chunks: Sequence[Chunk]) -> list[tuple[int, int, str | None]]:
+    """The runs of chunks of one section, as (first, end, section): each run is written with its section."""
+    runs: list[tuple[int, int, str | None]] = []
+    for seq, chunk in enumerate(chunks):
+        if runs and runs[-1][2] == chunk.section:
+            runs[-1] = (runs[-1][0], seq + 1, chunk.section)
+        else:
+            runs.append((seq, seq + 1, chunk.section))
+    return runs
 
 
 def _no_text_reason(doc: Document, ocr_off: bool) -> str:
@@ -179,11 +208,13 @@ def store(rt: Runtime, job_id: str, key: str, version: int) -> None:
     started = time.monotonic()
     chunks, vectors = rt.ledger.inflight.load_staged(key, version)
     metadata = chunk_metadata(doc)
-    if chunks:
-        rt.store.upsert(chunks, vectors, doc=doc.name, version=version, metadata=metadata)
+    for first, last, section in _sections(chunks):
+        rt.store.upsert(chunks[first:last], vectors[first:last], doc=doc.name, version=version,
+                        metadata=metadata if section is None else {**metadata, SECTION: section})
     rt.store.delete_stale(key, keep_version=version)
+    remove_stale_children(rt, job_id, doc)
     seconds = time.monotonic() - started
-    if chunks:
+    if chunks or rt.ledger.children.exist(key):  # a mailbox's text is in its messages
         finish(rt, key, version, State.DONE, stage=Stage.STORE, chunks=len(chunks), seconds=seconds)
     else:
         finish(rt, key, version, State.SKIPPED, stage=Stage.STORE, chunks=0, seconds=seconds, error_kind="no text",
@@ -228,7 +259,7 @@ def record_failure(rt: Runtime, stage: Stage, args: Mapping[str, Any], error: Ba
         return
     finish(rt, args["key"], args["version"], State.FAILED, stage=stage, error_kind=kind, reason=reason,
            permanent=isinstance(error, PermanentError),
-           code_version=rt.code_version if kind == "internal error" else None)
+           code_version=rt.code_version if kind in CODE_BOUND else None)
 
 
 def finish(rt: Runtime, key: str, version: int, state: State, *, stage: Stage, error_kind: str | None = None,

@@ -11,6 +11,7 @@ A filter is a conjunction of conditions, each written ``FIELD OP VALUE``
 * ``modified``, ``created``: dates (``2024-05-01``) or times
   (``2024-05-01T12:00:00+00:00``), compared in time;
 * ``tags``: ``=`` holds when the document has the tag, ``!=`` when it has not;
+  a mail's ``to`` and ``cc`` likewise hold an address;
 * any other key of the source's metadata (``correspondent``,
   ``document_type``, ``title``, ``filename``, ``size``...), compared as
   text, or as a number for ``size`` and ``paperless_id``.
@@ -38,8 +39,8 @@ OPERATORS = ("!=", ">=", "<=", "=", ">", "<")
 DATE_FIELDS = ("modified", "created")
 #: Fields compared as numbers.
 NUMBER_FIELDS = ("page", "size", "paperless_id")
-#: Fields holding lists of names: ``=`` means "contains".
-LIST_FIELDS = ("tags",)
+#: Fields holding lists of names: ``=`` means "contains" (a document's tags, a mail's recipients).
+LIST_FIELDS = ("tags", "to", "cc")
 #: Keys every store writes for itself; a source's metadata under these names is not filterable.
 RESERVED = frozenset({"doc", "doc_key", "seq", "version", "hash", "text", "meta", "page", "id"})
 

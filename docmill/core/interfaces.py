@@ -12,7 +12,19 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
 
 from .filters import Filter
-from .values import Blob, Chunk, ChunkText, DocumentRef, Limits, Listing, Page, PageImage, SearchHit, StoredChunk
+from .values import (
+    Blob,
+    Chunk,
+    ChunkText,
+    DocumentRef,
+    Extracted,
+    Limits,
+    Listing,
+    Page,
+    PageImage,
+    SearchHit,
+    StoredChunk,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -111,8 +123,9 @@ class Extractor(Protocol):
 
     name: str
 
-    def extract(self, blob: Blob, limits: Limits) -> list[Page]:
-        """Every page's text; pages without a usable text layer get ``needs_ocr``."""
+    def extract(self, blob: Blob, limits: Limits) -> list[Page] | Extracted:
+        """Every page's text; pages without a usable text layer get ``needs_ocr``. An extractor that finds
+        metadata or attached files returns them with the pages as :class:`~docmill.Extracted`."""
         ...
 
     def render(self, blob: Blob, pages: Sequence[int], limits: Limits) -> Iterator[PageImage]:

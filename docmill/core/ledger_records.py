@@ -91,6 +91,9 @@ class Document:
     ocr_seconds: float
     embed_seconds: float
     store_seconds: float
+    parent: str | None = None
+    parent_version: int | None = None
+    extracted: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Document:
@@ -183,6 +186,8 @@ class JobItem(TypedDict):
     finished_at: float | None
     error: str | None
     reason: str | None
+    #: The key of the document carrying it, for an attachment read as a document of its own.
+    parent: str | None
 
 
 class LastSync(TypedDict, total=False):

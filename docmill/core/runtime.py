@@ -25,7 +25,7 @@ from .keyword_fill import fill_keywords, needs_fill
 from .ledger import Ledger
 from .plugins import Plugins, load_plugins
 from .sandbox import ParsePool
-from .values import Blob, Page, PageImage, Task
+from .values import Blob, Extracted, Page, PageImage, Task
 
 __all__ = ["Runtime"]
 
@@ -173,11 +173,12 @@ class Runtime:
             self.settings.cpu_count if processes is None else processes,
             memory=int(self.settings.max_parse_memory), timeout=self.settings.parse_timeout))
 
-    def extract(self, blob: Blob) -> list[Page]:
-        """The blob's pages, read by its extractor in a parsing process (see ``core/sandbox.py``)."""
-        pages: list[Page] = self.parsers.run(self.extractor_for(blob), "extract", blob, self.limits,
-                                             what=f"this {blob.media_type} file")
-        return pages
+    def extract(self, blob: Blob) -> Extracted:
+        """The blob's pages, metadata and attachments, read by its extractor in a parsing process (see
+        ``core/sandbox.py``)."""
+        found: list[Page] | Extracted = self.parsers.run(self.extractor_for(blob), "extract", blob, self.limits,
+                                                         what=f"this {blob.media_type} file")
+        return found if isinstance(found, Extracted) else Extracted(list(found))
 
     def render(self, blob: Blob, pages: Sequence[int]) -> list[PageImage]:
         """Images of these pages for OCR, rendered in a parsing process."""

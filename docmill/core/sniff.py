@@ -8,6 +8,7 @@ it does not claim to be.
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zipfile
 
@@ -39,7 +40,50 @@ _BY_SUFFIX = {
     ".html": "text/html",
     ".htm": "text/html",
     ".xhtml": "text/html",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".docm": "application/vnd.ms-word.document.macroEnabled.12",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xlsm": "application/vnd.ms-excel.sheet.macroEnabled.12",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".pptm": "application/vnd.ms-powerpoint.presentation.macroEnabled.12",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".odp": "application/vnd.oasis.opendocument.presentation",
+    ".xls": "application/vnd.ms-excel",
+    ".msg": "application/vnd.ms-outlook",
+    ".rtf": "application/rtf",
+    ".eml": "message/rfc822",
+    ".mbox": "application/mbox",
 }
+
+#: The OOXML types, by the content type of their main part in ``[Content_Types].xml``.
+_OOXML = (
+    (b"wordprocessingml.document.main+xml", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    (b"ms-word.document.macroEnabled.main+xml", "application/vnd.ms-word.document.macroEnabled.12"),
+    (b"spreadsheetml.sheet.main+xml", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    (b"ms-excel.sheet.macroEnabled.main+xml", "application/vnd.ms-excel.sheet.macroEnabled.12"),
+    (b"presentationml.presentation.main+xml",
+     "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+    (b"ms-powerpoint.presentation.macroEnabled.main+xml", "application/vnd.ms-powerpoint.presentation.macroEnabled.12"),
+)
+#: The OpenDocument types a ``mimetype`` entry may name.
+_ODF = ("application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation")
+#: Compound-file (OLE2) documents, by a stream name in their directory (UTF-16LE): an encrypted OOXML file
+#: is such a file too, holding the package as ``EncryptedPackage``.
+_OLE2 = (
+    ("EncryptedPackage", "application/x-encrypted-office"),
+    ("__substg1.0_", "application/vnd.ms-outlook"),
+    ("Workbook", "application/vnd.ms-excel"),
+    ("WordDocument", "application/msword"),
+    ("PowerPoint Document", "application/vnd.ms-powerpoint"),
+)
+#: Header names that mark the start of a mail (RFC 5322): two of them in the first lines make a message.
+_MAIL_HEADERS = frozenset({"from", "to", "cc", "subject", "date", "message-id", "received", "return-path",
+                           "mime-version", "delivered-to", "reply-to", "in-reply-to", "references", "sender",
+                           "content-type", "x-mailer", "dkim-signature", "authentication-results"})
+_HEADER_LINE = re.compile(rb"^([A-Za-z][A-Za-z0-9-]*):[ \t]")
+_MBOX_FROM = re.compile(rb"^From \S+ +\S")
 
 _NAMES = {
     "pdf": "a PDF",
@@ -50,11 +94,41 @@ _NAMES = {
     "text": "text",
     "zip": "a ZIP archive",
     "binary": "unrecognised binary data",
+    "word": "a Word document",
+    "sheet": "a spreadsheet",
+    "slides": "a slide deck",
+    "outlook": "an Outlook message",
+    "encrypted": "an encrypted Office document",
 }
 
 
 def _describe(media_type: str) -> str:
-    return "an HTML page" if media_type == "text/html" else _NAMES[_family(media_type)]
+    special = {"text/html": "an HTML page", "message/rfc822": "an e-mail", "application/mbox": "a mailbox",
+               "application/rtf": "an RTF document"}
+    return special.get(media_type) or _NAMES[_family(media_type)]
+
+
+#: Families of the Office and mail types: a name and content of the same family agree. Mails, mailboxes and
+#: RTF are text (a ``.txt`` holding a mail stays text), and an encrypted Office file is any Office type.
+_OFFICE_FAMILIES = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "word",
+    "application/vnd.ms-word.document.macroEnabled.12": "word",
+    "application/vnd.oasis.opendocument.text": "word",
+    "application/msword": "word",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "sheet",
+    "application/vnd.ms-excel.sheet.macroEnabled.12": "sheet",
+    "application/vnd.oasis.opendocument.spreadsheet": "sheet",
+    "application/vnd.ms-excel": "sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "slides",
+    "application/vnd.ms-powerpoint.presentation.macroEnabled.12": "slides",
+    "application/vnd.oasis.opendocument.presentation": "slides",
+    "application/vnd.ms-powerpoint": "slides",
+    "application/vnd.ms-outlook": "outlook",
+    "application/x-encrypted-office": "encrypted",
+    "message/rfc822": "text",
+    "application/mbox": "text",
+    "application/rtf": "text",
+}
 
 
 def _family(media_type: str) -> str:
@@ -64,6 +138,8 @@ def _family(media_type: str) -> str:
         return "image"
     if media_type.startswith("text/"):
         return "text"
+    if media_type in _OFFICE_FAMILIES:
+        return _OFFICE_FAMILIES[media_type]
     return {
         "application/pdf": "pdf",
         "application/epub+zip": "epub",
@@ -73,8 +149,11 @@ def _family(media_type: str) -> str:
     }.get(media_type, "binary")
 
 
-#: Bytes of an EPUB's ``mimetype`` entry read to recognise it: never the whole entry (it may be a bomb).
+#: Bytes of an EPUB's or OpenDocument's ``mimetype`` entry read to recognise it: never the whole entry (it may
+#: be a bomb).
 MIMETYPE_READ = 64
+#: Bytes of an OOXML package's ``[Content_Types].xml`` read to find its main part (a real one is a few KB).
+CONTENT_TYPES_READ = 1 << 16
 
 
 def _sniff_zip(data: bytes) -> str:
@@ -83,13 +162,47 @@ def _sniff_zip(data: bytes) -> str:
             names = archive.namelist()
             if "mimetype" in names:
                 with archive.open("mimetype") as entry:
-                    if entry.read(MIMETYPE_READ).strip() == b"application/epub+zip":
-                        return "application/epub+zip"
+                    declared = entry.read(MIMETYPE_READ).strip()
+                if declared == b"application/epub+zip":
+                    return "application/epub+zip"
+                if declared.decode("ascii", "replace") in _ODF:
+                    return declared.decode("ascii")
+            if "[Content_Types].xml" in names:
+                with archive.open("[Content_Types].xml") as entry:
+                    types = entry.read(CONTENT_TYPES_READ)
+                for marker, media_type in _OOXML:
+                    if marker in types:
+                        return media_type
     except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError, NotImplementedError, RuntimeError):
         return "application/zip"
     if any(name.endswith(".fdseq") or name.startswith("Documents/") for name in names):
         return "application/oxps"
     return "application/zip"
+
+
+def _sniff_ole2(data: bytes) -> str:
+    """A compound file's kind, by the first known stream name its directory holds (a byte search: the directory
+    is not parsed, so a damaged one cannot mislead anything but the choice of extractor)."""
+    found = [(data.find(name.encode("utf-16-le")), media_type) for name, media_type in _OLE2]
+    return min(((i, t) for i, t in found if i >= 0), default=(-1, "application/x-ole-storage"))[1]
+
+
+def _sniff_mail(head: bytes) -> str | None:
+    """``message/rfc822`` for a mail's header block, ``application/mbox`` for a mailbox's ``From `` line."""
+    lines = head.lstrip(b"\r\n").splitlines()[:40]
+    if lines and _MBOX_FROM.match(lines[0]) and any(_HEADER_LINE.match(line) for line in lines[1:8]):
+        return "application/mbox"
+    known = 0
+    for line in lines:
+        if not line.strip():
+            break
+        if line[:1] in (b" ", b"\t"):  # a folded header's continuation
+            continue
+        match = _HEADER_LINE.match(line)
+        if match is None:
+            return None
+        known += match.group(1).decode("ascii").lower() in _MAIL_HEADERS
+    return "message/rfc822" if known >= 2 else None
 
 
 def utf16_order(head: bytes) -> str | None:
@@ -142,6 +255,13 @@ def sniff(data: bytes) -> str:
         return "image/bmp"
     if head.startswith(b"PK\x03\x04"):
         return _sniff_zip(data)
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return _sniff_ole2(data)
+    if head.lstrip().startswith(b"{\\rtf"):
+        return "application/rtf"
+    mail = _sniff_mail(head)
+    if mail is not None:
+        return mail
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or utf16_order(head) is not None:
         return "text/plain"  # UTF-16, with a byte-order mark or without
     if b"\x00" in head:
@@ -215,7 +335,7 @@ def image_size(data: bytes) -> tuple[int, int] | None:
 _DECLARED_AS = {
     **dict.fromkeys(("application/x-pdf", "application/acrobat", "application/vnd.pdf", "applications/vnd.pdf",
                      "text/pdf", "text/x-pdf"), frozenset({"pdf"})),
-    "application/vnd.ms-excel": frozenset({"text", "binary"}),
+    "application/vnd.ms-excel": frozenset({"text", "binary", "sheet"}),
     **dict.fromkeys(("application/csv", "application/x-csv", "application/json", "application/ld+json",
                      "application/xml", "application/yaml", "application/x-yaml", "application/x-ndjson",
                      "application/rtf"), frozenset({"text"})),
@@ -249,6 +369,8 @@ def media_type_of(name: str, data: bytes) -> str:
     declared = _BY_SUFFIX.get(suffix)
     if declared is None:
         return sniffed
+    if _family(sniffed) == "encrypted" and _family(declared) in ("word", "sheet", "slides"):
+        return sniffed  # an Office file saved with a password is an OLE2 wrapper whatever its name says
     if _family(declared) != _family(sniffed):
         raise UnsupportedDocument(
             f"named {suffix} but the content is {_describe(sniffed)}, not {_describe(declared)}",

@@ -18,10 +18,12 @@ from typing import Any
 from .ledger_records import Stage
 
 __all__ = [
+    "Attachment",
     "Blob",
     "Chunk",
     "ChunkText",
     "DocumentRef",
+    "Extracted",
     "Limits",
     "Listing",
     "Page",
@@ -141,6 +143,10 @@ class Limits:
 
     ``max_text`` is the most characters of text an extractor may return for a
     document: it stops and raises DocumentTooLarge as soon as it has more.
+    ``max_attachments`` is the most attachments (files inside a mail, an
+    Office document...) one document may carry, and ``max_messages`` the most
+    messages of one mailbox: past either the extractor raises DocumentTooLarge
+    with the kind ``too many attachments`` or ``too many messages``.
     """
 
     max_file_size: int
@@ -149,6 +155,8 @@ class Limits:
     ocr_timeout: float
     ocr_dpi: int
     max_text: int = 10_000_000
+    max_attachments: int = 100
+    max_messages: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -156,12 +164,40 @@ class Page:
     """One page of extracted text.
 
     ``number`` is 1-based, or ``None`` for formats without pages (plain text).
-    ``needs_ocr`` flags a page with no usable text layer.
+    ``needs_ocr`` flags a page with no usable text layer. ``section`` says
+    where in the document the text stands when a page number does not say it
+    all: the heading path of a Word file (``Contract › 4 Payment terms``), a
+    sheet's name, a slide's title. A chunk never spans two pages, so an
+    extractor gives each sheet, slide or section a page of its own.
     """
 
     number: int | None
     text: str
     needs_ocr: bool = False
+    section: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file carried inside a document (a mail's attachment, a file embedded in an Office document, a message
+    of a mailbox): it becomes a document of its own, keyed under its parent. ``name`` is the name the document
+    gave it (untrusted: docmill makes it safe before use), ``media_type`` what the document declared (the bytes
+    are sniffed again)."""
+
+    name: str
+    data: bytes
+    media_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What an extractor found beyond page texts: the pages, metadata of the document itself (a mail's
+    ``from``, ``subject``...: JSON scalars or lists of strings, filterable like a source's metadata) and the
+    files it carries. An extractor may return this instead of a plain list of pages."""
+
+    pages: list[Page]
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -177,10 +213,11 @@ class PageImage:
 
 @dataclass(frozen=True)
 class ChunkText:
-    """A piece of a document's text as a chunker cut it."""
+    """A piece of a document's text as a chunker cut it, with the page (and section) it came from."""
 
     page: int | None
     text: str
+    section: str | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +230,7 @@ class Chunk:
     page: int | None
     text: str
     hash: str
+    section: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The text chunker: page-aware, sized in characters, with overlap.
 
-A chunk never spans two pages, so every chunk knows its page. Within a page,
+A chunk never spans two pages, so every chunk knows its page (and its
+section, where the extractor gave one: a sheet, a slide, a heading path). Within a page,
 lines are joined into paragraphs (PDF text breaks every line), paragraphs
 are cut into sentences, and sentences are packed greedily up to
 ``chunk_size`` characters; a sentence longer than that is cut between words.
@@ -112,7 +113,7 @@ class TextChunker:
         for page in pages:
             for text in self._page_chunks(page.text):
                 if _has_alnum(text, MIN_ALNUM):
-                    chunks.append(ChunkText(page.number, text))
+                    chunks.append(ChunkText(page.number, text, page.section))
         return chunks
 
 

@@ -65,11 +65,11 @@ SEEDS = {"report.pdf": _pdf(), "scan.png": _png(), "book.epub": _epub(),
 
 
 @st.composite
-def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
+def mutated(draw: st.DrawFn, seeds: dict[str, bytes] = SEEDS) -> tuple[str, bytes]:
     """A seed file with a few of its bytes flipped, a slice cut out or repeated, random bytes spliced in, or
     its end cut off."""
-    name = draw(st.sampled_from(sorted(SEEDS)))
-    data = bytearray(SEEDS[name])
+    name = draw(st.sampled_from(sorted(seeds)))
+    data = bytearray(seeds[name])
     keep = 16 if draw(st.integers(0, 9)) else 0  # mostly past the magic bytes, so the parsers get to work
     for _ in range(draw(st.integers(1, 4))):
         if len(data) <= keep:

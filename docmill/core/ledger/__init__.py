@@ -18,6 +18,7 @@ its own, a small class holding the shared :class:`~.base.Database`:
 ``ledger.deliveries``     which message runs where, to tell a worker's death (``deliveries``)
 ``ledger.leases``         one sync of a source at a time, across hosts (``leases``)
 ``ledger.callers``        the HTTP API's callers and their uploads (``callers``)
+``ledger.children``       attachments read as documents of their own, under their parent (``children``)
 ``ledger.upgrades``       which one-off upgrades ran (``upgrade_marks``)
 ========================  ==========================================================================
 
@@ -30,6 +31,7 @@ from sqlalchemy import Engine
 
 from .base import FINAL_STATES, Database
 from .callers import Caller, Callers
+from .children import Children, NewChild
 from .deadletters import DeadLetters
 from .deliveries import Deliveries, Delivery
 from .documents import Documents
@@ -40,9 +42,9 @@ from .sources import Sources
 from .upgrade_marks import UpgradeMarks
 from .versions import NewVersion, Versions
 
-__all__ = ["FINAL_STATES", "Caller", "Callers", "Database", "DeadLetters", "Deliveries", "Delivery", "Documents",
-           "InFlight", "JobProgress", "Jobs", "Leases", "Ledger", "NewVersion", "Sources", "UpgradeMarks",
-           "Versions"]
+__all__ = ["FINAL_STATES", "Caller", "Callers", "Children", "Database", "DeadLetters", "Deliveries", "Delivery",
+           "Documents", "InFlight", "JobProgress", "Jobs", "Leases", "Ledger", "NewChild", "NewVersion", "Sources",
+           "UpgradeMarks", "Versions"]
 
 
 class Ledger:
@@ -60,6 +62,7 @@ class Ledger:
         self.deliveries = Deliveries(self.db)
         self.leases = Leases(self.db)
         self.callers = Callers(self.db)
+        self.children = Children(self.db)
         self.upgrades = UpgradeMarks(self.db)
 
     @property

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Float, Update, and_, bindparam, case, delete,
 
 from ..ledger_records import PIPELINE, Document, Stage, State
 from .base import FINAL_STATES, Role
+from .children import DROP_ATTACHMENT
 from .inflight import clear_version
 from .jobs import chunk_sums
 from .schema import ITEM_PENDING, constant, documents, job_items, of_version
@@ -114,6 +115,7 @@ class Documents(Role):
             conn.execute(_END_ITEMS, values)
             if state != State.FAILED:
                 clear_version(conn, key, version)
+                conn.execute(DROP_ATTACHMENT, values)
         return True
 
     def removed(self, key: str, version: int) -> bool:
@@ -127,6 +129,7 @@ class Documents(Role):
                 conn.execute(_END_REMOVED_ITEMS, {"b_key": key, "b_version": version, "b_state": State.DELETED,
                                                   "b_now": time.time(), "b_name": name})
                 clear_version(conn, key, version)
+                conn.execute(DROP_ATTACHMENT, {"b_key": key})
         return bool(gone)
 
     def document(self, key: str) -> Document | None:

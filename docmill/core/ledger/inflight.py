@@ -53,8 +53,10 @@ def clear_documents(conn: Connection, keys: Sequence[str]) -> None:
 _SECONDS = bindparam("b_seconds", type_=Float)
 _PAGES_SAVED = update(documents).where(*of_version(documents)).values(
     pages=bindparam("b_pages"), ocr_pages=bindparam("b_ocr_pages"), content_id=bindparam("b_content_id"),
+    extracted=bindparam("b_extracted"),
     ocr_remaining=bindparam("b_ocr_remaining"), extract_seconds=documents.c.extract_seconds + _SECONDS)
-_LOAD_PAGES = select(pages.c.number, pages.c.text, pages.c.needs_ocr).where(*of_version(pages)).order_by(pages.c.idx)
+_LOAD_PAGES = select(pages.c.number, pages.c.text, pages.c.needs_ocr, pages.c.section).where(
+    *of_version(pages)).order_by(pages.c.idx)
 _CHUNKS_STAGED = update(documents).where(*of_version(documents)).values(
     embed_seconds=documents.c.embed_seconds + _SECONDS, embedded_chunks=bindparam("b_embedded"),
     reused_chunks=bindparam("b_reused"))
@@ -67,10 +69,11 @@ class InFlight(Role):
     """Page texts, OCR ranges and staged chunks of versions being processed."""
 
     def save_pages(self, key: str, version: int, extracted: Sequence[Page], ocr_ranges: Sequence[Sequence[int]],
-                   seconds: float, content_id: str | None = None) -> None:
+                   seconds: float, content_id: str | None = None, found: Mapping[str, Any] | None = None) -> None:
         """Store extracted page texts and the OCR ranges (lists of page numbers) still to do.
 
-        ``content_id`` is the source's checksum of the bytes the pages came from (Blob.checksum).
+        ``content_id`` is the source's checksum of the bytes the pages came from (Blob.checksum); ``found`` the
+        metadata the extractor found in the file (a mail's headers).
         """
         with self._final_write() as conn:
             # First: the row lock it takes makes two copies of one message write in turn (on SQLite writers are
@@ -78,12 +81,13 @@ class InFlight(Role):
             conn.execute(_PAGES_SAVED, {
                 "b_key": key, "b_version": version, "b_pages": len(extracted),
                 "b_ocr_pages": sum(p.needs_ocr for p in extracted), "b_content_id": content_id,
-                "b_ocr_remaining": len(ocr_ranges), "b_seconds": seconds})
+                "b_ocr_remaining": len(ocr_ranges), "b_seconds": seconds,
+                "b_extracted": json.dumps(dict(found), default=str, ensure_ascii=False) if found else None})
             clear_version(conn, key, version)
             if extracted:
                 conn.execute(_INSERT["pages"], [
                     {"key": key, "version": version, "idx": idx, "number": page.number, "text": page.text,
-                     "needs_ocr": page.needs_ocr} for idx, page in enumerate(extracted)])
+                     "needs_ocr": page.needs_ocr, "section": page.section} for idx, page in enumerate(extracted)])
             if ocr_ranges:
                 conn.execute(_INSERT["ocr_tasks"], [{"key": key, "version": version, "first_page": numbers[0],
                                                   "page_numbers": json.dumps(list(numbers)), "done": False}
@@ -93,7 +97,7 @@ class InFlight(Role):
         """The version's pages in order."""
         with self._read() as conn:
             rows = conn.execute(_LOAD_PAGES, {"b_key": key, "b_version": version}).all()
-        return [Page(r.number, r.text, r.needs_ocr) for r in rows]
+        return [Page(r.number, r.text, r.needs_ocr, r.section) for r in rows]
 
     def save_ocr(self, key: str, version: int, first_page: int, texts: Mapping[int, str],
                  seconds: float) -> int:
@@ -135,7 +139,8 @@ class InFlight(Role):
             if chunks:
                 conn.execute(_INSERT["staged_chunks"], [
                     {"key": key, "version": version, "seq": c.seq, "id": c.id, "page": c.page, "text": c.text,
-                     "hash": c.hash, "vector": vectors[i].tobytes()} for i, c in enumerate(chunks)])
+                     "hash": c.hash, "vector": vectors[i].tobytes(), "section": c.section}
+                    for i, c in enumerate(chunks)])
 
     def load_staged(self, key: str, version: int) -> tuple[list[Chunk], np.ndarray]:
         """The chunks and vectors staged for a version."""
@@ -143,7 +148,7 @@ class InFlight(Role):
 
         with self._read() as conn:
             rows = conn.execute(_LOAD_STAGED, {"b_key": key, "b_version": version}).all()
-        chunks = [Chunk(r.id, key, r.seq, r.page, r.text, r.hash) for r in rows]
+        chunks = [Chunk(r.id, key, r.seq, r.page, r.text, r.hash, r.section) for r in rows]
         vectors = np.stack([np.frombuffer(r.vector, dtype=np.float32) for r in rows]) if rows else np.empty((0, 0))
         return chunks, vectors
 

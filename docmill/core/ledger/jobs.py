@@ -206,7 +206,7 @@ class Jobs(Role):
                 func.coalesce(documents.c.name, job_items.c.name, job_items.c.key).label("name"), job_items.c.key,
                 job_items.c.state, job_items.c.version, documents.c.version,
                 documents.c.stage, documents.c.priority, documents.c.attempts, job_items.c.finished_at,
-                documents.c.error_kind, documents.c.error,
+                documents.c.error_kind, documents.c.error, documents.c.parent,
             ).select_from(joined).where(*where, *([job_items.c.key > after] if after is not None else []))
             rows = conn.execute(query.order_by(job_items.c.key).limit(limit)).all()
             more = 0
@@ -222,6 +222,8 @@ class Jobs(Role):
                 # Why it failed, or why it was skipped (refused, no text); None when it simply ended.
                 "error": r.error_kind if r.state in (State.FAILED, State.SKIPPED) and current else None,
                 "reason": r.error if r.state in (State.FAILED, State.SKIPPED) and current else None,
+                # The key of the document carrying it, for an attachment read as a document of its own.
+                "parent": r.parent,
             })
         return items, more
 

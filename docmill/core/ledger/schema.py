@@ -98,8 +98,15 @@ documents = Table(
     Column("ocr_seconds", Float, nullable=False, default=0.0),
     Column("embed_seconds", Float, nullable=False, default=0.0),
     Column("store_seconds", Float, nullable=False, default=0.0),
+    # An attachment's parent document (its key), and the parent's version that last carried it: a child a
+    # newer version no longer carries is removed once that version is stored.
+    Column("parent", String),
+    Column("parent_version", Integer),
+    # Metadata the extractor found in the file itself (a mail's from, subject...), as JSON.
+    Column("extracted", Text),
 )
 Index("documents_state", documents.c.state)
+Index("documents_parent", documents.c.parent)
 Index("documents_source", documents.c.source)
 Index("documents_dead_letter", documents.c.dead_letter)
 
@@ -113,6 +120,7 @@ pages = Table(
     Column("number", Integer),
     Column("text", Text, nullable=False),
     Column("needs_ocr", Boolean, nullable=False),
+    Column("section", String),
 )
 
 #: Chunks with vectors between the embed and store stages.
@@ -127,6 +135,17 @@ staged_chunks = Table(
     Column("text", Text, nullable=False),
     Column("hash", String, nullable=False),
     Column("vector", LargeBinary, nullable=False),
+    Column("section", String),
+)
+
+#: The bytes of attachments (children of another document) whose version is in flight or failed: a child has
+#: no source to fetch it from again. Dropped when its version ends done or skipped, or the child is removed.
+attachment_data = Table(
+    "attachment_data",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
 )
 
 #: OCR page ranges of versions in flight: the fan-in's idempotency record.

@@ -13,6 +13,7 @@ from sqlalchemy import JSON, ColumnElement, String, and_, bindparam, cast, func,
 from ..ledger_records import Document, KnownDocument, Stage, State
 from ..values import DocumentRef
 from .base import Database, Role
+from .children import descendants_prefix
 from .inflight import clear_documents
 from .jobs import add_item, add_items
 from .jobs import item as job_item
@@ -104,11 +105,12 @@ class Versions(Role):
 
     def unlisted(self, job_id: str, scope: str) -> list[tuple[str, str]]:
         """Key and state of each document in ``scope`` that ``job_id`` has not taken (its listing did not
-        name it), in key order."""
+        name it), in key order. Attachments are never listed: they go with their parent."""
         taken = select(job_items.c.key).where(job_items.c.job_id == job_id, job_items.c.key == documents.c.key)
         with self._read() as conn:
             rows = conn.execute(select(documents.c.key, documents.c.state).where(
-                _prefix(documents.c.key, scope, self.engine.dialect.name), ~taken.exists())
+                _prefix(documents.c.key, scope, self.engine.dialect.name), documents.c.parent.is_(None),
+                ~taken.exists())
                 .order_by(documents.c.key)).all()
         return [(row.key, row.state) for row in rows]
 
@@ -226,16 +228,22 @@ class Versions(Role):
             add_item(conn, job_id, ref.key, version, State.SKIPPED, finished=now)
 
     def start_removals(self, job_id: str, keys: Iterable[str]) -> list[tuple[str, int]]:
-        """Documents gone from their source: mark them for removal from the store."""
+        """Documents gone from their source: mark them, and their attachments' documents, for removal from the
+        store."""
         started = []
+        dialect = self.engine.dialect.name
         with self._write() as conn:
-            for key in keys:
-                row = conn.execute(select(documents.c.version).where(documents.c.key == key)).first()
-                if row is None:
-                    continue
-                conn.execute(update(documents).where(documents.c.key == key).values(
-                    state=State.DELETING, stage=Stage.REMOVE, attempts=0, updated_at=time.time(), job_id=job_id,
-                    dead_letter=None))
-                add_item(conn, job_id, key, row.version, State.PENDING)
-                started.append((key, row.version))
+            for gone in keys:
+                rows = conn.execute(select(documents.c.key, documents.c.version).where(
+                    (documents.c.key == gone) | _prefix(documents.c.key, descendants_prefix(gone), dialect))).all()
+                for key, version in rows:
+                    self._start_removal(conn, job_id, key, version)
+                    started.append((key, version))
         return started
+
+    @staticmethod
+    def _start_removal(conn: Any, job_id: str, key: str, version: int) -> None:
+        conn.execute(update(documents).where(documents.c.key == key).values(
+            state=State.DELETING, stage=Stage.REMOVE, attempts=0, updated_at=time.time(), job_id=job_id,
+            dead_letter=None))
+        add_item(conn, job_id, key, version, State.PENDING)
