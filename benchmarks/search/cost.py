@@ -219,6 +219,8 @@ def main() -> None:
             place.mkdir()
             found[name] = step(place)
             shutil.rmtree(place, ignore_errors=True)
+            args.out.mkdir(parents=True, exist_ok=True)  # kept as it goes: a long run cut short keeps what it measured
+            (args.out / "search-cost.json").write_text(json.dumps(found, indent=1) + "\n")
     print(report(found))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "search-cost.json").write_text(json.dumps(found, indent=1) + "\n")
