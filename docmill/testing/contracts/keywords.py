@@ -9,15 +9,13 @@ import pytest
 from docmill.core.access import access_of
 from docmill.core.filters import ONE_OF, Condition, parse
 from docmill.core.interfaces import KeywordIndex
-from docmill.core.values import Chunk, chunk_id, text_hash
+from docmill.core.values import Chunk, text_hash
+
+from .store import _chunks
 
 __all__ = ["KeywordIndexContract"]
 
 MakeIndex = Callable[[], KeywordIndex]
-
-
-def _chunks(key: str, texts: list[str], page: int | None = 1) -> list[Chunk]:
-    return [Chunk(chunk_id(key, i, text_hash(t)), key, i, page, t, text_hash(t)) for i, t in enumerate(texts)]
 
 
 class KeywordIndexContract:
