@@ -86,7 +86,7 @@ def test_workers_sync_a_paperless_archive_and_the_token_stays_secret(
         tables = [t for (t,) in conn.exec_driver_sql(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").all()]
         for table in tables:
-            rows = conn.exec_driver_sql(f"SELECT t::text FROM {table} t").all()
+            rows = conn.exec_driver_sql(f'SELECT t::text FROM "{table}" t').all()
             assert not [r for (r,) in rows if CANARY in r], table
     engine.dispose()
 
