@@ -111,6 +111,16 @@ def test_fusion_leans_on_words_when_one_chunk_holds_them_all_and_on_meaning_othe
     assert [(r.hit.id, r.hit.score) for r in fuse("x", [], keyword, 1)] == [("words", 9.0)]
 
 
+def test_a_chunk_sharing_one_word_with_a_question_does_not_outrank_the_one_nearest_in_meaning() -> None:
+    # "crossing" (crossing branches, in a page on pruning) is the one query word the corpus holds; the note on
+    # zebras is clearly nearest in meaning. Added at the keyword side's full weight, that one word lifted the
+    # pruning page above the note (the defect found in tests/cli/test_ingest_cli.py).
+    dense = [_hit("zebras", 0.47), _hit("pruning", 0.18), _hit("compost", 0.14), _hit("far", 0.0)]
+    keyword = [_hit("pruning", 6.0, "remove crossing branches"), _hit("fence", 5.0, "a crossing gate")]
+    ranked = fuse("animals crossing the savanna", dense, keyword, 3)
+    assert [r.hit.id for r in ranked][:2] == ["zebras", "pruning"]
+
+
 class RecordingKeywords:
     """A third-party keyword index: docmill's SQLite one, counting the chunks written through it."""
 
