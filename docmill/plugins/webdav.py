@@ -112,6 +112,15 @@ class WebdavSource:
                 walk.unreadable.append((folder, "" if exc.kind == "gone" else exc.reason))
                 log.warning("%s: cannot list /%s (%s); nothing under it is deleted", self.scope, folder, exc.reason)
                 continue
+            if not any(e.path == folder and e.folder for e in entries):
+                # Without the folder itself the answer says nothing reliable about its members: listing none
+                # of them would delete them all.
+                why = f"the server's answer for /{folder} does not hold the folder itself (is it a folder? does " \
+                      f"a proxy rewrite paths outside {self.client.base_path}?)"
+                if not folder:
+                    raise PermanentError(why, kind="not a folder")
+                walk.unreadable.append((folder, why))
+                continue
             subfolders = []
             for entry in sorted(entries, key=lambda e: e.path):
                 if entry.path == folder or not entry.path.startswith(folder) or \

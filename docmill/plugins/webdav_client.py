@@ -201,11 +201,9 @@ class WebdavClient:
             raise SourceUnavailable(f"the WebDAV server at {self.host} answered PROPFIND /{path} with XML docmill "
                                     f"cannot read ({type(exc).__name__}); a proxy's error page?") from exc
         for response in root.iter(f"{DAV}response"):
-            href = (response.findtext(f"{DAV}href") or "").strip()
-            where = urlsplit(href)
-            if where.netloc and where.netloc != self.host:
-                continue  # another server's resource: never followed
-            decoded = unquote(where.path)
+            # Only the href's path counts (a server behind a proxy may name another host); nothing is ever
+            # fetched from the host an answer names: URLs are made from the configured base.
+            decoded = unquote(urlsplit((response.findtext(f"{DAV}href") or "").strip()).path)
             if not decoded.startswith(self.base_path) and decoded.rstrip("/") + "/" != self.base_path:
                 continue  # outside the configured folder
             rel = decoded[len(self.base_path):] if decoded.startswith(self.base_path) else ""

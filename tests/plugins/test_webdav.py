@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -126,6 +130,33 @@ def test_a_server_that_is_down_fails_the_sync_with_exit_6_and_deletes_nothing(
 
 
 @pytest.mark.usefixtures("stub_embedder")
+def test_the_scheduler_syncs_the_share_on_its_schedule_and_a_missing_password_is_a_configuration_error(
+        cli: Cli, isolated: Path, tmp_path: Path, dav: ApacheDav) -> None:
+    _toml(isolated, dav.url)
+    missing = cli("sync", "share", check=False)
+    assert missing.returncode == 3 and "has no password" in missing.stderr and not dav.requests()
+    with (isolated / "docmill.toml").open("a") as toml:
+        toml.write("schedule = { seconds = 2 }\n")
+    log = tmp_path / "scheduler.log"
+    scheduler = subprocess.Popen([sys.executable, "-m", "docmill", "-v", "scheduler"], cwd=isolated,
+                                 env={**os.environ, **ENV}, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    try:
+        deadline = time.monotonic() + 120
+        while (cli.json("status")["sources"]["share"] or {}).get("new") != 6:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        dav.write("handbook/welcome.txt", "Welcome aboard: laptops now come on the Friday before you start.")
+        while (cli.json("status")["sources"]["share"] or {}).get("changed") != 1:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+    finally:
+        scheduler.terminate()
+        code = scheduler.wait(120)
+    assert code == 0 and CANARY not in log.read_text()
+    assert _gets(dav.requests()).count("/dav/handbook/welcome.txt") == 2
+
+
+@pytest.mark.usefixtures("stub_embedder")
 def test_filters_never_destroy_and_an_excluded_folder_is_walked_only_to_tell_left_out_from_gone(
         cli: Cli, isolated: Path, dav: ApacheDav) -> None:
     _toml(isolated, dav.url)
@@ -232,6 +263,42 @@ def test_a_busy_server_is_tried_again_then_the_sync_fails_transiently() -> None:
     with pytest.raises(SourceUnavailable, match="HTTP 503"):
         _client(handler).propfind("")
     assert calls == ["PROPFIND", "PROPFIND"]
+
+
+def _multistatus(*members: str, prefix: str = "/dav/") -> httpx.Response:
+    """A 207 answer listing these paths (folders end in /), each with an ETag."""
+    body = "".join(f"<d:response><d:href>{prefix}{m}</d:href><d:propstat><d:prop><d:resourcetype>"
+                   f"{'<d:collection/>' if m.endswith('/') or not m else ''}</d:resourcetype>"
+                   f'<d:getetag>"{len(m)}-1"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>'
+                   "</d:response>" for m in members)
+    return httpx.Response(207, content=f'<d:multistatus xmlns:d="DAV:">{body}</d:multistatus>'.encode())
+
+
+def test_a_folder_the_walk_cannot_read_keeps_its_files_and_an_answer_without_the_folder_deletes_nothing() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/dav/":
+            return _multistatus("", "a.txt", "locked/", "open/")
+        if path == "/dav/locked/":
+            return httpx.Response(403)
+        return _multistatus("open/", "open/b.txt")
+
+    source = WebdavSource("share", _client(handler), max_bytes=1000)
+    listing = source.listing({}, full=False)
+    refs = list(listing.refs)
+    assert [(r.name, r.skip_reason) for r in refs] == [
+        ("a.txt", None), ("open/b.txt", None), ("locked/", "cannot list this folder: the WebDAV server at "
+                                                           "files.example.com forbids PROPFIND on /locked/ (HTTP 403)")]
+    assert listing.gone is not None
+    indexed = ["source:share/path/locked/c.txt", "source:share/path/open/gone.txt"]
+    assert list(listing.gone(indexed)) == ["source:share/path/open/gone.txt"]  # under the locked folder: kept
+
+    def elsewhere(request: httpx.Request) -> httpx.Response:  # a proxy that rewrites paths, or a file's URL
+        return _multistatus("", "a.txt", prefix="/internal/dav/")
+
+    with pytest.raises(PermanentError, match="does not hold the folder itself") as refused:
+        list(WebdavSource("share", _client(elsewhere), max_bytes=1000).listing({}, full=False).refs)
+    assert refused.value.kind == "not a folder"
 
 
 # ----- the recorded answers --------------------------------------------------------------------------------------
