@@ -224,7 +224,10 @@ def make_webdav_source(options: Any, context: PluginContext) -> WebdavSource:
     if token is None or not token.get_secret_value():
         raise ConfigurationError(f"the webdav source {name!r} has no password: set token in its [[sources]] entry "
                                  "or DOCMILL_SOURCES__<n>__TOKEN (a Nextcloud app password, or the account's)")
-    client = WebdavClient(url, user, token.get_secret_value(), allow_hosts=tuple(options.get("allow_hosts", ())),
+    hosts = options.get("allow_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+        raise ConfigurationError(f"the webdav source's allow_hosts must be a list of host names, not {hosts!r}")
+    client = WebdavClient(url, user, token.get_secret_value(), allow_hosts=tuple(hosts),
                           timeout=_number(options, "timeout", 30, 1, 600),
                           attempts=int(_number(options, "attempts", 4, 1, 20)),
                           backoff=_number(options, "backoff_seconds", 1, 0.01, 60), proxy=options.get("proxy"),
