@@ -21,13 +21,13 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from sync_run import timed_sync  # benchmarks/sync_run.py: run as a script, benchmarks/ is on the path
 
 from docmill.testing.paperless import PaperlessServer
 
@@ -55,13 +55,7 @@ def _kinds(server: PaperlessServer, since: int) -> dict[str, int]:
 
 def _sync(work: Path, env: dict[str, str], server: PaperlessServer, *args: str) -> dict[str, Any]:
     since = len(server.requests)
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "docmill", "sync", "archive", "--json", *args], cwd=work, env=env,
-                          capture_output=True, text=True)
-    seconds = time.monotonic() - started
-    if done.returncode != 0:
-        raise SystemExit(f"docmill sync failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    found = json.loads(done.stdout)
+    seconds, found = timed_sync(work, env, "archive", *args)
     return {"seconds": round(seconds, 2), "requests": _kinds(server, since),
             **{k: found[k] for k in ("new", "changed", "deleted", "unchanged", "failed", "chunks")}}
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what docmill needs on a Debian machine: Tesseract (with English),
 # Python 3.11+ with venv, and a virtual environment holding docmill, the
-# offline default model and, with --test, the test tools (and strace and Chromium). Idempotent.
+# offline default model and, with --test, the test tools (and strace, Chromium and Apache). Idempotent.
 #
 #   scripts/bootstrap.sh [--test] [VENV]      (default VENV: .venv)
 set -euo pipefail
@@ -20,6 +20,9 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ "$extras" = "model,test" ]; then
     command -v strace >/dev/null 2>&1 || missing+=(strace)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    # The WebDAV source's tests start a real Apache with mod_dav_fs (tests/plugins/test_webdav.py); the binary
+    # package alone: it holds the modules and starts no system service.
+    [ -x /usr/sbin/apache2 ] || command -v apache2 >/dev/null 2>&1 || missing+=(apache2-bin)
 fi
 if ((${#missing[@]})); then
     if [ "$(id -u)" -ne 0 ]; then

@@ -4,7 +4,8 @@ Each check looks, and changes nothing it need not: the ledger's schema is
 compared with this docmill's, not upgraded; a local store is opened only
 when no ingest holds the home; the broker's queues are declared as docmill
 declares them (that is how RabbitMQ says whether their arguments match), and
-a named source is built from its settings without being contacted. Secrets
+a named source is built from its settings, and a source that can check its
+server (``CheckedSource``) is asked to, unless ``--quick``. Secrets
 are never shown: the settings summary masks them, and a token is reported
 as set or missing.
 """
@@ -241,19 +242,28 @@ def _check_store(settings: Settings, plugins: Any) -> Iterator[Finding]:
                   f"{count:,} chunks of {embedder.model}")
 
 
-def _check_sources(settings: Settings, plugins: Any) -> Iterator[Finding]:
+def _check_sources(settings: Settings, plugins: Any, quick: bool) -> Iterator[Finding]:
+    from ..core.interfaces import CheckedSource
+
     for source in settings.sources:
         options = {**(source.model_extra or {}), "name": source.name}
         token = "token set" if source.token is not None else "no token"
         try:
             built = plugins.source(source.type, options, settings)
-            built.close()
         except ConfigurationError as exc:
             yield _failed(f"source {source.name}", exc, "correct its [[sources]] entry in docmill.toml (or "
                                                         "DOCMILL_SOURCES__<n>__...)")
             continue
-        yield Finding(f"source {source.name}", True, f"{source.type}, {token}"
-                      + (f", schedule {source.schedule}" if source.schedule else ""))
+        described = f"{source.type}, {token}" + (f", schedule {source.schedule}" if source.schedule else "")
+        checked: CheckedSource | None = built if isinstance(built, CheckedSource) and not quick else None
+        try:
+            # the server itself, when the source can check it: reachable, the credential taken, the folder there
+            yield Finding(f"source {source.name}", True, f"{described}; {checked.check()}" if checked else described)
+        except DocmillError as exc:
+            yield _failed(f"source {source.name}", exc, "start the server or correct the source's url, user, "
+                                                        "token (DOCMILL_SOURCES__<n>__TOKEN) or allow_hosts")
+        finally:
+            built.close()
 
 
 def diagnose(*, quick: bool = False, load: Callable[[], Settings] = load_settings) -> tuple[dict[str, Any] | None,
@@ -277,7 +287,7 @@ def diagnose(*, quick: bool = False, load: Callable[[], Settings] = load_setting
                  for info in broken]
     for check in (_check_ocr(settings, plugins), _check_embedder(settings, plugins, quick),
                   _check_ledger(settings), _check_broker(settings), _check_store(settings, plugins),
-                  _check_sources(settings, plugins)):
+                  _check_sources(settings, plugins, quick)):
         findings += list(check)
     return settings_summary(settings), findings
 

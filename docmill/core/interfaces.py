@@ -38,6 +38,7 @@ Vectors: TypeAlias = "np.ndarray | Sequence[Sequence[float]]"
 Vector: TypeAlias = "np.ndarray | Sequence[float]"
 
 __all__ = [
+    "CheckedSource",
     "Chunker",
     "ChunkerFactory",
     "ContentCheckedSource",
@@ -97,6 +98,17 @@ class IncrementalSource(Protocol):
 
     def listing(self, state: Mapping[str, Any], *, full: bool) -> Listing:
         """The documents to consider now, and how to tell what was deleted."""
+        ...
+
+
+@runtime_checkable
+class CheckedSource(Protocol):
+    """A source that can check its server for ``docmill doctor``: reachable, the credential taken, the folder
+    (or bucket, or mailbox) there. ``check`` makes one quick attempt, never prints a secret, and raises a
+    DocmillError whose reason says what is wrong."""
+
+    def check(self) -> str:
+        """What was found, in a line (``cloud.lan: reachable, password accepted, folder found``)."""
         ...
 
 

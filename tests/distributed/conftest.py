@@ -142,3 +142,15 @@ def assert_exactly_once(cli: Cli, pg_url: str) -> list[Any]:
         per_doc[c["doc"]] = per_doc.get(c["doc"], 0) + 1
     assert per_doc == {r.name: r.chunks for r in rows if r.state == "done" and r.chunks}
     return rows
+
+
+def assert_not_in_database(pg_url: str, secret: str) -> None:
+    """No row of any table in the ledger's database holds ``secret`` (a source's token, say)."""
+    engine = sqlalchemy.create_engine(pg_url)
+    with engine.connect() as conn:
+        tables = [t for (t,) in conn.exec_driver_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").all()]
+        for table in tables:
+            rows = conn.exec_driver_sql(f'SELECT t::text FROM "{table}" t').all()
+            assert not [r for (r,) in rows if secret in r], table
+    engine.dispose()

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pika
 import pytest
-import sqlalchemy
 
 from docmill.testing.paperless import TAGS, PaperlessServer
 
 from ..conftest import Cli
 from ..workers import Workers
-from .conftest import assert_exactly_once, store_chunks
+from .conftest import assert_exactly_once, assert_not_in_database, store_chunks
 
 CANARY = "canary-distributed-token-93be7a10"
 
@@ -81,12 +80,5 @@ def test_workers_sync_a_paperless_archive_and_the_token_stays_secret(
 
     assert CANARY not in workers.log() + err.decode()
     assert CANARY not in json.dumps(chunks)
-    engine = sqlalchemy.create_engine(pg_url)
-    with engine.connect() as conn:
-        tables = [t for (t,) in conn.exec_driver_sql(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").all()]
-        for table in tables:
-            rows = conn.exec_driver_sql(f'SELECT t::text FROM "{table}" t').all()
-            assert not [r for (r,) in rows if CANARY in r], table
-    engine.dispose()
+    assert_not_in_database(pg_url, CANARY)
 
