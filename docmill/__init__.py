@@ -30,6 +30,7 @@ from .core.errors import *  # noqa: E402, F403 - the error tree is part of the p
 from .core.filters import ONE_OF, Condition, Filter, filterable, matches  # noqa: E402
 from .core.hookspecs import Register, hookimpl  # noqa: E402
 from .core.interfaces import (  # noqa: E402
+    CheckedSource,
     Chunker,
     ChunkerFactory,
     ContentCheckedSource,
@@ -96,6 +97,7 @@ __all__ = [
     "ACCESS",
     "Attachment",
     "Blob",
+    "CheckedSource",
     "Chunk",
     "ChunkText",
     "Chunker",

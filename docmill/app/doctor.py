@@ -4,9 +4,10 @@ Each check looks, and changes nothing it need not: the ledger's schema is
 compared with this docmill's, not upgraded; a local store is opened only
 when no ingest holds the home; the broker's queues are declared as docmill
 declares them (that is how RabbitMQ says whether their arguments match), and
-a named source is built from its settings without being contacted. Secrets
-are never shown: the settings summary masks them, and a token is reported
-as set or missing.
+a named source is built from its settings and, when it can say whether it
+works (``CheckedSource``: reachable, credentials accepted, the bucket or
+folder there), asked to, unless ``--quick``. Secrets are never shown: the
+settings summary masks them, and a token is reported as set or missing.
 """
 
 from __future__ import annotations
@@ -241,19 +242,34 @@ def _check_store(settings: Settings, plugins: Any) -> Iterator[Finding]:
                   f"{count:,} chunks of {embedder.model}")
 
 
-def _check_sources(settings: Settings, plugins: Any) -> Iterator[Finding]:
+def _check_sources(settings: Settings, plugins: Any, quick: bool) -> Iterator[Finding]:
+    from ..core.interfaces import CheckedSource
+
     for source in settings.sources:
         options = {**(source.model_extra or {}), "name": source.name}
         token = "token set" if source.token is not None else "no token"
+        described = f"{source.type}, {token}" + (f", schedule {source.schedule}" if source.schedule else "")
         try:
             built = plugins.source(source.type, options, settings)
-            built.close()
         except ConfigurationError as exc:
             yield _failed(f"source {source.name}", exc, "correct its [[sources]] entry in docmill.toml (or "
                                                         "DOCMILL_SOURCES__<n>__...)")
             continue
-        yield Finding(f"source {source.name}", True, f"{source.type}, {token}"
-                      + (f", schedule {source.schedule}" if source.schedule else ""))
+        try:
+            if not isinstance(built, CheckedSource):
+                yield Finding(f"source {source.name}", True, described)
+            elif quick:
+                yield Finding(f"source {source.name}", True, f"{described} (not contacted: --quick)", skipped=True)
+            else:
+                try:
+                    checked = built.check()
+                except DocmillError as exc:
+                    yield _failed(f"source {source.name}", exc, "start the server, or correct the source's "
+                                                                "address, credentials or bucket/folder name")
+                else:
+                    yield Finding(f"source {source.name}", True, f"{described}; {checked}")
+        finally:
+            built.close()
 
 
 def diagnose(*, quick: bool = False, load: Callable[[], Settings] = load_settings) -> tuple[dict[str, Any] | None,
@@ -277,7 +293,7 @@ def diagnose(*, quick: bool = False, load: Callable[[], Settings] = load_setting
                  for info in broken]
     for check in (_check_ocr(settings, plugins), _check_embedder(settings, plugins, quick),
                   _check_ledger(settings), _check_broker(settings), _check_store(settings, plugins),
-                  _check_sources(settings, plugins)):
+                  _check_sources(settings, plugins, quick)):
         findings += list(check)
     return settings_summary(settings), findings
 

@@ -38,6 +38,7 @@ Vectors: TypeAlias = "np.ndarray | Sequence[Sequence[float]]"
 Vector: TypeAlias = "np.ndarray | Sequence[float]"
 
 __all__ = [
+    "CheckedSource",
     "Chunker",
     "ChunkerFactory",
     "ContentCheckedSource",
@@ -115,6 +116,16 @@ class ContentCheckedSource(Protocol):
 
     def content_id(self, ref: DocumentRef) -> str | None:
         """The checksum of the document's bytes now, as ``fetch`` would set it; None when unknown."""
+        ...
+
+
+@runtime_checkable
+class CheckedSource(Protocol):
+    """A source that ``docmill doctor`` can contact: whether its server answers, accepts the credentials
+    and has the folder or bucket named, without listing or downloading documents."""
+
+    def check(self) -> str:
+        """One line saying what was checked (no secret in it); raises a DocmillError saying what is wrong."""
         ...
 
 
