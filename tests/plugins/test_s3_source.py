@@ -7,16 +7,22 @@ count GetObject requests on the server's side.
 from __future__ import annotations
 
 import json
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from docmill.core import document_steps
+from docmill.core.discover_step import discover
 from docmill.core.errors import ConfigurationError, DocumentTooLarge, PermanentError, SourceUnavailable
-from docmill.core.values import DocumentRef
+from docmill.core.runtime import Runtime
+from docmill.core.values import DocumentRef, Task
 from docmill.plugins.s3_client import S3Client, S3Credentials
 from docmill.plugins.s3_source import S3Source
+from docmill.settings import Settings
 from docmill.testing import contracts
 from docmill.testing.s3 import S3Server
 
@@ -330,3 +336,56 @@ class TestS3SourceContract(contracts.SourceContract):
     @pytest.fixture
     def change(self, s3: Any) -> Callable[[DocumentRef], None]:
         return lambda ref: _put(s3, {ref.locator: "changed"})
+
+
+@pytest.mark.slow
+def test_a_bucket_of_10000_objects_is_listed_in_10_pages_and_50_changes_touch_exactly_50(
+        home: Path, server: S3Server) -> None:
+    # Discovery on the real ledger and source; the tasks it would send are kept in a list instead.
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    server.client().create_bucket(Bucket="docs")
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]  # 10,000 PUTs through HTTP would only time the emulator
+    keys = [f"logs/{n:05}.txt" for n in range(10_000)]
+    for n, key in enumerate(keys):
+        backend.put_object("docs", key, f"log {n}".encode())
+    options = {"name": "bucket", "endpoint": server.url, "bucket": "docs", "access_id": server.authenticate(CANARY)}
+    settings = Settings(home=home, sources=[{"type": "s3", "token": CANARY, **options}])
+    tasks: list[Task] = []
+    runtime = Runtime(settings, send=tasks.append)
+    runtime.ledger.sources.put("source:bucket", "s3", options)
+
+    def sync() -> Counter[str]:
+        tasks.clear()
+        server.requests.clear()
+        discover(runtime, runtime.ledger.jobs.create("sync", discoveries=1), "source:bucket")
+        return Counter(t.stage for t in tasks)
+
+    try:
+        started = time.monotonic()
+        assert sync() == {"extract": 10_000}
+        first = time.monotonic() - started
+        assert server.operations() == {"ListObjectsV2": 10}  # 1,000 a page; discovery downloads nothing
+        assert CANARY not in json.dumps([t.args for t in tasks])
+
+        s3 = server.client()
+        edited, deleted = keys[10:30], keys[5000:5015]
+        for key in edited:
+            s3.put_object(Bucket="docs", Key=key, Body=b"edited")
+        for n in range(15):
+            s3.put_object(Bucket="docs", Key=f"logs/new-{n}.txt", Body=b"added")
+        for key in deleted:
+            s3.delete_object(Bucket="docs", Key=key)
+        assert sync() == {"extract": 35, "remove": 15}
+        assert {t.args["key"] for t in tasks if t.stage == "extract"} == {
+            f"source:bucket/{k}" for k in [*edited, *(f"logs/new-{n}.txt" for n in range(15))]}
+        assert {t.args["key"] for t in tasks if t.stage == "remove"} == {f"source:bucket/{k}" for k in deleted}
+        assert server.operations() == {"ListObjectsV2": 10}  # still 10,000 objects: 10 pages, no download
+        for task in tasks:
+            if task.stage == "remove":  # the removals run, as a worker would run them
+                document_steps.remove(runtime, **task.args)
+        assert sync() == {}
+        assert first < 120, first
+    finally:
+        runtime.close()
