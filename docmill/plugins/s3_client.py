@@ -57,7 +57,7 @@ BUSY = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Re
 REFUSED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
            "AllAccessDisabled", "AuthorizationHeaderMalformed", "403"}
 #: The client method of each S3 operation used.
-METHODS = {"ListObjectsV2": "list_objects_v2", "HeadBucket": "head_bucket", "GetObject": "get_object"}
+METHODS = {"ListObjectsV2": "list_objects_v2", "GetObject": "get_object"}
 #: botocore's errors of a connection that failed or broke off.
 NETWORK = (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionError,
            botocore.exceptions.HTTPClientError, botocore.exceptions.ReadTimeoutError,
@@ -107,7 +107,7 @@ def resolve_credentials(access_id: str | None, secret: str | None, profile: str 
 
 
 class S3Client:
-    """ListObjectsV2, HeadBucket and GetObject on one bucket of one endpoint."""
+    """ListObjectsV2 and GetObject on one bucket of one endpoint."""
 
     def __init__(self, bucket: str, *, endpoint: str | None, region: str, credentials: S3Credentials | None,
                  addressing: str = "auto", ca_file: str | None = None, proxy: str | None = None,
@@ -152,7 +152,7 @@ class S3Client:
             if code in REFUSED or status in (401, 403):
                 return PermanentError(f"{told}. Check the credentials and that they may read the bucket",
                                       kind="unauthorized")
-            if code == "NoSuchBucket" or (code in ("404", "NotFound") and what == "HeadBucket"):
+            if code == "NoSuchBucket":
                 return PermanentError(f"{self.where}: no such bucket", kind="no such bucket")
             if code in ("NoSuchKey", "404", "NotFound"):
                 return PermanentError(f"{told}: the object is gone", kind="gone")
@@ -182,10 +182,6 @@ class S3Client:
             if not page.get("IsTruncated") or not token:
                 return
             params["ContinuationToken"] = token
-
-    def head_bucket(self) -> None:
-        """Nothing, when the endpoint answers, accepts the credentials and has the bucket."""
-        self._call("HeadBucket")
 
     def download(self, key: str, max_bytes: int) -> bytes:
         """The current version of an object; refused by its size before its body is read, and cut off past

@@ -94,10 +94,14 @@ class S3Source:
         return Blob(ref.locator.rsplit("/", 1)[-1] or ref.locator, data)
 
     def check(self) -> str:
-        """Contact the endpoint: it answers, accepts the credentials, has the bucket, and lets them list it."""
-        self.client.head_bucket()
+        """Contact the endpoint: it answers, accepts the credentials, has the bucket and lets them list the prefix.
+
+        One ListObjectsV2 of one key under the prefix, not HeadBucket: a policy that allows listing only under
+        a prefix (``s3:prefix`` condition) refuses HeadBucket, and a sync needs nothing more than this.
+        """
         next(iter(self.client.pages(self.prefix, 1)))
-        return f"{self.client.where}: reachable, credentials accepted, bucket listed"
+        listed = f"prefix {self.prefix!r}" if self.prefix else "bucket"
+        return f"{self.client.where}: reachable, credentials accepted, {listed} listed"
 
     def close(self) -> None:
         self.client.close()
