@@ -393,3 +393,42 @@ def test_a_bucket_of_10000_objects_is_listed_in_10_pages_and_50_changes_touch_ex
         assert first < 120, first
     finally:
         runtime.close()
+
+
+@pytest.mark.usefixtures("stub_embedder")
+def test_the_scheduler_syncs_a_bucket_on_its_schedule_and_lives_through_the_endpoint_going_down(
+        cli: Cli, isolated: Path, tmp_path: Path, server: S3Server, s3: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    s3.create_bucket(Bucket="docs")
+    _put(s3, {"a.txt": "The first report of the dredging works.", "b.txt": "The second report."})
+    _toml(isolated, server.url, server.authenticate(CANARY), attempts=1, timeout=2)
+    with (isolated / "docmill.toml").open("a") as toml:
+        toml.write("schedule = { seconds = 3 }\n")
+    log = tmp_path / "scheduler.log"
+
+    def wait_for(text: str, count: int = 1) -> None:
+        deadline = time.monotonic() + 120
+        while log.read_text().count(text) < count:
+            assert time.monotonic() < deadline and scheduler.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.3)
+
+    with log.open("w") as sink:
+        scheduler = subprocess.Popen([sys.executable, "-m", "docmill", "scheduler"], cwd=isolated, stdout=sink,
+                                     stderr=subprocess.STDOUT,
+                                     env={**os.environ, "DOCMILL_SOURCES__0__TOKEN": CANARY})
+    try:
+        wait_for("synced bucket: 2 new")
+        _put(server.client(), {"c.txt": "The third report, added between two syncs."})
+        wait_for("synced bucket: 1 new")
+        server.stop()
+        wait_for("sync of bucket could not list the source", 2)  # every sync fails, the scheduler goes on
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        scheduler.wait(timeout=120)
+    assert "0 deleted" in log.read_text().rsplit("could not list the source", 1)[1]
+    assert cli.json("status")["documents"]["done"] == 3  # nothing deleted while the endpoint was down
+    assert CANARY not in log.read_text()
