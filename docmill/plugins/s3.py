@@ -36,6 +36,13 @@ def _text(options: Mapping[str, Any], key: str) -> str | None:
     return value or None
 
 
+def _globs(options: Mapping[str, Any], key: str, default: tuple[str, ...]) -> list[str]:
+    value = options.get(key, list(default))
+    if not isinstance(value, list) or not all(isinstance(g, str) for g in value):
+        raise ConfigurationError(f"the s3 source's {key} must be a list of globs, such as [\"*.pdf\"], not {value!r}")
+    return value
+
+
 def _endpoint(options: Mapping[str, Any]) -> str | None:
     endpoint = _text(options, "endpoint")
     if endpoint is not None:
@@ -77,8 +84,8 @@ def make_s3_source(options: Any, context: PluginContext) -> S3Source:
                       proxy=_text(options, "proxy"), attempts=int(_number(options, "attempts", 5, 1, 20)),
                       timeout=_number(options, "timeout", 30, 1, 600), on_request=context.on_request)
     return S3Source(name, client, prefix=_text(options, "prefix") or "", max_bytes=context.limits.max_file_size,
-                    include=options.get("include", list(context.include)),
-                    exclude=options.get("exclude", list(context.exclude)),
+                    include=_globs(options, "include", context.include),
+                    exclude=_globs(options, "exclude", context.exclude),
                     page_size=int(_number(options, "page_size", 1000, 1, 1000)))
 
 

@@ -317,6 +317,7 @@ def test_a_download_is_refused_by_its_size_before_its_body_is_read_and_archived_
     ({"colour": "blue"}, "no option 'colour'"),
     ({"access_id": "AKIA1", "anonymous": True}, "anonymous = true but has credentials"),
     ({"page_size": 5000}, "page_size must be a number from 1 to 1000"),
+    ({"include": "*.pdf"}, "include must be a list of globs"),
 ])
 def test_bad_options_are_configuration_errors(options: dict[str, Any], message: str) -> None:
     from docmill.settings import Settings
@@ -331,7 +332,7 @@ class TestS3SourceContract(contracts.SourceContract):
     @pytest.fixture
     def source(self, server: S3Server, s3: Any) -> Iterator[S3Source]:
         s3.create_bucket(Bucket="docs")
-        _put(s3, {"a.txt": "alpha", "sub/b.md": "beta"})
+        _put(s3, {"a.txt": "alpha", "sub/b é+ (2).md": "beta"})  # a key that URLs must encode
         client = S3Client("docs", endpoint=server.url, region="us-east-1", credentials=S3Credentials("AKIA1", "s"))
         source = S3Source("bucket", client, max_bytes=1000)
         yield source
