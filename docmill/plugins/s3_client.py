@@ -103,7 +103,8 @@ def resolve_credentials(access_id: str | None, secret: str | None, profile: str 
             f"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a key in profile {name!r} of ~/.aws/credentials "
             "(or anonymous = true for a public bucket). docmill never asks the instance metadata service")
     frozen = found.get_frozen_credentials()
-    return S3Credentials(frozen.access_key, frozen.secret_key, frozen.token, origin=f"{found.method} ({name})")
+    return S3Credentials(frozen.access_key, frozen.secret_key, frozen.token,
+                         origin="the AWS variables" if found.method == "env" else f"profile {name!r} ({found.method})")
 
 
 class S3Client:
@@ -114,6 +115,8 @@ class S3Client:
                  attempts: int = 5, timeout: float = 30.0, on_request: Callable[[], None] = lambda: None) -> None:
         self.bucket = bucket
         self.where = f"bucket {bucket!r} at {endpoint or f's3.{region}.amazonaws.com'}"
+        #: Where the credentials came from, for ``docmill doctor`` (never the key itself).
+        self.signer = f"the key of {credentials.origin}" if credentials else "no key (anonymous)"
         self._secrets = [s for s in (credentials.secret, credentials.session_token) if s] if credentials else []
         config = Config(
             region_name=region, signature_version=UNSIGNED if credentials is None else None,

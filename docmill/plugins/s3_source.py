@@ -101,7 +101,7 @@ class S3Source:
         """
         next(iter(self.client.pages(self.prefix, 1)))
         listed = f"prefix {self.prefix!r}" if self.prefix else "bucket"
-        return f"{self.client.where}: reachable, credentials accepted, {listed} listed"
+        return f"{self.client.where}: reachable, {self.client.signer} accepted, {listed} listed"
 
     def close(self) -> None:
         self.client.close()
