@@ -99,7 +99,10 @@ class S3Server:
         return self
 
     def stop(self) -> None:
-        """Stop answering (a down endpoint: connections are refused); ``start`` serves again, on another port."""
+        """Stop answering (a down endpoint: connections are refused), and checking signatures in this process."""
+        from moto import settings
+
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
