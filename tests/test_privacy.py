@@ -114,3 +114,40 @@ def test_no_docmill_process_imports_pymupdf_layout_or_pymupdf4llm(tmp_path: Path
     # Where the full pymupdf is installed beside docmill, its import of the layout module finds it blocked.
     blocked = subprocess.run([sys.executable, "-c", "import docmill, pymupdf.layout"], capture_output=True, text=True)
     assert blocked.returncode == 1 and "ModuleNotFoundError" in blocked.stderr, blocked.stderr
+
+
+@pytest.mark.usefixtures("stub_embedder")
+def test_an_s3_sync_reaches_its_endpoint_alone_and_without_credentials_asks_no_metadata_service(
+        tmp_path: Path, isolated: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # boto3 left to itself looks for credentials in the EC2 instance metadata service (169.254.169.254) and
+    # the container endpoint when it finds none, and may take an endpoint from AWS_ENDPOINT_URL.
+    from docmill.testing.s3 import S3Server
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://203.0.113.9:9000")  # never used: the source names its own
+    with S3Server() as server:
+        s3 = server.client()
+        s3.create_bucket(Bucket="docs")
+        s3.put_object(Bucket="docs", Key="a.txt", Body=b"A note about bees in the orchard.")
+        port = int(server.url.rsplit(":", 1)[1])
+        toml = f'[[sources]]\nname = "bucket"\ntype = "s3"\nendpoint = "{server.url}"\nbucket = "docs"\n'
+
+        (isolated / "docmill.toml").write_text(toml + f'access_id = "{server.authenticate("secret-1")}"\n')
+        log = tmp_path / "sync.trace"
+        done = subprocess.run(traced([sys.executable, "-m", "docmill", "sync", "bucket", "--json"], log),
+                              cwd=isolated, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "DOCMILL_SOURCES__0__TOKEN": "secret-1"})
+        assert done.returncode == 0 and json.loads(done.stdout)["new"] == 1, done.stderr
+        reached = {(c.address, c.port) for c in contacts(log) if c.family in ("AF_INET", "AF_INET6")}
+        assert _forbidden(log) == [] and reached == {("127.0.0.1", port)}, contacts(log)
+
+        (isolated / "docmill.toml").write_text(toml)  # no credentials anywhere
+        bare = tmp_path / "bare.trace"
+        done = subprocess.run(traced([sys.executable, "-m", "docmill", "sync", "bucket"], bare), cwd=isolated,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 3 and "no credentials" in done.stderr, done.stderr
+        assert _forbidden(bare) == [] and not [c for c in contacts(bare) if c.family in ("AF_INET", "AF_INET6")]

@@ -4,10 +4,10 @@ Each check looks, and changes nothing it need not: the ledger's schema is
 compared with this docmill's, not upgraded; a local store is opened only
 when no ingest holds the home; the broker's queues are declared as docmill
 declares them (that is how RabbitMQ says whether their arguments match), and
-a named source is built from its settings, and a source that can check its
-server (``CheckedSource``) is asked to, unless ``--quick``. Secrets
-are never shown: the settings summary masks them, and a token is reported
-as set or missing.
+a named source is built from its settings and, when it can say whether it
+works (``CheckedSource``: reachable, credentials accepted, the bucket or
+folder there), asked to, unless ``--quick``. Secrets are never shown: the
+settings summary masks them, and a token is reported as set or missing.
 """
 
 from __future__ import annotations
@@ -248,20 +248,26 @@ def _check_sources(settings: Settings, plugins: Any, quick: bool) -> Iterator[Fi
     for source in settings.sources:
         options = {**(source.model_extra or {}), "name": source.name}
         token = "token set" if source.token is not None else "no token"
+        described = f"{source.type}, {token}" + (f", schedule {source.schedule}" if source.schedule else "")
         try:
             built = plugins.source(source.type, options, settings)
         except ConfigurationError as exc:
             yield _failed(f"source {source.name}", exc, "correct its [[sources]] entry in docmill.toml (or "
                                                         "DOCMILL_SOURCES__<n>__...)")
             continue
-        described = f"{source.type}, {token}" + (f", schedule {source.schedule}" if source.schedule else "")
-        checked: CheckedSource | None = built if isinstance(built, CheckedSource) and not quick else None
         try:
-            # the server itself, when the source can check it: reachable, the credential taken, the folder there
-            yield Finding(f"source {source.name}", True, f"{described}; {checked.check()}" if checked else described)
-        except DocmillError as exc:
-            yield _failed(f"source {source.name}", exc, "start the server or correct the source's url, user, "
-                                                        "token (DOCMILL_SOURCES__<n>__TOKEN) or allow_hosts")
+            if not isinstance(built, CheckedSource):
+                yield Finding(f"source {source.name}", True, described)
+            elif quick:
+                yield Finding(f"source {source.name}", True, f"{described} (not contacted: --quick)", skipped=True)
+            else:
+                try:
+                    checked = built.check()
+                except DocmillError as exc:
+                    yield _failed(f"source {source.name}", exc, "start the server, or correct the source's "
+                                                                "address, credentials or bucket/folder name")
+                else:
+                    yield Finding(f"source {source.name}", True, f"{described}; {checked}")
         finally:
             built.close()
 

@@ -30,7 +30,7 @@ def test_built_ins_are_registered_through_entry_points() -> None:
     plugins = load_plugins(None)
     assert {i.name for i in plugins.infos if i.builtin} >= {"folder", "http", "paperless", "pymupdf", "text",
                                                             "tesseract", "chunker", "fastembed", "chroma", "qdrant"}
-    assert plugins.names("source") == ["api-upload", "folder", "http", "paperless"]
+    assert plugins.names("source") == ["api-upload", "folder", "http", "paperless", "s3", "webdav"]
     assert plugins.names("store") == ["chroma", "qdrant"] and plugins.names("embedder") == ["fastembed"]
     assert plugins.names("ocr") == ["tesseract"] and plugins.names("chunker") == ["text"]
 
@@ -145,13 +145,13 @@ def test_a_broken_plugin_is_reported_by_name_and_left_out() -> None:
     errors = {i.name: i.error for i in plugins.infos if i.error}
     assert set(errors) == {"broken", "typo"}
     assert "ModuleNotFoundError" in errors["broken"] and "docmill_register_sorces" in errors["typo"]
-    assert plugins.names("source") == ["api-upload", "folder", "http", "paperless"]
+    assert plugins.names("source") == ["api-upload", "folder", "http", "paperless", "s3", "webdav"]
 
 
 def test_the_allow_list_switches_third_party_plugins_off_but_never_built_ins() -> None:
     eps = [*_builtin_eps(), _third_party("extra", "tests.plugin_extra_source")]
     assert "extra" in build_manager(eps, allow=None).names("source")
-    assert build_manager(eps, allow=set()).names("source") == ["api-upload", "folder", "http", "paperless"]
+    assert build_manager(eps, allow=set()).names("source") == ["api-upload", "folder", "http", "paperless", "s3", "webdav"]
     assert "extra" in build_manager(eps, allow={"extra"}).names("source")
 
 
