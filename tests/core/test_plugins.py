@@ -18,6 +18,9 @@ from docmill.core.runtime import Runtime
 from docmill.core.values import Blob, ChunkText, Page, SourceSpec
 from docmill.settings import Settings
 
+#: The sources docmill itself registers, in name order.
+BUILT_IN_SOURCES = ["api-upload", "folder", "http", "paperless", "s3", "webdav"]
+
 
 def _run(settings: Settings, root: Path) -> str:
     with EmbeddedPipeline(settings) as pipeline:
@@ -30,7 +33,7 @@ def test_built_ins_are_registered_through_entry_points() -> None:
     plugins = load_plugins(None)
     assert {i.name for i in plugins.infos if i.builtin} >= {"folder", "http", "paperless", "pymupdf", "text",
                                                             "tesseract", "chunker", "fastembed", "chroma", "qdrant"}
-    assert plugins.names("source") == ["api-upload", "folder", "http", "paperless", "s3", "webdav"]
+    assert plugins.names("source") == BUILT_IN_SOURCES
     assert plugins.names("store") == ["chroma", "qdrant"] and plugins.names("embedder") == ["fastembed"]
     assert plugins.names("ocr") == ["tesseract"] and plugins.names("chunker") == ["text"]
 
@@ -145,13 +148,13 @@ def test_a_broken_plugin_is_reported_by_name_and_left_out() -> None:
     errors = {i.name: i.error for i in plugins.infos if i.error}
     assert set(errors) == {"broken", "typo"}
     assert "ModuleNotFoundError" in errors["broken"] and "docmill_register_sorces" in errors["typo"]
-    assert plugins.names("source") == ["api-upload", "folder", "http", "paperless", "s3", "webdav"]
+    assert plugins.names("source") == BUILT_IN_SOURCES
 
 
 def test_the_allow_list_switches_third_party_plugins_off_but_never_built_ins() -> None:
     eps = [*_builtin_eps(), _third_party("extra", "tests.plugin_extra_source")]
     assert "extra" in build_manager(eps, allow=None).names("source")
-    assert build_manager(eps, allow=set()).names("source") == ["api-upload", "folder", "http", "paperless", "s3", "webdav"]
+    assert build_manager(eps, allow=set()).names("source") == BUILT_IN_SOURCES
     assert "extra" in build_manager(eps, allow={"extra"}).names("source")
 
 
