@@ -4,7 +4,9 @@ Each check looks, and changes nothing it need not: the ledger's schema is
 compared with this docmill's, not upgraded; a local store is opened only
 when no ingest holds the home; the broker's queues are declared as docmill
 declares them (that is how RabbitMQ says whether their arguments match), and
-a named source is built from its settings without being contacted. Secrets
+a named source is built from its settings, and contacted only when it can
+check its server (``CheckedSource``: logged in, its folders found) and
+``--quick`` is not given. Secrets
 are never shown: the settings summary masks them, and a token is reported
 as set or missing.
 """
@@ -23,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..core.errors import ConfigurationError, DocmillError
+from ..core.interfaces import CheckedSource
 from ..settings import Settings, load_settings
 from .backend import mode_of
 
@@ -241,19 +244,33 @@ def _check_store(settings: Settings, plugins: Any) -> Iterator[Finding]:
                   f"{count:,} chunks of {embedder.model}")
 
 
-def _check_sources(settings: Settings, plugins: Any) -> Iterator[Finding]:
+def _contact(built: Any, quick: bool) -> str:
+    """What a source that can check its server says of it (an empty string for others, or with --quick)."""
+    if quick or not isinstance(built, CheckedSource):
+        return ""
+    return "; " + built.check()
+
+
+def _check_sources(settings: Settings, plugins: Any, quick: bool) -> Iterator[Finding]:
     for source in settings.sources:
         options = {**(source.model_extra or {}), "name": source.name}
         token = "token set" if source.token is not None else "no token"
         try:
             built = plugins.source(source.type, options, settings)
-            built.close()
+            try:
+                found = _contact(built, quick)
+            finally:
+                built.close()
         except ConfigurationError as exc:
             yield _failed(f"source {source.name}", exc, "correct its [[sources]] entry in docmill.toml (or "
                                                         "DOCMILL_SOURCES__<n>__...)")
             continue
+        except DocmillError as exc:
+            yield _failed(f"source {source.name}", exc, "check the server is up and the source's address, user "
+                                                        "and token (DOCMILL_SOURCES__<n>__TOKEN)")
+            continue
         yield Finding(f"source {source.name}", True, f"{source.type}, {token}"
-                      + (f", schedule {source.schedule}" if source.schedule else ""))
+                      + (f", schedule {source.schedule}" if source.schedule else "") + found)
 
 
 def diagnose(*, quick: bool = False, load: Callable[[], Settings] = load_settings) -> tuple[dict[str, Any] | None,
@@ -277,7 +294,7 @@ def diagnose(*, quick: bool = False, load: Callable[[], Settings] = load_setting
                  for info in broken]
     for check in (_check_ocr(settings, plugins), _check_embedder(settings, plugins, quick),
                   _check_ledger(settings), _check_broker(settings), _check_store(settings, plugins),
-                  _check_sources(settings, plugins)):
+                  _check_sources(settings, plugins, quick)):
         findings += list(check)
     return settings_summary(settings), findings
 

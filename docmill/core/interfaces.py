@@ -38,6 +38,7 @@ Vectors: TypeAlias = "np.ndarray | Sequence[Sequence[float]]"
 Vector: TypeAlias = "np.ndarray | Sequence[float]"
 
 __all__ = [
+    "CheckedSource",
     "Chunker",
     "ChunkerFactory",
     "ContentCheckedSource",
@@ -115,6 +116,22 @@ class ContentCheckedSource(Protocol):
 
     def content_id(self, ref: DocumentRef) -> str | None:
         """The checksum of the document's bytes now, as ``fetch`` would set it; None when unknown."""
+        ...
+
+
+@runtime_checkable
+class CheckedSource(Protocol):
+    """A source that can check its server without syncing: ``docmill doctor`` asks it (not with --quick).
+
+    ``check`` connects, authenticates and looks for what the source reads (a
+    mailbox's folders, a bucket), and returns what it found in a line for
+    people; it raises what a sync would (``SourceUnavailable`` for a server
+    that does not answer, ``PermanentError`` for a refused login), never
+    with a secret in the message.
+    """
+
+    def check(self) -> str:
+        """What the source found, e.g. ``logged in as 'alice'; 3 folders: INBOX, ...``."""
         ...
 
 

@@ -79,14 +79,15 @@ class ImapSource:
         listed either gone or left out by the filters (a folder skipped as unchanged was not searched).
         """
         found = Pass()
-        known: Mapping[str, Any] = {} if full else state.get("folders", {})
+        known: Mapping[str, Any] = {} if full else state
         out: dict[str, Any] = {"folders": {}}
-        listing = Listing((), complete=False, gone=lambda keys: self._gone(found, keys), state=out)
+        listing = Listing((), complete=False, gone=lambda keys: self._gone(found, keys, out), state=out)
         listing.refs = self._refs(known, out, found, listing)
         return listing
 
     def _refs(self, known: Mapping[str, Any], out: dict[str, Any], found: Pass,
               listing: Listing) -> Iterator[DocumentRef]:
+        left_out_before = known.get("left_out") is True
         with self.pool.connection() as client:
             taken = []
             for folder in client.folders():
@@ -95,10 +96,10 @@ class ImapSource:
                     taken.append((folder.name, display_name(folder)))
             for wire, shown in taken:
                 status = client.status(wire)
-                before = known.get(wire) or {}
+                before = (known.get("folders") or {}).get(wire) or {}
                 out["folders"][wire] = {"uidvalidity": status.uidvalidity, "modseq": status.modseq}
                 if status.modseq is not None and before.get("uidvalidity") == status.uidvalidity \
-                        and before.get("modseq") == status.modseq:
+                        and before.get("modseq") == status.modseq and not left_out_before:
                     found.unchanged.add(wire)
                     continue
                 uids = self._search(client, wire, status)
@@ -123,7 +124,10 @@ class ImapSource:
         return DocumentRef(key=where.key(self.scope), name=f"{shown}/{uid}", locator=f"{uidvalidity}/{uid}/{folder}",
                            stamp=str(uidvalidity), metadata={"folder": shown, "imap_uid": uid})
 
-    def _gone(self, found: Pass, keys: list[str]) -> list[str]:
+    def _gone(self, found: Pass, keys: list[str], out: dict[str, Any]) -> list[str]:
+        """The keys whose message is gone. When the filters leave out messages still on the server, the state
+        says so, and the next syncs search every folder (none skipped as unchanged) until none is left out: only
+        a listing of every folder tells left out from unchanged, for the count and for ``--prune``."""
         with self.pool.connection() as client:
             def still(folder: str) -> set[int]:
                 status = client.status(folder)
@@ -133,6 +137,7 @@ class ImapSource:
                 return set(client.search(folder, ["UNDELETED"], status.uidnext))
 
             gone = found.gone(self.scope, keys, still)
+        out["left_out"] = bool(found.left_out)
         log.info("%s: %d of %d indexed messages not listed are gone from the server", self.scope, len(gone),
                  len(keys))
         return gone

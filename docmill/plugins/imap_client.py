@@ -23,7 +23,6 @@ import imaplib
 import logging
 import random
 import re
-import socket
 import ssl
 import threading
 import time
@@ -212,7 +211,7 @@ class ImapClient:
             self.selected = None
             self.run(f"EXAMINE {folder}", self.imap.select, _quote(folder), True)
             value = self.imap.untagged_responses.get("UIDVALIDITY", [b""])[-1]
-            if not str(value, "ascii").isdigit():
+            if not isinstance(value, bytes) or not value.isdigit():
                 raise PermanentError(f"{self.server.where} gave no UIDVALIDITY for {folder}", kind="unexpected answer")
             self.selected, self.uidvalidity = folder, int(value)
         return self.uidvalidity
@@ -307,7 +306,7 @@ class ImapPool:
                     client = None
             try:
                 yield client
-            except (SourceUnavailable, socket.timeout):
+            except SourceUnavailable:  # the connection broke: never reused
                 client.close()
                 raise
             except BaseException:

@@ -141,6 +141,8 @@ class Pass:
     existing: set[str] = field(default_factory=set)
     unchanged: set[str] = field(default_factory=set)
     present: dict[str, set[int]] = field(default_factory=dict)
+    #: Folders with indexed messages that are still there but that the filters leave out now.
+    left_out: set[str] = field(default_factory=set)
 
     def gone(self, scope: str, keys: Iterable[str], still: Any) -> list[str]:
         """Of these keys (indexed, not listed), those whose message is no longer on the server.
@@ -162,4 +164,6 @@ class Pass:
                     self.present[where.folder] = still(where.folder)
                 if where.uid not in self.present[where.folder]:
                     found.append(key)
+                else:
+                    self.left_out.add(where.folder)
         return found

@@ -130,8 +130,8 @@ class Dovecot:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"dovecot exited: {self.process.stderr.read().decode() if self.process.stderr else ''}"
-                                   f"{self.log()}")
+                said = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"dovecot exited: {said}{self.log()}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
@@ -148,6 +148,8 @@ class Dovecot:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        if self.process is not None and self.process.stderr is not None:
+            self.process.stderr.close()
         self.process = None
 
     def close(self) -> None:
@@ -178,15 +180,27 @@ class Dovecot:
         """The UIDs of every message body the server was asked for (``UID FETCH n (BODY...``)."""
         return [int(m[1]) for c in self.commands() for m in [re.match(r"UID FETCH (\d+) \(BODY", c, re.I)] if m]
 
+    def renumber(self, folder: str) -> None:
+        """Give a folder a new UIDVALIDITY, as a server does when it rebuilds its index (``doveadm``)."""
+        root = os.geteuid() == 0
+        status = self.client()
+        _typ, data = status.status(folder, "(UIDVALIDITY)")
+        status.logout()
+        current = int(re.findall(rb"UIDVALIDITY (\d+)", data[0] or b"")[0])
+        subprocess.run(["/usr/bin/doveadm", "-c", str(self.root / "dovecot.conf"), "mailbox", "update", "-u", USER,
+                        "--uid-validity", str(current + 1000), folder], check=True, capture_output=True,
+                       user=self.user if root else None, group=self.user if root else None,
+                       extra_groups=[] if root else None)
+
     def write_maildir(self, folder: str, messages: Iterable[bytes]) -> int:
         """Messages put straight into the user's Maildir (quicker than APPEND for thousands); how many."""
         base = self.root / "mail" / USER / "Maildir"
         where = base if folder == "INBOX" else base / f".{folder}"
         for sub in ("cur", "new", "tmp"):
             (where / sub).mkdir(parents=True, exist_ok=True)
-        count = 0
-        stamp = int(time.time())
-        for count, data in enumerate(messages, 1):
+        stamp, count = int(time.time()), 0
+        for data in messages:
             (where / "cur" / f"{stamp}.{uuid.uuid4().hex}.docmill:2,").write_bytes(data)
+            count += 1
         self._own(self.root / "mail")
         return count
