@@ -6,7 +6,7 @@ DEMO_HOME ?= .docmill-demo
 # Seconds the long PostgreSQL outage of `make test-faults` lasts (OUTAGE=600: ten minutes).
 OUTAGE ?= 120
 
-.PHONY: install demo test test-faults lint unit bench bench-search bench-peers bench-distributed bench-paperless bench-parsing bench-office bench-ocr bench-scale bench-api fresh-check container-test clean
+.PHONY: install demo test test-faults lint unit bench bench-search bench-peers bench-distributed bench-paperless bench-imap bench-parsing bench-office bench-ocr bench-scale bench-api fresh-check container-test clean
 
 install: $(VENV)/.installed
 
@@ -67,6 +67,10 @@ bench-distributed: $(VENV)/.installed-test
 # Syncing a Paperless-ngx archive (a local look-alike server): first, incremental and full syncs.
 bench-paperless: install
 	$(BIN)/python benchmarks/paperless.py
+
+# Syncing a 10,000-message IMAP mailbox (a Dovecot of its own): first sync, 50 changes, unchanged, --full.
+bench-imap: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/imap.py
 
 # Parsing in the sandbox's child processes against in the pipeline's process (benchmarks/README.md).
 bench-parsing: install

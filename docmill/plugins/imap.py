@@ -89,6 +89,7 @@ class ImapSource:
               listing: Listing) -> Iterator[DocumentRef]:
         left_out_before = known.get("left_out") is True
         with self.pool.connection() as client:
+            client.release()
             taken = []
             for folder in client.folders():
                 found.existing.add(folder.name)
@@ -113,7 +114,7 @@ class ImapSource:
     def _search(self, client: ImapClient, folder: str, status: FolderStatus) -> list[int]:
         if not status.messages:
             return []
-        uidvalidity = client.examine(folder)
+        uidvalidity = client.examine(folder, fresh=True)
         if uidvalidity != status.uidvalidity:
             raise PermanentError(f"{folder}'s UIDVALIDITY changed while it was listed; sync again",
                                  kind="renumbered")
@@ -129,11 +130,13 @@ class ImapSource:
         says so, and the next syncs search every folder (none skipped as unchanged) until none is left out: only
         a listing of every folder tells left out from unchanged, for the count and for ``--prune``."""
         with self.pool.connection() as client:
+            client.release()
+
             def still(folder: str) -> set[int]:
                 status = client.status(folder)
                 if not status.messages:
                     return set()
-                client.examine(folder)
+                client.examine(folder, fresh=True)
                 return set(client.search(folder, ["UNDELETED"], status.uidnext))
 
             gone = found.gone(self.scope, keys, still)
@@ -186,7 +189,8 @@ def _strings(options: Mapping[str, Any], key: str, default: list[str], name: str
     value = options.get(key, default)
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value) \
+            or (key == "folders" and not value):
         raise ConfigurationError(f"the imap source {name!r}'s {key} must be a list of folder patterns, not {value!r}")
     return [v.strip() for v in value]
 

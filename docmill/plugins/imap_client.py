@@ -205,9 +205,9 @@ class ImapClient:
         return FolderStatus(values["UIDVALIDITY"], values.get("UIDNEXT", 0), values.get("MESSAGES", 0),
                             values.get("HIGHESTMODSEQ"))
 
-    def examine(self, folder: str) -> int:
-        """Open a folder read-only (unless open already); its UIDVALIDITY."""
-        if self.selected != folder:
+    def examine(self, folder: str, *, fresh: bool = False) -> int:
+        """Open a folder read-only (unless open already, and not ``fresh``); its UIDVALIDITY."""
+        if fresh or self.selected != folder:
             self.selected = None
             self.run(f"EXAMINE {folder}", self.imap.select, _quote(folder), True)
             value = self.imap.untagged_responses.get("UIDVALIDITY", [b""])[-1]
@@ -215,6 +215,13 @@ class ImapClient:
                 raise PermanentError(f"{self.server.where} gave no UIDVALIDITY for {folder}", kind="unexpected answer")
             self.selected, self.uidvalidity = folder, int(value)
         return self.uidvalidity
+
+    def release(self) -> None:
+        """Close the open folder (nothing is expunged: it was opened read-only), so that STATUS sees it as it is
+        now rather than as this session last saw it."""
+        if self.selected is not None:
+            self.selected = None
+            self.run("CLOSE", self.imap.close)
 
     def search(self, folder: str, criteria: Sequence[str], uidnext: int) -> list[int]:
         """The UIDs of the open folder's messages that match ``criteria``, in spans of ``SEARCH_SPAN`` UIDs."""

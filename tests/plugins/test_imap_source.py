@@ -9,13 +9,16 @@ from __future__ import annotations
 import imaplib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from docmill.core.values import DocumentRef
+from docmill.plugins.imap import ImapSource, make_imap_source
+from docmill.testing import contracts
 from docmill.testing.dovecot import DOVECOT, Dovecot
 
 from ..conftest import Cli
@@ -241,3 +244,68 @@ def test_doctor_logs_in_and_finds_the_folders_without_showing_the_password(cli: 
     refused = {c["check"]: c for c in json.loads(wrong.stdout)["checks"]}["source mail"]
     assert not refused["ok"] and "refused the login" in refused["detail"]
     assert "canary-doctor-wrong-9c" not in wrong.stdout + wrong.stderr and CANARY not in done.stdout
+
+
+def test_folder_names_are_shown_decoded_and_patterns_match_them() -> None:
+    from docmill.plugins.imap_client import Folder
+    from docmill.plugins.imap_listing import FolderFilter, FolderKey, display_name
+
+    assert display_name(Folder("Entw&APw-rfe.&AMQ-rger &- Co", ".", True)) == "Entwürfe/Ärger & Co"
+    assert display_name(Folder("odd&Zm9v-x", "/", True)) == "odd&Zm9v-x"  # not UTF-16: left as it is
+    chosen = FolderFilter(["inbox", "Projects/*", "Team/%"], ["Projects/Old*"])
+    assert [n for n in ("INBOX", "INBOX/Sub", "Projects", "Projects/A/B", "Projects/Old 2019", "Team/x",
+                        "Team/x/y") if chosen.takes(n)] == ["INBOX", "Projects/A/B", "Team/x"]
+    where = FolderKey("Entw&APw-rfe.2024 Q1/x", 17)
+    assert where.key("source:mail/") == "source:mail/Entw%26APw-rfe.2024%20Q1%2Fx/17"
+    assert FolderKey.parse("source:mail/", where.key("source:mail/")) == where
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"host": "mail.example.com", "tls": "none"}, "unencrypted"),
+    ({"tls": "ssl"}, "tls must be one of"),
+    ({"since": "last week"}, "since must be a date"),
+    ({"from": 'a"b'}, "from must be an address"),
+    ({"folders": []}, "folders must be a list of folder patterns"),
+    ({"token": None}, "has no token"),
+    ({"host": ""}, "needs host"),
+])
+def test_bad_options_are_configuration_errors(options: dict[str, Any], message: str) -> None:
+    from pydantic import SecretStr
+
+    from docmill.core.errors import ConfigurationError
+    from docmill.core.plugin_context import PluginContext
+    from docmill.core.values import Limits
+    from docmill.plugins.imap import make_imap_source
+
+    base = {"name": "mail", "host": "127.0.0.1", "user": "alice", "tls": "none", **options}
+    token = None if "token" in options else SecretStr("pw")
+    context = PluginContext(name="imap", settings=None, home=Path("."), collection="c", cpu_count=1,
+                            limits=Limits(1000, 10, 10, 1.0, 300), chunk_size=500, chunk_overlap=50, token=token)
+    with pytest.raises(ConfigurationError, match=message):
+        make_imap_source(base, context)
+
+
+class TestImapSourceContract(contracts.SourceContract):
+    @pytest.fixture
+    def source(self, server: Dovecot) -> Iterator[ImapSource]:
+        from pydantic import SecretStr
+
+        from docmill.core.plugin_context import PluginContext
+        from docmill.core.values import Limits
+
+        imap = server.client()
+        _append(imap, "INBOX", mail(1), mail(2))
+        imap.logout()
+        context = PluginContext(name="imap", settings=None, home=Path("."), collection="c", cpu_count=1,
+                                limits=Limits(10**6, 10, 10, 1.0, 300), chunk_size=500, chunk_overlap=50,
+                                token=SecretStr(CANARY))
+        built = make_imap_source({"name": "mail", "host": "127.0.0.1", "port": server.port, "tls": "none",
+                                  "user": "alice"}, context)
+        yield built
+        built.close()
+
+    @pytest.fixture
+    def change(self, server: Dovecot) -> Callable[[DocumentRef], None]:
+        # A message never changes under its UID; what is under a key (folder and UID) can change only with a
+        # new UIDVALIDITY, when the server rebuilt its index: the fingerprint must follow that.
+        return lambda ref: server.renumber("INBOX")
