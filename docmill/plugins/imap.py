@@ -92,8 +92,10 @@ class ImapSource:
             client.release()
             taken = []
             for folder in client.folders():
+                if not folder.selectable:  # a level of the hierarchy holding no messages (or not any more)
+                    continue
                 found.existing.add(folder.name)
-                if folder.selectable and self.folders.takes(display_name(folder)):
+                if self.folders.takes(display_name(folder)):
                     taken.append((folder.name, display_name(folder)))
             for wire, shown in taken:
                 status = client.status(wire)

@@ -160,6 +160,9 @@ class ImapClient:
                                  "the user's password (or app password) as its token", kind="unauthorized") from None
         except Exception as exc:
             raise _translate(self.server, exc, "the login") from None
+        finally:
+            # imaplib keeps its last commands (LOGIN with the password among them) for its debug output: not here.
+            getattr(self.imap, "_cmd_log", {}).clear()
 
     def _capabilities(self) -> list[str]:
         _typ, data = self.run("CAPABILITY", self.imap.capability)

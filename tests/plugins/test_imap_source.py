@@ -309,3 +309,14 @@ class TestImapSourceContract(contracts.SourceContract):
         # A message never changes under its UID; what is under a key (folder and UID) can change only with a
         # new UIDVALIDITY, when the server rebuilt its index: the fingerprint must follow that.
         return lambda ref: server.renumber("INBOX")
+
+
+def test_a_message_over_the_size_limit_fails_without_being_read(cli: Cli, isolated: Path, server: Dovecot) -> None:
+    imap = server.client()
+    _append(imap, "INBOX", mail(1), mail(2, attachment="x" * 300_000))
+    imap.logout()
+    _toml(isolated, server)
+    found = cli.json("sync", "mail", env={**ENV, "DOCMILL_MAX_FILE_SIZE": "100000"})
+    assert (found["new"], found["failed"]) == (2, 1)
+    assert server.body_fetches() == [1]  # the big one's size was checked; its body was never asked for
+    assert "over the limit of 100,000" in json.dumps(cli.json("status", found["job"]))
