@@ -157,12 +157,22 @@ class ImapSource:
         return f"imap:{ref.stamp}/{ref.locator.split('/', 2)[1]}"
 
     def _read(self, ref: DocumentRef) -> bytes:
+        """The message's bytes. A pooled connection may have its folder open from before the message arrived
+        (a worker's, a scheduler's): a message it does not see is looked for again in the folder opened anew."""
         uidvalidity, uid, folder = ref.locator.split("/", 2)
         with self.pool.connection() as client:
-            if client.examine(folder) != int(uidvalidity):
-                raise PermanentError(f"{folder} was renumbered (its UIDVALIDITY changed) since it was listed; the "
-                                     "next sync lists it again", kind="gone")
-            return client.message(int(uid), self.max_bytes)
+            for fresh in (False, True):
+                if client.examine(folder, fresh=fresh) != int(uidvalidity):
+                    if not fresh:
+                        continue
+                    raise PermanentError(f"{folder} was renumbered (its UIDVALIDITY changed) since it was listed; "
+                                         "the next sync lists it again", kind="gone")
+                try:
+                    return client.message(int(uid), self.max_bytes)
+                except PermanentError as exc:
+                    if exc.kind != "gone" or fresh:
+                        raise
+        raise AssertionError("unreachable")
 
     def fetch(self, ref: DocumentRef) -> Blob:
         data = self._read(ref)

@@ -10,6 +10,7 @@ import imaplib
 import json
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -285,22 +286,27 @@ def test_bad_options_are_configuration_errors(options: dict[str, Any], message: 
         make_imap_source(base, context)
 
 
+def _built(server: Dovecot) -> ImapSource:
+    """The source as a process builds it from its settings (what ``docmill sync`` and workers do)."""
+    from pydantic import SecretStr
+
+    from docmill.core.plugin_context import PluginContext
+    from docmill.core.values import Limits
+
+    context = PluginContext(name="imap", settings=None, home=Path("."), collection="c", cpu_count=1,
+                            limits=Limits(10**6, 10, 10, 1.0, 300), chunk_size=500, chunk_overlap=50,
+                            token=SecretStr(CANARY))
+    return make_imap_source({"name": "mail", "host": "127.0.0.1", "port": server.port, "tls": "none",
+                             "user": "alice"}, context)
+
+
 class TestImapSourceContract(contracts.SourceContract):
     @pytest.fixture
     def source(self, server: Dovecot) -> Iterator[ImapSource]:
-        from pydantic import SecretStr
-
-        from docmill.core.plugin_context import PluginContext
-        from docmill.core.values import Limits
-
         imap = server.client()
         _append(imap, "INBOX", mail(1), mail(2))
         imap.logout()
-        context = PluginContext(name="imap", settings=None, home=Path("."), collection="c", cpu_count=1,
-                                limits=Limits(10**6, 10, 10, 1.0, 300), chunk_size=500, chunk_overlap=50,
-                                token=SecretStr(CANARY))
-        built = make_imap_source({"name": "mail", "host": "127.0.0.1", "port": server.port, "tls": "none",
-                                  "user": "alice"}, context)
+        built = _built(server)
         yield built
         built.close()
 
@@ -317,6 +323,24 @@ def test_a_message_over_the_size_limit_fails_without_being_read(cli: Cli, isolat
     imap.logout()
     _toml(isolated, server)
     found = cli.json("sync", "mail", env={**ENV, "DOCMILL_MAX_FILE_SIZE": "100000"})
-    assert (found["new"], found["failed"]) == (2, 1)
+    assert (found["new"], found["failed"]) == (1, 1)  # the failed one is counted as failed only
     assert server.body_fetches() == [1]  # the big one's size was checked; its body was never asked for
     assert "over the limit of 100,000" in json.dumps(cli.json("status", found["job"]))
+
+
+def test_a_long_lived_source_reads_a_message_that_came_after_its_connection_opened_the_folder(
+        server: Dovecot) -> None:
+    imap = server.client()
+    _append(imap, "INBOX", mail(1))
+    source = _built(server)  # as in a worker or the scheduler: its pooled connection outlives one sync
+    try:
+        [first] = list(source.discover())
+        source.fetch(first)  # the pooled connection has INBOX open now
+        _append(imap, "INBOX", mail(2, "the late arrival"))
+        late = replace(first, key=first.key[:-1] + "2", locator=first.locator.replace("/1/", "/2/"))
+        assert b"the late arrival" in source.fetch(late).data
+        # the listing opened INBOX (and the first read used it); the late message was looked for again anew
+        assert len([c for c in server.commands() if c.startswith("EXAMINE")]) == 2
+    finally:
+        source.close()
+        imap.logout()
