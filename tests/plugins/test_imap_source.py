@@ -209,6 +209,9 @@ def test_a_wrong_password_is_refused_without_showing_it(cli: Cli, isolated: Path
     assert done.returncode == 6
     assert "refused the login of 'alice'" in json.loads(done.stdout)["error"]
     assert wrong not in done.stdout + done.stderr
+    _toml(isolated, server, tls="starttls")  # this Dovecot speaks no TLS: the password is not sent in the clear
+    plain = cli("sync", "mail", "--json", env=ENV, check=False)
+    assert plain.returncode == 6 and "does not offer STARTTLS" in json.loads(plain.stdout)["error"]
 
 
 def test_tls_checks_the_certificate_against_the_ca_file(cli: Cli, isolated: Path) -> None:
