@@ -6,9 +6,8 @@ when no ingest holds the home; the broker's queues are declared as docmill
 declares them (that is how RabbitMQ says whether their arguments match), and
 a named source is built from its settings, and contacted only when it can
 check its server (``CheckedSource``: logged in, its folders found) and
-``--quick`` is not given. Secrets
-are never shown: the settings summary masks them, and a token is reported
-as set or missing.
+``--quick`` is not given. Secrets are never shown: the settings summary
+masks them, and a token is reported as set or missing.
 """
 
 from __future__ import annotations

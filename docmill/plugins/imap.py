@@ -46,7 +46,8 @@ from .imap_client import FolderStatus, ImapServer
 from .imap_listing import Criteria, FolderFilter, FolderKey, Pass, display_name
 
 if TYPE_CHECKING:
-    from .imap_client import ImapClient, ImapPool
+    from .imap_client import ImapClient
+    from .imap_pool import ImapPool
 
 __all__ = ["ImapSource"]
 
@@ -246,7 +247,7 @@ def _server(options: Mapping[str, Any], name: str) -> ImapServer:
 
 def make_imap_source(options: Any, context: PluginContext) -> ImapSource:
     """Build an IMAP source from its options and the password (its ``token``) of its [[sources]] entry."""
-    from .imap_client import ImapPool
+    from .imap_pool import ImapPool
 
     options = dict(options)
     name = str(options.get("name", "imap"))

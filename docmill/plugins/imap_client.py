@@ -1,4 +1,4 @@
-"""Talking to an IMAP server with the standard library's imaplib: TLS checked, errors translated, connections pooled.
+"""Talking to an IMAP server with the standard library's imaplib: TLS checked, errors translated.
 
 A connection is implicit TLS (port 993), STARTTLS (port 143, refused when
 the server does not offer it), or plain text, which only a loopback server
@@ -20,26 +20,20 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import logging
-import random
 import re
 import ssl
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from docmill import DocumentTooLarge, PermanentError, SourceUnavailable
 
-__all__ = ["Folder", "FolderStatus", "ImapClient", "ImapPool", "ImapServer"]
+__all__ = ["Folder", "FolderStatus", "ImapClient", "ImapServer"]
 
-log = logging.getLogger(__name__)
 
 #: UIDs per ``UID SEARCH`` (imaplib refuses an answer line over 1 MB; 100,000 UIDs take at most 700 KB).
 SEARCH_SPAN = 100_000
-#: Seconds a pooled connection may sit idle before it is checked with NOOP (servers log idle clients out).
-IDLE_CHECK = 60.0
 _LIST = re.compile(rb'^\((?P<flags>[^)]*)\) (?P<delim>NIL|"(?:\\.|[^"\\])*") ?(?P<name>.*)$', re.IGNORECASE)
 _STATUS = re.compile(rb"\b(MESSAGES|UIDNEXT|UIDVALIDITY|HIGHESTMODSEQ)\s+(\d+)", re.IGNORECASE)
 _SIZE = re.compile(rb"RFC822\.SIZE\s+(\d+)", re.IGNORECASE)
@@ -271,63 +265,3 @@ class ImapClient:
             self.imap.logout()
         with contextlib.suppress(Exception):
             self.imap.shutdown()
-
-
-class ImapPool:
-    """At most ``size`` logged-in connections to one server, reused; a broken one is dropped, not reused."""
-
-    def __init__(self, server: ImapServer, password: str, *, size: int = 4,
-                 on_request: Callable[[], None] = lambda: None) -> None:
-        self.server = server
-        self._password = password
-        self.on_request = on_request
-        self._idle: list[ImapClient] = []
-        self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(max(1, size))
-
-    def __repr__(self) -> str:
-        return f"ImapPool({self.server.where}, user {self.server.user!r})"
-
-    def _connect(self) -> ImapClient:
-        """A new connection, tried again after a backoff when the server does not answer."""
-        for attempt in range(self.server.attempts):
-            try:
-                return ImapClient(self.server, self._password, on_request=self.on_request)
-            except SourceUnavailable as exc:
-                if attempt + 1 == self.server.attempts:
-                    raise SourceUnavailable(f"{exc.reason} ({self.server.attempts} tries)") from None
-                pause = min(self.server.backoff * 2.0 ** attempt, 60.0) * random.uniform(0.5, 1.0)
-                log.warning("%s; trying again in %.1f s", exc.reason, pause)
-                time.sleep(pause)
-        raise AssertionError("unreachable")
-
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[ImapClient]:
-        """A connection for this thread alone until the block ends."""
-        with self._slots:
-            client = None
-            while client is None:
-                with self._lock:
-                    client = self._idle.pop() if self._idle else None
-                if client is None:
-                    client = self._connect()
-                elif time.monotonic() - client.used > IDLE_CHECK and not client.alive():
-                    client.close()
-                    client = None
-            try:
-                yield client
-            except SourceUnavailable:  # the connection broke: never reused
-                client.close()
-                raise
-            except BaseException:
-                with self._lock:
-                    self._idle.append(client)
-                raise
-            with self._lock:
-                self._idle.append(client)
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for client in idle:
-            client.close()
