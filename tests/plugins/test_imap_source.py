@@ -173,7 +173,9 @@ def test_search_criteria_take_some_messages_and_filters_never_destroy(cli: Cli, 
     _append(imap, "INBOX", mail(1), mail(2, sender="bob@example.com"), mail(3), mail(4))
     imap.select("INBOX")
     imap.uid("STORE", "1,2,3", "+FLAGS", "(\\Flagged)")
-    _toml(isolated, server, flagged=True, since="2026-01-01", **{"from": "alice@"})
+    _toml(isolated, server, flagged=True, **{"from": "alice@"})
+    with (isolated / "docmill.toml").open("a") as toml:
+        toml.write("since = 2026-01-01\n")  # a TOML date, not a string
     assert _counts(_sync(cli)) == (2, 0, 0, 0, 0)  # flagged, since 2026, from alice: UIDs 1 and 3
 
     imap.uid("STORE", "3", "-FLAGS", "(\\Flagged)")  # left out now, but still on the server: kept
