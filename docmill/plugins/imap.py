@@ -24,6 +24,7 @@ reads each message like an ``.eml`` file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import logging
@@ -210,6 +211,9 @@ def _strings(options: Mapping[str, Any], key: str, default: list[str], name: str
 
 def _number(options: Mapping[str, Any], key: str, default: float, low: float, high: float, name: str) -> float:
     value = options.get(key, default)
+    if isinstance(value, str):  # from DOCMILL_SOURCES__<n>__PORT, say
+        with contextlib.suppress(ValueError):
+            value = float(value.strip())
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise ConfigurationError(f"the imap source {name!r}'s {key} must be a number from {low:g} to {high:g}, "
                                  f"not {value!r}")

@@ -97,6 +97,8 @@ class Criteria:
             raise ConfigurationError(f"the imap source {name!r}'s from must be an address or part of one, not "
                                      f"{sender!r}")
         flagged = options.get("flagged", False)
+        if isinstance(flagged, str) and flagged.strip().lower() in ("true", "false"):  # from the environment
+            flagged = flagged.strip().lower() == "true"
         if not isinstance(flagged, bool):
             raise ConfigurationError(f"the imap source {name!r}'s flagged must be true or false, not {flagged!r}")
         return cls(since, sender.strip() if sender else None, flagged)

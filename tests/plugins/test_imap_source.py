@@ -205,6 +205,9 @@ def test_a_server_that_is_down_fails_the_sync_with_exit_6_and_removes_nothing(cl
 
 
 def test_a_wrong_password_is_refused_without_showing_it(cli: Cli, isolated: Path, server: Dovecot) -> None:
+    _toml(isolated, server, port=1)
+    right = cli.json("sync", "mail", env={**ENV, "DOCMILL_SOURCES__0__PORT": str(server.port)})  # env wins
+    assert right["error"] is None
     _toml(isolated, server)
     wrong = "canary-wrong-password-0b7d"
     done = cli("-vv", "sync", "mail", "--json", env={"DOCMILL_SOURCES__0__TOKEN": wrong}, check=False)
