@@ -147,6 +147,7 @@ def test_an_edit_an_addition_a_deletion_and_a_move_are_seen_and_nothing_else_is_
     folders = {c["metadata"]["imap_uid"]: c["metadata"]["folder"] for c in _exported(cli)
                if "Report number 4:" in c["text"]}
     assert folders == {2: "Archive"}
+    assert cli.json("status")["reused"] == 1  # the moved message's chunk: its vector reused, not embedded again
     assert _counts(_sync(cli))[:3] == (0, 0, 0)
     assert len(server.body_fetches()) == read_before + 3
     imap.logout()
