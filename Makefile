@@ -6,7 +6,7 @@ DEMO_HOME ?= .docmill-demo
 # Seconds the long PostgreSQL outage of `make test-faults` lasts (OUTAGE=600: ten minutes).
 OUTAGE ?= 120
 
-.PHONY: install demo test test-faults lint unit bench bench-search bench-peers bench-distributed bench-paperless bench-webdav bench-s3 bench-parsing bench-office bench-ocr bench-scale bench-api fresh-check container-test clean
+.PHONY: install demo test test-faults lint unit bench bench-search bench-peers bench-distributed bench-paperless bench-webdav bench-s3 bench-imap bench-parsing bench-office bench-ocr bench-scale bench-api fresh-check container-test clean
 
 install: $(VENV)/.installed
 
@@ -75,6 +75,10 @@ bench-webdav: $(VENV)/.installed-test
 # Syncing a bucket of 10,000 objects in moto's S3 emulator (a test dependency), stub embedder (benchmarks/s3.py).
 bench-s3: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/s3.py
+
+# Syncing a 10,000-message IMAP mailbox (a Dovecot of its own): first sync, 50 changes, unchanged, --full.
+bench-imap: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/imap.py
 
 # Parsing in the sandbox's child processes against in the pipeline's process (benchmarks/README.md).
 bench-parsing: install

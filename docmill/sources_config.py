@@ -10,6 +10,7 @@ or ``.env``, applied over what docmill.toml says.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from pathlib import Path
@@ -91,6 +92,17 @@ class SourceConfig(BaseModel):
             except ValueError as exc:
                 raise ValueError(f"not a cron line ({exc}); e.g. '*/30 * * * *'") from None
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dates_as_text(cls, values: Any) -> Any:
+        """TOML dates and times (``since = 2024-01-31``) as ISO text: options are stored in the ledger as JSON."""
+        def plain(value: Any) -> Any:
+            if isinstance(value, datetime.date | datetime.time):
+                return value.isoformat()
+            return [plain(v) for v in value] if isinstance(value, list) else value
+
+        return {k: plain(v) for k, v in values.items()} if isinstance(values, dict) else values
 
     @model_validator(mode="after")
     def _no_plain_secrets(self) -> SourceConfig:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what docmill needs on a Debian machine: Tesseract (with English),
 # Python 3.11+ with venv, and a virtual environment holding docmill, the
-# offline default model and, with --test, the test tools (and strace, Chromium and Apache). Idempotent.
+# offline default model and, with --test, the test tools (and strace, Chromium, Apache and Dovecot). Idempotent.
 #
 #   scripts/bootstrap.sh [--test] [VENV]      (default VENV: .venv)
 set -euo pipefail
@@ -16,13 +16,15 @@ if ! tesseract --list-langs 2>/dev/null | grep -qx eng; then missing+=(tesseract
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || missing+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 # The tests watch what docmill tries on the network at the system-call level (tests/test_privacy.py), and
-# load the API's status page in a headless browser (tests/api/test_status_page.py).
+# load the API's status page in a headless browser (tests/api/test_status_page.py), and sync IMAP mailboxes
+# from a Dovecot of their own (tests/plugins/test_imap_source.py; its system service is not needed).
 if [ "$extras" = "model,test" ]; then
     command -v strace >/dev/null 2>&1 || missing+=(strace)
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     # The WebDAV source's tests start a real Apache with mod_dav_fs (tests/plugins/test_webdav.py); the binary
     # package alone: it holds the modules and starts no system service.
     [ -x /usr/sbin/apache2 ] || command -v apache2 >/dev/null 2>&1 || missing+=(apache2-bin)
+    [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
 fi
 if ((${#missing[@]})); then
     if [ "$(id -u)" -ne 0 ]; then

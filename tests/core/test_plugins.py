@@ -19,7 +19,7 @@ from docmill.core.values import Blob, ChunkText, Page, SourceSpec
 from docmill.settings import Settings
 
 #: The sources docmill itself registers, in name order.
-BUILT_IN_SOURCES = ["api-upload", "folder", "http", "paperless", "s3", "webdav"]
+BUILT_IN_SOURCES = ["api-upload", "folder", "http", "imap", "paperless", "s3", "webdav"]
 
 
 def _run(settings: Settings, root: Path) -> str:
