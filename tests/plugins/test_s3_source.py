@@ -466,7 +466,8 @@ def test_a_listing_the_server_cuts_short_fails_the_sync_and_deletes_nothing(
         assert cli.json("sync", "bucket")["new"] == 3
 
         fake.pages["t1"], fake.asked = cut, []  # c.txt never listed: the server says there is more, or loops
-        broken = cli("sync", "bucket", "--json", check=False, env={"DOCMILL_MAX_RETRIES": "1"})
+        broken = cli("sync", "bucket", "--json", check=False, env={
+            "DOCMILL_MAX_RETRIES": "1", "DOCMILL_RETRY_MIN_BACKOFF": "0.1", "DOCMILL_RETRY_MAX_BACKOFF": "0.5"})
         assert broken.returncode == 6, broken.stdout + broken.stderr
         found = json.loads(broken.stdout)
         assert found["deleted"] == 0 and "cut the listing short" in found["error"], found
