@@ -144,6 +144,10 @@ def configure_logging(verbose: int, *, service: bool = False) -> None:
     logging.getLogger("dramatiq").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
     logging.getLogger("pika").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    # At DEBUG botocore prints every request with its headers (a session token among them) and whole answers,
+    # and urllib3 each connection: INFO at most, even at -vv.
+    for name in ("botocore", "boto3", "s3transfer", "urllib3"):
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
     if wanted not in LOG_FORMATS:
         logging.getLogger(__name__).warning("DOCMILL_LOG_FORMAT=%s: not one of %s; logging plain lines", wanted,
                                             ", ".join(LOG_FORMATS))

@@ -18,7 +18,7 @@ line and masked in ``docmill plugins --json``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -49,6 +49,10 @@ class PluginContext:
     from the source's ``[[sources]]`` entry, or None), and ``on_request``,
     to call once for each request they send their server (docmill counts
     them in its metrics).
+
+    ``on_secrets`` takes secret values a plugin learns as it runs (a key
+    read from a credentials file, a session token), to be redacted from
+    every log line as the configured ones are.
     """
 
     name: str
@@ -65,6 +69,7 @@ class PluginContext:
     source: str | None = None
     token: SecretStr | None = None
     on_request: Callable[[], None] = lambda: None
+    on_secrets: Callable[[Sequence[str]], None] = lambda _: None
     ledger_url: str | None = field(default=None, repr=False)
 
 

@@ -163,7 +163,7 @@ class Plugins:
             collection=settings.collection, cpu_count=settings.cpu_count, limits=settings.limits,
             chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, ocr_workers=settings.ocr_workers,
             include=tuple(settings.include), exclude=tuple(settings.exclude),
-            ledger_url=settings.ledger_database_url)
+            on_secrets=self.on_secrets or (lambda _: None), ledger_url=settings.ledger_database_url)
 
     def source(self, type_name: str, options: Mapping[str, Any], settings: RuntimeSettings,
                on_request: Callable[[], None] | None = None) -> Source:

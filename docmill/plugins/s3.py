@@ -43,14 +43,21 @@ def _globs(options: Mapping[str, Any], key: str, default: tuple[str, ...]) -> li
     return value
 
 
-def _endpoint(options: Mapping[str, Any]) -> str | None:
-    endpoint = _text(options, "endpoint")
-    if endpoint is not None:
-        parts = urlsplit(endpoint)
+def _url(options: Mapping[str, Any], key: str, example: str) -> str | None:
+    """An http(s) URL without a path, and without a user name or password (they would reach every message)."""
+    url = _text(options, key)
+    if url is not None:
+        parts = urlsplit(url)
+        if "@" in parts.netloc:
+            raise ConfigurationError(f"the s3 source's {key} must not hold a user name or password: give it as "
+                                     f"{parts.scheme}://{parts.netloc.rpartition('@')[2]} (the key goes in "
+                                     "access_id and token)" if key == "endpoint" else
+                                     f"the s3 source's {key} must not hold a user name or password "
+                                     "(a proxy that asks for one is not supported)")
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
-            raise ConfigurationError(f"the s3 source's endpoint must be a URL such as \"https://minio.lan:9000\" "
-                                     f"(no bucket or path in it), not {endpoint!r}")
-    return endpoint
+            raise ConfigurationError(f"the s3 source's {key} must be a URL such as \"{example}\" "
+                                     f"(no bucket or path in it), not {url!r}")
+    return url
 
 
 def make_s3_source(options: Any, context: PluginContext) -> S3Source:
@@ -67,7 +74,7 @@ def make_s3_source(options: Any, context: PluginContext) -> S3Source:
     if not bucket or "/" in bucket:
         raise ConfigurationError(f"the s3 source {name!r} needs bucket = \"NAME\" (a bucket name, no '/'; "
                                  "put folders in prefix)")
-    endpoint = _endpoint(options)
+    endpoint = _url(options, "endpoint", "https://minio.lan:9000")
     addressing = options.get("addressing", "path" if endpoint else "auto")
     if addressing not in ("auto", "path", "virtual"):
         raise ConfigurationError(f"the s3 source's addressing must be 'auto', 'path' or 'virtual', not {addressing!r}")
@@ -77,12 +84,16 @@ def make_s3_source(options: Any, context: PluginContext) -> S3Source:
     secret = context.token.get_secret_value() if context.token is not None else None
     if anonymous and (secret or options.get("access_id")):
         raise ConfigurationError("the s3 source is anonymous = true but has credentials: drop one or the other")
-    credentials = None if anonymous else resolve_credentials(_text(options, "access_id"), secret,
-                                                             _text(options, "profile"))
+    access_id, profile = _text(options, "access_id"), _text(options, "profile")
+    credentials = None if anonymous else resolve_credentials(access_id, secret, profile)
+    # Keys from the AWS variables and files are read again at each sync: temporary ones get renewed there.
+    renew = None if anonymous or secret else lambda: resolve_credentials(None, None, profile)
     client = S3Client(bucket, endpoint=endpoint, region=_text(options, "region") or "us-east-1",
                       credentials=credentials, addressing=addressing, ca_file=_text(options, "ca_file"),
-                      proxy=_text(options, "proxy"), attempts=int(_number(options, "attempts", 5, 1, 20)),
-                      timeout=_number(options, "timeout", 30, 1, 600), on_request=context.on_request)
+                      proxy=_url(options, "proxy", "http://proxy.lan:3128"),
+                      attempts=int(_number(options, "attempts", 5, 1, 20)),
+                      timeout=_number(options, "timeout", 30, 1, 600), on_request=context.on_request, renew=renew,
+                      on_secrets=context.on_secrets)
     return S3Source(name, client, prefix=_text(options, "prefix") or "", max_bytes=context.limits.max_file_size,
                     include=_globs(options, "include", context.include),
                     exclude=_globs(options, "exclude", context.exclude),

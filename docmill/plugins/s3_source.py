@@ -16,7 +16,8 @@ one that the ``include``/``exclude`` globs now leave out stays until
 ``--prune`` (filters never destroy). A listing that fails part-way (the
 endpoint down) fails the sync and deletes nothing. In a versioned bucket the
 listing and the downloads see the current version only; an object whose
-current version is a delete marker is gone.
+current version is a delete marker is gone. Objects in archive storage
+classes are listed like any other (see ``_ref``).
 """
 
 from __future__ import annotations
@@ -34,10 +35,6 @@ from .s3_client import S3Client
 __all__ = ["S3Source"]
 
 log = logging.getLogger(__name__)
-
-#: Storage classes whose objects cannot be read before they are restored.
-ARCHIVED = ("GLACIER", "DEEP_ARCHIVE")
-
 
 class S3Source:
     """Objects under ``prefix`` in one bucket; keys are ``source:NAME/OBJECT-KEY``."""
@@ -78,13 +75,12 @@ class S3Source:
         metadata = {"bucket": self.client.bucket, "object_key": key, "etag": etag,
                     "modified": modified.isoformat() if isinstance(modified, datetime) else str(modified or ""),
                     "url": f"s3://{self.client.bucket}/{key}"}
-        ref = DocumentRef(key=self.scope + key, name=key, locator=key, stamp=f"{etag}|{size}", size=size,
-                          metadata=metadata)
-        storage = str(item.get("StorageClass") or "")
-        if storage in ARCHIVED:
-            return DocumentRef(key=ref.key, name=key, locator=key, stamp=ref.stamp, size=size,
-                               skip_reason=f"stored in {storage}: restore the object to index it")
-        return ref
+        # Not refused by its StorageClass: an indexed object a lifecycle rule moved to an archive class keeps
+        # its ETag, so it is never downloaded again and stays indexed; a new one fails its download as
+        # "archived" (InvalidObjectState), which also catches the Intelligent-Tiering archive tiers that the
+        # listing does not show, and a restored object, still listed as GLACIER, is read.
+        return DocumentRef(key=self.scope + key, name=key, locator=key, stamp=f"{etag}|{size}", size=size,
+                           metadata=metadata)
 
     def fingerprint(self, ref: DocumentRef) -> str:
         return f"s3:{ref.stamp}"  # ETag and size: see the module's docstring for why not a content hash

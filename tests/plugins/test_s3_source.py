@@ -27,6 +27,7 @@ from docmill.testing import contracts
 from docmill.testing.s3 import S3Server
 
 from ..conftest import Cli
+from .fake_s3 import FakeS3, Page
 
 CANARY = "canary-s3-secret-4f2a9c71e0"
 
@@ -290,7 +291,7 @@ def test_doctor_checks_the_endpoint_the_credentials_and_the_bucket_without_print
     assert not down["ok"] and "did not answer ListObjectsV2" in down["detail"]
 
 
-def test_a_download_is_refused_by_its_size_before_its_body_is_read_and_archived_objects_are_skipped(
+def test_a_download_is_refused_by_its_size_before_its_body_is_read_and_archived_objects_say_restore_them(
         server: S3Server, s3: Any) -> None:
     s3.create_bucket(Bucket="docs")
     _put(s3, {"big.txt": "x" * 3000, "small.txt": "fits"})
@@ -298,7 +299,11 @@ def test_a_download_is_refused_by_its_size_before_its_body_is_read_and_archived_
     client = S3Client("docs", endpoint=server.url, region="us-east-1", credentials=S3Credentials("AKIA1", "s"))
     source = S3Source("bucket", client, max_bytes=1000)
     refs = {r.name: r for r in source.discover()}
-    assert refs["cold.txt"].skip_reason == "stored in DEEP_ARCHIVE: restore the object to index it"
+    assert refs["cold.txt"].skip_reason is None  # listed like any other object: the download decides
+    with pytest.raises(PermanentError, match=r"InvalidObjectState.*cannot be read until it is restored: restore it, "
+                                              r"then sync with --retry-failed") as archived:
+        source.fetch(refs["cold.txt"])
+    assert archived.value.kind == "archived"
     with pytest.raises(DocumentTooLarge, match=r"big\.txt is 3,000 bytes, over the limit of 1,000"):
         source.fetch(refs["big.txt"])
     assert source.fetch(refs["small.txt"]).data == b"fits"
@@ -320,14 +325,26 @@ def test_a_download_is_refused_by_its_size_before_its_body_is_read_and_archived_
     ({"access_id": "AKIA1", "anonymous": True}, "anonymous = true but has credentials"),
     ({"page_size": 5000}, "page_size must be a number from 1 to 1000"),
     ({"include": "*.pdf"}, "include must be a list of globs"),
+    ({"endpoint": "https://alice:s3cret@minio.lan:9000/"}, "endpoint must not hold a user name or password: give "
+                                                          "it as https://minio.lan:9000 "),
+    ({"endpoint": "https://alice:s3cret@minio.lan:9000/docs"}, "endpoint must not hold a user name or password"),
+    ({"proxy": "http://bob:s3cret@proxy.lan:3128"}, "proxy must not hold a user name or password"),
+    ({"proxy": "proxy.lan:3128"}, "proxy must be a URL such as"),
 ])
 def test_bad_options_are_configuration_errors(options: dict[str, Any], message: str) -> None:
-    from docmill.settings import Settings
+    # The options straight to the source type, as the ledger's stored ones reach it: the settings refuse a URL
+    # with a password in any source's option already, the source type checks its own options all the same.
+    settings = Settings(sources=[{"name": "bucket", "type": "s3", "bucket": "docs", "anonymous": True}])
+    with pytest.raises(ConfigurationError, match=message) as refused:
+        settings.plugin_registry().source("s3", {"name": "bucket", "bucket": "docs", "endpoint": "http://x:9",
+                                                 "anonymous": True, **options}, settings)
+    assert "s3cret" not in str(refused.value)
 
-    settings = Settings(sources=[{"name": "bucket", "type": "s3", "bucket": "docs", "endpoint": "http://x:9",
-                                  "anonymous": True, **options}])
-    with pytest.raises(ConfigurationError, match=message):
-        settings.plugin_registry().source("s3", {**settings.sources[0].options, "name": "bucket"}, settings)
+
+def test_messages_name_the_endpoint_by_its_host_and_port_alone() -> None:
+    client = S3Client("docs", endpoint="http://alice:s3cret@127.0.0.1:9", region="us-east-1", credentials=None)
+    assert client.where == "bucket 'docs' at 127.0.0.1:9"
+    client.close()
 
 
 class TestS3SourceContract(contracts.SourceContract):
@@ -435,3 +452,115 @@ def test_the_scheduler_syncs_a_bucket_on_its_schedule_and_lives_through_the_endp
     assert "0 deleted" in log.read_text().rsplit("could not list the source", 1)[1]
     assert cli.json("status")["documents"]["done"] == 3  # nothing deleted while the endpoint was down
     assert CANARY not in log.read_text()
+
+
+@pytest.mark.usefixtures("stub_embedder")
+@pytest.mark.parametrize("cut", [Page(["b.txt"], truncated=True), Page(["b.txt"], truncated=True, next_token="t1")],
+                         ids=["truncated without a token", "a token given before"])
+def test_a_listing_the_server_cuts_short_fails_the_sync_and_deletes_nothing(
+        cli: Cli, isolated: Path, cut: Page) -> None:
+    with FakeS3(objects={"a.txt": b"An index card about apples.", "b.txt": b"An index card about bees.",
+                         "c.txt": b"An index card about cherries."}) as fake:
+        fake.pages = {"": Page(["a.txt"], truncated=True, next_token="t1"), "t1": Page(["b.txt", "c.txt"])}
+        _toml(isolated, fake.url, anonymous=True, attempts=1, timeout=5)
+        assert cli.json("sync", "bucket")["new"] == 3
+
+        fake.pages["t1"], fake.asked = cut, []  # c.txt never listed: the server says there is more, or loops
+        broken = cli("sync", "bucket", "--json", check=False, env={
+            "DOCMILL_MAX_RETRIES": "1", "DOCMILL_RETRY_MIN_BACKOFF": "0.1", "DOCMILL_RETRY_MAX_BACKOFF": "0.5"})
+        assert broken.returncode == 6, broken.stdout + broken.stderr
+        found = json.loads(broken.stdout)
+        assert found["deleted"] == 0 and "cut the listing short" in found["error"], found
+        assert fake.asked == ["", "t1"] * 2  # each try stopped at the page that cannot be followed; one retry
+        assert cli.json("status")["documents"]["done"] == 3
+
+
+def test_a_skewed_clock_is_a_permanent_error_that_says_so_and_is_not_retried() -> None:
+    with FakeS3(error=(403, "RequestTimeTooSkewed", "The difference between the request time and the current "
+                                                    "time is too large.")) as fake:
+        client = S3Client("docs", endpoint=fake.url, region="us-east-1", credentials=S3Credentials("AKIA1", "s"))
+        with pytest.raises(PermanentError, match="more than 15 minutes off the server's: set it right") as skew:
+            next(iter(client.pages("")))
+        assert skew.value.kind == "clock skew" and fake.requests == 1
+        client.close()
+
+
+@pytest.mark.usefixtures("stub_embedder")
+def test_an_indexed_object_moved_to_an_archive_class_stays_indexed_and_a_new_archived_one_fails_saying_restore_it(
+        cli: Cli, isolated: Path, server: S3Server, s3: Any, exported: Any) -> None:
+    s3.create_bucket(Bucket="docs")
+    _put(s3, {"warm.txt": "The boiler room key hangs by the door.", "cool.txt": "Minutes of the garden club."})
+    _toml(isolated, server.url, server.authenticate(CANARY))
+    env = {"DOCMILL_SOURCES__0__TOKEN": CANARY}
+    assert cli.json("sync", "bucket", env=env)["new"] == 2
+    s3 = server.client()
+
+    for key, storage in (("warm.txt", "GLACIER"), ("cool.txt", "DEEP_ARCHIVE")):  # a lifecycle rule's transition
+        s3.copy_object(Bucket="docs", Key=key, CopySource={"Bucket": "docs", "Key": key}, StorageClass=storage)
+    s3.put_object(Bucket="docs", Key="cold.txt", Body=b"Archived before it was ever indexed.",
+                  StorageClass="GLACIER")
+    server.requests.clear()
+    again = cli.json("sync", "bucket", env=env)
+    assert (again["unchanged"], again["new"], again["deleted"], again["failed"]) == (2, 0, 0, 1), again
+    assert [r.path for r in server.requests if r.operation == "GetObject"] == ["/docs/cold.txt"]
+    assert {c["metadata"]["object_key"] for c in exported()} == {"warm.txt", "cool.txt"}
+    [failure] = cli.json("status")["failures"]
+    assert failure["doc"] == "cold.txt" and "restore it, then sync with --retry-failed" in failure["reason"], failure
+
+
+def test_keys_from_the_aws_files_are_read_again_at_each_sync_and_after_a_while_by_downloads(
+        server: S3Server, s3: Any, no_aws_of_the_developer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import docmill.plugins.s3_client
+
+    s3.create_bucket(Bucket="docs")
+    _put(s3, {"a.txt": "alpha"})
+    access_id = server.authenticate(CANARY)
+    no_aws_of_the_developer.mkdir()
+    credentials = no_aws_of_the_developer / "credentials"
+
+    def key_file(secret: str) -> None:  # as a tool renewing temporary credentials rewrites it
+        credentials.write_text(f"[archive]\naws_access_key_id = {access_id}\naws_secret_access_key = {secret}\n")
+
+    key_file("an-expired-secret-0001")
+    settings = Settings(sources=[{"name": "bucket", "type": "s3", "bucket": "docs", "endpoint": server.url,
+                                  "profile": "archive"}])
+    source = settings.plugin_registry().source("s3", {**settings.sources[0].options, "name": "bucket"}, settings)
+    try:
+        with pytest.raises(PermanentError, match="SignatureDoesNotMatch"):
+            list(source.listing({}, full=True).refs)
+        key_file(CANARY)  # renewed: the same long-running process's next sync signs with it
+        [ref] = list(source.listing({}, full=True).refs)
+        key_file("an-expired-secret-0002")
+        assert source.fetch(ref).data == b"alpha"  # read less than RENEW_AFTER ago: not read again
+        monkeypatch.setattr(docmill.plugins.s3_client, "RENEW_AFTER", 0.0)
+        with pytest.raises(PermanentError, match="SignatureDoesNotMatch"):
+            source.fetch(ref)
+        credentials.write_text("[archive]\nnot a key file\n")  # unreadable: a download keeps the last key
+        key_file(CANARY)
+        assert source.fetch(ref).data == b"alpha"
+    finally:
+        source.close()
+
+
+@pytest.mark.usefixtures("stub_embedder")
+def test_at_vv_botocore_prints_no_request_headers_and_the_session_token_is_redacted(
+        cli: Cli, isolated: Path, server: S3Server, s3: Any) -> None:
+    from docmill.logs import REDACTOR
+
+    s3.create_bucket(Bucket="docs")
+    _put(s3, {"a.txt": "A note on the session token."})
+    _toml(isolated, server.url)
+    token, secret = "canary-session-token-93be1d7a", "canary-secret-key-5b0e77c2"
+    variables = {"AWS_ACCESS_KEY_ID": "ASIADOCMILLTEST00001", "AWS_SECRET_ACCESS_KEY": secret,
+                 "AWS_SESSION_TOKEN": token}
+    done = cli("-vv", "sync", "bucket", env=variables)
+    assert done.stdout.startswith("bucket: 1 new") and "DEBUG" in done.stderr  # -vv took effect
+    assert "Sending http request" not in done.stderr and "x-amz-security-token" not in done.stderr.lower()
+    assert token not in done.stderr + done.stdout and secret not in done.stderr + done.stdout
+
+    with pytest.MonkeyPatch.context() as patch:  # in this process: the resolved secrets reach the redactor
+        for name, value in variables.items():
+            patch.setenv(name, value)
+        settings = Settings(sources=[{"name": "bucket", "type": "s3", "bucket": "docs", "endpoint": server.url}])
+        settings.plugin_registry().source("s3", {**settings.sources[0].options, "name": "bucket"}, settings).close()
+    assert REDACTOR.scrub(f"token={token} key={secret}") == "token=[redacted] key=[redacted]"
