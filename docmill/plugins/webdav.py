@@ -4,16 +4,19 @@ Every sync walks the folder tree one folder at a time (``Depth: 1``; never
 ``Depth: infinity``) and compares each file's ETag (or, where the server
 gives none, its ``getlastmodified`` and size) with what the ledger holds: an
 unchanged file is neither downloaded nor processed. A file no longer listed
-is gone, unless it lies in a folder the walk could not read or that the
-exclude globs leave out now (filters never destroy; ``--prune`` removes
-those): excluded folders are walked only when an indexed file is missing and
-might be in one.
+is gone, unless it may lie where the walk could not see (a folder it could
+not read, a member the server would not describe: undecided, so kept, never
+counted as left out nor pruned), or the exclude globs leave it out now
+(filters never destroy; ``--prune`` removes those): excluded folders are
+walked only when an indexed file is missing and might be in one.
 
 Where the server gives ``oc:fileid`` (Nextcloud, ownCloud), documents are
 keyed by it, so a renamed or moved file stays the same document: its name,
 path and metadata are updated in place (``relabelled``) when its ETag is the
-one indexed, and nothing is downloaded or embedded again. Elsewhere a
-document is keyed by its path, and a rename is a deletion and an addition.
+one indexed, and nothing is downloaded or embedded again. A missing file id
+says nothing of where the file was, so the source's state keeps each file
+id's folder as last seen. Elsewhere a document is keyed by its path, and a
+rename is a deletion and an addition.
 """
 
 from __future__ import annotations

@@ -5,8 +5,11 @@ goes to an address the SSRF guard allowed (the configured server too: a
 server on the LAN belongs in ``allow_hosts``), no proxy comes from the
 environment, and answers are read within a cap, a PROPFIND answer as much
 as a download. Redirects are followed by hand, each hop checked, and only on
-the configured server (scheme upgrades to https allowed): the password goes
-to that server and nowhere else, so a redirect to another host is refused.
+the configured server (upgrades to https on its own port allowed): the
+password goes to that server and nowhere else, so a redirect to another host
+is refused; and only within the configured folder, so a login page is not
+read as a file. A member of a listing that the server will not describe (a
+status other than 200, no resource type) is an ``Entry`` with a ``problem``.
 
 Folders are listed with ``Depth: 1`` and never ``Depth: infinity`` (servers
 refuse it, and one answer for a whole tree has no bound). A 429 or 5xx
