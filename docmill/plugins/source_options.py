@@ -59,19 +59,16 @@ class Options:
             raise ConfigurationError(f"the {self.kind} source's {key} must be a list of {what}, not {value!r}")
         return value
 
-    def url(self, key: str, example: str, *, required: bool = True,
-            schemes: tuple[str, ...] = ("http", "https")) -> str | None:
+    def url(self, key: str, example: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
         """A URL with no credentials in it (they would reach logs, the ledger and every chunk's url)."""
         value = self.text(key)
-        if value is None and not required:
-            return None
-        parts = urlsplit(value or "")
+        if value is None:
+            raise ConfigurationError(f"the {self.kind} source needs {key} = \"{example}\"")
+        parts = urlsplit(value)
         if parts.username is not None or parts.password is not None:
             raise ConfigurationError(f"the {self.kind} source's {key} has a user name or password in it (before "
                                      "the @): give the URL without it (a source's password goes in 'token', which "
                                      "is never stored or logged)")
-        if value is None:
-            raise ConfigurationError(f"the {self.kind} source needs {key} = \"{example}\"")
         if parts.scheme not in schemes or not parts.hostname:
             raise ConfigurationError(f"the {self.kind} source's {key} must be a URL such as \"{example}\", "
                                      f"not {value!r}")

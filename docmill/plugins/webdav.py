@@ -255,7 +255,6 @@ def make_webdav_source(options: Any, context: PluginContext) -> WebdavSource:
     given = Options("webdav", options, OPTIONS)
     name = str(given.get("name", "webdav"))
     url = given.url("url", "https://cloud.example.lan/remote.php/dav/files/USER/FOLDER")
-    assert url is not None
     user = given.get("user")
     if not isinstance(user, str) or not user:
         raise ConfigurationError(f"the webdav source {name!r} needs user = \"...\" (the account's login name)")
@@ -268,8 +267,8 @@ def make_webdav_source(options: Any, context: PluginContext) -> WebdavSource:
                           timeout=given.number("timeout", 30, 1, 600),
                           attempts=int(given.number("attempts", 4, 1, 20)),
                           backoff=given.number("backoff_seconds", 1, 0.01, 60),
-                          proxy=given.url("proxy", "http://proxy.lan:3128", required=False,
-                                          schemes=("http", "https", "socks5")),
+                          proxy=given.url("proxy", "http://proxy.lan:3128", ("http", "https", "socks5"))
+                          if given.text("proxy") else None,
                           on_request=context.on_request)
     return WebdavSource(name, client, max_bytes=context.limits.max_file_size,
                         include=given.strings("include", context.include),
