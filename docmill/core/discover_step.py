@@ -247,24 +247,31 @@ class _Discovery:
             rt.ledger.versions.mark_sent([*raised_, *started, *relabelled, *((row.key, row.version) for row in unsent)])
 
     def removals(self, listing: Listing, prune: bool) -> tuple[list[str], list[str]]:
-        """The keys to remove from the index, and those kept although the filters now leave them out."""
+        """The keys to remove from the index, and those kept although the filters now leave them out.
+
+        A key the listing calls undecided (its existence unknown this time) is neither: it stays as it is."""
         if not listing.complete and listing.gone is None:
             return sorted(self.withdrawn), []
         unlisted = [(key, state) for key, state in self.rt.ledger.versions.unlisted(self.job_id, self.source.scope)
                     if key not in self.withdrawn]
         left_out: list[str] = []
         if listing.complete:
-            gone = [key for key, _ in unlisted]
+            missing = {key for key, _ in unlisted}
         elif unlisted:
             assert listing.gone is not None
             missing = set(listing.gone([key for key, _ in unlisted]))
-            gone = [key for key, _ in unlisted if key in missing]
-            if listing.filtered:  # still there, but the filters leave them out now: kept unless pruned
-                left_out = [key for key, state in unlisted if key not in missing and state != State.DELETING]
-                if prune:
-                    gone, left_out = gone + left_out, []
         else:
-            gone = []
+            missing = set()
+        undecided = listing.undecided  # read after gone, which may add to it
+        gone = [key for key, _ in unlisted if key in missing and key not in undecided]
+        if listing.filtered and not listing.complete:  # still there, but the filters leave them out now
+            left_out = [key for key, state in unlisted
+                        if key not in missing and key not in undecided and state != State.DELETING]
+            if prune:
+                gone, left_out = gone + left_out, []
+        if undecided:
+            log.info("%s: %d indexed documents kept as they are: the source could not tell whether they still "
+                     "exist", self.source_id, sum(1 for key, _ in unlisted if key in undecided))
         return gone + sorted(key for key in self.withdrawn if key not in gone), left_out
 
 

@@ -105,8 +105,11 @@ class Listing:
     saved state; ``gone``, if given, is called after ``refs`` are read with
     the keys the ledger holds in scope that were not listed, and returns those
     that no longer exist (they are removed). When it is None, deletions are
-    not looked for this time. ``state`` is
-    what the source wants back next time (a watermark, HTTP validators): it
+    not looked for this time. ``undecided`` holds the keys whose existence
+    the source could not tell this time (a folder it could not read): the
+    source may fill it while ``refs`` are read or ``gone`` runs; they are
+    neither removed, nor counted as left out by the filters, nor pruned.
+    ``state`` is what the source wants back next time (a watermark, HTTP validators): it
     may change while ``refs`` are read, must be JSON, must hold no secrets, and
     is saved only after the whole listing succeeded.
     """
@@ -118,6 +121,8 @@ class Listing:
     #: ``refs`` are every document the source's filters take now: a key not listed and not gone is one
     #: the filters leave out. It stays in the index (filters never destroy) unless the user prunes.
     filtered: bool = False
+    #: Keys in scope whose existence is unknown this time: kept as they are, whatever ``complete`` says.
+    undecided: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,11 @@ goes to an address the SSRF guard allowed (the configured server too: a
 server on the LAN belongs in ``allow_hosts``), no proxy comes from the
 environment, and answers are read within a cap, a PROPFIND answer as much
 as a download. Redirects are followed by hand, each hop checked, and only on
-the configured server (scheme upgrades to https allowed): the password goes
-to that server and nowhere else, so a redirect to another host is refused.
+the configured server (upgrades to https on its own port allowed): the
+password goes to that server and nowhere else, so a redirect to another host
+is refused; and only within the configured folder, so a login page is not
+read as a file. A member of a listing that the server will not describe (a
+status other than 200, no resource type) is an ``Entry`` with a ``problem``.
 
 Folders are listed with ``Depth: 1`` and never ``Depth: infinity`` (servers
 refuse it, and one answer for a whole tree has no bound). A 429 or 5xx
@@ -69,6 +72,9 @@ class Entry:
     size: int | None = None
     content_type: str | None = None
     fileid: str | None = None
+    #: Why the server gave no usable description of it (a member answered 403, no resource type): whether it
+    #: is a file or a folder, and what lies under it, is unknown, so nothing there may be taken as deleted.
+    problem: str | None = None
 
 
 class WebdavClient:
@@ -79,9 +85,11 @@ class WebdavClient:
                  resolve: Resolver | None = None, transport: httpx.BaseTransport | None = None,
                  max_listing: int = MAX_LISTING, on_request: Callable[[], None] = lambda: None) -> None:
         parts = urlsplit(base_url)
-        self.base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/"
+        #: The server as shown in messages, metadata and doctor: host and port, never a user or password
+        #: that the URL may hold (make_webdav_source refuses those; this is the second guard).
+        self.host = parts.netloc.rpartition("@")[2]
+        self.base = f"{parts.scheme}://{self.host}{parts.path.rstrip('/')}/"
         self.base_path = unquote(urlsplit(self.base).path)
-        self.host = parts.netloc
         self.guard = UrlGuard(allow_hosts, resolve)
         self.attempts, self.backoff, self.max_listing = max(1, attempts), backoff, max_listing
         headers = {"User-Agent": f"docmill/{__version__}"}
@@ -103,10 +111,10 @@ class WebdavClient:
 
     def _same_server(self, url: str) -> bool:
         here, there = urlsplit(self.base), urlsplit(url)
-        if there.hostname != here.hostname:
+        if there.hostname != here.hostname or there.username is not None or there.password is not None:
             return False
         return (there.scheme == here.scheme and there.port == here.port) or \
-            (here.scheme, there.scheme) == ("http", "https")
+            ((here.scheme, there.scheme) == ("http", "https") and there.port in (None, 443))
 
     def _hop(self, method: str, url: str, headers: dict[str, str], content: bytes | None) -> httpx.Response:
         """One request through redirects on the configured server; the body is not read yet."""
@@ -125,10 +133,16 @@ class WebdavClient:
                 return response
             response.close()
             target = urljoin(url, response.headers["Location"])
+            there = urlsplit(target)
             if not self._same_server(target):
-                raise PermanentError(f"the WebDAV server at {self.host} redirected to {urlsplit(target).netloc}; "
-                                     "docmill sends the password to the configured server only (give the URL it "
-                                     "redirects to)", kind="refused address")
+                raise PermanentError(f"the WebDAV server at {self.host} redirected to "
+                                     f"{there.netloc.rpartition('@')[2]}; docmill sends the password to the "
+                                     "configured server only (give the URL it redirects to)", kind="refused address")
+            if not unquote(there.path).startswith(self.base_path):
+                # A login page, say: its HTML would be indexed as the file, or its folder listed as the share.
+                raise PermanentError(f"the WebDAV server at {self.host} redirected {method} to {there.path}, "
+                                     f"outside {self.base_path}: a login page? (give the URL of the folder itself)",
+                                     kind="refused redirect")
             url = target
         raise PermanentError(f"more than {MAX_REDIRECTS} redirects from {url}", kind="too many redirects")
 
@@ -186,7 +200,7 @@ class WebdavClient:
                 raise PermanentError(f"the WebDAV server at {self.host} answered PROPFIND /{path} with HTTP "
                                      f"{response.status_code}, not a multistatus: is {self.base} a WebDAV folder?",
                                      kind="not webdav")
-            data = read_limited(response, self.max_listing, f"the listing of /{path}")
+            data = self.read(response, self.max_listing, f"the listing of /{path}")
         except DocumentTooLarge as exc:
             raise PermanentError(f"{exc.reason}; docmill reads at most {self.max_listing // 2**20} MiB of one "
                                  "folder's listing", kind="answer too large") from exc
@@ -209,17 +223,26 @@ class WebdavClient:
             rel = decoded[len(self.base_path):] if decoded.startswith(self.base_path) else ""
             if rel and any(part in ("", ".", "..") for part in rel.rstrip("/").split("/")):
                 continue  # a path that would leave the folder, or is not one
-            props = _found_props(response)
-            if props is None:
+            problem, props = _found_props(response)
+            if problem is not None:
+                yield Entry(rel, rel.endswith("/"), problem=f"the server's listing of /{path} says {problem} for it")
                 continue
-            folder = props.get(f"{DAV}resourcetype") is not None and \
-                props[f"{DAV}resourcetype"].find(f"{DAV}collection") is not None
+            folder = props[f"{DAV}resourcetype"].find(f"{DAV}collection") is not None
             if folder and rel and not rel.endswith("/"):
                 rel += "/"
             size = _text(props, f"{DAV}getcontentlength") or ""
             yield Entry(rel, folder, etag=strong(_text(props, f"{DAV}getetag")),
                         modified=_text(props, f"{DAV}getlastmodified"), size=int(size) if size.isdigit() else None,
                         content_type=_text(props, f"{DAV}getcontenttype"), fileid=_text(props, f"{OC}fileid"))
+
+    def read(self, response: httpx.Response, max_bytes: int, what: str) -> bytes:
+        """A response's body within ``max_bytes``; one that cannot be decoded (a broken gzip stream) is a
+        transient failure, as a connection that breaks off is."""
+        try:
+            return read_limited(response, max_bytes, what)
+        except httpx.DecodingError as exc:
+            raise SourceUnavailable(f"the WebDAV server at {self.host} sent {what} in an encoding that does not "
+                                    f"decode ({type(exc).__name__}: a broken compressed stream?)") from exc
 
     @contextmanager
     def download(self, path: str) -> Iterator[httpx.Response]:
@@ -231,18 +254,21 @@ class WebdavClient:
             response.close()
 
 
-def _found_props(response: Any) -> dict[str, Any] | None:
-    """The properties of a ``response`` given with status 200 (None when the response itself failed)."""
-    status = response.findtext(f"{DAV}status")
+def _found_props(response: Any) -> tuple[str | None, dict[str, Any]]:
+    """The properties of a ``response`` given with status 200, or what is wrong with it: a status other than 200
+    for the member itself, or no resource type given with status 200 (then file or folder is unknown)."""
+    status = (response.findtext(f"{DAV}status") or "").strip()
     if status and " 200 " not in f"{status} ":
-        return None
+        return f"HTTP status {status.removeprefix('HTTP/1.1 ')!r}", {}
     props: dict[str, Any] = {}
     for propstat in response.iter(f"{DAV}propstat"):
         if " 200 " not in f"{propstat.findtext(f'{DAV}status') or ''} ":
             continue
         for prop in propstat.iter(f"{DAV}prop"):
             props.update({child.tag: child for child in prop})
-    return props
+    if props.get(f"{DAV}resourcetype") is None:
+        return "no resource type (file or folder?)", {}
+    return None, props
 
 
 def _text(props: dict[str, Any], tag: str) -> str | None:

@@ -18,6 +18,12 @@ Nextcloud was recorded):
 * GET with ``ETag``, ``OC-ETag``, ``OC-FileId``, ``Last-Modified`` and the
   bytes.
 
+What only a hostile or broken server does can be asked for: a folder in
+``forbidden`` answers 403 (a member's sharing permissions withdrawn), and
+a member in ``odd`` is described oddly in its parent's listing: ``"403"``
+gives it a response-level 403 status and no properties, ``"hidden type"``
+puts its ``resourcetype`` in a 404 propstat.
+
 ``requests`` records (method, path, Depth) of everything asked. ``serving()``
 puts the same answers on a loopback port, for ``docmill sync`` in a subprocess.
 """
@@ -63,6 +69,8 @@ class NextcloudLookalike:
     files: dict[str, _File] = field(default_factory=dict)
     folders: dict[str, int] = field(default_factory=dict)
     requests: list[tuple[str, str, str]] = field(default_factory=list)
+    forbidden: set[str] = field(default_factory=set)
+    odd: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(100)
@@ -166,6 +174,8 @@ class NextcloudLookalike:
         if depth not in ("0", "1"):
             return httpx.Response(400, content=_error("BadRequest", f"Depth {depth} is not served here"))
         folder = rel if rel.endswith("/") or not rel else rel + "/"
+        if folder in self.forbidden:
+            return httpx.Response(403, content=_error("Forbidden", "Permission denied"))
         if rel in self.files:
             answers = [self._response(rel, self.files[rel])]
         elif folder in self.folders or rel == "":
@@ -183,6 +193,8 @@ class NextcloudLookalike:
 
     def _response(self, rel: str, found: _File | None) -> str:
         href = self.root + quote(rel, safe="/")
+        if self.odd.get(rel) == "403":
+            return f"<d:response><d:href>{href}</d:href><d:status>HTTP/1.1 403 Forbidden</d:status></d:response>"
         if found is None:  # a folder: its ETag changes with anything under it
             stamps = [f.etag for p, f in sorted(self.files.items()) if p.startswith(rel)]
             etag = hashlib.md5("".join(stamps).encode(), usedforsecurity=False).hexdigest()[:13]
@@ -194,6 +206,8 @@ class NextcloudLookalike:
                       "d:getlastmodified": formatdate(found.mtime, usegmt=True),
                       "d:getcontentlength": str(len(found.data)), "d:getcontenttype": "text/plain",
                       "oc:fileid": str(found.fileid)}
+        if self.odd.get(rel) == "hidden type":
+            del values["d:resourcetype"]
         ok = "".join(f"<{name}>{values[name]}</{name}>" if values[name] else f"<{name}/>"
                      for name in ASKED if name in values)
         missing = "".join(f"<{name}/>" for name in ASKED if name not in values)

@@ -5,7 +5,9 @@ root (Apache refuses to serve as root), in a throw-away directory with its
 own configuration, password file ({SHA}), lock database, error log and an
 access log that records each request's method, ``Depth`` header, status and
 path, so tests count PROPFINDs and GETs from what the server itself saw.
-``stop()`` and ``start()`` make an outage.
+``stop()`` and ``start()`` make an outage; ``deny(folder)`` forbids a folder
+(``Require all denied``: Apache still lists it in its parent, and answers
+403 for it and everything under it).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class ApacheDav:
         self.files = self.dir / "files"
         self.files.mkdir()
         self.process: subprocess.Popen[bytes] | None = None
+        self.denied: list[str] = []
         self._account = pwd.getpwnam("nobody") if os.geteuid() == 0 else None
         self._write_config()
 
@@ -82,7 +85,7 @@ Alias {self.prefix} {self.files}
   AuthUserFile {run}/htpasswd
   Require valid-user
 </Directory>
-""")
+""" + "".join(f"<Directory {self.files / folder}>\n  Require all denied\n</Directory>\n" for folder in self.denied))
         if self._account is not None:
             for path in [self.dir, *self.dir.rglob("*")]:
                 os.chown(path, self._account.pw_uid, self._account.pw_gid)
@@ -111,6 +114,15 @@ Alias {self.prefix} {self.files}
             self.process.terminate()
             self.process.wait(30)
             self.process = None
+
+    def deny(self, *folders: str) -> None:
+        """Forbid these folders (``a/b``) from now on, or, given none, forbid nothing again; restarts a running
+        server with the new configuration."""
+        self.denied = [folder.strip("/") for folder in folders]
+        self._write_config()
+        if self.process is not None:
+            self.stop()
+            self.start()
 
     def close(self) -> None:
         self.stop()

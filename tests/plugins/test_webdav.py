@@ -238,8 +238,8 @@ def test_redirects_stay_on_the_configured_server_and_answers_are_capped() -> Non
     def handler(request: httpx.Request) -> httpx.Response:
         asked.append(request)
         if request.url.path == "/dav/":
-            return httpx.Response(301, headers={"Location": "https://files.example.com/moved/"})
-        if request.url.path == "/moved/":
+            return httpx.Response(301, headers={"Location": "https://files.example.com/dav/moved/"})
+        if request.url.path == "/dav/moved/":
             return httpx.Response(302, headers={"Location": "http://intranet.lan/steal/"})
         return httpx.Response(207, content=(DATA / "nextcloud" / "propfind-depth-1.xml").read_bytes())
 
