@@ -11,6 +11,7 @@ import io
 import re
 import struct
 import zipfile
+import zlib
 
 from .errors import CorruptDocument, UnsupportedDocument
 
@@ -173,7 +174,8 @@ def _sniff_zip(data: bytes) -> str:
                 for marker, media_type in _OOXML:
                     if marker in types:
                         return media_type
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError, NotImplementedError, RuntimeError):
+    except (zipfile.BadZipFile, zlib.error, OSError, KeyError, ValueError, EOFError, NotImplementedError,
+            RuntimeError):  # a damaged deflate stream raises zlib.error, a subclass of none of them
         return "application/zip"
     if any(name.endswith(".fdseq") or name.startswith("Documents/") for name in names):
         return "application/oxps"

@@ -48,3 +48,13 @@ def test_an_empty_file_is_corrupt_with_kind_empty() -> None:
     with pytest.raises(CorruptDocument) as caught:
         media_type_of("empty.pdf", b"")
     assert caught.value.kind == "empty"
+
+
+def test_a_zip_whose_deflate_stream_is_broken_is_a_zip_not_an_error() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types>" + "<Override PartName='/x'/>" * 200 + "</Types>")
+    data = bytearray(out.getvalue())
+    start = 30 + len("[Content_Types].xml")  # the local header, the name, then the deflated bytes
+    data[start:start + 40] = bytes(range(200, 240))  # what zlib refuses (it raised zlib.error out of sniffing)
+    assert media_type_of("a.zip", bytes(data)) == "application/zip"

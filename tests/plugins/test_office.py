@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from docmill.core.attachments import safe_name
-from docmill.core.errors import UnsupportedDocument
+from docmill.core.errors import CorruptDocument, UnsupportedDocument
 from docmill.core.sniff import media_type_of
 from docmill.core.values import Blob, Extracted, Limits
 from docmill.plugins.office import OfficeExtractor
@@ -167,3 +167,18 @@ def test_attachment_names_lose_paths_control_characters_and_key_separators() -> 
     assert safe_name("a#b.txt") == "a_b.txt"
     assert safe_name("...") == "attachment" and safe_name(None) == "attachment"
     assert len(safe_name("x" * 500)) == 120
+
+
+def test_a_reader_that_divides_by_zero_on_a_damaged_file_says_the_file_is_damaged(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a mutated file once made a reader divide by a count read from it (the hostile-file property test)
+    from docmill.plugins import office
+
+    def divide(blob: Blob, limits: Limits) -> Extracted:
+        return 1 // 0  # type: ignore[return-value]
+
+    monkeypatch.setitem(office.READERS, "application/rtf", divide)
+    with pytest.raises(CorruptDocument) as failed:
+        OfficeExtractor().extract(Blob("a.rtf", b"{\\rtf1 x}", "application/rtf"),
+                                 Limits(10**8, 200, 10**7, 30, 150, 10**6))
+    assert "damaged" in failed.value.reason and "ZeroDivisionError" in failed.value.reason
