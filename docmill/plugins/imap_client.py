@@ -197,9 +197,10 @@ class ImapClient:
         _typ, data = self.run(f"STATUS of {folder}", self.imap.status, _quote(folder), items)
         values = {k.decode().upper(): int(v) for k, v in _STATUS.findall(b" ".join(
             d for d in data if isinstance(d, bytes)))}
-        if "UIDVALIDITY" not in values:
-            raise PermanentError(f"{self.server.where} gave no UIDVALIDITY for {folder}", kind="unexpected answer")
-        return FolderStatus(values["UIDVALIDITY"], values.get("UIDNEXT", 0), values.get("MESSAGES", 0),
+        missing = [k for k in ("MESSAGES", "UIDNEXT", "UIDVALIDITY") if k not in values]
+        if missing:  # never read as "no messages": that would remove every message indexed from the folder
+            raise SourceUnavailable(f"{self.server.where} gave no {' or '.join(missing)} for {folder}")
+        return FolderStatus(values["UIDVALIDITY"], values["UIDNEXT"], values["MESSAGES"],
                             values.get("HIGHESTMODSEQ"))
 
     def examine(self, folder: str, *, fresh: bool = False) -> int:
