@@ -83,13 +83,18 @@ class ImapSource:
         found = Pass()
         known: Mapping[str, Any] = {} if full else state
         out: dict[str, Any] = {"folders": {}}
-        listing = Listing((), complete=False, gone=lambda keys: self._gone(found, keys, out), state=out)
+        before: Mapping[str, Any] = state.get("folders") or {}
+        listing = Listing((), complete=False, state=out,
+                          gone=lambda keys: self._gone(found, keys, out, before, listing.undecided))
         listing.refs = self._refs(known, out, found, listing)
         return listing
 
     def _refs(self, known: Mapping[str, Any], out: dict[str, Any], found: Pass,
               listing: Listing) -> Iterator[DocumentRef]:
         left_out_before = known.get("left_out") is True
+        listed: list[tuple[str, str, int, list[int]]] = []
+        # The UIDs are gathered first and the connection freed before any is handed out: discovery reads
+        # renumbered messages (content_id) while it takes these, and a pool of one would wait for itself.
         with self.pool.connection() as client:
             client.release()
             taken = []
@@ -103,6 +108,8 @@ class ImapSource:
                 status = client.status(wire)
                 before = (known.get("folders") or {}).get(wire) or {}
                 out["folders"][wire] = {"uidvalidity": status.uidvalidity, "modseq": status.modseq}
+                if self.criteria.any and before.get("renumbered"):  # still not listed whole: see _gone
+                    out["folders"][wire]["renumbered"] = True
                 if status.modseq is not None and before.get("uidvalidity") == status.uidvalidity \
                         and before.get("modseq") == status.modseq and not left_out_before:
                     found.unchanged.add(wire)
@@ -110,8 +117,10 @@ class ImapSource:
                 uids = self._search(client, wire, status)
                 if not self.criteria.any:
                     found.present[wire] = set(uids)
-                for uid in uids:
-                    yield self._ref(wire, shown, status.uidvalidity, uid)
+                listed.append((wire, shown, status.uidvalidity, uids))
+        for wire, shown, uidvalidity, uids in listed:
+            for uid in uids:
+                yield self._ref(wire, shown, uidvalidity, uid)
         listing.filtered = not found.unchanged
         log.info("%s: %d folders, %d unchanged since the last sync", self.scope, len(taken), len(found.unchanged))
 
@@ -129,22 +138,38 @@ class ImapSource:
         return DocumentRef(key=where.key(self.scope), name=f"{shown}/{uid}", locator=f"{uidvalidity}/{uid}/{folder}",
                            stamp=str(uidvalidity), metadata={"folder": shown, "imap_uid": uid})
 
-    def _gone(self, found: Pass, keys: list[str], out: dict[str, Any]) -> list[str]:
+    def _gone(self, found: Pass, keys: list[str], out: dict[str, Any], before: Mapping[str, Any],
+              undecided: set[str]) -> list[str]:
         """The keys whose message is gone. When the filters leave out messages still on the server, the state
         says so, and the next syncs search every folder (none skipped as unchanged) until none is left out: only
-        a listing of every folder tells left out from unchanged, for the count and for ``--prune``."""
+        a listing of every folder tells left out from unchanged, for the count and for ``--prune``.
+
+        A folder not listed whole (the filters leave it out, or search criteria narrow it) is compared by UID
+        only while it keeps the UIDVALIDITY the state holds for it: after a change its UIDs name other messages,
+        so its keys not listed again are undecided (kept, never pruned) until a listing of the whole folder
+        (taken, without criteria) tells them apart."""
         with self.pool.connection() as client:
             client.release()
 
-            def still(folder: str) -> set[int]:
+            def still(folder: str) -> set[int] | None:
                 status = client.status(folder)
+                entry = out["folders"].setdefault(folder, {"uidvalidity": status.uidvalidity,
+                                                           "modseq": status.modseq})
+                old = before.get(folder) or {}
+                if old.get("renumbered") or old.get("uidvalidity") != status.uidvalidity:
+                    if old.get("uidvalidity") is not None:
+                        entry["renumbered"] = True  # carried forward until the folder is listed whole
+                    return None
                 if not status.messages:
                     return set()
                 client.examine(folder, fresh=True)
                 return set(client.search(folder, ["UNDELETED"], status.uidnext))
 
-            gone = found.gone(self.scope, keys, still)
-        out["left_out"] = bool(found.left_out)
+            gone = found.gone(self.scope, keys, still, undecided)
+        if undecided:
+            log.warning("%s: %d indexed messages are in folders renumbered (a new UIDVALIDITY) and not listed "
+                        "whole; they are kept until the folder is", self.scope, len(undecided))
+        out["left_out"] = bool(found.left_out or undecided)  # next time: every folder searched, to tell them
         log.info("%s: %d of %d indexed messages not listed are gone from the server", self.scope, len(gone),
                  len(keys))
         return gone

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -142,15 +142,17 @@ class Pass:
 
     existing: set[str] = field(default_factory=set)
     unchanged: set[str] = field(default_factory=set)
-    present: dict[str, set[int]] = field(default_factory=dict)
+    present: dict[str, set[int] | None] = field(default_factory=dict)
     #: Folders with indexed messages that are still there but that the filters leave out now.
     left_out: set[str] = field(default_factory=set)
 
-    def gone(self, scope: str, keys: Iterable[str], still: Any) -> list[str]:
+    def gone(self, scope: str, keys: Iterable[str], still: Callable[[str], set[int] | None],
+             undecided: set[str]) -> list[str]:
         """Of these keys (indexed, not listed), those whose message is no longer on the server.
 
         ``still(folder)`` gives the UIDs in a folder searched this time when
-        they were not kept (search criteria narrowed the listing).
+        they were not kept (search criteria narrowed the listing), or None when
+        its UIDs cannot be compared (renumbered): its keys go to ``undecided``.
         """
         found = []
         for key in keys:
@@ -164,7 +166,10 @@ class Pass:
             else:
                 if where.folder not in self.present:
                     self.present[where.folder] = still(where.folder)
-                if where.uid not in self.present[where.folder]:
+                uids = self.present[where.folder]
+                if uids is None:
+                    undecided.add(key)
+                elif where.uid not in uids:
                     found.append(key)
                 else:
                     self.left_out.add(where.folder)

@@ -192,6 +192,15 @@ class Dovecot:
                        user=self.user if root else None, group=self.user if root else None,
                        extra_groups=[] if root else None)
 
+    def rebuild(self, folder: str) -> None:
+        """Rebuild a folder's index as a server does after losing it: its messages get new UIDs from 1 (in the
+        order the Maildir lists them) under a new UIDVALIDITY. No session may have the folder open."""
+        base = self.root / "mail" / USER / "Maildir"
+        where = base if folder == "INBOX" else base / f".{folder}"
+        for path in [where / "dovecot-uidlist", *where.glob("dovecot.index*")]:
+            path.unlink(missing_ok=True)
+        self.renumber(folder)  # the rebuilt index may have the old UIDVALIDITY (it is the time, in seconds)
+
     def write_maildir(self, folder: str, messages: Iterable[bytes]) -> int:
         """Messages put straight into the user's Maildir (quicker than APPEND for thousands); how many."""
         base = self.root / "mail" / USER / "Maildir"

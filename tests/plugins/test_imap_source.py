@@ -168,6 +168,46 @@ def test_a_uidvalidity_change_lists_the_folder_again_and_same_messages_are_not_p
     assert _counts(_sync(cli))[:3] == (0, 0, 0)
 
 
+def test_one_connection_is_enough_to_compare_more_renumbered_messages_than_a_discovery_batch(
+        cli: Cli, isolated: Path, server: Dovecot) -> None:
+    count = server.write_maildir("INBOX", (mail(n) for n in range(1, 1003)))  # more than discovery's 1,000
+    _toml(isolated, server, connections=1)
+    assert _counts(_sync(cli))[0] == count
+    server.renumber("INBOX")
+    # the listing frees its connection before the renumbered messages are read to be compared: no wait for itself
+    done = cli("sync", "mail", "--json", env=ENV, check=False, prefix=("timeout", "120"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout)
+    assert (found["new"], found["changed"], found["relabelled"], found["deleted"]) == (0, 0, count, 0)
+
+
+def test_a_renumbered_folder_the_filters_leave_out_is_never_compared_by_uid(cli: Cli, isolated: Path,
+                                                                             server: Dovecot) -> None:
+    imap = server.client()
+    imap.create("Projects")
+    _append(imap, "INBOX", mail(1))
+    _append(imap, "Projects", mail(2, "the ferry"), mail(3, "the ferry"), mail(4, "the ferry"))
+    imap.select("Projects")
+    imap.uid("STORE", "1", "+FLAGS", "(\\Deleted)")
+    imap.expunge()
+    imap.logout()
+    _toml(isolated, server, folders=["*"])
+    assert _counts(_sync(cli)) == (3, 0, 0, 0, 0)  # INBOX/1, Projects/2 and Projects/3
+    _toml(isolated, server, folders=["INBOX"])  # another option: the state starts afresh
+    assert _sync(cli)["left_out"] == 0  # Projects' UIDVALIDITY was not known: its keys are undecided, once
+    assert _sync(cli)["left_out"] == 2
+    server.rebuild("Projects")  # the same two messages, now UIDs 1 and 2: neither old key may be judged by UID
+
+    for args in ((), ("--prune",)):
+        found = _sync(cli, *args)
+        assert (found["deleted"], found["failed"]) == (0, 0), found
+    assert len([c for c in _exported(cli) if "the ferry" in c["text"]]) == 2
+    _toml(isolated, server, folders=["*"])  # listed whole again: the two messages, relabelled, nothing else
+    found = _sync(cli)
+    assert (found["deleted"], found["failed"]) == (1, 0), found  # old key 3: no UID 3 now
+    assert len([c for c in _exported(cli) if "the ferry" in c["text"]]) == 2
+
+
 def test_search_criteria_take_some_messages_and_filters_never_destroy(cli: Cli, isolated: Path,
                                                                       server: Dovecot) -> None:
     imap = server.client()
