@@ -181,14 +181,18 @@ class ImapClient:
         found = []
         for item in data:
             line, literal = (item[0], item[1]) if isinstance(item, tuple) else (item, None)
-            match = _LIST.match(line or b"") if isinstance(line, bytes) else None
-            if match is None:
+            if line is None or line == b"":  # imaplib's [None] for no line; b"" closing a literal's line
                 continue
+            match = _LIST.match(line) if isinstance(line, bytes) else None
+            if match is None:  # a folder docmill cannot name is not a folder gone: nothing may be judged
+                raise SourceUnavailable(f"{self.server.where} gave a folder list docmill cannot read")
             flags = match["flags"].decode("ascii", "replace").lower().split()
             delimiter = None if match["delim"].upper() == b"NIL" else _unquote(match["delim"])
             name = literal.decode("utf-8", "surrogateescape") if literal is not None else _unquote(
                 re.sub(rb"\{\d+\}$", b"", match["name"]))
             found.append(Folder(name, delimiter, "\\noselect" not in flags and "\\nonexistent" not in flags))
+        if not any(f.name.upper() == "INBOX" for f in found):  # every server has one: this list is cut short
+            raise SourceUnavailable(f"{self.server.where} gave a folder list without INBOX")
         return found
 
     def status(self, folder: str) -> FolderStatus:

@@ -40,3 +40,13 @@ def test_a_status_without_a_count_is_the_server_unavailable_not_an_empty_folder(
     _answer(client, "status", [said], monkeypatch)
     with pytest.raises(SourceUnavailable, match="gave no"):
         client.status("INBOX")
+
+
+@pytest.mark.parametrize("said", [[None], [b'(\\HasNoChildren) "/" Projects'],
+                                  [b'(\\HasNoChildren) "/" INBOX', b"* garbage"]])
+def test_a_folder_list_without_inbox_or_with_a_line_it_cannot_read_is_the_server_unavailable(
+        client: ImapClient, said: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    assert [f.name for f in client.folders()] == ["INBOX"]
+    _answer(client, "list", said, monkeypatch)
+    with pytest.raises(SourceUnavailable, match="folder list"):
+        client.folders()
