@@ -12,7 +12,8 @@ only when its ``RFC822.SIZE`` is within the size limit, and then as a
 partial fetch of at most one byte past the limit, so a server that lies
 about the size still cannot make docmill read more.
 
-The password goes to the server in ``LOGIN`` and nowhere else: imaplib's
+The password goes to the server in ``LOGIN`` (or, when it or the user name
+is not ASCII, in ``AUTHENTICATE PLAIN`` as UTF-8) and nowhere else: imaplib's
 debug output stays off, and no error message carries a command's arguments.
 """
 
@@ -146,12 +147,19 @@ class ImapClient:
     def _login(self, password: str) -> None:
         self.on_request()
         try:
-            self.imap.login(self.server.user, password)
+            if (self.server.user + password).isascii():
+                self.imap.login(self.server.user, password)
+            else:  # LOGIN's arguments are ASCII only: SASL PLAIN carries UTF-8 (RFC 4616)
+                plain = b"\0" + self.server.user.encode() + b"\0" + password.encode()
+                self.imap.authenticate("PLAIN", lambda _challenge: plain)
         except imaplib.IMAP4.error as exc:
             if isinstance(exc, imaplib.IMAP4.abort):
                 raise _translate(self.server, exc, "the login") from None
             raise PermanentError(f"{self.server.where} refused the login of {self.server.user!r}: give the source "
                                  "the user's password (or app password) as its token", kind="unauthorized") from None
+        except UnicodeError:  # its text would show a character of the password
+            raise PermanentError(f"{self.server.where} could not be sent the login of {self.server.user!r}",
+                                 kind="unauthorized") from None
         except Exception as exc:
             raise _translate(self.server, exc, "the login") from None
         finally:

@@ -98,7 +98,7 @@ class Dovecot:
         self.process: subprocess.Popen[bytes] | None = None
         for sub in ("run", "state", "rawlog", "mail"):
             (self.root / sub).mkdir()
-        (self.root / "passwd").write_text(f"{USER}:{{PLAIN}}{password}\n")
+        (self.root / "passwd").write_text(f"{USER}:{{PLAIN}}{password}\n", encoding="utf-8")
         if tls:
             subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
                             "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
@@ -163,7 +163,10 @@ class Dovecot:
     def client(self) -> imaplib.IMAP4:
         """A logged-in connection for a test to change the mailbox with (its commands are recorded too)."""
         imap = imaplib.IMAP4("127.0.0.1", self.port, timeout=30)
-        imap.login(USER, self.password)
+        if self.password.isascii():
+            imap.login(USER, self.password)
+        else:
+            imap.authenticate("PLAIN", lambda _challenge: f"\0{USER}\0{self.password}".encode())
         return imap
 
     def commands(self) -> list[str]:

@@ -393,3 +393,20 @@ def test_a_long_lived_source_reads_a_message_that_came_after_its_connection_open
     finally:
         source.close()
         imap.logout()
+
+
+def test_a_password_that_is_not_ascii_logs_in_and_never_shows_a_character(cli: Cli, isolated: Path) -> None:
+    password = "canary-pässwörd-é8b1"
+    with Dovecot(password) as server:
+        imap = server.client()
+        _append(imap, "INBOX", mail(1))
+        imap.logout()
+        _toml(isolated, server)
+        done = cli("-vv", "sync", "mail", "--json", env={"DOCMILL_SOURCES__0__TOKEN": password}, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert _counts(json.loads(done.stdout)) == (1, 0, 0, 0, 0)
+        wrong = "canary-wröng-4c"
+        refused = cli("-vv", "sync", "mail", "--json", env={"DOCMILL_SOURCES__0__TOKEN": wrong}, check=False)
+        assert refused.returncode == 6 and "refused the login of 'alice'" in json.loads(refused.stdout)["error"]
+        for said in (done.stdout + done.stderr, refused.stdout + refused.stderr):
+            assert not any(part in said for part in ("pässwörd", "wröng", "\\xe4", "\\xf6", "codec"))
