@@ -4,8 +4,9 @@ A message is keyed by its folder and UID (``source:NAME/INBOX/42``). IMAP
 messages never change: an edit is a new message (a new UID) and the old
 one's expunge, so a message once read is never read again while its folder
 keeps its UIDVALIDITY. Each sync asks every folder's STATUS; a folder whose
-UIDVALIDITY and (where the server offers CONDSTORE) HIGHESTMODSEQ are those
-of the last sync is not opened at all. A changed folder is searched (UIDs
+UIDVALIDITY, UIDNEXT, message count and (where the server offers CONDSTORE)
+HIGHESTMODSEQ are those of the last sync is not opened at all (a HIGHESTMODSEQ
+of 0, a server without persistent modseqs, is no HIGHESTMODSEQ). A changed folder is searched (UIDs
 only, no message is read): new UIDs are new documents, and a UID indexed
 before that is no longer there, or is marked ``\\Deleted``, is removed. A
 message moved to another folder is removed from the old one and read once
@@ -107,11 +108,13 @@ class ImapSource:
             for wire, shown in taken:
                 status = client.status(wire)
                 before = (known.get("folders") or {}).get(wire) or {}
-                out["folders"][wire] = {"uidvalidity": status.uidvalidity, "modseq": status.modseq}
+                out["folders"][wire] = now = {"uidvalidity": status.uidvalidity, "modseq": status.modseq,
+                                              "uidnext": status.uidnext, "messages": status.messages}
                 if self.criteria.any and before.get("renumbered"):  # still not listed whole: see _gone
                     out["folders"][wire]["renumbered"] = True
-                if status.modseq is not None and before.get("uidvalidity") == status.uidvalidity \
-                        and before.get("modseq") == status.modseq and not left_out_before:
+                # unchanged only when all four say so: a server with CONDSTORE alone need not raise
+                # HIGHESTMODSEQ on an expunge, and one without persistent modseqs gives 0 (no modseq at all)
+                if status.modseq and all(before.get(k) == v for k, v in now.items()) and not left_out_before:
                     found.unchanged.add(wire)
                     continue
                 uids = self._search(client, wire, status)

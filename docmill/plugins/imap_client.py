@@ -213,7 +213,7 @@ class ImapClient:
         if missing:  # never read as "no messages": that would remove every message indexed from the folder
             raise SourceUnavailable(f"{self.server.where} gave no {' or '.join(missing)} for {folder}")
         return FolderStatus(values["UIDVALIDITY"], values["UIDNEXT"], values["MESSAGES"],
-                            values.get("HIGHESTMODSEQ"))
+                            values.get("HIGHESTMODSEQ") or None)  # 0: the server keeps no modseqs
 
     def examine(self, folder: str, *, fresh: bool = False) -> int:
         """Open a folder read-only (unless open already, and not ``fresh``); its UIDVALIDITY."""

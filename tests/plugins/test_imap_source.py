@@ -410,3 +410,38 @@ def test_a_password_that_is_not_ascii_logs_in_and_never_shows_a_character(cli: C
         assert refused.returncode == 6 and "refused the login of 'alice'" in json.loads(refused.stdout)["error"]
         for said in (done.stdout + done.stderr, refused.stdout + refused.stderr):
             assert not any(part in said for part in ("pässwörd", "wröng", "\\xe4", "\\xf6", "codec"))
+
+
+@pytest.mark.parametrize("modseq", [b"0", b"7"])
+def test_a_folder_whose_highestmodseq_stays_put_is_searched_when_its_messages_change(
+        server: Dovecot, modseq: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """0: a server without persistent modseqs; 7 held still: CONDSTORE without QRESYNC need not raise it on an
+    expunge. UIDNEXT and the message count tell the change."""
+    import re
+
+    real = imaplib.IMAP4.status
+
+    def status(self: imaplib.IMAP4, *args: Any) -> tuple[str, list[Any]]:
+        typ, data = real(self, *args)
+        return typ, [re.sub(rb"HIGHESTMODSEQ \d+", b"HIGHESTMODSEQ " + modseq, d) if isinstance(d, bytes) else d
+                     for d in data]
+
+    monkeypatch.setattr(imaplib.IMAP4, "status", status)
+    imap = server.client()
+    _append(imap, "INBOX", mail(1), mail(2))
+    source = _built(server)
+    try:
+        first = source.listing({}, full=True)
+        keys = [r.key for r in first.refs]
+        _append(imap, "INBOX", mail(3))
+        second = source.listing(first.state, full=False)
+        assert [r.key[-1] for r in second.refs] == ["1", "2", "3"]
+        imap.select("INBOX")
+        imap.uid("STORE", "1", "+FLAGS", "(\\Deleted)")
+        imap.expunge()
+        third = source.listing(second.state, full=False)
+        assert [r.key[-1] for r in third.refs] == ["2", "3"]
+        assert third.gone is not None and list(third.gone([keys[0]])) == [keys[0]]
+    finally:
+        source.close()
+        imap.logout()
