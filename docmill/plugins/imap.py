@@ -92,7 +92,9 @@ class ImapSource:
 
     def _refs(self, known: Mapping[str, Any], out: dict[str, Any], found: Pass,
               listing: Listing) -> Iterator[DocumentRef]:
-        left_out_before = known.get("left_out") is True
+        # other criteria than last time take other messages from every folder, changed or not
+        left_out_before = known.get("left_out") is True or known.get("criteria") != self.criteria.search_keys()
+        out["criteria"] = self.criteria.search_keys()
         listed: list[tuple[str, str, int, list[int]]] = []
         # The UIDs are gathered first and the connection freed before any is handed out: discovery reads
         # renumbered messages (content_id) while it takes these, and a pool of one would wait for itself.

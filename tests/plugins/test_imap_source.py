@@ -445,3 +445,21 @@ def test_a_folder_whose_highestmodseq_stays_put_is_searched_when_its_messages_ch
     finally:
         source.close()
         imap.logout()
+
+
+def test_other_search_criteria_search_every_folder_even_unchanged_ones(server: Dovecot) -> None:
+    """The ledger keeps a source's state only while its options stay: this holds even where the state is kept."""
+    imap = server.client()
+    _append(imap, "INBOX", mail(1), mail(2))
+    imap.select("INBOX")
+    imap.uid("STORE", "1", "+FLAGS", "(\\Flagged)")
+    imap.logout()
+    flagged, every = _built(server), _built(server)
+    flagged.criteria = replace(flagged.criteria, flagged=True)
+    try:
+        first = flagged.listing({}, full=True)
+        assert [r.key[-1] for r in first.refs] == ["1"]
+        assert [r.key[-1] for r in every.listing(first.state, full=False).refs] == ["1", "2"]
+    finally:
+        flagged.close()
+        every.close()
