@@ -87,11 +87,11 @@ class ImapSource:
         before: Mapping[str, Any] = state.get("folders") or {}
         listing = Listing((), complete=False, state=out,
                           gone=lambda keys: self._gone(found, keys, out, before, listing.undecided))
-        listing.refs = self._refs(known, out, found, listing)
+        listing.refs = self._refs(known, out, found, listing, before)
         return listing
 
-    def _refs(self, known: Mapping[str, Any], out: dict[str, Any], found: Pass,
-              listing: Listing) -> Iterator[DocumentRef]:
+    def _refs(self, known: Mapping[str, Any], out: dict[str, Any], found: Pass, listing: Listing,
+              saved: Mapping[str, Any]) -> Iterator[DocumentRef]:
         # other criteria than last time take other messages from every folder, changed or not
         left_out_before = known.get("left_out") is True or known.get("criteria") != self.criteria.search_keys()
         out["criteria"] = self.criteria.search_keys()
@@ -108,7 +108,11 @@ class ImapSource:
                 if self.folders.takes(display_name(folder)):
                     taken.append((folder.name, display_name(folder)))
             for wire, shown in taken:
-                status = client.status(wire)
+                try:
+                    status = client.status(wire)
+                except PermanentError as exc:
+                    self._refused(wire, exc, out, found, saved)
+                    continue
                 before = (known.get("folders") or {}).get(wire) or {}
                 out["folders"][wire] = now = {"uidvalidity": status.uidvalidity, "modseq": status.modseq,
                                               "uidnext": status.uidnext, "messages": status.messages}
@@ -119,7 +123,11 @@ class ImapSource:
                 if status.modseq and all(before.get(k) == v for k, v in now.items()) and not left_out_before:
                     found.unchanged.add(wire)
                     continue
-                uids = self._search(client, wire, status)
+                try:
+                    uids = self._search(client, wire, status)
+                except PermanentError as exc:
+                    self._refused(wire, exc, out, found, saved)
+                    continue
                 if not self.criteria.any:
                     found.present[wire] = set(uids)
                 listed.append((wire, shown, status.uidvalidity, uids))
@@ -128,6 +136,16 @@ class ImapSource:
                 yield self._ref(wire, shown, uidvalidity, uid)
         listing.filtered = not found.unchanged
         log.info("%s: %d folders, %d unchanged since the last sync", self.scope, len(taken), len(found.unchanged))
+
+    def _refused(self, folder: str, exc: PermanentError, out: dict[str, Any], found: Pass,
+                 saved: Mapping[str, Any]) -> None:
+        """A folder the server will not show (no right to it, say): skipped, its messages kept as they are."""
+        if exc.kind != "refused":
+            raise exc
+        log.warning("%s: %s; its indexed messages are kept until it can be read", self.scope, exc.reason)
+        found.refused.add(folder)
+        if saved.get(folder):
+            out["folders"][folder] = dict(saved[folder])
 
     def _search(self, client: ImapClient, folder: str, status: FolderStatus) -> list[int]:
         if not status.messages:
@@ -157,7 +175,11 @@ class ImapSource:
             client.release()
 
             def still(folder: str) -> set[int] | None:
-                status = client.status(folder)
+                try:
+                    status = client.status(folder)
+                except PermanentError as exc:
+                    self._refused(folder, exc, out, found, before)
+                    return None
                 entry = out["folders"].setdefault(folder, {"uidvalidity": status.uidvalidity,
                                                            "modseq": status.modseq})
                 old = before.get(folder) or {}
@@ -167,8 +189,12 @@ class ImapSource:
                     return None
                 if not status.messages:
                     return set()
-                client.examine(folder, fresh=True)
-                return set(client.search(folder, ["UNDELETED"], status.uidnext))
+                try:
+                    client.examine(folder, fresh=True)
+                    return set(client.search(folder, ["UNDELETED"], status.uidnext))
+                except PermanentError as exc:
+                    self._refused(folder, exc, out, found, before)
+                    return None
 
             gone = found.gone(self.scope, keys, still, undecided)
         if undecided:

@@ -145,6 +145,8 @@ class Pass:
     present: dict[str, set[int] | None] = field(default_factory=dict)
     #: Folders with indexed messages that are still there but that the filters leave out now.
     left_out: set[str] = field(default_factory=set)
+    #: Folders the server would not show (STATUS or EXAMINE refused): their messages are undecided.
+    refused: set[str] = field(default_factory=set)
 
     def gone(self, scope: str, keys: Iterable[str], still: Callable[[str], set[int] | None],
              undecided: set[str]) -> list[str]:
@@ -161,6 +163,8 @@ class Pass:
                 continue
             if where.folder not in self.existing:
                 found.append(key)  # the folder itself was deleted or renamed
+            elif where.folder in self.refused:
+                undecided.add(key)
             elif where.folder in self.unchanged:
                 continue  # HIGHESTMODSEQ says nothing was expunged or flagged there
             else:

@@ -19,6 +19,7 @@ import pytest
 
 from docmill.core.values import DocumentRef
 from docmill.plugins.imap import ImapSource, make_imap_source
+from docmill.plugins.imap_listing import FolderFilter
 from docmill.testing import contracts
 from docmill.testing.dovecot import DOVECOT, Dovecot
 
@@ -463,3 +464,36 @@ def test_other_search_criteria_search_every_folder_even_unchanged_ones(server: D
     finally:
         flagged.close()
         every.close()
+
+
+@pytest.mark.parametrize("command", ["status", "select"])
+def test_a_folder_the_server_refuses_is_skipped_and_its_messages_kept(
+        server: Dovecot, command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    imap = server.client()
+    imap.create("Secret")
+    _append(imap, "INBOX", mail(1))
+    _append(imap, "Secret", mail(2, "the vault"), mail(3, "the vault"))
+    source = _built(server)
+    source.folders = FolderFilter(["*"], [])
+    try:
+        first = source.listing({}, full=True)
+        keys = sorted(r.key for r in first.refs)  # INBOX/1, Secret/1, Secret/2
+        assert len(keys) == 3
+        real = getattr(imaplib.IMAP4, command)
+
+        def refused(self: imaplib.IMAP4, folder: str, *args: Any) -> tuple[str, list[Any]]:
+            if "Secret" in folder:  # as Dovecot answers a folder whose ACL the user lost
+                return "NO", [b"[NOPERM] Permission denied"]
+            answer: tuple[str, list[Any]] = real(self, folder, *args)
+            return answer
+
+        monkeypatch.setattr(imaplib.IMAP4, command, refused)
+        _append(imap, "INBOX", mail(4))
+        second = source.listing(first.state, full=True)
+        assert sorted(r.key for r in second.refs) == [keys[0], keys[0][:-1] + "2"]
+        assert second.gone is not None and list(second.gone(keys[1:])) == []
+        assert second.undecided == set(keys[1:])  # neither removed nor left out nor pruned
+        assert second.state["folders"]["Secret"] == first.state["folders"]["Secret"]
+    finally:
+        source.close()
+        imap.logout()
