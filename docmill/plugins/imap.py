@@ -319,7 +319,7 @@ def make_imap_source(options: Any, context: PluginContext) -> ImapSource:
     criteria = Criteria.of(options, name)
     folders = FolderFilter(_strings(options, "folders", ["INBOX"], name), _strings(options, "exclude", [], name))
     pool = ImapPool(server, token.get_secret_value(), size=int(_number(options, "connections", 4, 1, 32, name)),
-                    on_request=context.on_request)
+                    on_request=context.on_request, max_bytes=context.limits.max_file_size)
     return ImapSource(name, pool, folders=folders, criteria=criteria, max_bytes=context.limits.max_file_size)
 
 

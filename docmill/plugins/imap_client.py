@@ -9,8 +9,9 @@ Every command is one request (``on_request``, for docmill's metrics).
 Folders are opened read-only (``EXAMINE``) and bodies read with
 ``BODY.PEEK``, so reading never marks a message read. A message is read
 only when its ``RFC822.SIZE`` is within the size limit, and then as a
-partial fetch of at most one byte past the limit, so a server that lies
-about the size still cannot make docmill read more.
+partial fetch of at most one byte past the limit. Whatever size a server
+announces for a literal, docmill reads none over the limit and a margin of
+64 KiB: such an answer breaks the connection before a byte of it is read.
 
 The password goes to the server in ``LOGIN`` (or, when it or the user name
 is not ASCII, in ``AUTHENTICATE PLAIN`` as UTF-8) and nowhere else: imaplib's
@@ -99,16 +100,39 @@ def _translate(server: ImapServer, exc: Exception, doing: str) -> Exception:
     return PermanentError(f"{server.where} refused {doing}: {' '.join(str(exc).split())[:300]}", kind="refused")
 
 
+#: Bytes past the size limit a literal of the server's may have (a folder name, a search answer line).
+LITERAL_MARGIN = 1 << 16
+
+
+class _Capped(imaplib.IMAP4):
+    """imaplib reads whatever size a server announces for a literal (``{4000000000}``) in one allocation:
+    here a literal over ``limit`` bytes breaks the connection before a byte of it is read."""
+
+    limit = 1 << 26
+
+    def read(self, size: int) -> bytes:
+        if size > self.limit:
+            raise imaplib.IMAP4.abort(f"the server announced {size:,} bytes, over the {self.limit:,} docmill reads")
+        return super().read(size)
+
+
+class _CappedSSL(_Capped, imaplib.IMAP4_SSL):
+    pass
+
+
 class ImapClient:
     """One logged-in connection, as one user; not for two threads at once (the pool hands it to one)."""
 
-    def __init__(self, server: ImapServer, password: str, *, on_request: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, server: ImapServer, password: str, *, on_request: Callable[[], None] = lambda: None,
+                 max_bytes: int = 1 << 26) -> None:
         self.server = server
+        self.max_bytes = max_bytes
         self.on_request = on_request
         self.selected: str | None = None
         self.uidvalidity = 0
         self.used = time.monotonic()
         self.imap = self._open()
+        self.imap.limit = max_bytes + 1 + LITERAL_MARGIN  # a message is read as at most max_bytes + 1
         try:
             self._login(password)
             self.capabilities = {c.upper() for c in self._capabilities()}
@@ -119,14 +143,14 @@ class ImapClient:
             self.close()
             raise
 
-    def _open(self) -> imaplib.IMAP4:
+    def _open(self) -> _Capped:
         server = self.server
         context = ssl.create_default_context(cafile=server.ca_file)
         self.on_request()
         try:
             if server.tls == "implicit":
-                return imaplib.IMAP4_SSL(server.host, server.port, ssl_context=context, timeout=server.timeout)
-            imap = imaplib.IMAP4(server.host, server.port, timeout=server.timeout)
+                return _CappedSSL(server.host, server.port, ssl_context=context, timeout=server.timeout)
+            imap = _Capped(server.host, server.port, timeout=server.timeout)
         except Exception as exc:
             raise _translate(server, exc, "a connection") from None
         if server.tls == "starttls":

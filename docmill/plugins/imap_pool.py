@@ -32,8 +32,9 @@ class ImapPool:
     """At most ``size`` logged-in connections to one server, reused; a broken one is dropped, not reused."""
 
     def __init__(self, server: ImapServer, password: str, *, size: int = 4,
-                 on_request: Callable[[], None] = lambda: None) -> None:
+                 on_request: Callable[[], None] = lambda: None, max_bytes: int = 1 << 26) -> None:
         self.server = server
+        self.max_bytes = max_bytes
         self._password = password
         self.on_request = on_request
         self._idle: list[ImapClient] = []
@@ -47,7 +48,7 @@ class ImapPool:
         """A new connection, tried again after a backoff when the server does not answer."""
         for attempt in range(self.server.attempts):
             try:
-                return ImapClient(self.server, self._password, on_request=self.on_request)
+                return ImapClient(self.server, self._password, on_request=self.on_request, max_bytes=self.max_bytes)
             except SourceUnavailable as exc:
                 if attempt + 1 == self.server.attempts:
                     raise SourceUnavailable(f"{exc.reason} ({self.server.attempts} tries)") from None

@@ -4,6 +4,9 @@ real session with the Dovecot the tests start: an odd answer is the server unava
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,3 +53,37 @@ def test_a_folder_list_without_inbox_or_with_a_line_it_cannot_read_is_the_server
     _answer(client, "list", said, monkeypatch)
     with pytest.raises(SourceUnavailable, match="folder list"):
         client.folders()
+
+
+def _liar(listener: socket.socket) -> None:
+    """A fake IMAP server (Dovecot never lies): logs anyone in, then announces a 200 MB folder name."""
+    conn, _ = listener.accept()
+    with conn, conn.makefile("rwb") as wire:
+        wire.write(b"* OK fake IMAP ready\r\n")
+        wire.flush()
+        for line in wire:
+            tag, command = [*line.split(b" "), b""][:2]
+            if command.strip().upper() == b"CAPABILITY":
+                wire.write(b"* CAPABILITY IMAP4rev1\r\n")
+            elif command.strip().upper() == b"LIST":
+                wire.write(b'* LIST () "/" {200000000}\r\nabc')
+                wire.flush()
+                time.sleep(2)
+                return
+            wire.write(tag + b" OK done\r\n")
+            wire.flush()
+
+
+def test_a_literal_over_the_size_limit_breaks_the_connection_before_it_is_read() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    liar = threading.Thread(target=_liar, args=(listener,), daemon=True)
+    liar.start()
+    server = ImapServer("127.0.0.1", listener.getsockname()[1], "alice", tls="none", timeout=10)
+    client = ImapClient(server, CANARY, max_bytes=100_000)
+    try:
+        with pytest.raises(SourceUnavailable, match="announced 200,000,000 bytes, over the 165,537"):
+            client.folders()
+    finally:
+        client.close()
+        listener.close()
+        liar.join(10)
