@@ -3,8 +3,9 @@
 A connection is made when no idle one is left (at most ``size`` at once),
 tried again with a backoff when the server does not answer. One idle for a
 minute is checked with NOOP before it is reused (servers log idle clients
-out after 30 minutes); one that broke during a command is closed, never
-reused.
+out after 30 minutes). Only a connection whose last command was answered
+(OK, NO, BAD) goes back to the pool: after any other error it may be broken
+or in the middle of an answer, and is closed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from docmill import SourceUnavailable
+from docmill import PermanentError, SourceUnavailable
 
 from .imap_client import ImapClient, ImapServer
 
@@ -72,12 +73,12 @@ class ImapPool:
                     client = None
             try:
                 yield client
-            except SourceUnavailable:  # the connection broke: never reused
-                client.close()
-                raise
-            except BaseException:
+            except PermanentError:  # the server answered (NO, BAD, or an answer docmill refuses): still usable
                 with self._lock:
                     self._idle.append(client)
+                raise
+            except BaseException:  # the connection broke, or may be mid-answer: never reused
+                client.close()
                 raise
             with self._lock:
                 self._idle.append(client)

@@ -87,3 +87,24 @@ def test_a_literal_over_the_size_limit_breaks_the_connection_before_it_is_read()
         client.close()
         listener.close()
         liar.join(10)
+
+
+def test_only_a_connection_whose_command_was_answered_goes_back_to_the_pool() -> None:
+    from docmill import PermanentError
+    from docmill.plugins.imap_pool import ImapPool
+
+    with Dovecot(CANARY) as server:
+        pool = ImapPool(ImapServer("127.0.0.1", server.port, "alice", tls="none"), CANARY, size=1)
+        try:
+            with pool.connection() as first:
+                pass
+            with pytest.raises(PermanentError), pool.connection() as client:
+                client.examine("No such folder")  # answered NO: the connection is fine
+            assert client is first
+            with pytest.raises(TimeoutError), pool.connection() as client:  # mid-answer, say: not reused
+                assert client is first
+                raise TimeoutError
+            with pool.connection() as client:
+                assert client is not first and client.folders()
+        finally:
+            pool.close()
