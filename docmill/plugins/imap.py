@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import ipaddress
 import logging
+import ssl
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -299,6 +300,12 @@ def _server(options: Mapping[str, Any], name: str) -> ImapServer:
     ca_file = options.get("ca_file")
     if ca_file is not None and not isinstance(ca_file, str):
         raise ConfigurationError(f"the imap source {name!r}'s ca_file must be a path, not {ca_file!r}")
+    if ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(f"the imap source {name!r}'s ca_file {ca_file!r} is not a readable file of CA "
+                                     f"certificates ({type(exc).__name__}: {exc.strerror or exc})") from None
     return ImapServer(host, int(_number(options, "port", DEFAULT_PORTS[tls], 1, 65535, name)), user, tls=tls,
                       ca_file=ca_file, timeout=_number(options, "timeout", 30, 1, 600, name),
                       attempts=int(_number(options, "attempts", 3, 1, 20, name)),

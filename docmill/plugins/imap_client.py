@@ -145,7 +145,11 @@ class ImapClient:
 
     def _open(self) -> _Capped:
         server = self.server
-        context = ssl.create_default_context(cafile=server.ca_file)
+        try:
+            context = ssl.create_default_context(cafile=server.ca_file)
+        except (OSError, ssl.SSLError) as exc:  # checked with the options; changed since
+            raise PermanentError(f"the ca_file {server.ca_file!r} is not a readable file of CA certificates "
+                                 f"({type(exc).__name__})", kind="bad configuration") from None
         self.on_request()
         try:
             if server.tls == "implicit":

@@ -319,6 +319,8 @@ def test_folder_names_are_shown_decoded_and_patterns_match_them() -> None:
     ({"folders": []}, "folders must be a list of folder patterns"),
     ({"token": None}, "has no token"),
     ({"host": ""}, "needs host"),
+    ({"ca_file": "/nonexistent/ca.pem"}, "ca_file '/nonexistent/ca.pem' is not a readable file"),
+    ({"ca_file": "/etc/passwd"}, "ca_file '/etc/passwd' is not a readable file"),
 ])
 def test_bad_options_are_configuration_errors(options: dict[str, Any], message: str) -> None:
     from pydantic import SecretStr
