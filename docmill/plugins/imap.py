@@ -16,7 +16,12 @@ When a folder's UIDVALIDITY changes (the server rebuilt its index), its
 messages are listed again under their new UIDs, and each whose key was
 indexed is compared by content: the message is read and its SHA-256
 compared with the one indexed. The same bytes are only relabelled, with no
-extraction or embedding; other bytes are processed again.
+extraction or embedding; other bytes are processed again. That helps only
+where messages kept their UID numbers: a real rebuild numbers them again,
+and most are extracted again (their chunks' vectors reused by chunk hash).
+A folder not listed whole (left out by the filters, narrowed by criteria)
+is compared by UID only while it keeps the UIDVALIDITY the state holds;
+otherwise its indexed keys are undecided (kept, never pruned).
 
 Reading never marks a message read: folders are opened with EXAMINE and
 bodies read with BODY.PEEK. The mail extractor (``docmill.plugins.office``)

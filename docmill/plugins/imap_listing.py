@@ -5,11 +5,12 @@ hierarchy delimiter shown as ``/``. A pattern's ``*`` matches anything,
 ``/`` included, and ``%`` anything within one level, as in IMAP's LIST;
 ``INBOX`` matches in any case.
 
-A folder is read again only when it may have changed: its UIDVALIDITY or,
-where the server offers CONDSTORE, its HIGHESTMODSEQ moved since the last
-sync (a new message, an expunge, a flag set or cleared all move it). Without
-CONDSTORE every folder is searched every sync, which costs one search per
-folder; no message is read either way unless it is new.
+A folder is read again only when it may have changed: its UIDVALIDITY,
+UIDNEXT, message count or, where the server offers CONDSTORE, its
+HIGHESTMODSEQ moved since the last sync (a new message, an expunge, a flag
+set or cleared). Without CONDSTORE (or with a HIGHESTMODSEQ of 0) every
+folder is searched every sync, which costs one search per folder; no
+message is read either way unless it is new.
 """
 
 from __future__ import annotations
