@@ -4,8 +4,9 @@ A message is keyed by its folder and UID (``source:NAME/INBOX/42``). IMAP
 messages never change: an edit is a new message (a new UID) and the old
 one's expunge, so a message once read is never read again while its folder
 keeps its UIDVALIDITY. Each sync asks every folder's STATUS; a folder whose
-UIDVALIDITY and (where the server offers CONDSTORE) HIGHESTMODSEQ are those
-of the last sync is not opened at all. A changed folder is searched (UIDs
+UIDVALIDITY, UIDNEXT, message count and (where the server offers CONDSTORE)
+HIGHESTMODSEQ are those of the last sync is not opened at all (a HIGHESTMODSEQ
+of 0, a server without persistent modseqs, is no HIGHESTMODSEQ). A changed folder is searched (UIDs
 only, no message is read): new UIDs are new documents, and a UID indexed
 before that is no longer there, or is marked ``\\Deleted``, is removed. A
 message moved to another folder is removed from the old one and read once
@@ -15,7 +16,12 @@ When a folder's UIDVALIDITY changes (the server rebuilt its index), its
 messages are listed again under their new UIDs, and each whose key was
 indexed is compared by content: the message is read and its SHA-256
 compared with the one indexed. The same bytes are only relabelled, with no
-extraction or embedding; other bytes are processed again.
+extraction or embedding; other bytes are processed again. That helps only
+where messages kept their UID numbers: a real rebuild numbers them again,
+and most are extracted again (their chunks' vectors reused by chunk hash).
+A folder not listed whole (left out by the filters, narrowed by criteria)
+is compared by UID only while it keeps the UIDVALIDITY the state holds;
+otherwise its indexed keys are undecided (kept, never pruned).
 
 Reading never marks a message read: folders are opened with EXAMINE and
 bodies read with BODY.PEEK. The mail extractor (``docmill.plugins.office``)
@@ -28,6 +34,7 @@ import contextlib
 import hashlib
 import ipaddress
 import logging
+import ssl
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -83,13 +90,20 @@ class ImapSource:
         found = Pass()
         known: Mapping[str, Any] = {} if full else state
         out: dict[str, Any] = {"folders": {}}
-        listing = Listing((), complete=False, gone=lambda keys: self._gone(found, keys, out), state=out)
-        listing.refs = self._refs(known, out, found, listing)
+        before: Mapping[str, Any] = state.get("folders") or {}
+        listing = Listing((), complete=False, state=out,
+                          gone=lambda keys: self._gone(found, keys, out, before, listing.undecided))
+        listing.refs = self._refs(known, out, found, listing, before)
         return listing
 
-    def _refs(self, known: Mapping[str, Any], out: dict[str, Any], found: Pass,
-              listing: Listing) -> Iterator[DocumentRef]:
-        left_out_before = known.get("left_out") is True
+    def _refs(self, known: Mapping[str, Any], out: dict[str, Any], found: Pass, listing: Listing,
+              saved: Mapping[str, Any]) -> Iterator[DocumentRef]:
+        # other criteria than last time take other messages from every folder, changed or not
+        left_out_before = known.get("left_out") is True or known.get("criteria") != self.criteria.search_keys()
+        out["criteria"] = self.criteria.search_keys()
+        listed: list[tuple[str, str, int, list[int]]] = []
+        # The UIDs are gathered first and the connection freed before any is handed out: discovery reads
+        # renumbered messages (content_id) while it takes these, and a pool of one would wait for itself.
         with self.pool.connection() as client:
             client.release()
             taken = []
@@ -100,20 +114,44 @@ class ImapSource:
                 if self.folders.takes(display_name(folder)):
                     taken.append((folder.name, display_name(folder)))
             for wire, shown in taken:
-                status = client.status(wire)
+                try:
+                    status = client.status(wire)
+                except PermanentError as exc:
+                    self._refused(wire, exc, out, found, saved)
+                    continue
                 before = (known.get("folders") or {}).get(wire) or {}
-                out["folders"][wire] = {"uidvalidity": status.uidvalidity, "modseq": status.modseq}
-                if status.modseq is not None and before.get("uidvalidity") == status.uidvalidity \
-                        and before.get("modseq") == status.modseq and not left_out_before:
+                out["folders"][wire] = now = {"uidvalidity": status.uidvalidity, "modseq": status.modseq,
+                                              "uidnext": status.uidnext, "messages": status.messages}
+                if self.criteria.any and before.get("renumbered"):  # still not listed whole: see _gone
+                    out["folders"][wire]["renumbered"] = True
+                # unchanged only when all four say so: a server with CONDSTORE alone need not raise
+                # HIGHESTMODSEQ on an expunge, and one without persistent modseqs gives 0 (no modseq at all)
+                if status.modseq and all(before.get(k) == v for k, v in now.items()) and not left_out_before:
                     found.unchanged.add(wire)
                     continue
-                uids = self._search(client, wire, status)
+                try:
+                    uids = self._search(client, wire, status)
+                except PermanentError as exc:
+                    self._refused(wire, exc, out, found, saved)
+                    continue
                 if not self.criteria.any:
                     found.present[wire] = set(uids)
-                for uid in uids:
-                    yield self._ref(wire, shown, status.uidvalidity, uid)
+                listed.append((wire, shown, status.uidvalidity, uids))
+        for wire, shown, uidvalidity, uids in listed:
+            for uid in uids:
+                yield self._ref(wire, shown, uidvalidity, uid)
         listing.filtered = not found.unchanged
         log.info("%s: %d folders, %d unchanged since the last sync", self.scope, len(taken), len(found.unchanged))
+
+    def _refused(self, folder: str, exc: PermanentError, out: dict[str, Any], found: Pass,
+                 saved: Mapping[str, Any]) -> None:
+        """A folder the server will not show (no right to it, say): skipped, its messages kept as they are."""
+        if exc.kind != "refused":
+            raise exc
+        log.warning("%s: %s; its indexed messages are kept until it can be read", self.scope, exc.reason)
+        found.refused.add(folder)
+        if saved.get(folder):
+            out["folders"][folder] = dict(saved[folder])
 
     def _search(self, client: ImapClient, folder: str, status: FolderStatus) -> list[int]:
         if not status.messages:
@@ -129,22 +167,46 @@ class ImapSource:
         return DocumentRef(key=where.key(self.scope), name=f"{shown}/{uid}", locator=f"{uidvalidity}/{uid}/{folder}",
                            stamp=str(uidvalidity), metadata={"folder": shown, "imap_uid": uid})
 
-    def _gone(self, found: Pass, keys: list[str], out: dict[str, Any]) -> list[str]:
+    def _gone(self, found: Pass, keys: list[str], out: dict[str, Any], before: Mapping[str, Any],
+              undecided: set[str]) -> list[str]:
         """The keys whose message is gone. When the filters leave out messages still on the server, the state
         says so, and the next syncs search every folder (none skipped as unchanged) until none is left out: only
-        a listing of every folder tells left out from unchanged, for the count and for ``--prune``."""
+        a listing of every folder tells left out from unchanged, for the count and for ``--prune``.
+
+        A folder not listed whole (the filters leave it out, or search criteria narrow it) is compared by UID
+        only while it keeps the UIDVALIDITY the state holds for it: after a change its UIDs name other messages,
+        so its keys not listed again are undecided (kept, never pruned) until a listing of the whole folder
+        (taken, without criteria) tells them apart."""
         with self.pool.connection() as client:
             client.release()
 
-            def still(folder: str) -> set[int]:
-                status = client.status(folder)
+            def still(folder: str) -> set[int] | None:
+                try:
+                    status = client.status(folder)
+                except PermanentError as exc:
+                    self._refused(folder, exc, out, found, before)
+                    return None
+                entry = out["folders"].setdefault(folder, {"uidvalidity": status.uidvalidity,
+                                                           "modseq": status.modseq})
+                old = before.get(folder) or {}
+                if old.get("renumbered") or old.get("uidvalidity") != status.uidvalidity:
+                    if old.get("uidvalidity") is not None:
+                        entry["renumbered"] = True  # carried forward until the folder is listed whole
+                    return None
                 if not status.messages:
                     return set()
-                client.examine(folder, fresh=True)
-                return set(client.search(folder, ["UNDELETED"], status.uidnext))
+                try:
+                    client.examine(folder, fresh=True)
+                    return set(client.search(folder, ["UNDELETED"], status.uidnext))
+                except PermanentError as exc:
+                    self._refused(folder, exc, out, found, before)
+                    return None
 
-            gone = found.gone(self.scope, keys, still)
-        out["left_out"] = bool(found.left_out)
+            gone = found.gone(self.scope, keys, still, undecided)
+        if undecided:
+            log.warning("%s: %d indexed messages are in folders renumbered (a new UIDVALIDITY) and not listed "
+                        "whole; they are kept until the folder is", self.scope, len(undecided))
+        out["left_out"] = bool(found.left_out or undecided)  # next time: every folder searched, to tell them
         log.info("%s: %d of %d indexed messages not listed are gone from the server", self.scope, len(gone),
                  len(keys))
         return gone
@@ -243,6 +305,12 @@ def _server(options: Mapping[str, Any], name: str) -> ImapServer:
     ca_file = options.get("ca_file")
     if ca_file is not None and not isinstance(ca_file, str):
         raise ConfigurationError(f"the imap source {name!r}'s ca_file must be a path, not {ca_file!r}")
+    if ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(f"the imap source {name!r}'s ca_file {ca_file!r} is not a readable file of CA "
+                                     f"certificates ({type(exc).__name__}: {exc.strerror or exc})") from None
     return ImapServer(host, int(_number(options, "port", DEFAULT_PORTS[tls], 1, 65535, name)), user, tls=tls,
                       ca_file=ca_file, timeout=_number(options, "timeout", 30, 1, 600, name),
                       attempts=int(_number(options, "attempts", 3, 1, 20, name)),
@@ -263,7 +331,7 @@ def make_imap_source(options: Any, context: PluginContext) -> ImapSource:
     criteria = Criteria.of(options, name)
     folders = FolderFilter(_strings(options, "folders", ["INBOX"], name), _strings(options, "exclude", [], name))
     pool = ImapPool(server, token.get_secret_value(), size=int(_number(options, "connections", 4, 1, 32, name)),
-                    on_request=context.on_request)
+                    on_request=context.on_request, max_bytes=context.limits.max_file_size)
     return ImapSource(name, pool, folders=folders, criteria=criteria, max_bytes=context.limits.max_file_size)
 
 

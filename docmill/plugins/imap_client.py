@@ -9,10 +9,12 @@ Every command is one request (``on_request``, for docmill's metrics).
 Folders are opened read-only (``EXAMINE``) and bodies read with
 ``BODY.PEEK``, so reading never marks a message read. A message is read
 only when its ``RFC822.SIZE`` is within the size limit, and then as a
-partial fetch of at most one byte past the limit, so a server that lies
-about the size still cannot make docmill read more.
+partial fetch of at most one byte past the limit. Whatever size a server
+announces for a literal, docmill reads none over the limit and a margin of
+64 KiB: such an answer breaks the connection before a byte of it is read.
 
-The password goes to the server in ``LOGIN`` and nowhere else: imaplib's
+The password goes to the server in ``LOGIN`` (or, when it or the user name
+is not ASCII, in ``AUTHENTICATE PLAIN`` as UTF-8) and nowhere else: imaplib's
 debug output stays off, and no error message carries a command's arguments.
 """
 
@@ -98,16 +100,39 @@ def _translate(server: ImapServer, exc: Exception, doing: str) -> Exception:
     return PermanentError(f"{server.where} refused {doing}: {' '.join(str(exc).split())[:300]}", kind="refused")
 
 
+#: Bytes past the size limit a literal of the server's may have (a folder name, a search answer line).
+LITERAL_MARGIN = 1 << 16
+
+
+class _Capped(imaplib.IMAP4):
+    """imaplib reads whatever size a server announces for a literal (``{4000000000}``) in one allocation:
+    here a literal over ``limit`` bytes breaks the connection before a byte of it is read."""
+
+    limit = 1 << 26
+
+    def read(self, size: int) -> bytes:
+        if size > self.limit:
+            raise imaplib.IMAP4.abort(f"the server announced {size:,} bytes, over the {self.limit:,} docmill reads")
+        return super().read(size)
+
+
+class _CappedSSL(_Capped, imaplib.IMAP4_SSL):
+    pass
+
+
 class ImapClient:
     """One logged-in connection, as one user; not for two threads at once (the pool hands it to one)."""
 
-    def __init__(self, server: ImapServer, password: str, *, on_request: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, server: ImapServer, password: str, *, on_request: Callable[[], None] = lambda: None,
+                 max_bytes: int = 1 << 26) -> None:
         self.server = server
+        self.max_bytes = max_bytes
         self.on_request = on_request
         self.selected: str | None = None
         self.uidvalidity = 0
         self.used = time.monotonic()
         self.imap = self._open()
+        self.imap.limit = max_bytes + 1 + LITERAL_MARGIN  # a message is read as at most max_bytes + 1
         try:
             self._login(password)
             self.capabilities = {c.upper() for c in self._capabilities()}
@@ -118,14 +143,18 @@ class ImapClient:
             self.close()
             raise
 
-    def _open(self) -> imaplib.IMAP4:
+    def _open(self) -> _Capped:
         server = self.server
-        context = ssl.create_default_context(cafile=server.ca_file)
+        try:
+            context = ssl.create_default_context(cafile=server.ca_file)
+        except (OSError, ssl.SSLError) as exc:  # checked with the options; changed since
+            raise PermanentError(f"the ca_file {server.ca_file!r} is not a readable file of CA certificates "
+                                 f"({type(exc).__name__})", kind="bad configuration") from None
         self.on_request()
         try:
             if server.tls == "implicit":
-                return imaplib.IMAP4_SSL(server.host, server.port, ssl_context=context, timeout=server.timeout)
-            imap = imaplib.IMAP4(server.host, server.port, timeout=server.timeout)
+                return _CappedSSL(server.host, server.port, ssl_context=context, timeout=server.timeout)
+            imap = _Capped(server.host, server.port, timeout=server.timeout)
         except Exception as exc:
             raise _translate(server, exc, "a connection") from None
         if server.tls == "starttls":
@@ -146,12 +175,19 @@ class ImapClient:
     def _login(self, password: str) -> None:
         self.on_request()
         try:
-            self.imap.login(self.server.user, password)
+            if (self.server.user + password).isascii():
+                self.imap.login(self.server.user, password)
+            else:  # LOGIN's arguments are ASCII only: SASL PLAIN carries UTF-8 (RFC 4616)
+                plain = b"\0" + self.server.user.encode() + b"\0" + password.encode()
+                self.imap.authenticate("PLAIN", lambda _challenge: plain)
         except imaplib.IMAP4.error as exc:
             if isinstance(exc, imaplib.IMAP4.abort):
                 raise _translate(self.server, exc, "the login") from None
             raise PermanentError(f"{self.server.where} refused the login of {self.server.user!r}: give the source "
                                  "the user's password (or app password) as its token", kind="unauthorized") from None
+        except UnicodeError:  # its text would show a character of the password
+            raise PermanentError(f"{self.server.where} could not be sent the login of {self.server.user!r}",
+                                 kind="unauthorized") from None
         except Exception as exc:
             raise _translate(self.server, exc, "the login") from None
         finally:
@@ -181,14 +217,18 @@ class ImapClient:
         found = []
         for item in data:
             line, literal = (item[0], item[1]) if isinstance(item, tuple) else (item, None)
-            match = _LIST.match(line or b"") if isinstance(line, bytes) else None
-            if match is None:
+            if line is None or line == b"":  # imaplib's [None] for no line; b"" closing a literal's line
                 continue
+            match = _LIST.match(line) if isinstance(line, bytes) else None
+            if match is None:  # a folder docmill cannot name is not a folder gone: nothing may be judged
+                raise SourceUnavailable(f"{self.server.where} gave a folder list docmill cannot read")
             flags = match["flags"].decode("ascii", "replace").lower().split()
             delimiter = None if match["delim"].upper() == b"NIL" else _unquote(match["delim"])
             name = literal.decode("utf-8", "surrogateescape") if literal is not None else _unquote(
                 re.sub(rb"\{\d+\}$", b"", match["name"]))
             found.append(Folder(name, delimiter, "\\noselect" not in flags and "\\nonexistent" not in flags))
+        if not any(f.name.upper() == "INBOX" for f in found):  # every server has one: this list is cut short
+            raise SourceUnavailable(f"{self.server.where} gave a folder list without INBOX")
         return found
 
     def status(self, folder: str) -> FolderStatus:
@@ -197,10 +237,11 @@ class ImapClient:
         _typ, data = self.run(f"STATUS of {folder}", self.imap.status, _quote(folder), items)
         values = {k.decode().upper(): int(v) for k, v in _STATUS.findall(b" ".join(
             d for d in data if isinstance(d, bytes)))}
-        if "UIDVALIDITY" not in values:
-            raise PermanentError(f"{self.server.where} gave no UIDVALIDITY for {folder}", kind="unexpected answer")
-        return FolderStatus(values["UIDVALIDITY"], values.get("UIDNEXT", 0), values.get("MESSAGES", 0),
-                            values.get("HIGHESTMODSEQ"))
+        missing = [k for k in ("MESSAGES", "UIDNEXT", "UIDVALIDITY") if k not in values]
+        if missing:  # never read as "no messages": that would remove every message indexed from the folder
+            raise SourceUnavailable(f"{self.server.where} gave no {' or '.join(missing)} for {folder}")
+        return FolderStatus(values["UIDVALIDITY"], values["UIDNEXT"], values["MESSAGES"],
+                            values.get("HIGHESTMODSEQ") or None)  # 0: the server keeps no modseqs
 
     def examine(self, folder: str, *, fresh: bool = False) -> int:
         """Open a folder read-only (unless open already, and not ``fresh``); its UIDVALIDITY."""

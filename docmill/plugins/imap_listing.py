@@ -5,11 +5,12 @@ hierarchy delimiter shown as ``/``. A pattern's ``*`` matches anything,
 ``/`` included, and ``%`` anything within one level, as in IMAP's LIST;
 ``INBOX`` matches in any case.
 
-A folder is read again only when it may have changed: its UIDVALIDITY or,
-where the server offers CONDSTORE, its HIGHESTMODSEQ moved since the last
-sync (a new message, an expunge, a flag set or cleared all move it). Without
-CONDSTORE every folder is searched every sync, which costs one search per
-folder; no message is read either way unless it is new.
+A folder is read again only when it may have changed: its UIDVALIDITY,
+UIDNEXT, message count or, where the server offers CONDSTORE, its
+HIGHESTMODSEQ moved since the last sync (a new message, an expunge, a flag
+set or cleared). Without CONDSTORE (or with a HIGHESTMODSEQ of 0) every
+folder is searched every sync, which costs one search per folder; no
+message is read either way unless it is new.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -142,15 +143,19 @@ class Pass:
 
     existing: set[str] = field(default_factory=set)
     unchanged: set[str] = field(default_factory=set)
-    present: dict[str, set[int]] = field(default_factory=dict)
+    present: dict[str, set[int] | None] = field(default_factory=dict)
     #: Folders with indexed messages that are still there but that the filters leave out now.
     left_out: set[str] = field(default_factory=set)
+    #: Folders the server would not show (STATUS or EXAMINE refused): their messages are undecided.
+    refused: set[str] = field(default_factory=set)
 
-    def gone(self, scope: str, keys: Iterable[str], still: Any) -> list[str]:
+    def gone(self, scope: str, keys: Iterable[str], still: Callable[[str], set[int] | None],
+             undecided: set[str]) -> list[str]:
         """Of these keys (indexed, not listed), those whose message is no longer on the server.
 
         ``still(folder)`` gives the UIDs in a folder searched this time when
-        they were not kept (search criteria narrowed the listing).
+        they were not kept (search criteria narrowed the listing), or None when
+        its UIDs cannot be compared (renumbered): its keys go to ``undecided``.
         """
         found = []
         for key in keys:
@@ -159,12 +164,17 @@ class Pass:
                 continue
             if where.folder not in self.existing:
                 found.append(key)  # the folder itself was deleted or renamed
+            elif where.folder in self.refused:
+                undecided.add(key)
             elif where.folder in self.unchanged:
                 continue  # HIGHESTMODSEQ says nothing was expunged or flagged there
             else:
                 if where.folder not in self.present:
                     self.present[where.folder] = still(where.folder)
-                if where.uid not in self.present[where.folder]:
+                uids = self.present[where.folder]
+                if uids is None:
+                    undecided.add(key)
+                elif where.uid not in uids:
                     found.append(key)
                 else:
                     self.left_out.add(where.folder)

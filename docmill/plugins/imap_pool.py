@@ -3,8 +3,9 @@
 A connection is made when no idle one is left (at most ``size`` at once),
 tried again with a backoff when the server does not answer. One idle for a
 minute is checked with NOOP before it is reused (servers log idle clients
-out after 30 minutes); one that broke during a command is closed, never
-reused.
+out after 30 minutes). Only a connection whose last command was answered
+(OK, NO, BAD) goes back to the pool: after any other error it may be broken
+or in the middle of an answer, and is closed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from docmill import SourceUnavailable
+from docmill import PermanentError, SourceUnavailable
 
 from .imap_client import ImapClient, ImapServer
 
@@ -32,8 +33,9 @@ class ImapPool:
     """At most ``size`` logged-in connections to one server, reused; a broken one is dropped, not reused."""
 
     def __init__(self, server: ImapServer, password: str, *, size: int = 4,
-                 on_request: Callable[[], None] = lambda: None) -> None:
+                 on_request: Callable[[], None] = lambda: None, max_bytes: int = 1 << 26) -> None:
         self.server = server
+        self.max_bytes = max_bytes
         self._password = password
         self.on_request = on_request
         self._idle: list[ImapClient] = []
@@ -47,7 +49,7 @@ class ImapPool:
         """A new connection, tried again after a backoff when the server does not answer."""
         for attempt in range(self.server.attempts):
             try:
-                return ImapClient(self.server, self._password, on_request=self.on_request)
+                return ImapClient(self.server, self._password, on_request=self.on_request, max_bytes=self.max_bytes)
             except SourceUnavailable as exc:
                 if attempt + 1 == self.server.attempts:
                     raise SourceUnavailable(f"{exc.reason} ({self.server.attempts} tries)") from None
@@ -71,12 +73,12 @@ class ImapPool:
                     client = None
             try:
                 yield client
-            except SourceUnavailable:  # the connection broke: never reused
-                client.close()
-                raise
-            except BaseException:
+            except PermanentError:  # the server answered (NO, BAD, or an answer docmill refuses): still usable
                 with self._lock:
                     self._idle.append(client)
+                raise
+            except BaseException:  # the connection broke, or may be mid-answer: never reused
+                client.close()
                 raise
             with self._lock:
                 self._idle.append(client)

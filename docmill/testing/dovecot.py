@@ -98,7 +98,7 @@ class Dovecot:
         self.process: subprocess.Popen[bytes] | None = None
         for sub in ("run", "state", "rawlog", "mail"):
             (self.root / sub).mkdir()
-        (self.root / "passwd").write_text(f"{USER}:{{PLAIN}}{password}\n")
+        (self.root / "passwd").write_text(f"{USER}:{{PLAIN}}{password}\n", encoding="utf-8")
         if tls:
             subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
                             "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
@@ -163,7 +163,10 @@ class Dovecot:
     def client(self) -> imaplib.IMAP4:
         """A logged-in connection for a test to change the mailbox with (its commands are recorded too)."""
         imap = imaplib.IMAP4("127.0.0.1", self.port, timeout=30)
-        imap.login(USER, self.password)
+        if self.password.isascii():
+            imap.login(USER, self.password)
+        else:
+            imap.authenticate("PLAIN", lambda _challenge: f"\0{USER}\0{self.password}".encode())
         return imap
 
     def commands(self) -> list[str]:
@@ -191,6 +194,15 @@ class Dovecot:
                         "--uid-validity", str(current + 1000), folder], check=True, capture_output=True,
                        user=self.user if root else None, group=self.user if root else None,
                        extra_groups=[] if root else None)
+
+    def rebuild(self, folder: str) -> None:
+        """Rebuild a folder's index as a server does after losing it: its messages get new UIDs from 1 (in the
+        order the Maildir lists them) under a new UIDVALIDITY. No session may have the folder open."""
+        base = self.root / "mail" / USER / "Maildir"
+        where = base if folder == "INBOX" else base / f".{folder}"
+        for path in [where / "dovecot-uidlist", *where.glob("dovecot.index*")]:
+            path.unlink(missing_ok=True)
+        self.renumber(folder)  # the rebuilt index may have the old UIDVALIDITY (it is the time, in seconds)
 
     def write_maildir(self, folder: str, messages: Iterable[bytes]) -> int:
         """Messages put straight into the user's Maildir (quicker than APPEND for thousands); how many."""

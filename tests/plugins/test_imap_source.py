@@ -19,6 +19,7 @@ import pytest
 
 from docmill.core.values import DocumentRef
 from docmill.plugins.imap import ImapSource, make_imap_source
+from docmill.plugins.imap_listing import FolderFilter
 from docmill.testing import contracts
 from docmill.testing.dovecot import DOVECOT, Dovecot
 
@@ -168,6 +169,46 @@ def test_a_uidvalidity_change_lists_the_folder_again_and_same_messages_are_not_p
     assert _counts(_sync(cli))[:3] == (0, 0, 0)
 
 
+def test_one_connection_is_enough_to_compare_more_renumbered_messages_than_a_discovery_batch(
+        cli: Cli, isolated: Path, server: Dovecot) -> None:
+    count = server.write_maildir("INBOX", (mail(n) for n in range(1, 1003)))  # more than discovery's 1,000
+    _toml(isolated, server, connections=1)
+    assert _counts(_sync(cli))[0] == count
+    server.renumber("INBOX")
+    # the listing frees its connection before the renumbered messages are read to be compared: no wait for itself
+    done = cli("sync", "mail", "--json", env=ENV, check=False, prefix=("timeout", "120"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout)
+    assert (found["new"], found["changed"], found["relabelled"], found["deleted"]) == (0, 0, count, 0)
+
+
+def test_a_renumbered_folder_the_filters_leave_out_is_never_compared_by_uid(cli: Cli, isolated: Path,
+                                                                             server: Dovecot) -> None:
+    imap = server.client()
+    imap.create("Projects")
+    _append(imap, "INBOX", mail(1))
+    _append(imap, "Projects", mail(2, "the ferry"), mail(3, "the ferry"), mail(4, "the ferry"))
+    imap.select("Projects")
+    imap.uid("STORE", "1", "+FLAGS", "(\\Deleted)")
+    imap.expunge()
+    imap.logout()
+    _toml(isolated, server, folders=["*"])
+    assert _counts(_sync(cli)) == (3, 0, 0, 0, 0)  # INBOX/1, Projects/2 and Projects/3
+    _toml(isolated, server, folders=["INBOX"])  # another option: the state starts afresh
+    assert _sync(cli)["left_out"] == 0  # Projects' UIDVALIDITY was not known: its keys are undecided, once
+    assert _sync(cli)["left_out"] == 2
+    server.rebuild("Projects")  # the same two messages, now UIDs 1 and 2: neither old key may be judged by UID
+
+    for args in ((), ("--prune",)):
+        found = _sync(cli, *args)
+        assert (found["deleted"], found["failed"]) == (0, 0), found
+    assert len([c for c in _exported(cli) if "the ferry" in c["text"]]) == 2
+    _toml(isolated, server, folders=["*"])  # listed whole again: the two messages, relabelled, nothing else
+    found = _sync(cli)
+    assert (found["deleted"], found["failed"]) == (1, 0), found  # old key 3: no UID 3 now
+    assert len([c for c in _exported(cli) if "the ferry" in c["text"]]) == 2
+
+
 def test_search_criteria_take_some_messages_and_filters_never_destroy(cli: Cli, isolated: Path,
                                                                       server: Dovecot) -> None:
     imap = server.client()
@@ -278,6 +319,8 @@ def test_folder_names_are_shown_decoded_and_patterns_match_them() -> None:
     ({"folders": []}, "folders must be a list of folder patterns"),
     ({"token": None}, "has no token"),
     ({"host": ""}, "needs host"),
+    ({"ca_file": "/nonexistent/ca.pem"}, "ca_file '/nonexistent/ca.pem' is not a readable file"),
+    ({"ca_file": "/etc/passwd"}, "ca_file '/etc/passwd' is not a readable file"),
 ])
 def test_bad_options_are_configuration_errors(options: dict[str, Any], message: str) -> None:
     from pydantic import SecretStr
@@ -350,6 +393,109 @@ def test_a_long_lived_source_reads_a_message_that_came_after_its_connection_open
         assert b"the late arrival" in source.fetch(late).data
         # the listing opened INBOX (and the first read used it); the late message was looked for again anew
         assert len([c for c in server.commands() if c.startswith("EXAMINE")]) == 2
+    finally:
+        source.close()
+        imap.logout()
+
+
+def test_a_password_that_is_not_ascii_logs_in_and_never_shows_a_character(cli: Cli, isolated: Path) -> None:
+    password = "canary-pässwörd-é8b1"
+    with Dovecot(password) as server:
+        imap = server.client()
+        _append(imap, "INBOX", mail(1))
+        imap.logout()
+        _toml(isolated, server)
+        done = cli("-vv", "sync", "mail", "--json", env={"DOCMILL_SOURCES__0__TOKEN": password}, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert _counts(json.loads(done.stdout)) == (1, 0, 0, 0, 0)
+        wrong = "canary-wröng-4c"
+        refused = cli("-vv", "sync", "mail", "--json", env={"DOCMILL_SOURCES__0__TOKEN": wrong}, check=False)
+        assert refused.returncode == 6 and "refused the login of 'alice'" in json.loads(refused.stdout)["error"]
+        for said in (done.stdout + done.stderr, refused.stdout + refused.stderr):
+            assert not any(part in said for part in ("pässwörd", "wröng", "\\xe4", "\\xf6", "codec"))
+
+
+@pytest.mark.parametrize("modseq", [b"0", b"7"])
+def test_a_folder_whose_highestmodseq_stays_put_is_searched_when_its_messages_change(
+        server: Dovecot, modseq: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """0: a server without persistent modseqs; 7 held still: CONDSTORE without QRESYNC need not raise it on an
+    expunge. UIDNEXT and the message count tell the change."""
+    import re
+
+    real = imaplib.IMAP4.status
+
+    def status(self: imaplib.IMAP4, *args: Any) -> tuple[str, list[Any]]:
+        typ, data = real(self, *args)
+        return typ, [re.sub(rb"HIGHESTMODSEQ \d+", b"HIGHESTMODSEQ " + modseq, d) if isinstance(d, bytes) else d
+                     for d in data]
+
+    monkeypatch.setattr(imaplib.IMAP4, "status", status)
+    imap = server.client()
+    _append(imap, "INBOX", mail(1), mail(2))
+    source = _built(server)
+    try:
+        first = source.listing({}, full=True)
+        keys = [r.key for r in first.refs]
+        _append(imap, "INBOX", mail(3))
+        second = source.listing(first.state, full=False)
+        assert [r.key[-1] for r in second.refs] == ["1", "2", "3"]
+        imap.select("INBOX")
+        imap.uid("STORE", "1", "+FLAGS", "(\\Deleted)")
+        imap.expunge()
+        third = source.listing(second.state, full=False)
+        assert [r.key[-1] for r in third.refs] == ["2", "3"]
+        assert third.gone is not None and list(third.gone([keys[0]])) == [keys[0]]
+    finally:
+        source.close()
+        imap.logout()
+
+
+def test_other_search_criteria_search_every_folder_even_unchanged_ones(server: Dovecot) -> None:
+    """The ledger keeps a source's state only while its options stay: this holds even where the state is kept."""
+    imap = server.client()
+    _append(imap, "INBOX", mail(1), mail(2))
+    imap.select("INBOX")
+    imap.uid("STORE", "1", "+FLAGS", "(\\Flagged)")
+    imap.logout()
+    flagged, every = _built(server), _built(server)
+    flagged.criteria = replace(flagged.criteria, flagged=True)
+    try:
+        first = flagged.listing({}, full=True)
+        assert [r.key[-1] for r in first.refs] == ["1"]
+        assert [r.key[-1] for r in every.listing(first.state, full=False).refs] == ["1", "2"]
+    finally:
+        flagged.close()
+        every.close()
+
+
+@pytest.mark.parametrize("command", ["status", "select"])
+def test_a_folder_the_server_refuses_is_skipped_and_its_messages_kept(
+        server: Dovecot, command: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    imap = server.client()
+    imap.create("Secret")
+    _append(imap, "INBOX", mail(1))
+    _append(imap, "Secret", mail(2, "the vault"), mail(3, "the vault"))
+    source = _built(server)
+    source.folders = FolderFilter(["*"], [])
+    try:
+        first = source.listing({}, full=True)
+        keys = sorted(r.key for r in first.refs)  # INBOX/1, Secret/1, Secret/2
+        assert len(keys) == 3
+        real = getattr(imaplib.IMAP4, command)
+
+        def refused(self: imaplib.IMAP4, folder: str, *args: Any) -> tuple[str, list[Any]]:
+            if "Secret" in folder:  # as Dovecot answers a folder whose ACL the user lost
+                return "NO", [b"[NOPERM] Permission denied"]
+            answer: tuple[str, list[Any]] = real(self, folder, *args)
+            return answer
+
+        monkeypatch.setattr(imaplib.IMAP4, command, refused)
+        _append(imap, "INBOX", mail(4))
+        second = source.listing(first.state, full=True)
+        assert sorted(r.key for r in second.refs) == [keys[0], keys[0][:-1] + "2"]
+        assert second.gone is not None and list(second.gone(keys[1:])) == []
+        assert second.undecided == set(keys[1:])  # neither removed nor left out nor pruned
+        assert second.state["folders"]["Secret"] == first.state["folders"]["Secret"]
     finally:
         source.close()
         imap.logout()
