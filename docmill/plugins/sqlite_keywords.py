@@ -259,7 +259,7 @@ class SqliteKeywords:
             return []
         filters, params = _where(where)
         # Ranked first by rowid alone, the texts read for the k best only: carrying every match's text and
-        # metadata through the sort was three quarters of the time at 200,000 chunks (benchmarks/search).
+        # metadata through the sort took more than half the time at 200,000 chunks (benchmarks/search).
         joined = " JOIN chunks c ON c.rowid = terms.rowid" if filters else ""
         rows = self._read(
             "SELECT r.id, r.doc, r.page, r.text, r.meta, best.score FROM ("
