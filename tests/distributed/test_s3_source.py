@@ -8,13 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy
 
 from docmill.testing.s3 import S3Server
 
 from ..conftest import Cli
 from ..workers import Workers
-from .conftest import assert_exactly_once, store_chunks
+from .conftest import assert_exactly_once, assert_not_in_database, store_chunks
 
 CANARY = "canary-distributed-s3-secret-6c1d"
 
@@ -60,11 +59,4 @@ def test_workers_sync_a_bucket_and_the_secret_stays_secret(
     assert {c["metadata"]["object_key"] for c in chunks} == {f"reports/{n:02}.txt" for n in range(31) if n != 9}
 
     assert CANARY not in workers.log() + first.stdout + first.stderr + json.dumps(chunks)
-    engine = sqlalchemy.create_engine(pg_url)
-    with engine.connect() as conn:
-        tables = [t for (t,) in conn.exec_driver_sql(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").all()]
-        for table in tables:
-            rows = conn.exec_driver_sql(f'SELECT t::text FROM "{table}" t').all()
-            assert not [r for (r,) in rows if CANARY in r], table
-    engine.dispose()
+    assert_not_in_database(pg_url, CANARY)
